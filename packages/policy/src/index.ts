@@ -1,0 +1,1 @@
+export { canonicalJson, canonicalDigest, sha256Hex } from './canonical-json.js';
