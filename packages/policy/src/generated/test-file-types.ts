@@ -1,0 +1,96 @@
+/* Generated from schema/test.schema.json by scripts/generate-types.mjs. Do not edit. */
+
+/**
+ * One call and its expected decision, or a sequence of calls sharing limit state and a clock.
+ *
+ * This interface was referenced by `PolicyTestFile`'s JSON-Schema
+ * via the `definition` "TestCase".
+ */
+export type TestCase = TestCase1 & TestCase2;
+export type TestCase1 = {
+  [k: string]: unknown | undefined;
+};
+/**
+ * This interface was referenced by `PolicyTestFile`'s JSON-Schema
+ * via the `definition` "Expectation".
+ */
+export type Expectation =
+  | Effect
+  | {
+      effect: Effect;
+      rule?: string | null;
+      reason_contains?: string;
+    };
+/**
+ * This interface was referenced by `PolicyTestFile`'s JSON-Schema
+ * via the `definition` "Effect".
+ */
+export type Effect = 'allow' | 'deny' | 'approval_required' | 'hidden';
+/**
+ * An ISO 8601 time with a zone, e.g. 2026-01-01T00:01:00Z. Sets the clock for this step and the ones after it.
+ *
+ * This interface was referenced by `PolicyTestFile`'s JSON-Schema
+ * via the `definition` "Instant".
+ */
+export type Instant = string;
+/**
+ * Decide the call as though a granted, unexpired, unused approval for it exists.
+ *
+ * This interface was referenced by `PolicyTestFile`'s JSON-Schema
+ * via the `definition` "Approved".
+ */
+export type Approved = boolean;
+
+/**
+ * A Tollgate policy test file (`*.test.json`): calls and the decisions the policy must give them.
+ */
+export interface PolicyTestFile {
+  $schema?: string;
+  /**
+   * The policy under test, relative to this file. Defaults to policy.json (or policy.yaml) beside it.
+   */
+  policy?: string;
+  cases: TestCase[];
+}
+export interface TestCase2 {
+  name: string;
+  call?: TestCall;
+  expect?: Expectation;
+  at?: Instant;
+  approved?: Approved;
+  /**
+   * @minItems 1
+   */
+  sequence?: [TestStep, ...TestStep[]];
+}
+/**
+ * This interface was referenced by `PolicyTestFile`'s JSON-Schema
+ * via the `definition` "TestCall".
+ */
+export interface TestCall {
+  tool: string;
+  args?: {};
+  agent?: {
+    id: string;
+    labels?: {
+      [k: string]: string | undefined;
+    };
+  };
+  session?: {
+    id: string;
+  };
+}
+/**
+ * This interface was referenced by `PolicyTestFile`'s JSON-Schema
+ * via the `definition` "TestStep".
+ */
+export interface TestStep {
+  call: TestCall;
+  expect: Expectation;
+  /**
+   * Make the same call this many times, each expecting `expect`.
+   */
+  repeat?: number;
+  at?: Instant;
+  approved?: Approved;
+}

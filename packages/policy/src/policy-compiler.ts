@@ -1,0 +1,565 @@
+import { canonicalDigest } from './canonical-json.js';
+import { compileCondition, Outcome, type CompiledCondition } from './condition-compiler.js';
+import type { ApprovalLookup, ApprovalRequirement, Decision, LimitState, ToolCall } from './decision.js';
+import { PolicyError, type Diagnostic, type DiagnosticCode } from './diagnostic.js';
+import type { Condition, Limit, Policy, RateLimit, Scope, ToolRule, Window } from './generated/policy-types.js';
+import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from './limit-store.js';
+import { parsePath, type PathGetter } from './path-expression.js';
+import { listRules, toolRuleId, type RuleInfo } from './policy-rules.js';
+import { validateDocument } from './schema-validator.js';
+import { pointerOf, type SourceDocument } from './source-document.js';
+
+/** Options of {@link compilePolicy}. */
+export interface CompileOptions {
+  /** The upstream server this policy governs; it namespaces limit counters. */
+  readonly server?: string;
+  /** The bundle revision the policy came from; null (default) for a policy read from a directory. */
+  readonly revision?: number | null;
+  /** Where limit counters live when a decide context names none (default: a new in-memory store). */
+  readonly limits?: LimitStore;
+  /** Current time in epoch milliseconds (default `Date.now`). */
+  readonly clock?: () => number;
+  /** Longest string a `regex` condition is run on (default 8192); longer values deny the call. */
+  readonly maxPatternInput?: number;
+  /** The document the policy was parsed from, so diagnostics point at file:line:col. */
+  readonly source?: SourceDocument;
+  /** Skip schema validation: the caller has just validated the same value. */
+  readonly validated?: boolean;
+}
+
+/** Per-call inputs of {@link CompiledPolicy.decide} that override the compile options. */
+export interface DecideContext {
+  /** The decision time (epoch ms); default: the policy's clock. */
+  readonly now?: number;
+  /** The limit store for this call; default: the policy's store. */
+  readonly limits?: LimitStore;
+  /** Finds a granted approval for the call (DESIGN §5, step 6). */
+  readonly approvals?: ApprovalLookup;
+}
+
+/**
+ * A compiled, frozen policy. `decide` runs DESIGN §2's evaluation order: a Map lookup and
+ * a few precompiled comparisons; decisions that do not depend on the call are shared.
+ */
+export interface CompiledPolicy {
+  readonly server: string;
+  readonly revision: number | null;
+  /** Hex SHA-256 of the policy's canonical JSON (RFC 8785). */
+  readonly digest: string;
+  /** The policy as written (deep-frozen). */
+  readonly policy: Policy;
+  /** Every rule, in evaluation order (see {@link listRules}). */
+  readonly rules: readonly RuleInfo[];
+  /**
+   * Decides one call with a synchronous limit store.
+   * @throws PolicyError `limits.async` when the store answers with a promise: use {@link decideAsync}.
+   */
+  decide(call: ToolCall, context?: DecideContext): Decision;
+  /** Decides one call; works with synchronous and asynchronous (PostgreSQL) limit stores. */
+  decideAsync(call: ToolCall, context?: DecideContext): Promise<Decision>;
+  /**
+   * Whether `tools/list` shows the tool: false when it is hidden or every call to it is
+   * denied no matter the arguments (`action: deny`, default deny, a deny_if rule with no conditions).
+   */
+  isListed(tool: string): boolean;
+}
+
+const WINDOWS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86_400 };
+const WINDOW_WORDS: Record<number, string> = { 1: 'second', 60: 'minute', 3600: 'hour', 86_400: 'day' };
+const DEFAULT_APPROVAL_TIMEOUT_MS = 10 * 60_000;
+
+interface CompiledLimit {
+  readonly rule: string;
+  readonly counter: string;
+  readonly scope: Scope;
+  readonly windowSec: number;
+  readonly windowMs: number;
+  readonly max: number;
+  readonly keyPrefix: string;
+  readonly incrementFrom: PathGetter | null;
+  readonly incrementPath: string | null;
+  readonly onDeny: string | undefined;
+  /** The fail-closed denial for a call without a usable `increment_from` value. */
+  readonly missingAmount: Decision | null;
+}
+
+interface CompiledGate {
+  readonly conditions: readonly CompiledCondition[];
+  /** The decision when the gate decides (deny for require/deny_if, approval for approve_if). */
+  readonly decision: Decision;
+  /** The denial when a value was too long to match a pattern. */
+  readonly tooLong: readonly Decision[];
+}
+
+interface CompiledRequire {
+  readonly condition: CompiledCondition;
+  readonly deny: Decision;
+  readonly tooLong: Decision;
+}
+
+interface CompiledTool {
+  readonly name: string;
+  readonly hidden: Decision | null;
+  readonly actionDeny: Decision | null;
+  readonly skipChecks: boolean;
+  readonly actionApprove: Decision | null;
+  readonly require: readonly CompiledRequire[];
+  readonly denyIf: readonly CompiledGate[];
+  readonly approveIf: readonly CompiledGate[];
+  readonly limits: readonly CompiledLimit[];
+  readonly allow: Decision;
+  readonly alwaysDenied: boolean;
+}
+
+/**
+ * Compiles a parsed policy into a {@link CompiledPolicy}. Validates it against the schema
+ * first (unless `validated`), then compiles regexes once and indexes rules by tool.
+ *
+ * @throws PolicyError `policy.invalid` with every diagnostic when the policy is not valid.
+ * @example
+ * const policy = compilePolicy(JSON.parse(text), { server: 'ccxt' });
+ * policy.decide({ tool: 'cancel_order', args: { exchange_id: 'binance', id: '42' } }).effect // 'deny'
+ */
+export function compilePolicy(policy: unknown, options: CompileOptions = {}): CompiledPolicy {
+  const result = tryCompilePolicy(policy, options);
+  if (!result.policy) {
+    const first = result.diagnostics.find((d) => d.severity === 'error');
+    throw new PolicyError('policy.invalid', `invalid policy: ${first ? `${first.file}:${first.line}:${first.column}: ${first.message}` : 'unknown error'}`, {
+      diagnostics: result.diagnostics,
+    });
+  }
+  return result.policy;
+}
+
+/** Like {@link compilePolicy}, but returns the diagnostics instead of throwing. */
+export function tryCompilePolicy(value: unknown, options: CompileOptions = {}): { policy: CompiledPolicy | undefined; diagnostics: Diagnostic[] } {
+  const source: SourceDocument = options.source ?? detachedDocument(value, `${options.server ?? 'policy'}`);
+  if (!options.validated) {
+    const schemaDiagnostics = validateDocument(source, 'policy');
+    if (schemaDiagnostics.length > 0) return { policy: undefined, diagnostics: schemaDiagnostics };
+  }
+  const compiler = new Compiler(value as Policy, source, options);
+  const compiled = compiler.compile();
+  return { policy: compiler.diagnostics.length > 0 ? undefined : compiled, diagnostics: compiler.diagnostics };
+}
+
+function detachedDocument(value: unknown, file: string): SourceDocument {
+  return { file, format: 'json', text: '', value, positionOf: () => ({ line: 1, column: 1 }) };
+}
+
+/** Parses a duration such as "30s", "10m", "2h", "1d" or "500ms" into milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^([1-9][0-9]*)(ms|s|m|h|d)$/.exec(text);
+  if (!m) throw new PolicyError('duration.invalid', `"${text}" is not a duration like "30s", "10m", "2h" or "1d"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+/** Window length in seconds of a named or numeric window. */
+export function windowSeconds(window: Window): number {
+  return typeof window === 'number' ? window : WINDOWS[window]!;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+class Compiler {
+  readonly diagnostics: Diagnostic[] = [];
+  readonly #policy: Policy;
+  readonly #source: SourceDocument;
+  readonly #options: CompileOptions;
+  readonly #server: string;
+  readonly #revision: number | null;
+  readonly #digest: string;
+  readonly #maxPatternInput: number;
+
+  constructor(policy: Policy, source: SourceDocument, options: CompileOptions) {
+    // The compiled policy keeps its own frozen copy, so later edits by the caller change nothing.
+    this.#policy = deepFreeze(structuredClone(policy));
+    this.#source = source;
+    this.#options = options;
+    this.#server = options.server ?? '';
+    this.#revision = options.revision ?? null;
+    this.#digest = canonicalDigest(policy);
+    this.#maxPatternInput = options.maxPatternInput ?? 8192;
+  }
+
+  #report(code: DiagnosticCode, pointer: string, message: string, hint?: string, at: 'key' | 'value' = 'value'): void {
+    const pos = this.#source.positionOf(pointer, at);
+    this.diagnostics.push({ code, severity: 'error', file: this.#source.file, line: pos.line, column: pos.column, message, pointer, ...(hint ? { hint } : {}) });
+  }
+
+  #decision(fields: Omit<Decision, 'revision' | 'digest'>): Decision {
+    return Object.freeze({ ...fields, revision: this.#revision, digest: this.#digest });
+  }
+
+  compile(): CompiledPolicy {
+    const policy = this.#policy;
+    const rules = listRules(policy);
+    this.#checkIds(rules);
+    const allLimits = (policy.all_tools?.limits ?? []).map((l, i) => this.#limit(l, l.id ?? `all_tools.limits[${i}]`, pointerOf('all_tools', 'limits', i)));
+    const tools = new Map<string, CompiledTool>();
+    const hideSet = new Set(policy.hide ?? []);
+    const hideAll = hideSet.has('*');
+    const hiddenByList = this.#decision({ effect: 'hidden', rule: 'hide', reason: 'the tool is hidden by policy', code: 'tool.hidden' });
+    for (const [name, rule] of Object.entries(policy.tools ?? {})) {
+      if (rule) tools.set(name, this.#tool(name, rule, hideSet.has(name) ? hiddenByList : null, allLimits));
+    }
+    const defaultDecision =
+      policy.default === 'deny'
+        ? this.#decision({ effect: 'deny', rule: 'default', reason: 'not allowed by policy (default deny)', code: 'policy.denied' })
+        : this.#decision({ effect: 'allow', rule: 'default', reason: 'allowed by policy (default allow)', code: null });
+    if (this.diagnostics.length > 0) return undefined as unknown as CompiledPolicy;
+    return new Evaluator({
+      server: this.#server,
+      revision: this.#revision,
+      digest: this.#digest,
+      policy,
+      rules,
+      tools,
+      hideSet,
+      hideAll,
+      hiddenByList,
+      defaultDecision,
+      defaultLimits: allLimits,
+      limits: this.#options.limits ?? new MemoryLimitStore(),
+      clock: this.#options.clock ?? Date.now,
+    });
+  }
+
+  #checkIds(rules: readonly RuleInfo[]): void {
+    const positional = new Map(rules.map((r) => [r.positionalId, r]));
+    const seen = new Map<string, RuleInfo>();
+    for (const r of rules) {
+      const other = seen.get(r.id);
+      if (other) {
+        this.#report('TG103', `${r.pointer}/id`, `rule id "${r.id}" is already used by ${other.positionalId}`, 'give each rule its own id');
+      } else if (r.id !== r.positionalId && positional.has(r.id)) {
+        this.#report('TG107', `${r.pointer}/id`, `rule id "${r.id}" is the positional id of another rule`, 'choose an id that is not of the form tools.<tool>.<part>');
+      }
+      seen.set(r.id, r);
+    }
+  }
+
+  #condition(c: Condition, pointer: string): CompiledCondition | undefined {
+    try {
+      return compileCondition(c, { maxPatternInput: this.#maxPatternInput });
+    } catch (error) {
+      this.#report('TG100', `${pointer}/value`, `invalid regex ${JSON.stringify(c.value)}: ${(error as Error).message}`, 'write an ECMAScript regular expression; escape "\\" as "\\\\" in JSON');
+      return undefined;
+    }
+  }
+
+  #conditions(conditions: readonly Condition[], pointer: string): CompiledCondition[] {
+    return conditions.flatMap((c, i) => this.#condition(c, `${pointer}/${i}`) ?? []);
+  }
+
+  #tooLong(rule: string, condition: CompiledCondition): Decision {
+    return this.#decision({
+      effect: 'deny',
+      rule,
+      reason: `${condition.path} is longer than ${this.#maxPatternInput} characters, too long to match against a pattern (fail closed)`,
+      code: 'policy.denied',
+    });
+  }
+
+  #tool(name: string, rule: ToolRule, hiddenByList: Decision | null, allLimits: readonly CompiledLimit[]): CompiledTool {
+    const actionId = toolRuleId(name, 'action');
+    const hidden = hiddenByList ?? (rule.action === 'hide' ? this.#decision({ effect: 'hidden', rule: actionId, reason: 'the tool is hidden by policy', code: 'tool.hidden' }) : null);
+    const actionDeny =
+      rule.action === 'deny'
+        ? this.#decision({ effect: 'deny', rule: actionId, reason: rule.reason ?? `the tool "${name}" is denied by policy`, code: 'policy.denied' })
+        : null;
+    const actionApprove =
+      rule.action === 'approve'
+        ? this.#decision({
+            effect: 'approval_required',
+            rule: actionId,
+            reason: rule.reason ?? `every call to "${name}" needs a human approval`,
+            code: 'approval.required',
+            approval: Object.freeze({ approvers: null, timeout_ms: DEFAULT_APPROVAL_TIMEOUT_MS }),
+          })
+        : null;
+    const require = (rule.require ?? []).flatMap((c, i): CompiledRequire[] => {
+      const id = toolRuleId(name, `require[${i}]`);
+      const condition = this.#condition(c, pointerOf('tools', name, 'require', i));
+      if (!condition) return [];
+      return [{
+        condition,
+        deny: this.#decision({ effect: 'deny', rule: id, reason: c.on_deny ?? `the call must satisfy ${condition.text}`, code: 'policy.denied' }),
+        tooLong: this.#tooLong(id, condition),
+      }];
+    });
+    const denyIf = (rule.deny_if ?? []).map((r, i): CompiledGate => {
+      const id = r.id ?? toolRuleId(name, `deny_if[${i}]`);
+      const conditions = this.#conditions(r.conditions, pointerOf('tools', name, 'deny_if', i, 'conditions'));
+      return {
+        conditions,
+        decision: this.#decision({ effect: 'deny', rule: id, reason: r.on_deny ?? `denied by rule ${id}`, code: 'policy.denied' }),
+        tooLong: conditions.map((c) => this.#tooLong(id, c)),
+      };
+    });
+    const approveIf = (rule.approve_if ?? []).map((r, i): CompiledGate => {
+      const id = r.id ?? toolRuleId(name, `approve_if[${i}]`);
+      const conditions = this.#conditions(r.conditions, pointerOf('tools', name, 'approve_if', i, 'conditions'));
+      const approval: ApprovalRequirement = Object.freeze({
+        approvers: r.approvers ? Object.freeze([...r.approvers]) : null,
+        timeout_ms: r.timeout ? parseDuration(r.timeout) : DEFAULT_APPROVAL_TIMEOUT_MS,
+      });
+      return {
+        conditions,
+        decision: this.#decision({ effect: 'approval_required', rule: id, reason: r.reason ?? `needs a human approval (rule ${id})`, code: 'approval.required', approval }),
+        tooLong: conditions.map((c) => this.#tooLong(id, c)),
+      };
+    });
+    const own = (rule.limits ?? []).map((l, i) => this.#limit(l, l.id ?? toolRuleId(name, `limits[${i}]`), pointerOf('tools', name, 'limits', i)));
+    if (rule.rate_limit) own.push(this.#rateLimit(name, rule.rate_limit));
+    return {
+      name,
+      hidden,
+      actionDeny,
+      skipChecks: rule.action === 'allow',
+      actionApprove,
+      require,
+      denyIf,
+      approveIf,
+      limits: [...allLimits, ...own],
+      allow: this.#decision({ effect: 'allow', rule: null, reason: 'allowed by policy', code: null }),
+      alwaysDenied: hidden !== null || actionDeny !== null || (rule.action !== 'allow' && denyIf.some((g) => g.conditions.length === 0)),
+    };
+  }
+
+  #rateLimit(tool: string, r: RateLimit): CompiledLimit {
+    const id = toolRuleId(tool, 'rate_limit');
+    return this.#limit({ counter: r.counter ?? `${tool}.rate_limit`, max: r.max, window: r.window, scope: r.scope ?? 'agent' }, id, pointerOf('tools', tool, 'rate_limit'));
+  }
+
+  #limit(limit: Limit, rule: string, pointer: string): CompiledLimit {
+    const windowSec = windowSeconds(limit.window);
+    if (!(limit.max > 0)) this.#report('TG102', `${pointer}/max`, `limit max must be greater than 0 (got ${limit.max})`, 'a limit of 0 denies every call: use action "deny" instead');
+    if (!(windowSec > 0)) this.#report('TG102', `${pointer}/window`, `limit window must be a positive number of seconds (got ${limit.window})`);
+    const scope = limit.scope ?? 'agent';
+    let incrementFrom: PathGetter | null = null;
+    if (limit.increment_from !== undefined) incrementFrom = parsePath(limit.increment_from).get;
+    const missingAmount = incrementFrom
+      ? this.#decision({
+          effect: 'deny',
+          rule,
+          reason: `spend limit "${limit.counter}" needs a non-negative number at ${limit.increment_from}; the call has none (fail closed)`,
+          code: 'policy.denied',
+        })
+      : null;
+    return {
+      rule,
+      counter: limit.counter,
+      scope,
+      windowSec,
+      windowMs: windowSec * 1000,
+      max: limit.max,
+      // NUL cannot appear in a counter name from JSON text that matters here, and it keeps
+      // "a" + "b:c" and "a:b" + "c" from colliding.
+      keyPrefix: `${this.#server}\u0000${limit.counter}\u0000${scope}\u0000${windowSec}\u0000`,
+      incrementFrom,
+      incrementPath: limit.increment_from ?? null,
+      onDeny: limit.on_deny,
+      missingAmount,
+    };
+  }
+}
+
+interface EvaluatorParts {
+  server: string;
+  revision: number | null;
+  digest: string;
+  policy: Policy;
+  rules: readonly RuleInfo[];
+  tools: Map<string, CompiledTool>;
+  hideSet: Set<string>;
+  hideAll: boolean;
+  hiddenByList: Decision;
+  defaultDecision: Decision;
+  defaultLimits: readonly CompiledLimit[];
+  limits: LimitStore;
+  clock: () => number;
+}
+
+/** The limits step (7) that remains after steps 1–6 admitted a call. */
+class PendingLimits {
+  constructor(
+    readonly limits: readonly CompiledLimit[],
+    readonly requests: LimitRequest[],
+    readonly now: number,
+    readonly allow: Decision,
+    readonly approvalId: string | undefined,
+  ) {}
+}
+
+class Evaluator implements CompiledPolicy {
+  readonly server: string;
+  readonly revision: number | null;
+  readonly digest: string;
+  readonly policy: Policy;
+  readonly rules: readonly RuleInfo[];
+  readonly #p: EvaluatorParts;
+
+  constructor(parts: EvaluatorParts) {
+    this.server = parts.server;
+    this.revision = parts.revision;
+    this.digest = parts.digest;
+    this.policy = parts.policy;
+    this.rules = Object.freeze([...parts.rules]);
+    this.#p = parts;
+    Object.freeze(this);
+  }
+
+  isListed(tool: string): boolean {
+    const p = this.#p;
+    const t = p.tools.get(tool);
+    if (p.hideSet.has(tool)) return false;
+    if (!t) return !p.hideAll && p.policy.default === 'allow';
+    return !t.alwaysDenied;
+  }
+
+  decide(call: ToolCall, context?: DecideContext): Decision {
+    const step = this.#evaluate(call, context);
+    if (!(step instanceof PendingLimits)) return step;
+    const result = (context?.limits ?? this.#p.limits).acquire(step.requests, step.now);
+    if (result instanceof Promise) {
+      throw new PolicyError('limits.async', 'this limit store is asynchronous: call decideAsync instead of decide');
+    }
+    return this.#finish(step, result);
+  }
+
+  async decideAsync(call: ToolCall, context?: DecideContext): Promise<Decision> {
+    const step = this.#evaluate(call, context);
+    if (!(step instanceof PendingLimits)) return step;
+    const result = await (context?.limits ?? this.#p.limits).acquire(step.requests, step.now);
+    return this.#finish(step, result);
+  }
+
+  /** Steps 1–6 of DESIGN §2, and the preparation of step 7. */
+  #evaluate(call: ToolCall, context: DecideContext | undefined): Decision | PendingLimits {
+    const p = this.#p;
+    const tool = call.tool;
+    // 1. Hidden.
+    if (p.hideSet.has(tool)) return p.hiddenByList;
+    const t = p.tools.get(tool);
+    if (t === undefined) {
+      if (p.hideAll) return p.hiddenByList;
+      // 2. Not listed: the default. An allowed call still counts against all_tools limits.
+      if (p.defaultDecision.effect === 'deny' || p.defaultLimits.length === 0) return p.defaultDecision;
+      return this.#prepareLimits(call, context, p.defaultLimits, p.defaultDecision, undefined);
+    }
+    if (t.hidden !== null) return t.hidden;
+    // 3. Unconditional action.
+    if (t.actionDeny !== null) return t.actionDeny;
+    let approvalId: string | undefined;
+    let allow = t.allow;
+    if (!t.skipChecks) {
+      // 4. require: the first condition that fails denies.
+      for (let i = 0; i < t.require.length; i++) {
+        const r = t.require[i]!;
+        const o = r.condition.test(call);
+        if (o !== Outcome.True) return o === Outcome.TooLong ? r.tooLong : r.deny;
+      }
+      // 5. deny_if: the first rule whose conditions all hold denies.
+      for (let i = 0; i < t.denyIf.length; i++) {
+        const g = t.denyIf[i]!;
+        const o = matchAll(g, call);
+        if (o === MATCH) return g.decision;
+        if (o !== NO_MATCH) return o;
+      }
+      // 6. Approval, unless one was granted for exactly this call.
+      let approval: Decision | null = t.actionApprove;
+      if (approval === null) {
+        for (let i = 0; i < t.approveIf.length; i++) {
+          const g = t.approveIf[i]!;
+          const o = matchAll(g, call);
+          if (o === MATCH) {
+            approval = g.decision;
+            break;
+          }
+          if (o !== NO_MATCH) return o;
+        }
+      }
+      if (approval !== null) {
+        approvalId = context?.approvals?.(call, approval.rule!);
+        if (approvalId === undefined) return approval;
+        allow = this.#approvedAllow(approval.rule!, approvalId);
+      }
+    }
+    // 7. Limits.
+    if (t.limits.length === 0) return allow;
+    return this.#prepareLimits(call, context, t.limits, allow, approvalId);
+  }
+
+  #approvedAllow(rule: string, approvalId: string): Decision {
+    return Object.freeze({ effect: 'allow', rule, reason: `allowed by approval ${approvalId}`, code: null, revision: this.revision, digest: this.digest, approval_id: approvalId });
+  }
+
+  #prepareLimits(call: ToolCall, context: DecideContext | undefined, limits: readonly CompiledLimit[], allow: Decision, approvalId: string | undefined): Decision | PendingLimits {
+    const now = context?.now ?? this.#p.clock();
+    const requests: LimitRequest[] = new Array(limits.length);
+    for (let i = 0; i < limits.length; i++) {
+      const l = limits[i]!;
+      let amount = 1;
+      if (l.incrementFrom !== null) {
+        const v = l.incrementFrom(call);
+        // Spend caps fail closed: no number, a negative one (which would refund the counter) or a non-finite one denies.
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return l.missingAmount!;
+        amount = v;
+      }
+      const windowStart = Math.floor(now / l.windowMs) * l.windowMs;
+      const scopeId = l.scope === 'agent' ? (call.agent?.id ?? '') : l.scope === 'session' ? (call.session?.id ?? '') : '';
+      requests[i] = { key: l.keyPrefix + scopeId, amount, max: l.max, windowStart, windowEnd: windowStart + l.windowMs };
+    }
+    return new PendingLimits(limits, requests, now, allow, approvalId);
+  }
+
+  #finish(step: PendingLimits, result: LimitResult): Decision {
+    const { limits, requests, now } = step;
+    const states: LimitState[] = new Array(limits.length);
+    for (let i = 0; i < limits.length; i++) {
+      const l = limits[i]!;
+      const r = requests[i]!;
+      states[i] = { rule: l.rule, counter: l.counter, scope: l.scope, window: l.windowSec, max: l.max, used: result.used[i] ?? 0, amount: r.amount, resets_at: r.windowEnd };
+    }
+    if (result.exceeded < 0) {
+      const a = step.allow;
+      return { effect: 'allow', rule: a.rule, reason: a.reason, code: null, revision: this.revision, digest: this.digest, limits: states, ...(step.approvalId !== undefined ? { approval_id: step.approvalId } : {}) };
+    }
+    const l = limits[result.exceeded]!;
+    const r = requests[result.exceeded]!;
+    const retryAfter = Math.max(1, Math.ceil((r.windowEnd - now) / 1000));
+    const per = `per ${WINDOW_WORDS[l.windowSec] ?? `${l.windowSec}s`}${l.scope === 'global' ? '' : ` per ${l.scope}`}`;
+    const reason =
+      l.onDeny ??
+      (l.incrementFrom === null
+        ? `rate limit exceeded: "${l.counter}" allows ${l.max} calls ${per}; retry after ${retryAfter}s`
+        : `spend limit exceeded: "${l.counter}" would reach ${round(states[result.exceeded]!.used + r.amount)} of ${l.max} ${per}; retry after ${retryAfter}s`);
+    return { effect: 'deny', rule: l.rule, reason, code: 'rate_limited', revision: this.revision, digest: this.digest, retry_after: retryAfter, limits: states };
+  }
+}
+
+const MATCH = 1 as const;
+const NO_MATCH = 0 as const;
+
+/** ANDs a gate's conditions: MATCH, NO_MATCH, or the fail-closed denial of a too-long value. */
+function matchAll(g: CompiledGate, call: ToolCall): typeof MATCH | typeof NO_MATCH | Decision {
+  const cs = g.conditions;
+  for (let i = 0; i < cs.length; i++) {
+    const o = cs[i]!.test(call);
+    if (o === Outcome.False) return NO_MATCH;
+    if (o === Outcome.TooLong) return g.tooLong[i]!;
+  }
+  return MATCH;
+}
+
+function round(n: number): number {
+  return Math.round(n * 1e9) / 1e9;
+}
