@@ -20,3 +20,25 @@ export { policySchema, testFileSchema, validateDocument } from './schema-validat
 export type { DocumentKind } from './schema-validator.js';
 export { parseSourceDocument, pointerOf, pointerToken } from './source-document.js';
 export type { ParseOptions, ParseResult, SourceDocument, SourcePosition } from './source-document.js';
+export {
+  TEST_AGENT,
+  TEST_APPROVAL_ID,
+  TEST_EPOCH,
+  TEST_SESSION,
+  allowItem,
+  computeCoverage,
+  coverageItems,
+  parseTestFile,
+  runTestFile,
+} from './test-runner.js';
+export type {
+  ActualDecision,
+  CoverageCount,
+  CoverageItem,
+  CoverageReport,
+  ExpectedDecision,
+  ParsedTestFile,
+  TestCaseResult,
+  TestFailure,
+  TestFileResult,
+} from './test-runner.js';
