@@ -233,16 +233,16 @@ class Compiler {
   }
 
   #checkIds(rules: readonly RuleInfo[]): void {
-    const positional = new Map(rules.map((r) => [r.positionalId, r]));
+    const positional = new Set(rules.map((r) => r.positionalId));
     const seen = new Map<string, RuleInfo>();
     for (const r of rules) {
-      const other = seen.get(r.id);
-      if (other) {
-        this.#report('TG103', `${r.pointer}/id`, `rule id "${r.id}" is already used by ${other.positionalId}`, 'give each rule its own id');
-      } else if (r.id !== r.positionalId && positional.has(r.id)) {
+      if (r.id !== r.positionalId && positional.has(r.id)) {
         this.#report('TG107', `${r.pointer}/id`, `rule id "${r.id}" is the positional id of another rule`, 'choose an id that is not of the form tools.<tool>.<part>');
+        continue;
       }
-      seen.set(r.id, r);
+      const other = seen.get(r.id);
+      if (other) this.#report('TG103', `${r.pointer}/id`, `rule id "${r.id}" is already used by ${other.positionalId}`, 'give each rule its own id');
+      else seen.set(r.id, r);
     }
   }
 
