@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { compilePolicy } from './policy-compiler.js';
-import { computeCoverage, parseTestFile, runTestFile, TEST_AGENT } from './test-runner.js';
+import { computeCoverage, coverageItems, parseTestFile, runTestFile, TEST_AGENT } from './test-runner.js';
 
 const policy = compilePolicy({
   version: '1',
@@ -145,5 +145,10 @@ describe('coverage', () => {
     const a = run({ cases: [{ name: 'a', call: { tool: 'balance' }, expect: 'allow' }] });
     const b = run({ cases: [{ name: 'b', call: { tool: 'withdraw' }, expect: 'hidden' }] });
     expect(computeCoverage(policy, [a.hits, b.hits]).total.hit).toBe(2);
+  });
+
+  test('`action: allow` is covered by the tool\'s allow path, not as a rule of its own', () => {
+    const p = compilePolicy({ version: '1', default: 'deny', tools: { t: { action: 'allow' }, w: { action: 'approve' } } });
+    expect(coverageItems(p).map((i) => i.id)).toEqual(['default', 'tools.w.action', 'tools.t', 'tools.w']);
   });
 });

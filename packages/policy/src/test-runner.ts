@@ -211,7 +211,8 @@ export interface CoverageReport {
 
 /**
  * The coverage items of a policy: every rule (`listRules`), except `default` when `"*"`
- * hides every unlisted tool, plus the allow path of every listed tool that can be allowed.
+ * hides every unlisted tool and `action: allow` (which decides as a plain allow), plus the
+ * allow path of every listed tool that can be allowed.
  * A rule counts as hit when it decided a call; a limit when it denied one.
  */
 export function coverageItems(policy: CompiledPolicy): Array<{ id: string; kind: 'rule' | 'allow'; tool: string | null }> {
@@ -219,6 +220,8 @@ export function coverageItems(policy: CompiledPolicy): Array<{ id: string; kind:
   const items: Array<{ id: string; kind: 'rule' | 'allow'; tool: string | null }> = [];
   for (const r of policy.rules) {
     if (r.kind === 'default' && hideAll) continue;
+    // `action: allow` decides with rule null; the tool's allow path below stands for it.
+    if (r.kind === 'action' && r.tool !== null && policy.policy.tools?.[r.tool]?.action === 'allow') continue;
     items.push({ id: r.id, kind: 'rule', tool: r.tool });
   }
   for (const tool of Object.keys(policy.policy.tools ?? {})) {
