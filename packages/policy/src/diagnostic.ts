@@ -45,6 +45,9 @@ export const DIAGNOSTIC_CODES = {
   TG205: { name: 'no-catalog', severity: 'info', summary: 'No catalog.json beside the policy; catalog checks were skipped.' },
   TG206: { name: 'invalid-catalog', severity: 'error', summary: 'catalog.json is not a valid tools/list snapshot.' },
   TG300: { name: 'test-policy-missing', severity: 'error', summary: 'A test file\'s policy could not be found or loaded.' },
+  TG207: { name: 'optional-argument-in-approve-if', severity: 'warning', summary: 'An approve_if condition tests an optional argument: the agent can skip the approval by leaving the argument out.' },
+  TG208: { name: 'diagnostics-truncated', severity: 'info', summary: 'More findings than the report shows; fix these and lint again.' },
+  TG209: { name: 'lint-internal-error', severity: 'error', summary: 'A lint check failed unexpectedly; the policy could not be fully checked.' },
 } as const satisfies Record<string, { name: string; severity: Severity; summary: string }>;
 
 /** A code of {@link DIAGNOSTIC_CODES}. */
