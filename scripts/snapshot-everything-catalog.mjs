@@ -42,25 +42,24 @@ function serverEntry() {
   return { entry: resolve(dirname(manifestPath), bin), version: manifest.version };
 }
 
-// Tools whose annotations understate what they do. Everything else is classified from its
-// MCP annotations, the way `tollgate catalog pull` does.
+// Reviewed classes of tools whose annotations understate what they do.
 const overrides = {
   // Read-only, but it returns the server's whole environment, where credentials usually live.
   'get-env': { level: 'high', category: 'read' },
-  // Each call holds server resources for as long as the caller asks (duration in seconds).
-  'trigger-long-running-operation': { level: 'medium', category: 'execute' },
-  // A task-based operation that runs in the background and may ask the user for input.
-  'simulate-research-query': { level: 'medium', category: 'execute' },
+  // Annotated read-only, but each call triggers work that holds the server for `duration` seconds.
+  'trigger-long-running-operation': { level: 'high', category: 'execute' },
 };
 
+// Every other tool is classified from its MCP annotations, as Tollgate's classifier does for
+// this server's tools: destructive -> high, read-only -> low read, anything else -> medium write
+// (unknown effects are not assumed safe).
 function classify(tool) {
   const override = overrides[tool.name];
   if (override) return override;
   const a = tool.annotations ?? {};
   if (a.destructiveHint === true) return { level: 'high', category: 'destructive' };
   if (a.readOnlyHint === true) return { level: 'low', category: 'read' };
-  if (a.openWorldHint === true) return { level: 'medium', category: 'write' };
-  return { level: 'low', category: 'write' };
+  return { level: 'medium', category: 'write' };
 }
 
 async function main() {
