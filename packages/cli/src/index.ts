@@ -1,1 +1,41 @@
 export { CliError, ExitCode } from './cli-error.js';
+export { TollgateCommand, commandFailure } from './base-command.js';
+export type { CommandFailure } from './base-command.js';
+export {
+  CATALOG_FILE_NAME,
+  DEFAULT_POLICY_PATH,
+  POLICY_FILE_NAMES,
+  TEST_FILE_PATTERN,
+  discoverPolicyFiles,
+  displayPath,
+  foundFile,
+  readPolicyFile,
+  resolveTestPolicy,
+} from './policy-files.js';
+export type { DiscoverOptions, FoundFile, PolicyFiles, PolicyFileSet } from './policy-files.js';
+export { lintExitCode, lintPolicies, lintSummary } from './lint-runner.js';
+export type { LintedPolicy, LintResult, LintStage } from './lint-runner.js';
+export { runTestSuite, runTestSuiteWithSources, testExitCode } from './test-suite.js';
+export type { PolicyCoverage, TestFileReport, TestSuiteOptions, TestSuiteResult, TestSuiteRun, ThresholdVerdict } from './test-suite.js';
+export { isWatchedName, watchTestSuite } from './test-suite-watcher.js';
+export type { WatchedRun, WatchTestSuiteOptions } from './test-suite-watcher.js';
+export { LINT_FORMATS, TEST_FORMATS } from './report-formats.js';
+export type { LintFormat, RenderedReport, TestFormat } from './report-formats.js';
+export { emitReport, writeReportFile, writeStderr, writeStdout } from './report-output.js';
+export { renderLintReport } from './render/lint-report-renderer.js';
+export type { LintRenderContext } from './render/lint-report-renderer.js';
+export { renderTestReport } from './render/test-report-renderer.js';
+export type { TestRenderContext } from './render/test-report-renderer.js';
+export { renderLintPretty } from './render/lint-pretty-renderer.js';
+export { escapeWorkflowData, escapeWorkflowProperty, renderLintGithub, workflowCommand } from './render/github-annotation-renderer.js';
+export type { GithubAnnotationOptions } from './render/github-annotation-renderer.js';
+export { DOCS_BASE_URL, FINGERPRINT_KEY, SARIF_SCHEMA_URI, buildSarifLog, renderLintSarif } from './render/sarif-renderer.js';
+export type { SarifOptions } from './render/sarif-renderer.js';
+export { renderTestPretty } from './render/test-pretty-renderer.js';
+export { escapeXmlAttribute, escapeXmlText, junitClassName, renderJunit } from './render/junit-renderer.js';
+export { describeFailure, failureText } from './render/test-failure-format.js';
+export type { FailureLine } from './render/test-failure-format.js';
+export { renderJson } from './render/json-renderer.js';
+export { findSourceRoot, rootRelativePath } from './render/source-root.js';
+export { shouldColour, terminalStyle } from './render/terminal-style.js';
+export type { TerminalStyle } from './render/terminal-style.js';
