@@ -25,8 +25,8 @@ export function floorTo(value: number, decimals: number): number {
   return Number((Math.floor(value * scale + 1e-7) / scale).toFixed(decimals));
 }
 
-/** Removes floating-point residue from a balance or cost (twelve significant decimals). */
+/** Removes floating-point residue from a balance or cost (rounds to ten decimal places). */
 export function tidy(value: number): number {
-  const rounded = Number(value.toPrecision(12));
+  const rounded = Number(value.toFixed(10));
   return Object.is(rounded, -0) ? 0 : rounded;
 }

@@ -467,7 +467,8 @@ export class DemoExchange {
     const years = (contract.expiry - now) / YEAR_MS;
     const spot = market.model.mark(now);
     const moneyness = Math.log(contract.strike / spot);
-    const key = hashString(`${venue.seed.id}|${contract.symbol}`);
+    // Calls and puts of one strike and expiry share their volatility, as put-call parity requires.
+    const key = hashString(`${venue.seed.id}|${contract.symbol.slice(0, -2)}`);
     const day = Math.floor(now / 86_400_000);
     const iv = market.asset.impliedVolatility * (1 + 0.05 * (unitHash(this.seed, key, day) - 0.5)) + 0.25 * moneyness * moneyness;
     const value = blackScholes(spot, contract.strike, years, iv, contract.optionType);
@@ -894,15 +895,17 @@ export class DemoExchange {
     }
   }
 
-  /** Fills resting limit orders the price has reached since the last call, at their limit price. */
+  /** Fills resting limit orders the market has traded through since they were placed, at their limit price. */
   private matchRestingOrders(venue: Venue, now: number): void {
     if (venue.open.length === 0) return;
     let changed = false;
     for (const order of venue.open) {
       const price = order.price;
-      if (price === null) continue;
+      // The book an order was placed against has already been taken from; only a later
+      // market that trades through the limit price fills it.
+      if (price === null || now <= order.timestamp) continue;
       const top = order.market.model.topOfBook(now, order.market.futures);
-      const crosses = order.side === 'buy' ? top.ask <= price : top.bid >= price;
+      const crosses = order.side === 'buy' ? top.ask < price : top.bid > price;
       if (!crosses) continue;
       changed = true;
       const fill: Fill = { amount: tidy(order.amount - order.filled), price };
