@@ -1,0 +1,128 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { GatewayError } from '../gateway-error.js';
+import { loadGatewayConfig, parseGatewayConfig } from './config-loader.js';
+
+const HEX = 'a'.repeat(64);
+
+function problemsOf(text: string, file = '/cfg/gateway.json'): string[] {
+  try {
+    parseGatewayConfig(text, file);
+  } catch (error) {
+    expect(error).toBeInstanceOf(GatewayError);
+    const e = error as GatewayError;
+    expect(e.code).toBe('config.invalid');
+    return e.problems.map((p) => `${p.line}:${p.column} ${p.message}`);
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('gateway configuration', () => {
+  it('accepts the DESIGN §4 example and applies defaults', () => {
+    const config = parseGatewayConfig(
+      JSON.stringify({
+        listen: { stdio: true, http: { host: '127.0.0.1', port: 8080 } },
+        agent: { id: 'desk-bot', labels: { team: 'desk' } },
+        agents: [{ id: 'trader-1', token_sha256: HEX, labels: { role: 'trader' } }],
+        upstreams: {
+          ccxt: { command: 'node', args: ['packages/demo-exchange/dist/main.js'], env: {} },
+          remote: { url: 'http://127.0.0.1:9000/mcp', headers: {} },
+        },
+        policy: { dir: 'policies' },
+        ledger: { database_url: 'postgres://postgres@127.0.0.1:5432/tollgate' },
+        admin: { host: '127.0.0.1', port: 8081, token_sha256: HEX },
+        approvals: { mode: 'hold', timeout: '10m' },
+      }),
+      '/srv/tollgate/gateway.json',
+    );
+    expect(config.listen).toEqual({
+      stdio: true,
+      http: { host: '127.0.0.1', port: 8080, path: '/mcp', allowedOrigins: [], sessionIdleTimeoutMs: 1_800_000 },
+    });
+    expect(config.upstreams).toEqual([
+      { kind: 'stdio', name: 'ccxt', command: 'node', args: ['packages/demo-exchange/dist/main.js'], env: {}, cwd: '/srv/tollgate', timeoutMs: 60_000 },
+      { kind: 'http', name: 'remote', url: 'http://127.0.0.1:9000/mcp', headers: {}, timeoutMs: 60_000 },
+    ]);
+    expect(config.policy.dir).toBe('/srv/tollgate/policies');
+    expect(config.ledger.dataDir).toBe('/srv/tollgate/.tollgate/ledger');
+    expect(config.limits.store).toBe('postgres');
+    expect(config.requests).toEqual({ maxBytes: 1_048_576, maxDepth: 64 });
+    expect(config.approvals).toEqual({ mode: 'hold', timeoutMs: 600_000 });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.upstreams[0])).toBe(true);
+  });
+
+  it('reads YAML and uses the in-memory limit store without a database', () => {
+    const config = parseGatewayConfig(
+      ['listen:', '  stdio: true', 'agent:', '  id: bot', 'upstreams:', '  x:', '    command: node', 'policy:', '  dir: ./p', 'requests:', '  max_bytes: 2048', '  max_depth: 8', ''].join('\n'),
+      '/etc/t/gateway.yaml',
+    );
+    expect(config.agent).toEqual({ id: 'bot', labels: {} });
+    expect(config.limits.store).toBe('memory');
+    expect(config.requests).toEqual({ maxBytes: 2048, maxDepth: 8 });
+    expect(config.policy.dir).toBe('/etc/t/p');
+  });
+
+  it('names every problem with its line and column', () => {
+    const text = [
+      '{',
+      '  "listen": { "http": { "port": "80" } },',
+      '  "agents": [ { "id": "a", "token_sha256": "nothex" } ],',
+      '  "upstreams": { "a__b": { "command": "x" }, "web": { "url": "ftp://x", "colour": 1 } },',
+      '  "policy": { "dir": "p" },',
+      '  "extra": true',
+      '}',
+    ].join('\n');
+    const problems = problemsOf(text);
+    expect(problems).toContain('2:33 listen.http.port must be of type integer (got "80")');
+    expect(problems).toContain('3:44 agents.0.token_sha256 must be 64 lower-case hex digits (the SHA-256 of the token) (got "nothex")');
+    expect(problems).toContain('4:18 "a__b" is not a valid upstream name: use letters, digits, "-" and single "_" (never "__", the tool-name prefix separator)');
+    expect(problems).toContain('4:62 upstreams.web.url must be an http:// or https:// URL (got "ftp://x")');
+    expect(problems).toContain('4:73 unknown key "colour" in upstreams.web');
+    expect(problems).toContain('6:3 unknown key "extra" in the configuration');
+  });
+
+  it('asks for an agent when stdio is on and for tokens when HTTP is on', () => {
+    expect(problemsOf('{"listen":{"stdio":true},"upstreams":{"x":{"command":"y"}},"policy":{"dir":"p"}}')).toEqual([
+      expect.stringContaining('the configuration is missing the required key "agent": a stdio gateway runs as one configured agent'),
+    ]);
+    expect(problemsOf('{"listen":{"http":{}},"upstreams":{"x":{"command":"y"}},"policy":{"dir":"p"}}')).toEqual([
+      expect.stringContaining('missing the required key "agents"'),
+    ]);
+  });
+
+  it('refuses duplicate tokens, a listener-less config and a postgres limit store without a database', () => {
+    const problems = problemsOf(
+      JSON.stringify({
+        listen: { stdio: false },
+        agents: [
+          { id: 'a', token_sha256: HEX },
+          { id: 'a', token_sha256: HEX },
+        ],
+        upstreams: { x: { command: 'y' } },
+        policy: { dir: 'p' },
+        limits: { store: 'postgres' },
+      }),
+    );
+    expect(problems.map((p) => p.replace(/^\d+:\d+ /, ''))).toEqual([
+      'agents[1] has the same token as agents[0]: every agent needs its own token',
+      'agents[1] repeats the id "a" of agents[0]',
+      'listen must enable stdio (true) or http, or both',
+      'limits.store "postgres" needs ledger.database_url: counters live in the ledger\'s PostgreSQL database',
+    ]);
+  });
+
+  it('reports syntax errors and unreadable files', async () => {
+    expect(problemsOf('{ "listen": ', '/x/g.json')[0]).toMatch(/^1:13 /);
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-config-'));
+    try {
+      await expect(loadGatewayConfig(join(dir, 'missing.json'))).rejects.toThrow(/cannot read the gateway configuration .*missing\.json/);
+      await writeFile(join(dir, 'g.json'), '{"listen":{"stdio":true},"agent":{"id":"a"},"upstreams":{"x":{"command":"y"}},"policy":{"dir":"p"}}');
+      expect((await loadGatewayConfig(join(dir, 'g.json'))).policy.dir).toBe(join(dir, 'p'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,248 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { parseDuration, parseSourceDocument, type SourceDocument } from '@tollgate/policy';
+import { GatewayError, errorMessage, type ConfigProblem } from '../gateway-error.js';
+import { DEFAULT_REQUEST_LIMITS, type GatewayConfig, type TokenAgent, type UpstreamConfig } from './gateway-config.js';
+
+const require = createRequire(import.meta.url);
+
+/** The JSON Schema of the gateway configuration file. */
+export const gatewayConfigSchema: Record<string, unknown> = require('../../schema/gateway-config.schema.json');
+
+type Ajv2020Ctor = new (options: Record<string, unknown>) => { compile(schema: unknown): ValidateFunction };
+let validator: ValidateFunction | undefined;
+
+function validate(): ValidateFunction {
+  if (!validator) {
+    const Ajv2020 = (require('ajv/dist/2020') as { default: Ajv2020Ctor }).default;
+    const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, coerceTypes: false, useDefaults: false });
+    validator = ajv.compile(gatewayConfigSchema);
+  }
+  return validator;
+}
+
+/**
+ * Reads, validates and defaults a gateway configuration file (JSON, or YAML for `.yaml`/`.yml`).
+ *
+ * @throws GatewayError `config.invalid` listing every problem at file:line:col.
+ * @example
+ * const config = await loadGatewayConfig('tollgate.gateway.yaml');
+ */
+export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new GatewayError('config.invalid', `cannot read the gateway configuration ${path}: ${errorMessage(error)}`, { cause: error });
+  }
+  return parseGatewayConfig(text, path);
+}
+
+/**
+ * Validates and defaults configuration text. Relative paths are resolved against the
+ * directory of `file` (or `baseDir` when given).
+ *
+ * @throws GatewayError `config.invalid` listing every problem at file:line:col.
+ */
+export function parseGatewayConfig(text: string, file: string, baseDir: string = dirname(resolve(file))): GatewayConfig {
+  const parsed = parseSourceDocument(text, file);
+  if (!parsed.document) {
+    const problems = parsed.diagnostics.map((d) => ({ file: d.file, line: d.line, column: d.column, pointer: d.pointer ?? '', message: d.message }));
+    throw invalid(problems);
+  }
+  return resolveGatewayConfig(parsed.document, baseDir);
+}
+
+/**
+ * Validates an already parsed configuration document and applies defaults.
+ *
+ * @throws GatewayError `config.invalid` listing every problem at file:line:col.
+ */
+export function resolveGatewayConfig(document: SourceDocument, baseDir: string): GatewayConfig {
+  const check = validate();
+  if (!check(document.value)) throw invalid(schemaProblems(check.errors ?? [], document));
+  const raw = document.value as RawConfig;
+  const problems: ConfigProblem[] = [];
+  const at = (pointer: string, message: string): void => {
+    const pos = document.positionOf(pointer);
+    problems.push({ file: document.file, line: pos.line, column: pos.column, pointer, message });
+  };
+
+  const seenTokens = new Map<string, number>();
+  const seenIds = new Map<string, number>();
+  (raw.agents ?? []).forEach((a, i) => {
+    const sameToken = seenTokens.get(a.token_sha256);
+    if (sameToken !== undefined) at(`/agents/${i}/token_sha256`, `agents[${i}] has the same token as agents[${sameToken}]: every agent needs its own token`);
+    else seenTokens.set(a.token_sha256, i);
+    const sameId = seenIds.get(a.id);
+    if (sameId !== undefined) at(`/agents/${i}/id`, `agents[${i}] repeats the id "${a.id}" of agents[${sameId}]`);
+    else seenIds.set(a.id, i);
+  });
+  if (raw.listen.stdio !== true && raw.listen.http === undefined) at('/listen', 'listen must enable stdio (true) or http, or both');
+  if (raw.ledger?.database_url === undefined && raw.limits?.store === 'postgres') {
+    at('/limits/store', 'limits.store "postgres" needs ledger.database_url: counters live in the ledger\'s PostgreSQL database');
+  }
+  if (problems.length > 0) throw invalid(problems);
+
+  const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]): UpstreamConfig => {
+    const timeoutMs = u.timeout ? parseDuration(u.timeout) : 60_000;
+    if ('command' in u) {
+      return { kind: 'stdio', name, command: u.command, args: [...(u.args ?? [])], env: { ...(u.env ?? {}) }, cwd: resolve(baseDir, u.cwd ?? '.'), timeoutMs };
+    }
+    return { kind: 'http', name, url: u.url, headers: { ...(u.headers ?? {}) }, timeoutMs };
+  });
+  const http = raw.listen.http;
+  const config: GatewayConfig = {
+    file: document.file,
+    listen: {
+      stdio: raw.listen.stdio === true,
+      http: http
+        ? {
+            host: http.host ?? '127.0.0.1',
+            port: http.port ?? 8080,
+            path: http.path ?? '/mcp',
+            allowedOrigins: [...(http.allowed_origins ?? [])],
+            sessionIdleTimeoutMs: http.session_idle_timeout ? parseDuration(http.session_idle_timeout) : 30 * 60_000,
+          }
+        : undefined,
+    },
+    agent: raw.agent ? { id: raw.agent.id, labels: { ...(raw.agent.labels ?? {}) } } : undefined,
+    agents: (raw.agents ?? []).map((a): TokenAgent => ({ id: a.id, token_sha256: a.token_sha256, labels: { ...(a.labels ?? {}) } })),
+    upstreams,
+    policy: { dir: resolve(baseDir, raw.policy.dir) },
+    ledger: {
+      databaseUrl: raw.ledger?.database_url,
+      dataDir: resolve(baseDir, raw.ledger?.data_dir ?? '.tollgate/ledger'),
+      redact: { ...(raw.ledger?.redact ?? {}) },
+      awaitOutcome: raw.ledger?.await_outcome ?? false,
+    },
+    limits: { store: (raw.limits?.store ?? 'auto') === 'auto' ? (raw.ledger?.database_url ? 'postgres' : 'memory') : (raw.limits!.store as 'memory' | 'postgres') },
+    requests: { maxBytes: raw.requests?.max_bytes ?? DEFAULT_REQUEST_LIMITS.maxBytes, maxDepth: raw.requests?.max_depth ?? DEFAULT_REQUEST_LIMITS.maxDepth },
+    admin: raw.admin ? { host: raw.admin.host ?? '127.0.0.1', port: raw.admin.port ?? 8081, tokenSha256: raw.admin.token_sha256 } : undefined,
+    approvals: { mode: raw.approvals?.mode ?? 'hold', timeoutMs: raw.approvals?.timeout ? parseDuration(raw.approvals.timeout) : 10 * 60_000 },
+    log: { level: raw.log?.level ?? 'info' },
+    shutdownTimeoutMs: raw.shutdown_timeout ? parseDuration(raw.shutdown_timeout) : 30_000,
+  };
+  return deepFreeze(config);
+}
+
+interface RawConfig {
+  listen: { stdio?: boolean; http?: { host?: string; port?: number; path?: string; allowed_origins?: string[]; session_idle_timeout?: string } };
+  agent?: { id: string; labels?: Record<string, string> };
+  agents?: Array<{ id: string; token_sha256: string; labels?: Record<string, string> }>;
+  upstreams: Record<string, { command: string; args?: string[]; env?: Record<string, string>; cwd?: string; timeout?: string } | { url: string; headers?: Record<string, string>; timeout?: string }>;
+  policy: { dir: string };
+  ledger?: { database_url?: string; data_dir?: string; redact?: Record<string, string[]>; await_outcome?: boolean };
+  limits?: { store?: 'auto' | 'memory' | 'postgres' };
+  requests?: { max_bytes?: number; max_depth?: number };
+  admin?: { host?: string; port?: number; token_sha256: string };
+  approvals?: { mode?: 'hold' | 'retry'; timeout?: string };
+  log?: { level?: GatewayConfig['log']['level'] };
+  shutdown_timeout?: string;
+}
+
+function invalid(problems: readonly ConfigProblem[]): GatewayError {
+  const lines = problems.slice(0, 20).map((p) => `  ${p.file}:${p.line}:${p.column}: ${p.message}`);
+  const more = problems.length > 20 ? `\n  … and ${problems.length - 20} more` : '';
+  return new GatewayError('config.invalid', `invalid gateway configuration:\n${lines.join('\n')}${more}`, { problems });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function where(pointer: string): string {
+  return pointer === '' ? 'the configuration' : pointer.slice(1).replace(/\//g, '.');
+}
+
+function schemaProblems(errors: readonly ErrorObject[], document: SourceDocument): ConfigProblem[] {
+  // A failing oneOf (stdio or HTTP upstream) reports each branch's errors; keep those of the
+  // branch the entry was meant to be (it has `command` or `url`), else the combinator's own.
+  const value = document.value;
+  const kept = errors.filter((e) => {
+    // A bad property name is reported once, by the propertyNames error itself.
+    if (e.keyword === 'if' || e.propertyName !== undefined) return false;
+    const branch = /\/oneOf\/(\d)\//.exec(e.schemaPath);
+    if (!branch) return true;
+    const entry = valueAt(value, e.instancePath.split('/').slice(0, 3).join('/'));
+    const meant = entry !== null && typeof entry === 'object' && 'url' in entry && !('command' in entry) ? '1' : '0';
+    return branch[1] === meant;
+  });
+  const out: ConfigProblem[] = [];
+  const seen = new Set<string>();
+  for (const e of kept) {
+    if (e.keyword === 'oneOf' && kept.some((o) => o !== e && o.instancePath.startsWith(e.instancePath))) continue;
+    const { pointer, message, at } = describe(e, value);
+    const key = `${pointer}\u0000${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const pos = document.positionOf(pointer, at);
+    out.push({ file: document.file, line: pos.line, column: pos.column, pointer, message });
+  }
+  return out;
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let v = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+function describe(e: ErrorObject, root: unknown): { pointer: string; message: string; at: 'key' | 'value' } {
+  const p = e.instancePath;
+  const params = e.params as Record<string, unknown>;
+  const actual = valueAt(root, p);
+  const shown = actual === undefined ? '' : ` (got ${JSON.stringify(actual)?.slice(0, 60)})`;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      return { pointer: `${p}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `unknown key "${key}" in ${where(p)}`, at: 'key' };
+    }
+    case 'required': {
+      const missing = String(params.missingProperty);
+      let hint = '';
+      if (p === '' && missing === 'agent') hint = ': a stdio gateway runs as one configured agent, e.g. agent: { id: "desk-bot" }';
+      if (p === '' && missing === 'agents') hint = ': HTTP agents authenticate with a bearer token, e.g. agents: [{ id: "trader-1", token_sha256: "<hex>" }]';
+      return { pointer: p, message: `${where(p)} is missing the required key "${missing}"${hint}`, at: 'value' };
+    }
+    case 'propertyNames': {
+      const name = String(params.propertyName);
+      return {
+        pointer: `${p}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+        message: `"${name}" is not a valid upstream name: use letters, digits, "-" and single "_" (never "__", the tool-name prefix separator)`,
+        at: 'key',
+      };
+    }
+    case 'enum':
+      return { pointer: p, message: `${where(p)} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${shown}`, at: 'value' };
+    case 'type':
+      return { pointer: p, message: `${where(p)} must be of type ${String(params.type).replace(/,/g, ' or ')}${shown}`, at: 'value' };
+    case 'pattern': {
+      if (/\/(timeout|session_idle_timeout|shutdown_timeout)$/.test(p)) return { pointer: p, message: `${where(p)} must be a duration like "500ms", "30s", "10m" or "1h"${shown}`, at: 'value' };
+      if (/sha256$/.test(p)) return { pointer: p, message: `${where(p)} must be 64 lower-case hex digits (the SHA-256 of the token)${shown}`, at: 'value' };
+      if (/\/url$/.test(p)) return { pointer: p, message: `${where(p)} must be an http:// or https:// URL${shown}`, at: 'value' };
+      if (/\/database_url$/.test(p)) return { pointer: p, message: `${where(p)} must be a postgres:// URL${shown}`, at: 'value' };
+      if (/\/path$/.test(p)) return { pointer: p, message: `${where(p)} must start with "/"${shown}`, at: 'value' };
+      return { pointer: p, message: `${where(p)} ${e.message ?? 'does not match its pattern'}${shown}`, at: 'value' };
+    }
+    case 'oneOf':
+      return { pointer: p, message: `${where(p)} must be a stdio upstream { command, args?, env?, cwd? } or an HTTP upstream { url, headers? }`, at: 'value' };
+    case 'minProperties':
+      return { pointer: p, message: p === '/upstreams' ? 'upstreams must name at least one MCP server' : `${where(p)} must not be empty`, at: 'value' };
+    case 'minItems':
+      return { pointer: p, message: `${where(p)} must list at least ${String(params.limit)} item(s)`, at: 'value' };
+    default:
+      return { pointer: p, message: `${where(p)} ${e.message ?? 'is invalid'}${shown}`, at: 'value' };
+  }
+}

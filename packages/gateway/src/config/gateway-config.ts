@@ -1,0 +1,76 @@
+import type { Agent } from '@tollgate/policy';
+
+/** An upstream MCP server started as a child process speaking MCP on stdio. */
+export interface StdioUpstreamConfig {
+  readonly kind: 'stdio';
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Extra environment variables, on top of a safe default environment (PATH, HOME, …). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Working directory of the child (absolute). */
+  readonly cwd: string;
+  /** How long one request may take, in milliseconds. */
+  readonly timeoutMs: number;
+}
+
+/** An upstream MCP server reached over Streamable HTTP. */
+export interface HttpUpstreamConfig {
+  readonly kind: 'http';
+  readonly name: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** How long one request may take, in milliseconds. */
+  readonly timeoutMs: number;
+}
+
+/** One upstream, by transport. */
+export type UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig;
+
+/** An HTTP agent: its id, labels, and the SHA-256 of its bearer token. */
+export interface TokenAgent extends Agent {
+  readonly token_sha256: string;
+}
+
+/**
+ * The gateway's configuration (DESIGN §4), validated and defaulted by
+ * {@link loadGatewayConfig}, deep-frozen, with every path absolute.
+ */
+export interface GatewayConfig {
+  /** The file it was read from (absolute), or `<inline>`. */
+  readonly file: string;
+  readonly listen: {
+    readonly stdio: boolean;
+    readonly http:
+      | {
+          readonly host: string;
+          readonly port: number;
+          readonly path: string;
+          readonly allowedOrigins: readonly string[];
+          readonly sessionIdleTimeoutMs: number;
+        }
+      | undefined;
+  };
+  /** The identity of the stdio client. */
+  readonly agent: Agent | undefined;
+  /** The HTTP agents. */
+  readonly agents: readonly TokenAgent[];
+  /** Upstreams in the order the file lists them. */
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly policy: { readonly dir: string };
+  readonly ledger: {
+    readonly databaseUrl: string | undefined;
+    readonly dataDir: string;
+    readonly redact: Readonly<Record<string, readonly string[]>>;
+    readonly awaitOutcome: boolean;
+  };
+  readonly limits: { readonly store: 'memory' | 'postgres' };
+  readonly requests: { readonly maxBytes: number; readonly maxDepth: number };
+  readonly admin: { readonly host: string; readonly port: number; readonly tokenSha256: string } | undefined;
+  readonly approvals: { readonly mode: 'hold' | 'retry'; readonly timeoutMs: number };
+  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Default bounds on agents' messages. */
+export const DEFAULT_REQUEST_LIMITS = Object.freeze({ maxBytes: 1_048_576, maxDepth: 64 });
