@@ -4,9 +4,13 @@ import { TIMEFRAMES } from './timeframe.js';
 
 // The 19 tools of the CCXT MCP server: same names, same arguments. Input schemas follow
 // the convention of a zod-built MCP server: `type: object`, `properties`, `required`
-// (omitted when empty) and `additionalProperties: false`; `amount > 0` is
-// `exclusiveMinimum: 0`, a positive integer is `type: integer` with `exclusiveMinimum: 0`,
-// a non-negative one `minimum: 0`. policies/ccxt/catalog.json snapshots the same list.
+// (omitted when empty), `additionalProperties: false` and the draft-07 `$schema`;
+// `amount > 0` is `exclusiveMinimum: 0`, a positive integer is `type: integer` with
+// `exclusiveMinimum: 0`, a non-negative one `minimum: 0`, a defaulted argument carries
+// `default`. policies/ccxt/catalog.json snapshots the same list.
+
+/** The JSON Schema dialect every `inputSchema` declares. */
+export const JSON_SCHEMA_DRAFT_07 = 'http://json-schema.org/draft-07/schema#';
 
 /** A JSON Schema fragment as it appears in a tool's `inputSchema`. */
 export type JsonSchema = { readonly [keyword: string]: unknown };
@@ -73,6 +77,7 @@ function tool(
     properties: { ...properties, ...credentials, params: params(paramsFor) },
     ...(required.length > 0 ? { required: [...required] } : {}),
     additionalProperties: false,
+    $schema: JSON_SCHEMA_DRAFT_07,
   };
   return { name, description, inputSchema, annotations };
 }
@@ -275,7 +280,7 @@ const CATALOG: readonly Tool[] = [
       symbol: symbol("'BTC/USDT'"),
       timeframe: { type: 'string', enum: [...TIMEFRAMES], description: 'Candle length of the OHLCV data.' },
       indicator_name: { type: 'string', enum: [...INDICATOR_NAMES], description: 'Indicator to calculate.' },
-      ohlcv_limit: positiveInteger('Optional: number of indicator values (candles) to return. Default 50.'),
+      ohlcv_limit: { ...positiveInteger('Optional: number of indicator values (candles) to return. Default 50.'), default: 50 },
       indicator_params: {
         type: 'string',
         description:
