@@ -1,0 +1,14 @@
+import { MemoryLimitStore, compilePolicy } from '../../packages/policy/src/index.js';
+import { limitedPolicy } from './ccxt-policies.js';
+import { generateCallStream } from './call-stream.js';
+import { sampleBatched, summarize } from './latency-sampler.js';
+const s = generateCallStream({ size: 100000, seed: 42, start: Date.parse('2026-01-05T08:00:00Z'), spacingMs: 10 });
+const calls = s.map((x) => x.call);
+let now = 0;
+const mk = () => { const p = compilePolicy(limitedPolicy({ callsPerMinute: 330, ordersPerMinute: 20, dailyNotional: 2500 }), { server: 'ccxt', limits: new MemoryLimitStore(), clock: () => now, validated: true });
+  return (from: number, to: number) => { let n = 0; for (let i = from; i < to; i++) { now = s[i]!.at; if (p.decide(calls[i]!).effect === 'allow') n++; } return n; }; };
+for (let i = 0; i < 5; i++) mk()(0, 100000);
+console.error('--- measured');
+const b = sampleBatched(mk(), 100000, 100);
+const sum = summarize(b); console.error(sum);
+const slow = [...b.entries()].filter(([, v]) => v > 5000).map(([g]) => g); console.error('slow groups', slow);
