@@ -6,12 +6,19 @@ import { DemoExchangeError } from './exchange-error.js';
 
 /** What the `tollgate-demo-exchange` executable was asked to do. */
 export interface DemoExchangeCommand {
+  /** Transport to serve on. */
   readonly mode: 'stdio' | 'http';
+  /** HTTP interface. */
   readonly host: string;
+  /** HTTP port (0 = any free port). */
   readonly port: number;
+  /** HTTP without sessions. */
   readonly stateless: boolean;
+  /** HTTP answers POSTs with JSON instead of SSE. */
   readonly jsonResponse: boolean;
+  /** Seed of the exchange's generated data. */
   readonly seed: number;
+  /** Print the usage and exit. */
   readonly help: boolean;
 }
 

@@ -13,10 +13,15 @@ export type PriceSource = (typeof PRICE_SOURCES)[number];
 
 /** Parameters of one indicator run, defaults applied and checked. */
 export interface IndicatorSpec {
+  /** Every parameter with its value, defaults filled in (reported as `params_used`). */
   readonly used: Record<string, number | string>;
+  /** Candles needed before the first complete value. */
   readonly warmup: number;
+  /** `ohlcv_limit` given inside `indicator_params`, if any. */
   readonly ohlcvLimit: number | undefined;
+  /** A numeric parameter's value. */
   readonly number: (name: string) => number;
+  /** A price-source parameter's value. */
   readonly source: (name: string) => PriceSource;
 }
 
