@@ -1,10 +1,13 @@
 import type { Diagnostic } from '@tollgate/policy';
-import { loadPolicy, parseSourceDocument, sortDiagnostics } from '@tollgate/policy';
+import { lintPolicy, parseCatalog, sortDiagnostics, type Catalog } from '@tollgate/policy';
 import { ExitCode } from './cli-error.js';
 import { discoverPolicyFiles, readPolicyFile, type DiscoverOptions, type PolicyFileSet } from './policy-files.js';
 
-/** The stage at which a policy stopped being checked, or null when every check ran. */
-export type LintStage = 'parse' | 'schema' | 'compile' | null;
+/**
+ * The stage at which a policy stopped being checked, or null when every check ran:
+ * `parse` (not well-formed JSON/YAML), `schema` (not a policy, so no semantic checks).
+ */
+export type LintStage = 'parse' | 'schema' | null;
 
 /** What `lint` found in one policy (and its catalog). */
 export interface LintedPolicy {
@@ -34,6 +37,20 @@ export interface LintResult {
   readonly infos: number;
 }
 
+/**
+ * Drops repeated diagnostics (same file, place, code and message): a parser can report the
+ * same problem twice at one offset, and a person should read it once.
+ */
+export function uniqueDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diagnostics.filter((d) => {
+    const key = `${d.file}\u0000${d.line}\u0000${d.column}\u0000${d.code}\u0000${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 function counts(diagnostics: readonly Diagnostic[]): { errors: number; warnings: number; infos: number } {
   let errors = 0;
   let warnings = 0;
@@ -50,31 +67,35 @@ async function lintOne(set: PolicyFileSet): Promise<{ linted: LintedPolicy; diag
   const text = await readPolicyFile(set.policy);
   const diagnostics: Diagnostic[] = [];
   let catalogMalformed = false;
+  let catalog: Catalog | undefined;
   if (set.catalog) {
-    const catalogText = await readPolicyFile(set.catalog);
-    const parsed = parseSourceDocument(catalogText, set.catalog.path);
+    const parsed = parseCatalog(await readPolicyFile(set.catalog), set.catalog.path);
     diagnostics.push(...parsed.diagnostics);
     catalogMalformed = parsed.document === undefined;
+    catalog = parsed.catalog;
   }
-  const loaded = loadPolicy(text, set.policy.path, { server: set.server });
-  diagnostics.push(...loaded.diagnostics);
+  const linted = lintPolicy(text, set.policy.path, catalog && set.catalog ? { catalog, catalogFile: set.catalog.path } : {});
+  // A catalog that exists but is invalid is reported by its own errors; "no catalog" would mislead.
+  diagnostics.push(...(set.catalog ? linted.diagnostics.filter((d) => d.code !== 'TG205') : linted.diagnostics));
+  const unique = uniqueDiagnostics(diagnostics);
   return {
     linted: {
       server: set.server,
       policy: set.policy.path,
       catalog: set.catalog?.path ?? null,
-      failedAt: loaded.failedAt ?? null,
+      failedAt: linted.failedAt ?? null,
       catalogMalformed,
-      ...counts(diagnostics),
+      ...counts(unique),
     },
-    diagnostics,
+    diagnostics: unique,
   };
 }
 
 /**
- * Lints every policy found from `paths` (see {@link discoverPolicyFiles}), each against the
- * `catalog.json` beside it when there is one: syntax, schema, compile and semantic checks,
- * every finding with its stable code and file:line:col.
+ * Lints every policy found from `paths` (see {@link discoverPolicyFiles}) with the policy
+ * package's `lintPolicy`, each against the `catalog.json` beside it when there is one
+ * (checked itself with `parseCatalog`): syntax, schema, compile and semantic checks, every
+ * finding with its stable code and file:line:col.
  *
  * @throws CliError exit 2 when a path is missing or unreadable.
  * @example

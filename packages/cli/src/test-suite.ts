@@ -2,6 +2,7 @@ import { basename, dirname } from 'node:path';
 import type { CompiledPolicy, CoverageCount, CoverageReport, Diagnostic, TestCaseResult } from '@tollgate/policy';
 import { computeCoverage, loadPolicy, parseTestFile, runTestFile, sortDiagnostics } from '@tollgate/policy';
 import { ExitCode } from './cli-error.js';
+import { uniqueDiagnostics } from './lint-runner.js';
 import { discoverPolicyFiles, foundFile, readPolicyFile, resolveTestPolicy, type DiscoverOptions, type FoundFile } from './policy-files.js';
 
 /** What one test file did: its cases, and which rules its calls were decided by. */
@@ -209,7 +210,7 @@ export async function runTestSuiteWithSources(paths: readonly string[], options:
       coverage,
       total,
       threshold,
-      diagnostics: sortDiagnostics(diagnostics),
+      diagnostics: sortDiagnostics(uniqueDiagnostics(diagnostics)),
       summary: `${passed} passed, ${failed} failed`,
     },
     directories: [...directories].sort(),
