@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CliError, ExitCode } from './cli-error.js';
 import type { RenderedReport } from './report-formats.js';
@@ -7,6 +7,7 @@ import type { RenderedReport } from './report-formats.js';
 /**
  * Writes a report to `file` whole or not at all: to a temporary name beside it, then
  * renamed over it, so a reader (a CI upload step, an editor) never sees half a report.
+ * Missing parent directories are created.
  *
  * @throws CliError exit 2 `output.unwritable` naming the file.
  */
@@ -14,6 +15,7 @@ export async function writeReportFile(file: string, text: string, cwd: string = 
   const target = resolve(cwd, file);
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
+    await mkdir(dirname(target), { recursive: true });
     await writeFile(temp, text.endsWith('\n') ? text : `${text}\n`, 'utf8');
     await rename(temp, target);
   } catch (error) {
@@ -21,7 +23,7 @@ export async function writeReportFile(file: string, text: string, cwd: string = 
     const code = (error as NodeJS.ErrnoException).code;
     throw new CliError('output.unwritable', `${file}: cannot write the report (${code ?? (error as Error).message})`, {
       exit: ExitCode.input,
-      hint: 'Check that the directory exists and is writable.',
+      hint: 'Check that the path names a file in a writable directory.',
       cause: error,
     });
   }
