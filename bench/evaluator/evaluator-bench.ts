@@ -12,7 +12,7 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { StatefulAuthorizationCall } from '@cedar-policy/cedar-wasm/nodejs';
 import { readFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MemoryLimitStore, compilePolicy } from '../../packages/policy/src/index.js';
@@ -207,6 +207,8 @@ function measureEngine(name: string, prepare: () => DecisionKernel, warmup: numb
 say('# Evaluator benchmark: Tollgate CompiledPolicy.decide vs Cedar (cedar-wasm)');
 say();
 say(`machine: ${availableParallelism()} cores (nproc), ${cpuModel()}; node ${process.version} (V8 ${process.versions.v8}); cedar-wasm ${cedar.getCedarSDKVersion()} (Cedar ${cedar.getCedarVersion()})`);
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' / ');
+say(`load:    ${load()} (1 / 5 / 15 min) at the start; figures are only comparable on an otherwise idle machine`);
 say(`stream:  ${int(SIZE)} CCXT tool calls, seed ${SEED}, 12 agents, one call every 10 ms of simulated time`);
 say();
 
@@ -343,6 +345,8 @@ say();
 // ---------------------------------------------------------------- verdicts
 
 const verdict = (met: boolean): string => (met ? 'MET' : 'NOT MET');
+say(`load at the end: ${load()} (1 / 5 / 15 min)`);
+say();
 say('## Verdicts');
 say(`throughput ≥ ${GOAL_RATIO}× Cedar: ${verdict(ratio >= GOAL_RATIO)} (${ratio.toFixed(1)}×: ${rate(tollgate.throughput.median)} vs ${rate(cedarResult.throughput.median)})`);
 say(`p99 ≤ 1 µs per decision: ${verdict(tollgate.perCall.p99 <= GOAL_P99_NS)} (p99 ${ns(tollgate.perCall.p99)} per decision, timer cost included; batched p99 ${ns(tollgate.batched.p99)})`);
