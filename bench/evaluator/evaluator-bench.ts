@@ -280,6 +280,7 @@ const latencyRatio50 = cedarResult.perCall.p50 / tollgate.perCall.p50;
 const latencyRatio99 = cedarResult.perCall.p99 / tollgate.perCall.p99;
 const netP50 = Math.max(0, tollgate.perCall.p50 - timer.p50);
 say(`ratio: Tollgate/Cedar throughput ${ratio.toFixed(1)}× (median passes; best passes ${(tollgate.throughput.best / cedarResult.throughput.best).toFixed(1)}×)`);
+say(`ratio: Tollgate/Cedar floor throughput ${(tollgate.throughput.median / cedarFloor.throughput.median).toFixed(1)}× (Cedar's least possible call, not an equivalent policy)`);
 say(`ratio: Cedar/Tollgate latency ${latencyRatio50.toFixed(1)}× at p50, ${latencyRatio99.toFixed(1)}× at p99 (per-decision timing, timer cost included on both sides)`);
 say(`Tollgate p50 net of the timer's median: ~${ns(netP50)}; with limits: ${ns(Math.max(0, limited.perCall.p50 - timer.p50))}`);
 say();
