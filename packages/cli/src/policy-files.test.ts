@@ -59,7 +59,7 @@ describe('discoverPolicyFiles', () => {
     expect(found.tests.map((t) => t.path)).toEqual(['ccxt/orders.test.json', 'ccxt/reads.test.yaml']);
   });
 
-  it('takes single files: a policy (with its catalog) and a test file, each once', async () => {
+  it('takes single files: a policy (with its catalog and the tests beside it) and a test file, each once', async () => {
     const found = await discoverPolicyFiles(['policies/ccxt/policy.json', 'policies/everything/all.test.yml', './policies/ccxt/policy.json'], { cwd: root });
     expect(found.policies).toEqual([
       {
@@ -68,7 +68,7 @@ describe('discoverPolicyFiles', () => {
         catalog: { path: 'policies/ccxt/catalog.json', absolutePath: join(root, 'policies/ccxt/catalog.json') },
       },
     ]);
-    expect(found.tests.map((t) => t.path)).toEqual(['policies/everything/all.test.yml']);
+    expect(found.tests.map((t) => t.path)).toEqual(['policies/ccxt/orders.test.json', 'policies/ccxt/reads.test.yaml', 'policies/everything/all.test.yml']);
   });
 
   it('refuses a missing path, a catalog, a non-policy file and an empty directory with exit 2', async () => {

@@ -121,7 +121,8 @@ async function entriesOf(absolutePath: string, shown: string): Promise<Directory
  * be a policy repository (a directory with `policies/` in it), a directory of server
  * directories (`policies/`), one server directory (`policies/<server>/`), or single files:
  * a `*.test.json|yaml` file is a test file, any other `.json|.yaml|.yml` file a policy
- * (with the `catalog.json` beside it). A server's name is its directory's name.
+ * (with the `catalog.json` and the test files beside it). A server's name is its
+ * directory's name.
  *
  * @throws CliError exit 2 (`path.not-found`, `path.unreadable`, `path.not-policy`,
  *   `policy.none-found`, `policy.ambiguous`) naming the path.
@@ -161,8 +162,10 @@ export async function discoverPolicyFiles(paths: readonly string[], options: Dis
           hint: `Pass the policy beside it (${displayPath(join(dir, POLICY_FILE_NAMES[0]), cwd)}) or its directory.`,
         });
       } else if (/\.(json|ya?ml)$/i.test(name)) {
-        const hasCatalog = await stat(join(dir, CATALOG_FILE_NAME)).then((s) => s.isFile(), () => false);
-        addPolicy(absolute, hasCatalog);
+        const entries = await entriesOf(dir, displayPath(dir, cwd));
+        addPolicy(absolute, entries.catalog);
+        // The tests beside a policy come with it, so `test policies/x/policy.json` runs them.
+        for (const t of entries.tests) tests.set(join(dir, t), found(join(dir, t), cwd));
       } else {
         throw new CliError('path.not-policy', `${given}: is neither a policy (.json, .yaml, .yml) nor a test file (*.test.json, *.test.yaml)`, {
           exit: ExitCode.input,
