@@ -61,8 +61,11 @@ export interface GatewayConfig {
   readonly ledger: {
     readonly databaseUrl: string | undefined;
     readonly dataDir: string;
-    readonly redact: Readonly<Record<string, readonly string[]>>;
+    /** Argument values kept out of the ledger, by JSON pointer (optionally per server and tool). */
+    readonly redact: readonly RedactRule[];
     readonly awaitOutcome: boolean;
+    /** How long an idle ledger writer waits for more events before committing (ms). */
+    readonly maxBatchDelayMs: number;
   };
   readonly limits: { readonly store: 'memory' | 'postgres' };
   readonly requests: { readonly maxBytes: number; readonly maxDepth: number };
@@ -70,6 +73,13 @@ export interface GatewayConfig {
   readonly approvals: { readonly mode: 'hold' | 'retry'; readonly timeoutMs: number };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   readonly shutdownTimeoutMs: number;
+}
+
+/** Argument values the ledger stores as `"[REDACTED]"`. */
+export interface RedactRule {
+  readonly server?: string;
+  readonly tool?: string;
+  readonly pointers: readonly string[];
 }
 
 /** Default bounds on agents' messages. */

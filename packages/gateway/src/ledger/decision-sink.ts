@@ -1,0 +1,71 @@
+/** A JSON value, as arguments and event details hold them. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** A JSON object. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Which agent called which tool of which server, in which session: shared by a call's events. */
+export interface CallIdentity {
+  /** Links the decision and the outcome of one call. */
+  callId: string;
+  agentId: string;
+  sessionId?: string | null;
+  /** The upstream's name in the gateway configuration. */
+  server: string;
+  /** The tool's own name at the upstream (without a `<server>__` prefix). */
+  tool: string;
+}
+
+/** The decision about one `tools/call`, written before an allowed call is forwarded. */
+export interface DecisionEvent extends CallIdentity {
+  type: 'decision';
+  /** The arguments exactly as the agent sent them (the ledger redacts and digests them). */
+  args: JsonValue;
+  effect: 'allow' | 'deny' | 'approval_required' | 'hidden';
+  rule: string | null;
+  reason: string;
+  policyRevision: string | null;
+  policyDigest: string;
+  approvalId?: string | null;
+  /** The decision's code, `retry_after` and limit counters. */
+  detail?: JsonObject | null;
+}
+
+/** How a forwarded call ended, written after the upstream answered (or failed). */
+export interface OutcomeEvent extends CallIdentity {
+  type: 'outcome';
+  status: 'ok' | 'error' | 'timeout' | 'cancelled';
+  durationMs: number;
+  resultSha256?: string | null;
+  reason?: string | null;
+  detail?: JsonObject | null;
+}
+
+/** A policy the gateway activated (at start-up, or when a new one was swapped in). */
+export interface PolicyActivatedEvent {
+  type: 'policy.activated';
+  server?: string | null;
+  policyRevision: string | null;
+  policyDigest: string | null;
+  reason?: string | null;
+  detail?: JsonObject | null;
+}
+
+/** Every event the gateway records. */
+export type GatewayEvent = DecisionEvent | OutcomeEvent | PolicyActivatedEvent;
+
+/**
+ * Where the gateway records what it decided and what happened: the interface the gateway
+ * owns and the ledger's writer implements (`@tollgate/ledger`'s `LedgerSink`).
+ *
+ * Contract: `append()` resolves once the event is durable and rejects (within a bounded
+ * time) when it is not — the gateway forwards an allowed call only after its decision
+ * resolved. Events of one sink are recorded in `append()` order. `close()` settles
+ * everything appended so far.
+ */
+export interface DecisionSink {
+  /** Records one event; resolves when it is committed. */
+  append(event: GatewayEvent): Promise<unknown>;
+  /** Settles everything appended so far, then refuses further events. */
+  close(): Promise<void>;
+}

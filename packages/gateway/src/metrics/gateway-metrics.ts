@@ -1,0 +1,85 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+/**
+ * The gateway's Prometheus metrics, in a registry of their own (served by the admin API's
+ * `/metrics`): decisions by effect and tool, decision and upstream latency, ledger batch
+ * size and commit time, sessions and calls in flight, plus the process's default metrics.
+ */
+export class GatewayMetrics {
+  /** The registry to render with `metrics()`. */
+  readonly registry = new Registry();
+  readonly #decisions: Counter<'server' | 'tool' | 'effect' | 'code'>;
+  readonly #decisionSeconds: Histogram<'effect'>;
+  readonly #upstreamSeconds: Histogram<'server' | 'status'>;
+  readonly #ledgerAppendSeconds: Histogram<'result'>;
+  readonly #ledgerBatchSize: Histogram<string>;
+  readonly #ledgerCommitSeconds: Histogram<string>;
+  readonly #inFlight: Gauge<string>;
+  readonly #sessions: Gauge<'transport'>;
+  readonly #rejected: Counter<'reason'>;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.#decisions = new Counter({ name: 'tollgate_decisions_total', help: 'Tool call decisions, by upstream, tool, effect and code.', labelNames: ['server', 'tool', 'effect', 'code'], registers });
+    this.#decisionSeconds = new Histogram({
+      name: 'tollgate_decision_duration_seconds',
+      help: 'Time from receiving a tools/call to its decision being recorded (validation, policy, limits, ledger).',
+      labelNames: ['effect'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#upstreamSeconds = new Histogram({ name: 'tollgate_upstream_duration_seconds', help: 'Time the upstream took to answer a forwarded tools/call.', labelNames: ['server', 'status'], buckets: LATENCY_BUCKETS, registers });
+    this.#ledgerAppendSeconds = new Histogram({ name: 'tollgate_ledger_append_duration_seconds', help: 'Time from appending a ledger event to its commit, as a call waits for it.', labelNames: ['result'], buckets: LATENCY_BUCKETS, registers });
+    this.#ledgerBatchSize = new Histogram({ name: 'tollgate_ledger_batch_size', help: 'Events per ledger commit (group commit).', buckets: BATCH_BUCKETS, registers });
+    this.#ledgerCommitSeconds = new Histogram({ name: 'tollgate_ledger_commit_duration_seconds', help: 'Time one ledger batch took to commit.', buckets: LATENCY_BUCKETS, registers });
+    this.#inFlight = new Gauge({ name: 'tollgate_calls_in_flight', help: 'Tool calls being decided or forwarded right now.', registers });
+    this.#sessions = new Gauge({ name: 'tollgate_sessions', help: 'Open agent sessions, by transport.', labelNames: ['transport'], registers });
+    this.#rejected = new Counter({ name: 'tollgate_rejected_messages_total', help: 'Agent messages refused before reaching the pipeline (too large, too deep, malformed, unauthenticated).', labelNames: ['reason'], registers });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_' });
+  }
+
+  /** Counts one decision and how long it took. */
+  decision(server: string, tool: string, effect: string, code: string | null, seconds: number): void {
+    this.#decisions.inc({ server, tool, effect, code: code ?? '' });
+    this.#decisionSeconds.observe({ effect }, seconds);
+  }
+
+  /** Records one forwarded call's upstream time. */
+  upstream(server: string, status: string, seconds: number): void {
+    this.#upstreamSeconds.observe({ server, status }, seconds);
+  }
+
+  /** Records how long one ledger append took to become durable (or fail). */
+  ledgerAppend(seconds: number, ok: boolean): void {
+    this.#ledgerAppendSeconds.observe({ result: ok ? 'ok' : 'error' }, seconds);
+  }
+
+  /** Records one ledger batch commit: its size and duration. */
+  ledgerBatch(events: number, seconds: number): void {
+    this.#ledgerBatchSize.observe(events);
+    this.#ledgerCommitSeconds.observe(seconds);
+  }
+
+  /** Adjusts the number of calls in flight. */
+  callsInFlight(delta: number): void {
+    this.#inFlight.inc(delta);
+  }
+
+  /** Adjusts the number of open sessions of a transport. */
+  sessions(transport: 'stdio' | 'http', delta: number): void {
+    this.#sessions.inc({ transport }, delta);
+  }
+
+  /** Counts one message refused at the edge. */
+  rejected(reason: 'too_large' | 'too_deep' | 'malformed' | 'unauthorized' | 'closing'): void {
+    this.#rejected.inc({ reason });
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { ArgumentValidator } from './argument-validator.js';
+
+const schema = {
+  type: 'object',
+  properties: {
+    exchange_id: { type: 'string', enum: ['binance', 'kraken'] },
+    amount: { type: 'number' },
+    tags: { type: 'array', items: { type: 'string' } },
+  },
+  required: ['exchange_id', 'amount'],
+  additionalProperties: false,
+};
+
+describe('argument validator', () => {
+  it('accepts valid arguments and never coerces', () => {
+    const v = new ArgumentValidator();
+    expect(v.validate(schema, { exchange_id: 'binance', amount: 1 })).toEqual({ valid: true });
+    const args = { exchange_id: 'binance', amount: '1' };
+    const check = v.validate(schema, args);
+    expect(check).toEqual({ valid: false, message: 'args.amount must be number', errors: ['args.amount must be number'] });
+    expect(args.amount).toBe('1');
+  });
+
+  it('names every problem with its path', () => {
+    const check = new ArgumentValidator().validate(schema, { exchange_id: 'ftx', tags: ['a', 2], extra: true });
+    expect(check.valid).toBe(false);
+    if (check.valid) return;
+    expect(check.errors).toEqual([
+      'args.amount is required',
+      'args.extra is not an argument of this tool',
+      'args.exchange_id must be one of "binance", "kraken"',
+      'args.tags[1] must be string',
+    ]);
+  });
+
+  it('treats missing arguments as an empty object', () => {
+    const v = new ArgumentValidator();
+    expect(v.validate({ type: 'object', properties: {} }, undefined)).toEqual({ valid: true });
+    expect(v.validate(schema, undefined).valid).toBe(false);
+  });
+
+  it('compiles draft-07 and 2020-12 schemas, once per schema object', () => {
+    const v = new ArgumentValidator();
+    const d7 = { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', properties: { a: { type: 'integer' } }, additionalProperties: false };
+    const d2020 = { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { xs: { type: 'array', prefixItems: [{ type: 'string' }] } } };
+    expect(v.validate(d7, { a: 1 }).valid).toBe(true);
+    expect(v.validate(d7, { a: 1.5 }).valid).toBe(false);
+    expect(v.validate(d2020, { xs: ['x'] }).valid).toBe(true);
+    expect(v.validate(d2020, { xs: [1] }).valid).toBe(false);
+  });
+
+  it('fails closed on a schema that does not compile', () => {
+    const check = new ArgumentValidator().validate({ type: 'object', properties: { a: { type: 'no-such-type' } } }, { a: 1 });
+    expect(check.valid).toBe(false);
+    if (!check.valid) expect(check.message).toMatch(/^the tool's input schema cannot be used/);
+  });
+});

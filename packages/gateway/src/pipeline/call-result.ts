@@ -1,0 +1,69 @@
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+
+/**
+ * The codes of the gateway's own tool results: the policy's (`policy.denied`, `rate_limited`,
+ * `approval.required`) and the gateway's (`invalid_arguments`, `ledger.unavailable`,
+ * `upstream.unavailable`, `gateway.closing`).
+ */
+export type RefusalCode =
+  | 'policy.denied'
+  | 'rate_limited'
+  | 'approval.required'
+  | 'invalid_arguments'
+  | 'ledger.unavailable'
+  | 'upstream.unavailable'
+  | 'gateway.closing';
+
+/** The `structuredContent` of a refusal: what an agent (or its developer) can act on. */
+export interface RefusalContent {
+  readonly code: RefusalCode;
+  /** The rule that decided (`null` when no rule did, e.g. the ledger was unavailable). */
+  readonly rule: string | null;
+  /** The call's id in the ledger (`call_id`), to find its decision. */
+  readonly decision_id: string;
+  /** Seconds until a rate-limited call may succeed. */
+  readonly retry_after?: number;
+  readonly [key: string]: unknown;
+}
+
+const PREFIX: Record<RefusalCode, string> = {
+  'policy.denied': '[POLICY DENIED]',
+  rate_limited: '[POLICY DENIED]',
+  invalid_arguments: '[POLICY DENIED]',
+  'approval.required': '[APPROVAL REQUIRED]',
+  'ledger.unavailable': '[GATEWAY ERROR]',
+  'upstream.unavailable': '[GATEWAY ERROR]',
+  'gateway.closing': '[GATEWAY ERROR]',
+};
+
+/**
+ * A refusal as a tool result (never an HTTP error): `isError: true`, one text block
+ * `[POLICY DENIED] <reason>` (or `[APPROVAL REQUIRED]`, `[GATEWAY ERROR]`), and the
+ * machine-readable {@link RefusalContent} as `structuredContent`.
+ *
+ * @example
+ * refusal('Requires human approval.', { code: 'policy.denied', rule: 'tools.cancel_order.deny_if[0]', decision_id: id })
+ */
+export function refusal(reason: string, content: RefusalContent): CallToolResult {
+  return { content: [{ type: 'text', text: `${PREFIX[content.code]} ${reason}` }], structuredContent: { ...content }, isError: true };
+}
+
+/** A JSON-RPC error with a code, as the SDK sends it to the agent (`{ code, message }`). */
+export class JsonRpcError extends Error {
+  readonly code: number;
+
+  constructor(code: number, message: string) {
+    super(message);
+    this.name = 'JsonRpcError';
+    this.code = code;
+  }
+}
+
+/**
+ * The answer to a call of a tool that does not exist — and, identically, of a hidden tool:
+ * JSON-RPC error -32602 `Unknown tool: <name>`.
+ */
+export function unknownTool(name: string): JsonRpcError {
+  return new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+}
