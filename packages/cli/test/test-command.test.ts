@@ -185,5 +185,5 @@ describe('tollgate test', () => {
       child.kill('SIGKILL');
       await dir.remove();
     }
-  });
+  }, 90_000);
 });
