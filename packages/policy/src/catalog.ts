@@ -210,26 +210,34 @@ type Alternative = readonly Record<string, unknown>[];
 
 const MAX_ALTERNATIVES = 64;
 const MAX_DEPTH = 24;
+const MAX_EXPANSIONS = 2000;
 
 class Expander {
+  /** Schema nodes one resolution may expand; recursive unions could otherwise take exponential time. */
+  #budget = MAX_EXPANSIONS;
+
   constructor(readonly root: Readonly<Record<string, unknown>>) {}
 
   /** Every alternative a schema allows, with $ref, allOf, anyOf and oneOf expanded; null when too complex to tell. */
   expand(schema: unknown, depth = 0): Alternative[] | null {
     if (schema === false) return [];
     if (!isObject(schema)) return [[]];
-    if (depth > MAX_DEPTH) return null;
+    if (depth > MAX_DEPTH || --this.#budget < 0) return null;
     let alts: Alternative[] | null = [[schema]];
     if (typeof schema.$ref === 'string') {
       const target = this.deref(schema.$ref);
       alts = product(alts, target === undefined ? [[]] : this.expand(target, depth + 1));
     }
     if (Array.isArray(schema.allOf)) {
-      for (const member of schema.allOf) alts = product(alts, this.expand(member, depth + 1));
+      for (const member of schema.allOf) {
+        if (alts === null || alts.length === 0) return alts;
+        alts = product(alts, this.expand(member, depth + 1));
+      }
     }
     for (const key of ['anyOf', 'oneOf'] as const) {
       const members = schema[key];
       if (!Array.isArray(members)) continue;
+      if (alts === null || alts.length === 0) return alts;
       const union: Alternative[] = [];
       for (const member of members) {
         const m = this.expand(member, depth + 1);
