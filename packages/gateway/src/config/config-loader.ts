@@ -119,6 +119,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
       redact: (raw.ledger?.redact ?? []).map((r) => ({ ...(r.server ? { server: r.server } : {}), ...(r.tool ? { tool: r.tool } : {}), pointers: [...r.pointers] })),
       awaitOutcome: raw.ledger?.await_outcome ?? false,
       maxBatchDelayMs: raw.ledger?.max_batch_delay_ms ?? 0,
+      migrate: raw.ledger?.migrate ?? raw.ledger?.database_url === undefined,
     },
     limits: { store: (raw.limits?.store ?? 'auto') === 'auto' ? (raw.ledger?.database_url ? 'postgres' : 'memory') : (raw.limits!.store as 'memory' | 'postgres') },
     requests: { maxBytes: raw.requests?.max_bytes ?? DEFAULT_REQUEST_LIMITS.maxBytes, maxDepth: raw.requests?.max_depth ?? DEFAULT_REQUEST_LIMITS.maxDepth },
@@ -136,7 +137,7 @@ interface RawConfig {
   agents?: Array<{ id: string; token_sha256: string; labels?: Record<string, string> }>;
   upstreams: Record<string, { command: string; args?: string[]; env?: Record<string, string>; cwd?: string; timeout?: string } | { url: string; headers?: Record<string, string>; timeout?: string }>;
   policy: { dir: string };
-  ledger?: { database_url?: string; data_dir?: string; redact?: Array<{ server?: string; tool?: string; pointers: string[] }>; await_outcome?: boolean; max_batch_delay_ms?: number };
+  ledger?: { database_url?: string; data_dir?: string; redact?: Array<{ server?: string; tool?: string; pointers: string[] }>; await_outcome?: boolean; max_batch_delay_ms?: number; migrate?: boolean };
   limits?: { store?: 'auto' | 'memory' | 'postgres' };
   requests?: { max_bytes?: number; max_depth?: number };
   admin?: { host?: string; port?: number; token_sha256: string };

@@ -66,6 +66,8 @@ export interface GatewayConfig {
     readonly awaitOutcome: boolean;
     /** How long an idle ledger writer waits for more events before committing (ms). */
     readonly maxBatchDelayMs: number;
+    /** Apply pending migrations at start-up. */
+    readonly migrate: boolean;
   };
   readonly limits: { readonly store: 'memory' | 'postgres' };
   readonly requests: { readonly maxBytes: number; readonly maxDepth: number };

@@ -1,0 +1,182 @@
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  CallToolRequestSchema,
+  CompleteRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Notification, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Agent } from '@tollgate/policy';
+import type { Logger } from 'pino';
+import { GatewayError, errorMessage } from '../gateway-error.js';
+import { JsonRpcError } from '../pipeline/call-result.js';
+import type { ToolCallParams, ToolCallPipeline } from '../pipeline/tool-call-pipeline.js';
+import type { UpstreamRequestOptions } from '../upstream/upstream.js';
+import type { UpstreamRegistry } from '../upstream/upstream-registry.js';
+import type { LoggingLevel, PassthroughRouter } from './passthrough-router.js';
+
+/** The name and version the gateway reports to agents in `initialize`. */
+export const GATEWAY_SERVER_INFO = Object.freeze({ name: 'tollgate', version: '0.1.0' });
+
+/** What one agent session needs. */
+export interface GatewaySessionOptions {
+  readonly registry: UpstreamRegistry;
+  readonly pipeline: ToolCallPipeline;
+  readonly router: PassthroughRouter;
+  /** Who the session's calls are made as. */
+  readonly agent: Agent;
+  /** The MCP session id (policy scope `session`, ledger `session_id`). */
+  readonly sessionId: string;
+  readonly logger: Logger;
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * One agent's MCP session with the gateway: a low-level SDK `Server` whose `tools/list`
+ * and `tools/call` go through the decision pipeline, and whose every other method and
+ * notification passes through to the upstreams unchanged, in both directions.
+ *
+ * @example
+ * const session = new GatewaySession({ registry, pipeline, router, agent, sessionId, logger });
+ * await session.connect(new StdioServerTransport());
+ */
+export class GatewaySession {
+  readonly sessionId: string;
+  readonly agent: Agent;
+  /** The SDK server speaking to the agent. */
+  readonly server: Server;
+  readonly #options: GatewaySessionOptions;
+  readonly #unsubscribe: Array<() => void> = [];
+  #closed = false;
+  /** Called once when the session ends (the agent left or the gateway closed it). */
+  onclose: (() => void) | undefined;
+
+  constructor(options: GatewaySessionOptions) {
+    this.#options = options;
+    this.sessionId = options.sessionId;
+    this.agent = options.agent;
+    const { registry } = options;
+    const capabilities = registry.capabilities();
+    const only = registry.upstreams.length === 1 ? registry.upstreams[0]!.info : undefined;
+    this.server = new Server({ ...GATEWAY_SERVER_INFO }, { capabilities, ...(only?.instructions ? { instructions: only.instructions } : {}) });
+    this.#handlers(capabilities);
+    this.server.fallbackNotificationHandler = async (notification) => {
+      // Agent -> upstream notifications the SDK does not consume itself (e.g. roots/list_changed).
+      await Promise.allSettled(registry.upstreams.map((u) => u.notify(notification)));
+    };
+    this.server.onclose = () => this.#closedByTransport();
+    this.#unsubscribe.push(
+      registry.onNotification((_upstream, notification) => this.#relay(notification)),
+      registry.onToolsChanged(() => {
+        void this.server.sendToolListChanged().catch(() => undefined);
+      }),
+    );
+  }
+
+  /** Starts serving the agent over `transport`. */
+  async connect(transport: Transport): Promise<void> {
+    await this.server.connect(transport);
+  }
+
+  /** Ends the session. */
+  async close(): Promise<void> {
+    await this.server.close().catch(() => undefined);
+    this.#closedByTransport();
+  }
+
+  #closedByTransport(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const off of this.#unsubscribe.splice(0)) off();
+    void this.#options.router.forget(this.sessionId);
+    this.onclose?.();
+  }
+
+  #handlers(capabilities: ReturnType<UpstreamRegistry['capabilities']>): void {
+    const { pipeline, router } = this.#options;
+    const server = this.server;
+    const options = (extra: Extra, token?: unknown): UpstreamRequestOptions => ({
+      signal: extra.signal,
+      ...(token !== undefined
+        ? {
+            onprogress: (progress) => {
+              void extra.sendNotification({ method: 'notifications/progress', params: { ...progress, progressToken: token as string | number } }).catch(() => undefined);
+            },
+          }
+        : {}),
+    });
+    const token = (params: unknown): unknown => (params as { _meta?: { progressToken?: unknown } } | undefined)?._meta?.progressToken;
+
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: pipeline.listTools() }));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const p = request.params;
+      const progressToken = token(p);
+      return relay(() =>
+        pipeline.call(p as ToolCallParams, {
+          agent: this.agent,
+          sessionId: this.sessionId,
+          signal: extra.signal,
+          ...(progressToken !== undefined ? { onprogress: options(extra, progressToken).onprogress } : {}),
+        }),
+      );
+    });
+    if (capabilities.resources) {
+      server.setRequestHandler(ListResourcesRequestSchema, async (r, extra) => relay(() => router.list('resources/list', r.params, options(extra, token(r.params)))));
+      server.setRequestHandler(ListResourceTemplatesRequestSchema, async (r, extra) => relay(() => router.list('resources/templates/list', r.params, options(extra, token(r.params)))));
+      server.setRequestHandler(ReadResourceRequestSchema, async (r, extra) => relay(() => router.readResource(r.params, options(extra, token(r.params)))));
+      server.setRequestHandler(SubscribeRequestSchema, async (r, extra) => relay(() => router.subscribe(this.sessionId, r.params.uri, options(extra))));
+      server.setRequestHandler(UnsubscribeRequestSchema, async (r, extra) => relay(() => router.unsubscribe(this.sessionId, r.params.uri, options(extra))));
+    }
+    if (capabilities.prompts) {
+      server.setRequestHandler(ListPromptsRequestSchema, async (r, extra) => relay(() => router.list('prompts/list', r.params, options(extra, token(r.params)))));
+      server.setRequestHandler(GetPromptRequestSchema, async (r, extra) => relay(() => router.getPrompt(r.params, options(extra, token(r.params)))));
+    }
+    if (capabilities.completions) {
+      server.setRequestHandler(CompleteRequestSchema, async (r, extra) => relay(() => router.complete(r.params, options(extra))));
+    }
+    if (capabilities.logging) {
+      server.setRequestHandler(SetLevelRequestSchema, async (r, extra) => relay(() => router.setLevel(this.sessionId, r.params.level as LoggingLevel, options(extra))));
+    }
+  }
+
+  #relay(notification: Notification): void {
+    if (this.#closed) return;
+    const { router } = this.#options;
+    const params = (notification.params ?? {}) as Record<string, unknown>;
+    if (notification.method === 'notifications/message' && !router.wantsLog(this.sessionId, String(params.level))) return;
+    if (notification.method === 'notifications/resources/updated' && !router.isSubscribed(this.sessionId, String(params.uri))) return;
+    this.server.notification(notification as ServerNotification).catch((error: unknown) => {
+      this.#options.logger.debug({ session: this.sessionId, method: notification.method, err: errorMessage(error) }, 'could not relay a notification');
+    });
+  }
+}
+
+/**
+ * Runs a forwarding handler and turns upstream failures into the JSON-RPC error the agent
+ * would have got from the upstream itself (without the SDK's "MCP error" prefix).
+ */
+async function relay<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof JsonRpcError) throw error;
+    if (error instanceof McpError) {
+      const prefix = `MCP error ${error.code}: `;
+      const message = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+      throw Object.assign(new JsonRpcError(error.code, message), error.data !== undefined ? { data: error.data } : {});
+    }
+    if (error instanceof GatewayError) throw new JsonRpcError(-32603, error.message);
+    throw error;
+  }
+}

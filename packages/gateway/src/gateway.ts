@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
+import { openLedgerSink } from '@tollgate/ledger';
+import { MemoryLimitStore, type Agent, type LimitStore } from '@tollgate/policy';
+import { pino, type Logger } from 'pino';
+import type { GatewayConfig } from './config/gateway-config.js';
+import { GatewaySession } from './downstream/gateway-session.js';
+import { startHttpListener, type HttpListener } from './downstream/http-listener.js';
+import { PassthroughRouter } from './downstream/passthrough-router.js';
+import { LimitedStdioServerTransport } from './downstream/stdio-server-transport.js';
+import { GatewayError, errorMessage } from './gateway-error.js';
+import type { DecisionSink } from './ledger/decision-sink.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { ToolCallPipeline } from './pipeline/tool-call-pipeline.js';
+import { DirectoryPolicySource } from './policy/directory-policy-source.js';
+import type { PolicySource } from './policy/policy-source.js';
+import { HttpUpstream } from './upstream/http-upstream.js';
+import { StdioUpstream } from './upstream/stdio-upstream.js';
+import type { Upstream } from './upstream/upstream.js';
+import { UpstreamRegistry } from './upstream/upstream-registry.js';
+
+/** What {@link startGateway} builds from the configuration unless it is given one. */
+export interface GatewayDependencies {
+  /** Structured log (default: pino JSON on stderr at the configured level). */
+  readonly logger?: Logger;
+  /** The ledger (default: `openLedgerSink` on the configured database or embedded directory). */
+  readonly sink?: DecisionSink;
+  /** Where limit counters live (default: per `limits.store`). */
+  readonly limits?: LimitStore;
+  /** Metrics registry (default: a new one). */
+  readonly metrics?: GatewayMetrics;
+  /** The stdio agent's streams (default: this process's stdin and stdout). */
+  readonly stdin?: Readable;
+  readonly stdout?: Writable;
+}
+
+/** A running gateway. */
+export interface RunningGateway {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly registry: UpstreamRegistry;
+  readonly pipeline: ToolCallPipeline;
+  readonly policies: PolicySource;
+  /** The HTTP endpoint for agents, when `listen.http` is set. */
+  readonly http: HttpListener | undefined;
+  /** Resolves once the gateway has shut down (after {@link shutdown}, or when the stdio agent left a stdio-only gateway). */
+  readonly closed: Promise<void>;
+  /** True from the moment shutdown starts. */
+  readonly closing: boolean;
+  /**
+   * Graceful shutdown: stop accepting, let calls in flight finish (up to
+   * `shutdown_timeout`), close sessions and upstreams, flush the ledger.
+   */
+  shutdown(reason?: string): Promise<void>;
+}
+
+/**
+ * Starts the gateway of DESIGN §4 from a loaded configuration: opens the ledger, connects
+ * the upstreams, loads their policies (recording each as `policy.activated`), and serves
+ * agents on stdio and/or Streamable HTTP.
+ *
+ * @throws GatewayError (`upstream.unavailable`, `policy.invalid`, `listen.failed`, …) or a
+ *   `LedgerError` when something it needs is not there; whatever it had started is closed again.
+ * @example
+ * const gateway = await startGateway(await loadGatewayConfig('gateway.yaml'));
+ * process.once('SIGTERM', () => void gateway.shutdown('SIGTERM'));
+ * await gateway.closed;
+ */
+export async function startGateway(config: GatewayConfig, deps: GatewayDependencies = {}): Promise<RunningGateway> {
+  const logger = deps.logger ?? pino({ level: config.log.level, base: { service: 'tollgate-gateway' } }, pino.destination({ fd: 2, sync: false }));
+  const metrics = deps.metrics ?? new GatewayMetrics();
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const undo = async (): Promise<void> => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    const sink =
+      deps.sink ??
+      (await openLedgerSink({
+        ...(config.ledger.databaseUrl ? { databaseUrl: config.ledger.databaseUrl } : { dataDir: config.ledger.dataDir }),
+        migrate: config.ledger.migrate,
+        maxBatchDelayMs: config.ledger.maxBatchDelayMs,
+        redact: config.ledger.redact.map((r) => ({ ...r, pointers: [...r.pointers] })),
+        label: `gateway pid ${process.pid}`,
+        observer: { batchCommitted: (batch) => metrics.ledgerBatch(batch.size, batch.durationMs / 1000) },
+      }));
+    if (!deps.sink) cleanup.push(() => sink.close());
+    const limits = deps.limits ?? new MemoryLimitStore();
+
+    const upstreams: Upstream[] = config.upstreams.map((u) => (u.kind === 'stdio' ? new StdioUpstream(u, logger) : new HttpUpstream(u, logger)));
+    const registry = new UpstreamRegistry(upstreams, logger);
+    const policies = await DirectoryPolicySource.load({ dir: config.policy.dir, servers: config.upstreams.map((u) => u.name), limits });
+    await registry.start();
+    cleanup.push(() => registry.close());
+    for (const [server, active] of policies.active()) {
+      await sink.append({
+        type: 'policy.activated',
+        server,
+        policyRevision: active.policy.revision === null ? null : String(active.policy.revision),
+        policyDigest: active.policy.digest,
+        reason: `loaded from ${active.source}`,
+      });
+      logger.info({ server, digest: active.policy.digest, source: active.source }, 'policy activated');
+    }
+
+    const pipeline = new ToolCallPipeline({ registry, policies, sink, logger, metrics, awaitOutcome: config.ledger.awaitOutcome });
+    const router = new PassthroughRouter(registry, logger);
+    const createSession = (agent: Agent, sessionId: string): GatewaySession => new GatewaySession({ registry, pipeline, router, agent, sessionId, logger });
+
+    let http: HttpListener | undefined;
+    if (config.listen.http) {
+      const h = config.listen.http;
+      http = await startHttpListener({
+        host: h.host,
+        port: h.port,
+        path: h.path,
+        agents: config.agents,
+        allowedOrigins: h.allowedOrigins,
+        limits: config.requests,
+        sessionIdleTimeoutMs: h.sessionIdleTimeoutMs,
+        createSession,
+        logger,
+        metrics,
+      });
+      cleanup.push(() => http!.close());
+      logger.info({ url: http.url }, 'serving agents over Streamable HTTP');
+    }
+
+    let resolveClosed!: () => void;
+    const closed = new Promise<void>((resolve) => {
+      resolveClosed = resolve;
+    });
+    let closing = false;
+    let shutdownPromise: Promise<void> | undefined;
+    let stdioSession: GatewaySession | undefined;
+
+    const shutdown = (reason = 'shutdown requested'): Promise<void> => {
+      shutdownPromise ??= (async () => {
+        closing = true;
+        logger.info({ reason, inFlight: pipeline.inFlight }, 'gateway shutting down');
+        http?.stopAccepting();
+        const left = await pipeline.drain(config.shutdownTimeoutMs);
+        if (left > 0) logger.warn({ calls: left }, 'calls still running at the shutdown deadline are cut off');
+        await stdioSession?.close();
+        await undo();
+        logger.info('gateway stopped');
+        logger.flush?.();
+        resolveClosed();
+      })();
+      return shutdownPromise;
+    };
+
+    if (config.listen.stdio) {
+      const agent = config.agent!;
+      const session = createSession(agent, randomUUID());
+      const transport = new LimitedStdioServerTransport(config.requests, deps.stdin, deps.stdout);
+      transport.onrefused = (refusal) => metrics.rejected(refusal.reason);
+      session.onclose = () => {
+        metrics.sessions('stdio', -1);
+        logger.info({ agent: agent.id }, 'the stdio agent disconnected');
+        // A stdio-only gateway has nobody left to serve.
+        if (!config.listen.http) void shutdown('the stdio agent disconnected');
+      };
+      await session.connect(transport);
+      metrics.sessions('stdio', 1);
+      stdioSession = session;
+      logger.info({ agent: agent.id }, 'serving one agent over stdio');
+    }
+
+    return {
+      config,
+      logger,
+      metrics,
+      registry,
+      pipeline,
+      policies,
+      http,
+      closed,
+      get closing() {
+        return closing;
+      },
+      shutdown,
+    };
+  } catch (error) {
+    await undo();
+    if (error instanceof GatewayError) throw error;
+    throw error instanceof Error ? error : new GatewayError('upstream.unavailable', errorMessage(error));
+  }
+}
