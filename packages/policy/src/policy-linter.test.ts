@@ -543,7 +543,7 @@ describe('TG203/TG207 conditions bypassable by omission', () => {
     expect(found(diagnostics, 'TG203')).toEqual([finding('TG203', at(text, '"args.memo"')), finding('TG203', at(text, '"args.to.name"'))]);
     const d = diagnostics.find((x) => x.code === 'TG203')!;
     expect(d.severity).toBe('warning');
-    expect(d.message).toBe('args.memo is optional for "transfer_funds": a call that leaves it out skips tools.transfer_funds.deny_if[0] (the deny is bypassable by omission)');
+    expect(d.message).toBe('args.memo is optional for "transfer_funds": a call that leaves it out skips tools.transfer_funds.deny_if[0], so the deny is bypassable by omission');
     expect(d.hint).toBe('add { "path": "args.memo", "op": "exists" } to tools.transfer_funds.require so calls without it are denied, or express the check as a require condition');
   });
 
@@ -576,7 +576,7 @@ describe('TG203/TG207 conditions bypassable by omission', () => {
     const text = policy({ pay_invoice: { approve_if: [{ conditions: [{ path: 'args.amount', op: 'gt', value: 500 }] }] } });
     const diagnostics = lint(text);
     expect(found(diagnostics, 'TG207')).toEqual([finding('TG207', at(text, '"args.amount"'))]);
-    expect(diagnostics.find((d) => d.code === 'TG207')!.message).toContain('the approval is bypassable by omission');
+    expect(diagnostics.find((d) => d.code === 'TG207')!.message).toContain('so the approval is bypassable by omission');
   });
 
   it('in YAML', () => {

@@ -608,7 +608,7 @@ class PolicyLinter {
     const deny = site.section === 'deny_if';
     const ruleId = `tools.${site.tool}.${site.section}[${site.rule ?? 0}]`;
     this.#report(deny ? 'TG203' : 'TG207', `${site.pointer}/path`,
-      `${optional} is optional for "${site.tool}": a call that leaves it out skips ${ruleId} (${deny ? 'the deny is bypassable by omission' : 'the approval is bypassable by omission'})`,
+      `${optional} is optional for "${site.tool}": a call that leaves it out skips ${ruleId}, so the ${deny ? 'deny' : 'approval'} is bypassable by omission`,
       { hint: `add { "path": "${path}", "op": "exists" } to tools.${site.tool}.require so calls without it are denied, or express the check as a require condition` });
   }
 
