@@ -1,0 +1,118 @@
+import type { PGlite } from '@electric-sql/pglite';
+import type { Kysely } from 'kysely';
+import { LedgerError } from '../ledger-error.js';
+import type { LedgerDatabase } from './ledger-schema.js';
+
+/** Which database holds the ledger. */
+export type LedgerBackend = 'postgres' | 'pglite';
+
+/** Where the embedded ledger lives when no database URL is given (DESIGN §3). */
+export const DEFAULT_EMBEDDED_DIR = '.tollgate/ledger';
+
+/** How to reach the ledger's database. */
+export interface LedgerConnectionOptions {
+  /**
+   * A `postgres://` URL. Without one the embedded PGlite ledger in {@link dataDir} is used.
+   * @example 'postgres://tollgate@db.internal:5432/tollgate'
+   */
+  databaseUrl?: string;
+  /**
+   * The embedded ledger's data directory (default `.tollgate/ledger` under the working
+   * directory); `memory://` keeps it in memory for the life of the process.
+   */
+  dataDir?: string;
+  /**
+   * An open PGlite instance to use instead of opening {@link dataDir}. It stays the caller's:
+   * closing the connection does not close it.
+   */
+  pglite?: PGlite;
+  /** How long to wait for a PostgreSQL connection before giving up (default 5000 ms). */
+  connectTimeoutMs?: number;
+  /**
+   * How long one write may take before it is abandoned (default 5000 ms): the server cancels
+   * it (`statement_timeout`) and the client drops the connection shortly after, so
+   * `append()` never hangs on a stopped or unreachable database.
+   */
+  statementTimeoutMs?: number;
+  /** `statement_timeout` of audit queries, verify and export (default 0: no limit). */
+  queryTimeoutMs?: number;
+  /** The most PostgreSQL connections the query pool opens (default 4). */
+  maxConnections?: number;
+  /** `application_name` of the connections (default `tollgate-ledger`). */
+  applicationName?: string;
+}
+
+/** The outcome of one statement run with {@link LedgerConnection.execute}. */
+export interface StatementResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+/**
+ * An open ledger database: Kysely for queries and migrations, and a bounded-time statement
+ * path for the writer. Both backends (PostgreSQL and PGlite) speak through `pg`, so every
+ * ledger function works the same on either.
+ */
+export interface LedgerConnection {
+  /** Which database this is. */
+  readonly backend: LedgerBackend;
+  /** Where it is, for messages: a URL without its password, or the data directory. */
+  readonly location: string;
+  /** Kysely over the ledger's tables. */
+  readonly db: Kysely<LedgerDatabase>;
+  /**
+   * Runs one statement in its own transaction within `statementTimeoutMs`. On PostgreSQL a
+   * connection that fails or times out is discarded rather than reused.
+   */
+  execute<R extends object = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<StatementResult<R>>;
+  /** Closes pools and, when this connection opened it, the embedded database. */
+  close(): Promise<void>;
+}
+
+/** Resolved connection settings with defaults applied. */
+export interface ResolvedConnectionSettings {
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  queryTimeoutMs: number;
+  maxConnections: number;
+  applicationName: string;
+}
+
+/** Applies defaults to the timing options and checks them, naming the bad option. */
+export function resolveConnectionSettings(options: LedgerConnectionOptions): ResolvedConnectionSettings {
+  const settings = {
+    connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+    statementTimeoutMs: options.statementTimeoutMs ?? 5000,
+    queryTimeoutMs: options.queryTimeoutMs ?? 0,
+    maxConnections: options.maxConnections ?? 4,
+    applicationName: options.applicationName ?? 'tollgate-ledger',
+  };
+  for (const key of ['connectTimeoutMs', 'statementTimeoutMs', 'queryTimeoutMs', 'maxConnections'] as const) {
+    const value = settings[key];
+    const min = key === 'queryTimeoutMs' ? 0 : 1;
+    if (!Number.isInteger(value) || value < min) {
+      throw new LedgerError('ledger.invalid_options', `ledger connection: "${key}" must be an integer >= ${min} (got ${String(value)})`);
+    }
+  }
+  return settings;
+}
+
+/**
+ * Opens the ledger's database: PostgreSQL when `databaseUrl` is given, else the embedded
+ * PGlite ledger (created on first use). PostgreSQL is probed once, so an unreachable server
+ * fails here with a clear `ledger.unavailable` error rather than on the first write.
+ *
+ * @example
+ * const connection = await connectLedger({ databaseUrl: process.env.TOLLGATE_DATABASE_URL })
+ * try { await migrateLedger(connection) } finally { await connection.close() }
+ * @throws LedgerError `ledger.unavailable`, `ledger.locked` or `ledger.invalid_options`.
+ */
+export async function connectLedger(options: LedgerConnectionOptions = {}): Promise<LedgerConnection> {
+  const settings = resolveConnectionSettings(options);
+  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
+    const { connectPostgres } = await import('./postgres-connection.js');
+    return connectPostgres(options.databaseUrl, settings);
+  }
+  const { connectPglite } = await import('./pglite-connection.js');
+  return connectPglite(options.pglite ?? options.dataDir ?? DEFAULT_EMBEDDED_DIR, settings);
+}

@@ -1,0 +1,83 @@
+import pg from 'pg';
+import { LedgerError, describeError } from '../ledger-error.js';
+import type { LedgerConnection, ResolvedConnectionSettings } from './ledger-connection.js';
+import { LEDGER_PG_TYPES, PoolLedgerConnection, quietPool } from './pg-client.js';
+
+/** A database URL with its password removed, for messages and logs. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparsable database URL>';
+  }
+}
+
+/**
+ * Opens pools to a PostgreSQL ledger and probes the server once.
+ * @throws LedgerError `ledger.invalid_options` for a malformed URL, `ledger.unavailable` when
+ * the server cannot be reached within `connectTimeoutMs`.
+ */
+export async function connectPostgres(databaseUrl: string, settings: ResolvedConnectionSettings): Promise<LedgerConnection> {
+  let parsed: URL;
+  try {
+    parsed = new URL(databaseUrl);
+  } catch (error) {
+    throw new LedgerError(
+      'ledger.invalid_options',
+      `database URL is not a URL (${describeError(error)}); expected postgres://user[:password]@host[:port]/database`,
+    );
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new LedgerError(
+      'ledger.invalid_options',
+      `database URL ${redactDatabaseUrl(databaseUrl)} must start with postgres:// or postgresql://`,
+    );
+  }
+  const location = redactDatabaseUrl(databaseUrl);
+  const base: pg.PoolConfig = {
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    application_name: settings.applicationName,
+    types: LEDGER_PG_TYPES,
+  };
+  const queryPool = quietPool(
+    new pg.Pool({
+      ...base,
+      max: settings.maxConnections,
+      ...(settings.queryTimeoutMs > 0 ? { statement_timeout: settings.queryTimeoutMs } : {}),
+    }),
+  );
+  const writePool = quietPool(
+    new pg.Pool({
+      ...base,
+      max: 2,
+      statement_timeout: settings.statementTimeoutMs,
+      lock_timeout: settings.statementTimeoutMs,
+      idle_in_transaction_session_timeout: settings.statementTimeoutMs * 2,
+    }),
+  );
+  const connection = new PoolLedgerConnection({
+    backend: 'postgres',
+    location,
+    queryPool,
+    writePool,
+    // The server's statement_timeout answers first with a clear error; this catches a server
+    // (or network) that does not answer at all.
+    executeTimeoutMs: settings.statementTimeoutMs + 1000,
+    discardFailedClients: true,
+    onClose: async () => {},
+  });
+  try {
+    await queryPool.query('SELECT 1');
+  } catch (error) {
+    await connection.close();
+    throw new LedgerError('ledger.unavailable', `cannot connect to the ledger database ${location}: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+  return connection;
+}

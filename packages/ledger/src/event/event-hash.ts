@@ -1,0 +1,70 @@
+import { canonicalJson, sha256Hex } from '@tollgate/policy';
+import type { LedgerEventRow } from './ledger-event.js';
+
+/** The `prev_hash` of a strand's first event: 64 zeros. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The fields of an event the hash covers: every column but `prev_hash` and `hash`. */
+export type HashedEventFields = Omit<LedgerEventRow, 'prev_hash' | 'hash'>;
+
+/** The hashed columns in RFC 8785 key order (UTF-16 code units; all ASCII here). */
+const HASHED_KEYS: ReadonlyArray<keyof HashedEventFields> = (
+  [
+    'event_id',
+    'occurred_at',
+    'strand_id',
+    'seq',
+    'event_type',
+    'call_id',
+    'agent_id',
+    'session_id',
+    'server',
+    'tool',
+    'args',
+    'args_sha256',
+    'effect',
+    'rule',
+    'reason',
+    'policy_revision',
+    'policy_digest',
+    'approval_id',
+    'approver',
+    'outcome_status',
+    'duration_ms',
+    'result_sha256',
+    'detail',
+  ] as const
+).slice().sort();
+
+const PREFIXES = HASHED_KEYS.map((key, i) => `${i === 0 ? '{' : ','}${JSON.stringify(key)}:`);
+
+/**
+ * The canonical form of an event that its hash covers: the RFC 8785 JSON of an object with
+ * every column of the row except `prev_hash` and `hash`, absent values as `null`, time as
+ * ISO 8601 UTC with milliseconds and `seq` as a number. It equals
+ * `canonicalJson({ event_id, occurred_at, …, detail })`; the object's keys are fixed, so it is
+ * assembled in key order around `canonicalJson` of each value, reusing the canonical JSON of
+ * `args` and `detail` when the writer already has it.
+ *
+ * @example canonicalEvent(row) // '{"agent_id":"trader-1","approval_id":null,…,"tool":"cancel_order"}'
+ */
+export function canonicalEvent(event: HashedEventFields, argsJson?: string | null, detailJson?: string | null): string {
+  let out = '';
+  for (let i = 0; i < HASHED_KEYS.length; i++) {
+    const key = HASHED_KEYS[i]!;
+    let value: string;
+    if (key === 'args' && argsJson != null) value = argsJson;
+    else if (key === 'detail' && detailJson != null) value = detailJson;
+    else value = canonicalJson(event[key] ?? null);
+    out += PREFIXES[i]! + value;
+  }
+  return `${out}}`;
+}
+
+/**
+ * An event's link in its strand's chain: hex SHA-256 of the UTF-8 bytes of `prevHash`
+ * (64 hex characters) followed by {@link canonicalEvent}.
+ */
+export function eventHash(prevHash: string, event: HashedEventFields, argsJson?: string | null, detailJson?: string | null): string {
+  return sha256Hex(prevHash + canonicalEvent(event, argsJson, detailJson));
+}

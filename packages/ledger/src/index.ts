@@ -1,0 +1,100 @@
+export { LedgerError, isLedgerError, type LedgerErrorCode } from './ledger-error.js';
+export {
+  DECISION_EFFECTS,
+  LEDGER_EVENT_COLUMNS,
+  LEDGER_EVENT_TYPES,
+  OUTCOME_STATUSES,
+  type AppendedEvent,
+  type ApprovalRequestedEventInput,
+  type ApprovalResolvedEventInput,
+  type DecisionEffect,
+  type DecisionEventInput,
+  type JsonObject,
+  type JsonValue,
+  type LedgerCallIdentity,
+  type LedgerEventBase,
+  type LedgerEventInput,
+  type LedgerEventRow,
+  type LedgerEventType,
+  type OutcomeEventInput,
+  type OutcomeStatus,
+  type PolicyEventInput,
+} from './event/ledger-event.js';
+export { GENESIS_HASH, canonicalEvent, eventHash, type HashedEventFields } from './event/event-hash.js';
+export { ArgumentRedactor, REDACTED, parsePointer, type RedactionRule } from './event/argument-redactor.js';
+export {
+  DEFAULT_EMBEDDED_DIR,
+  connectLedger,
+  type LedgerBackend,
+  type LedgerConnection,
+  type LedgerConnectionOptions,
+  type StatementResult,
+} from './database/ledger-connection.js';
+export { redactDatabaseUrl } from './database/postgres-connection.js';
+export type {
+  LedgerCheckpointsTable,
+  LedgerDatabase,
+  LedgerEventsTable,
+  LedgerMigrationChecksumTable,
+  LedgerStrandsTable,
+  LedgerVerificationsTable,
+} from './database/ledger-schema.js';
+export { MIGRATION_TABLE, migrateLedger, type MigrateLedgerOptions, type MigrationReport } from './migration/ledger-migrator.js';
+export {
+  SqlFileMigrationProvider,
+  defaultMigrationsDir,
+  readMigrationFiles,
+  type MigrationFile,
+} from './migration/sql-file-migration-provider.js';
+export type { DecisionSink, LedgerSink } from './writer/ledger-sink.js';
+export {
+  LedgerWriter,
+  type LedgerBatchInfo,
+  type LedgerWriterObserver,
+  type LedgerWriterOptions,
+} from './writer/ledger-writer.js';
+export { openLedgerSink, type OpenLedgerSinkOptions, type OpenedLedgerSink } from './open-ledger-sink.js';
+export {
+  CHECKPOINT_FORMAT,
+  checkSignature,
+  keyIdOf,
+  parseCheckpoint,
+  readCheckpointFile,
+  readSigningKey,
+  readTrustedKey,
+  signCheckpoint,
+  writeCheckpointFile,
+  type CheckpointBody,
+  type SignedCheckpoint,
+  type SigningKey,
+  type StrandHead,
+} from './checkpoint/checkpoint.js';
+export {
+  createCheckpoint,
+  readStoredCheckpoints,
+  readStrandHeads,
+  type CheckpointResult,
+  type CreateCheckpointOptions,
+} from './checkpoint/checkpoint-store.js';
+export {
+  verifyLedger,
+  type CheckpointSummary,
+  type MissingOutcome,
+  type StrandSummary,
+  type VerifyLedgerOptions,
+  type VerifyProblem,
+  type VerifyProblemCause,
+  type VerifyProblemKind,
+  type VerifyReport,
+} from './verify/ledger-verifier.js';
+export { checkFilter, parseLedgerTime, type LedgerFilter } from './query/ledger-filter.js';
+export {
+  exportLedger,
+  queryLedger,
+  type ExportFormat,
+  type ExportLedgerOptions,
+  type ExportResult,
+  type LedgerQueryOptions,
+  type LedgerQueryResult,
+} from './query/ledger-query.js';
+export { csvCell, csvHeader, eventToCsvLine } from './query/event-csv.js';

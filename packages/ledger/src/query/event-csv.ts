@@ -1,0 +1,34 @@
+import { canonicalJson } from '@tollgate/policy';
+import { LEDGER_EVENT_COLUMNS, type LedgerEventRow } from '../event/ledger-event.js';
+
+/** The header line of a CSV export: the `ledger_events` column names. */
+export function csvHeader(): string {
+  return LEDGER_EVENT_COLUMNS.join(',');
+}
+
+/**
+ * One event as an RFC 4180 CSV line (no line break): JSON columns as canonical JSON text
+ * (RFC 8785, so the same event always exports the same bytes), nulls empty.
+ * A text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab
+ * or carriage return) is prefixed with `'`: arguments come from agents and must not execute
+ * in an auditor's spreadsheet. NDJSON exports are exact.
+ */
+export function eventToCsvLine(row: LedgerEventRow): string {
+  let line = '';
+  for (let i = 0; i < LEDGER_EVENT_COLUMNS.length; i++) {
+    if (i > 0) line += ',';
+    const column = LEDGER_EVENT_COLUMNS[i]!;
+    const value = row[column];
+    line += csvCell((column === 'args' || column === 'detail') && value !== null ? canonicalJson(value) : value);
+  }
+  return line;
+}
+
+/** Formats one CSV cell (see {@link eventToCsvLine}). */
+export function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  let text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}

@@ -1,0 +1,600 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { canonicalJson } from '@tollgate/policy';
+import { checkSignature, readCheckpointFile, readTrustedKey, type SignedCheckpoint } from '../checkpoint/checkpoint.js';
+import { readStoredCheckpoints } from '../checkpoint/checkpoint-store.js';
+import type { LedgerBackend, LedgerConnection } from '../database/ledger-connection.js';
+import { ledgerErrorFromPg } from '../database/pg-client.js';
+import { GENESIS_HASH, eventHash } from '../event/event-hash.js';
+import type { LedgerEventRow } from '../event/ledger-event.js';
+import { LedgerError } from '../ledger-error.js';
+import { toEventRow } from '../query/event-row.js';
+
+/** What kind of fault `verifyLedger` found. */
+export type VerifyProblemKind =
+  /** An event's stored hash does not match its content. */
+  | 'hash_mismatch'
+  /** An event's prev_hash is not the hash of the event before it. */
+  | 'broken_link'
+  /** Sequence numbers skip: events are missing. */
+  | 'sequence_gap'
+  /** A sequence number appears twice. */
+  | 'sequence_duplicate'
+  /** Events of a strand no writer registered in `ledger_strands`. */
+  | 'unregistered_strand'
+  /** A registered strand has no events left. */
+  | 'missing_strand'
+  /** A checkpoint's signature or key id is wrong. */
+  | 'checkpoint_invalid'
+  /** A checkpoint is signed by a key that is not among the trusted keys. */
+  | 'checkpoint_untrusted'
+  /** A strand is shorter than a checkpoint says it was: its tail was cut. */
+  | 'checkpoint_truncated'
+  /** The event at a checkpoint's head has a different hash than the checkpoint signed. */
+  | 'checkpoint_mismatch'
+  /** A checkpoint file is not in `ledger_checkpoints`. */
+  | 'checkpoint_missing'
+  /** A checkpoint file and the database's copy of the same checkpoint differ. */
+  | 'checkpoint_conflict';
+
+/** The likely tampering behind a problem. */
+export type VerifyProblemCause = 'altered' | 'deleted' | 'inserted' | 'reordered' | 'renumbered' | 'truncated' | 'forged' | 'unknown';
+
+/** One fault, naming the event (strand, sequence, event id) where it shows. */
+export interface VerifyProblem {
+  kind: VerifyProblemKind;
+  cause: VerifyProblemCause;
+  strand_id: string | null;
+  seq: number | null;
+  event_id: string | null;
+  checkpoint_id: string | null;
+  message: string;
+}
+
+/** One strand as verified. */
+export interface StrandSummary {
+  strand_id: string;
+  events: number;
+  head_seq: number;
+  head_hash: string;
+  registered: boolean;
+  host: string | null;
+  pid: number | null;
+  label: string | null;
+  ok: boolean;
+}
+
+/** One checkpoint as verified. */
+export interface CheckpointSummary {
+  checkpoint_id: string;
+  /** `database`, or the file it was read from. */
+  source: string;
+  created_at: string;
+  key_id: string;
+  /** Whether its key is among the trusted keys; null when no trusted keys were given. */
+  trusted: boolean | null;
+  strands: number;
+  ok: boolean;
+}
+
+/** An allowed call with no recorded outcome. */
+export interface MissingOutcome {
+  call_id: string;
+  decided_at: string;
+  agent_id: string | null;
+  server: string | null;
+  tool: string | null;
+  strand_id: string;
+  seq: number;
+  event_id: string;
+}
+
+/** The result of {@link verifyLedger}. */
+export interface VerifyReport {
+  /** True when every strand and checkpoint is intact (missing outcomes do not count). */
+  ok: boolean;
+  backend: LedgerBackend;
+  location: string;
+  verified_at: string;
+  duration_ms: number;
+  /** Events checked. */
+  events: number;
+  strands: StrandSummary[];
+  checkpoints: CheckpointSummary[];
+  /** The problems found, in ledger order, at most `maxProblems`. */
+  problems: VerifyProblem[];
+  /** How many problems there were in all. */
+  problem_count: number;
+  /** The first bad event: what `tollgate ledger verify` names. */
+  first_problem: VerifyProblem | null;
+  /** Allowed calls with no outcome (the gateway stopped mid-call, or an outcome was removed). */
+  missing_outcomes: { count: number; sample: MissingOutcome[] };
+  /** The row written to `ledger_verifications`, when `record` was set. */
+  verification_id: string | null;
+}
+
+/** Options of {@link verifyLedger}. */
+export interface VerifyLedgerOptions {
+  /** Checkpoint files (from `tollgate ledger checkpoint --out`) to check as well as the database's. */
+  checkpointFiles?: readonly string[];
+  /** Already-read checkpoints to check, labelled by their source. */
+  checkpoints?: ReadonlyArray<{ checkpoint: SignedCheckpoint; source: string }>;
+  /** Ed25519 public keys (PEM SPKI files) checkpoints must be signed by. */
+  trustedKeyFiles?: readonly string[];
+  /** Record the result in `ledger_verifications` (needs INSERT). */
+  record?: boolean;
+  /** Events read per query (default 5000). */
+  pageSize?: number;
+  /** Problems kept in the report (default 100; all are counted). */
+  maxProblems?: number;
+  /** Allowed-without-outcome calls listed (default 20; all are counted). */
+  missingOutcomeSample?: number;
+  /** The clock for `verified_at`. */
+  clock?: () => Date;
+}
+
+interface Expectation {
+  seq: number;
+  hash: string;
+  checkpointId: string;
+}
+
+interface StrandState {
+  strandId: string;
+  expectedSeq: number;
+  prevHash: string;
+  events: number;
+  first: LedgerEventRow | undefined;
+  last: LedgerEventRow | undefined;
+  lastHadProblem: boolean;
+  problems: number;
+}
+
+const MAX_DIAGNOSES = 25;
+
+/**
+ * Recomputes every strand of the ledger and checks every checkpoint: sequence numbers run
+ * 1, 2, 3… without gaps, each `prev_hash` is the hash of the event before, each `hash` is
+ * SHA-256(prev_hash || canonical(event)), each checkpoint is validly signed (by a trusted
+ * key, when given) and still a prefix of its strands. Also reports allowed calls without an
+ * outcome. Reads the ledger page by page, so memory does not grow with its size.
+ *
+ * @example
+ * const report = await verifyLedger(connection, { checkpointFiles: ['ledger/checkpoint.json'] })
+ * if (!report.ok) console.error(report.first_problem)
+ */
+export async function verifyLedger(connection: LedgerConnection, options: VerifyLedgerOptions = {}): Promise<VerifyReport> {
+  const clock = options.clock ?? (() => new Date());
+  const started = performance.now();
+  const verifiedAt = clock();
+  const pageSize = options.pageSize ?? 5000;
+  const maxProblems = options.maxProblems ?? 100;
+  if (!Number.isInteger(pageSize) || pageSize < 1) {
+    throw new LedgerError('ledger.invalid_options', `verify: "pageSize" must be a positive integer (got ${String(options.pageSize)})`);
+  }
+  const trusted = new Set((options.trustedKeyFiles ?? []).map((file) => readTrustedKey(file).keyId));
+  const fileCheckpoints = [
+    ...(options.checkpoints ?? []),
+    ...(options.checkpointFiles ?? []).map((file) => ({ checkpoint: readCheckpointFile(file), source: file })),
+  ];
+
+  const problems: VerifyProblem[] = [];
+  let problemCount = 0;
+  const report = (problem: VerifyProblem): void => {
+    problemCount += 1;
+    if (problems.length < maxProblems) problems.push(problem);
+  };
+
+  const fail = (error: unknown, doing: string): never => {
+    throw ledgerErrorFromPg(error, connection.location, doing);
+  };
+
+  // Checkpoints: the database's, then the files'.
+  const checkpoints: CheckpointSummary[] = [];
+  const expectations = new Map<string, Expectation[]>();
+  const stored = await readStoredCheckpoints(connection);
+  const storedById = new Map<string, SignedCheckpoint>();
+  const consider = (checkpoint: SignedCheckpoint, source: string): void => {
+    const invalid = checkSignature(checkpoint);
+    const isTrusted = trusted.size === 0 ? null : trusted.has(checkpoint.key_id);
+    const where = `checkpoint ${checkpoint.checkpoint_id} (${source})`;
+    let ok = true;
+    if (invalid) {
+      ok = false;
+      report(problem('checkpoint_invalid', 'forged', null, null, null, checkpoint.checkpoint_id, `${where}: ${invalid}`));
+    } else if (isTrusted === false) {
+      ok = false;
+      report(
+        problem('checkpoint_untrusted', 'forged', null, null, null, checkpoint.checkpoint_id, `${where} is signed by key ${checkpoint.key_id}, which is not trusted`),
+      );
+    }
+    if (!invalid) {
+      for (const head of checkpoint.heads) {
+        const list = expectations.get(head.strand_id) ?? [];
+        list.push({ seq: head.seq, hash: head.hash, checkpointId: checkpoint.checkpoint_id });
+        expectations.set(head.strand_id, list);
+      }
+    }
+    checkpoints.push({
+      checkpoint_id: checkpoint.checkpoint_id,
+      source,
+      created_at: checkpoint.created_at,
+      key_id: checkpoint.key_id,
+      trusted: isTrusted,
+      strands: checkpoint.heads.length,
+      ok,
+    });
+  };
+  for (const entry of stored) {
+    if (entry instanceof LedgerError) {
+      report(problem('checkpoint_invalid', 'altered', null, null, null, null, entry.message));
+      continue;
+    }
+    storedById.set(entry.checkpoint_id, entry);
+    consider(entry, 'database');
+  }
+  for (const { checkpoint, source } of fileCheckpoints) {
+    const copy = storedById.get(checkpoint.checkpoint_id);
+    if (!copy) {
+      report(
+        problem(
+          'checkpoint_missing',
+          'deleted',
+          null,
+          null,
+          null,
+          checkpoint.checkpoint_id,
+          `checkpoint ${checkpoint.checkpoint_id} from ${source} is not in ledger_checkpoints: it was removed from the database, or the file belongs to another ledger`,
+        ),
+      );
+    } else if (canonicalJson(copy) !== canonicalJson(checkpoint)) {
+      report(
+        problem(
+          'checkpoint_conflict',
+          'altered',
+          null,
+          null,
+          null,
+          checkpoint.checkpoint_id,
+          `checkpoint ${checkpoint.checkpoint_id} in ${source} differs from the copy in ledger_checkpoints`,
+        ),
+      );
+    }
+    consider(checkpoint, source);
+  }
+
+  // Registered strands.
+  let registry: Map<string, { host: string; pid: number; label: string | null }>;
+  try {
+    const rows = await connection.db.selectFrom('ledger_strands').select(['strand_id', 'host', 'pid', 'label']).execute();
+    registry = new Map(rows.map((r) => [r.strand_id, { host: r.host, pid: r.pid, label: r.label }]));
+  } catch (error) {
+    return fail(error, 'reading the strands');
+  }
+
+  const strands: StrandSummary[] = [];
+  let events = 0;
+  let diagnoses = 0;
+  let state: StrandState | undefined;
+
+  const finishStrand = (s: StrandState): void => {
+    const registered = registry.get(s.strandId);
+    if (!registered) {
+      report(
+        problem(
+          'unregistered_strand',
+          'forged',
+          s.strandId,
+          s.first?.seq ?? null,
+          s.first?.event_id ?? null,
+          null,
+          `strand ${s.strandId} has ${s.events} events but no writer registered it in ledger_strands: its events were inserted outside the writer`,
+        ),
+      );
+      s.problems += 1;
+    }
+    for (const exp of expectations.get(s.strandId) ?? []) {
+      if (s.last === undefined || exp.seq > s.last.seq) {
+        const lastSeq = s.last?.seq ?? 0;
+        report(
+          problem(
+            'checkpoint_truncated',
+            'truncated',
+            s.strandId,
+            lastSeq === 0 ? null : lastSeq,
+            s.last?.event_id ?? null,
+            exp.checkpointId,
+            `strand ${s.strandId} ends at seq ${lastSeq} but checkpoint ${exp.checkpointId} signed its head at seq ${exp.seq}: ` +
+              `events ${lastSeq + 1}..${exp.seq} were cut from its tail`,
+          ),
+        );
+        s.problems += 1;
+      }
+    }
+    expectations.delete(s.strandId);
+    strands.push({
+      strand_id: s.strandId,
+      events: s.events,
+      head_seq: s.last?.seq ?? 0,
+      head_hash: s.last?.hash ?? GENESIS_HASH,
+      registered: registered !== undefined,
+      host: registered?.host ?? null,
+      pid: registered?.pid ?? null,
+      label: registered?.label ?? null,
+      ok: s.problems === 0,
+    });
+    registry.delete(s.strandId);
+  };
+
+  const lookupByHash = async (strandId: string, hash: string): Promise<{ seq: number; event_id: string } | undefined> => {
+    try {
+      const row = await connection.db
+        .selectFrom('ledger_events')
+        .select(['seq', 'event_id'])
+        .where('strand_id', '=', strandId)
+        .where('hash', '=', hash)
+        .orderBy('seq')
+        .limit(1)
+        .executeTakeFirst();
+      return row;
+    } catch (error) {
+      return fail(error, 'diagnosing a broken link');
+    }
+  };
+  const lookupBySeq = async (strandId: string, seq: number): Promise<string | null> => {
+    try {
+      const row = await connection.db
+        .selectFrom('ledger_events')
+        .select('event_id')
+        .where('strand_id', '=', strandId)
+        .where('seq', '=', seq as never)
+        .executeTakeFirst();
+      return row?.event_id ?? null;
+    } catch (error) {
+      return fail(error, 'diagnosing a broken link');
+    }
+  };
+
+  const checkEvent = async (s: StrandState, row: LedgerEventRow): Promise<VerifyProblem | undefined> => {
+    const where = `strand ${row.strand_id} seq ${row.seq} (event ${row.event_id})`;
+    if (row.seq > s.expectedSeq) {
+      const missing = row.seq - s.expectedSeq === 1 ? `event ${s.expectedSeq} is` : `events ${s.expectedSeq}..${row.seq - 1} are`;
+      return problem('sequence_gap', 'deleted', row.strand_id, row.seq, row.event_id, null, `${where}: ${missing} missing before it (removed from the ledger)`);
+    }
+    if (row.seq < s.expectedSeq) {
+      return problem('sequence_duplicate', 'inserted', row.strand_id, row.seq, row.event_id, null, `${where}: seq ${row.seq} appears more than once`);
+    }
+    if (row.prev_hash !== s.prevHash) {
+      if (row.seq === 1) {
+        return problem('broken_link', 'altered', row.strand_id, row.seq, row.event_id, null, `${where}: the first event of a strand must have a prev_hash of 64 zeros`);
+      }
+      if (diagnoses >= MAX_DIAGNOSES) {
+        return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, `${where}: its prev_hash is not the hash of the event before it`);
+      }
+      diagnoses += 1;
+      const target = await lookupByHash(row.strand_id, row.prev_hash);
+      const previous = s.last!;
+      if (target && target.seq > row.seq) {
+        return problem(
+          'broken_link',
+          'reordered',
+          row.strand_id,
+          row.seq,
+          row.event_id,
+          null,
+          `${where}: it links to the event now at seq ${target.seq} (event ${target.event_id}): sequence numbers were swapped or reordered`,
+        );
+      }
+      if (target && target.seq < row.seq - 1 && !s.lastHadProblem) {
+        const firstInserted = target.seq + 1;
+        const insertedId = firstInserted === previous.seq ? previous.event_id : await lookupBySeq(row.strand_id, firstInserted);
+        const span = firstInserted === row.seq - 1 ? `seq ${firstInserted}` : `seq ${firstInserted}..${row.seq - 1}`;
+        return problem(
+          'broken_link',
+          'inserted',
+          row.strand_id,
+          firstInserted,
+          insertedId,
+          null,
+          `strand ${row.strand_id} seq ${firstInserted} (event ${insertedId ?? 'unknown'}): inserted into the chain — the event written after seq ${target.seq} ` +
+            `(now seq ${row.seq}, event ${row.event_id}) links straight to seq ${target.seq}, so ${span} was not there when it was written`,
+        );
+      }
+      if (!target && !s.lastHadProblem) {
+        return problem(
+          'broken_link',
+          'altered',
+          previous.strand_id,
+          previous.seq,
+          previous.event_id,
+          null,
+          `strand ${previous.strand_id} seq ${previous.seq} (event ${previous.event_id}): changed and re-hashed after it was written — ` +
+            `the next event (seq ${row.seq}, event ${row.event_id}) links to a hash no event has any more`,
+        );
+      }
+      return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, `${where}: its prev_hash is not the hash of the event before it`);
+    }
+    if (eventHash(row.prev_hash, row) !== row.hash) {
+      for (const seq of [row.seq - 1, row.seq + 1]) {
+        if (seq >= 1 && eventHash(row.prev_hash, { ...row, seq }) === row.hash) {
+          return problem(
+            'hash_mismatch',
+            'renumbered',
+            row.strand_id,
+            row.seq,
+            row.event_id,
+            null,
+            `${where}: it was written as seq ${seq}: sequence numbers were changed`,
+          );
+        }
+      }
+      return problem(
+        'hash_mismatch',
+        'altered',
+        row.strand_id,
+        row.seq,
+        row.event_id,
+        null,
+        `${where}: its content does not match its hash: it was changed after it was written, or forged`,
+      );
+    }
+    return undefined;
+  };
+
+  let cursor: { strandId: string; seq: number } | undefined;
+  for (;;) {
+    let page: LedgerEventRow[];
+    try {
+      let query = connection.db.selectFrom('ledger_events').selectAll().orderBy('strand_id').orderBy('seq').limit(pageSize);
+      if (cursor) {
+        const { strandId, seq } = cursor;
+        query = query.where((eb) => eb(eb.refTuple('strand_id', 'seq'), '>', eb.tuple(strandId, seq as never)));
+      }
+      page = (await query.execute()).map(toEventRow);
+    } catch (error) {
+      return fail(error, 'reading events');
+    }
+    for (const row of page) {
+      events += 1;
+      if (!state || state.strandId !== row.strand_id) {
+        if (state) finishStrand(state);
+        state = { strandId: row.strand_id, expectedSeq: 1, prevHash: GENESIS_HASH, events: 0, first: row, last: undefined, lastHadProblem: false, problems: 0 };
+      }
+      state.events += 1;
+      const found = await checkEvent(state, row);
+      let hadProblem = found !== undefined;
+      if (found) report(found);
+      for (const exp of expectations.get(row.strand_id) ?? []) {
+        if (exp.seq === row.seq && exp.hash !== row.hash) {
+          hadProblem = true;
+          report(
+            problem(
+              'checkpoint_mismatch',
+              'altered',
+              row.strand_id,
+              row.seq,
+              row.event_id,
+              exp.checkpointId,
+              `strand ${row.strand_id} seq ${row.seq} (event ${row.event_id}): checkpoint ${exp.checkpointId} signed hash ${exp.hash} for this place, the ledger now has ${row.hash}: the strand was rewritten`,
+            ),
+          );
+        }
+      }
+      if (hadProblem) state.problems += 1;
+      // Continue from what is stored, so one fault is reported once rather than on every later event.
+      state.expectedSeq = Math.max(state.expectedSeq, row.seq + 1);
+      state.prevHash = row.hash;
+      state.last = row;
+      state.lastHadProblem = hadProblem;
+    }
+    if (page.length < pageSize) break;
+    const last = page[page.length - 1]!;
+    cursor = { strandId: last.strand_id, seq: last.seq };
+  }
+  if (state) finishStrand(state);
+
+  // Registered strands with no events left, and checkpointed strands that vanished.
+  for (const [strandId] of registry) {
+    report(problem('missing_strand', 'deleted', strandId, null, null, null, `strand ${strandId} is registered in ledger_strands but has no events: they were removed`));
+  }
+  for (const [strandId, list] of expectations) {
+    for (const exp of list) {
+      report(
+        problem(
+          'checkpoint_truncated',
+          'truncated',
+          strandId,
+          null,
+          null,
+          exp.checkpointId,
+          `strand ${strandId} has no events but checkpoint ${exp.checkpointId} signed its head at seq ${exp.seq}: the whole strand was removed`,
+        ),
+      );
+    }
+  }
+
+  const missingOutcomes = await readMissingOutcomes(connection, options.missingOutcomeSample ?? 20);
+  const ordered = orderProblems(problems);
+  const result: VerifyReport = {
+    ok: problemCount === 0,
+    backend: connection.backend,
+    location: connection.location,
+    verified_at: verifiedAt.toISOString(),
+    duration_ms: Math.round(performance.now() - started),
+    events,
+    strands,
+    checkpoints,
+    problems: ordered,
+    problem_count: problemCount,
+    first_problem: ordered.find((p) => p.event_id !== null) ?? ordered[0] ?? null,
+    missing_outcomes: missingOutcomes,
+    verification_id: null,
+  };
+  if (options.record) {
+    result.verification_id = randomUUID();
+    try {
+      await connection.db
+        .insertInto('ledger_verifications')
+        .values({
+          verification_id: result.verification_id,
+          verified_at: result.verified_at,
+          ok: result.ok,
+          strands: strands.length,
+          events,
+          checkpoints: checkpoints.length,
+          problems: problemCount,
+          missing_outcomes: missingOutcomes.count,
+          first_problem: result.first_problem ? JSON.stringify(result.first_problem) : null,
+          report: JSON.stringify({ ...result, verification_id: result.verification_id }),
+        })
+        .execute();
+    } catch (error) {
+      return fail(error, 'recording the verification');
+    }
+  }
+  return result;
+}
+
+async function readMissingOutcomes(connection: LedgerConnection, sampleSize: number): Promise<VerifyReport['missing_outcomes']> {
+  try {
+    const count = await sql<{ n: number }>`SELECT count(*) AS n FROM audit_allowed_without_outcome`.execute(connection.db);
+    const sample = await sql<{
+      call_id: string;
+      decided_at: Date;
+      agent_id: string | null;
+      server: string | null;
+      tool: string | null;
+      strand_id: string;
+      seq: number;
+      event_id: string;
+    }>`SELECT call_id, decided_at, agent_id, server, tool, strand_id, seq, event_id
+       FROM audit_allowed_without_outcome ORDER BY decided_at, event_id LIMIT ${sampleSize}`.execute(connection.db);
+    return {
+      count: count.rows[0]?.n ?? 0,
+      sample: sample.rows.map((r) => ({ ...r, decided_at: r.decided_at.toISOString() })),
+    };
+  } catch (error) {
+    throw ledgerErrorFromPg(error, connection.location, 'looking for allowed calls without an outcome');
+  }
+}
+
+/** Event-level problems in ledger order (strand, seq); checkpoint-level ones after. */
+function orderProblems(problems: VerifyProblem[]): VerifyProblem[] {
+  return [...problems].sort((a, b) => {
+    if (a.strand_id === null || b.strand_id === null) return a.strand_id === null ? (b.strand_id === null ? 0 : 1) : -1;
+    if (a.strand_id !== b.strand_id) return a.strand_id < b.strand_id ? -1 : 1;
+    return (a.seq ?? Number.MAX_SAFE_INTEGER) - (b.seq ?? Number.MAX_SAFE_INTEGER);
+  });
+}
+
+function problem(
+  kind: VerifyProblemKind,
+  cause: VerifyProblemCause,
+  strandId: string | null,
+  seq: number | null,
+  eventId: string | null,
+  checkpointId: string | null,
+  message: string,
+): VerifyProblem {
+  return { kind, cause, strand_id: strandId, seq, event_id: eventId, checkpoint_id: checkpointId, message };
+}

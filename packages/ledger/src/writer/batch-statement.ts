@@ -1,0 +1,96 @@
+import type { HashedEventFields } from '../event/event-hash.js';
+
+/** A chained event row as the writer inserts it. */
+export type ChainedEventRow = HashedEventFields & { prev_hash: string; hash: string };
+
+/** A chained row with the canonical JSON of its `args` and `detail`, which are stored as is. */
+export interface ChainedEvent {
+  row: ChainedEventRow;
+  argsJson: string | null;
+  detailJson: string | null;
+}
+
+/** The strand row written with a strand's first batch. */
+export interface StrandRegistration {
+  strandId: string;
+  startedAt: string;
+  host: string;
+  pid: number;
+  label: string | null;
+}
+
+// One array parameter per column; the strand id is one scalar for the whole batch.
+const SELECT_ROWS = `SELECT u.event_id, u.occurred_at, $3::uuid, u.seq, u.prev_hash, u.hash, u.event_type,
+       u.call_id, u.agent_id, u.session_id, u.server, u.tool, u.args, u.args_sha256, u.effect, u.rule,
+       u.reason, u.policy_revision, u.policy_digest, u.approval_id, u.approver, u.outcome_status,
+       u.duration_ms, u.result_sha256, u.detail
+FROM unnest($1::uuid[], $2::timestamptz[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[],
+            $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[],
+            $22::text[], $23::float8[], $24::text[], $25::jsonb[])
+  AS u(event_id, occurred_at, seq, prev_hash, hash, event_type, call_id, agent_id, session_id, server,
+       tool, args, args_sha256, effect, rule, reason, policy_revision, policy_digest, approval_id,
+       approver, outcome_status, duration_ms, result_sha256, detail)`;
+
+const INSERT_EVENTS = `INSERT INTO ledger_events (event_id, occurred_at, strand_id, seq, prev_hash, hash, event_type,
+  call_id, agent_id, session_id, server, tool, args, args_sha256, effect, rule, reason, policy_revision,
+  policy_digest, approval_id, approver, outcome_status, duration_ms, result_sha256, detail)
+${SELECT_ROWS}`;
+
+/** Inserts one batch: a single multi-row statement, so it commits whole or not at all. */
+export const INSERT_BATCH_SQL = INSERT_EVENTS;
+
+/** The same, registering the strand in the same statement (its first batch). */
+export const INSERT_FIRST_BATCH_SQL = `WITH strand AS (
+  INSERT INTO ledger_strands (strand_id, started_at, host, pid, label)
+  VALUES ($3::uuid, $26::timestamptz, $27::text, $28::integer, $29::text)
+  ON CONFLICT (strand_id) DO NOTHING
+)
+${INSERT_EVENTS}`;
+
+/** Reads a strand's committed head, to resynchronise after a failed batch. */
+export const STRAND_HEAD_SQL = `SELECT EXISTS (SELECT 1 FROM ledger_strands WHERE strand_id = $1::uuid) AS registered,
+       h.seq, h.hash
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+  SELECT seq, hash FROM ledger_events WHERE strand_id = $1::uuid ORDER BY seq DESC LIMIT 1
+) AS h ON true`;
+
+/** The parameters of {@link INSERT_BATCH_SQL} (and, with a registration, {@link INSERT_FIRST_BATCH_SQL}). */
+export function batchParameters(strandId: string, events: readonly ChainedEvent[], registration?: StrandRegistration): unknown[] {
+  const n = events.length;
+  const cols: unknown[][] = Array.from({ length: 24 }, () => new Array<unknown>(n));
+  for (let i = 0; i < n; i++) {
+    const { row: r, argsJson, detailJson } = events[i]!;
+    cols[0]![i] = r.event_id;
+    cols[1]![i] = r.occurred_at;
+    cols[2]![i] = r.seq;
+    cols[3]![i] = r.prev_hash;
+    cols[4]![i] = r.hash;
+    cols[5]![i] = r.event_type;
+    cols[6]![i] = r.call_id;
+    cols[7]![i] = r.agent_id;
+    cols[8]![i] = r.session_id;
+    cols[9]![i] = r.server;
+    cols[10]![i] = r.tool;
+    cols[11]![i] = r.args === null ? null : (argsJson ?? JSON.stringify(r.args));
+    cols[12]![i] = r.args_sha256;
+    cols[13]![i] = r.effect;
+    cols[14]![i] = r.rule;
+    cols[15]![i] = r.reason;
+    cols[16]![i] = r.policy_revision;
+    cols[17]![i] = r.policy_digest;
+    cols[18]![i] = r.approval_id;
+    cols[19]![i] = r.approver;
+    cols[20]![i] = r.outcome_status;
+    cols[21]![i] = r.duration_ms;
+    cols[22]![i] = r.result_sha256;
+    cols[23]![i] = r.detail === null ? null : (detailJson ?? JSON.stringify(r.detail));
+  }
+  const [eventId, occurredAt, ...rest] = cols;
+  const values: unknown[] = [eventId, occurredAt, strandId, ...rest];
+  if (registration) {
+    values.push(registration.startedAt, registration.host, registration.pid, registration.label);
+  }
+  return values;
+}
