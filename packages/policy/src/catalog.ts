@@ -4,9 +4,6 @@ import { parsePath } from './path-expression.js';
 import { classifyTool, RISK_CATEGORIES, RISK_LEVELS, type RiskClass, type ToolAnnotations } from './risk-classifier.js';
 import { pointerOf, parseSourceDocument, type SourceDocument } from './source-document.js';
 
-/** A JSON Schema as found in a tool's `inputSchema`: an object (or a boolean, below the root). */
-export type JsonSchema = Readonly<Record<string, unknown>> | boolean;
-
 /** One tool of a server's `tools/list`, plus Tollgate's reviewed risk class when the catalog stores one. */
 export interface CatalogTool {
   readonly name: string;

@@ -43,7 +43,7 @@ export type {
   TestFileResult,
 } from './test-runner.js';
 export { buildCatalog, findCatalogTool, parseCatalog, resolveArgumentPath } from './catalog.js';
-export type { ArgumentResolution, ArgumentStep, Catalog, CatalogParseResult, CatalogTool, JsonSchema, ListedTool, SchemaType } from './catalog.js';
+export type { ArgumentResolution, ArgumentStep, Catalog, CatalogParseResult, CatalogTool, ListedTool, SchemaType } from './catalog.js';
 export { classifyTool, RISK_CATEGORIES, RISK_LEVEL_OF, RISK_LEVELS, splitToolName, toolRisk } from './risk-classifier.js';
 export type { ClassifiableTool, RiskCategory, RiskClass, RiskLevel, ToolAnnotations } from './risk-classifier.js';
 export { lintPolicy } from './policy-linter.js';

@@ -181,6 +181,14 @@ describe('pipeline stages', () => {
     expect(capped).toHaveLength(6);
     expect(capped[5]).toMatchObject({ code: 'TG208', severity: 'info', message: '25 more findings not shown (at most 5 are reported)' });
   });
+
+  it('stops collecting at a ceiling on pathological policies, and says so', () => {
+    const tools: Record<string, unknown> = {};
+    for (let i = 0; i < 2100; i++) tools[`unknown_${i}`] = {};
+    const capped = lint(policy(tools), { maxDiagnostics: 10 });
+    expect(capped).toHaveLength(11);
+    expect(capped[10]!.message).toBe('more than 1990 more findings not shown (at most 10 are reported)');
+  });
 });
 
 describe('TG101 regex safety', () => {
@@ -234,7 +242,7 @@ describe('TG101 regex safety', () => {
 
 describe('TG104 unreachable rules and unused fields', () => {
   it('a tool both in hide and in tools', () => {
-    const text = policy({ close_account: { require: [{ path: 'args.account', op: 'exists' }] } }, { hide: ['close_account'] });
+    const text = policy({ close_account: { reason: 'unused too', require: [{ path: 'args.account', op: 'exists' }] } }, { hide: ['close_account'] });
     const diagnostics = lint(text);
     expect(found(diagnostics, 'TG104')).toEqual([finding('TG104', at(text, '"close_account": {'))]);
     expect(diagnostics[0]!.message).toContain('is in hide');

@@ -64,10 +64,10 @@ export function lintPolicy(text: string, file: string, options: LintOptions = {}
   }
   const linter = new PolicyLinter(loaded.document, loaded.source, options, max);
   linter.run();
-  return { diagnostics: cap(sortDiagnostics([...loaded.diagnostics, ...linter.diagnostics]), max, file), failedAt: undefined };
+  return { diagnostics: cap(sortDiagnostics([...loaded.diagnostics, ...linter.diagnostics]), max, file, linter.overflowed), failedAt: undefined };
 }
 
-function cap(diagnostics: Diagnostic[], max: number, file: string): Diagnostic[] {
+function cap(diagnostics: Diagnostic[], max: number, file: string, overflowed = false): Diagnostic[] {
   if (diagnostics.length <= max) return diagnostics;
   const shown = diagnostics.slice(0, max);
   const last = shown[shown.length - 1]!;
@@ -77,7 +77,7 @@ function cap(diagnostics: Diagnostic[], max: number, file: string): Diagnostic[]
     file,
     line: last.line,
     column: last.column,
-    message: `${diagnostics.length - max} more findings not shown (at most ${max} are reported)`,
+    message: `${overflowed ? 'more than ' : ''}${diagnostics.length - max} more findings not shown (at most ${max} are reported)`,
     hint: 'fix the findings above and lint again',
   });
   return shown;
@@ -181,6 +181,8 @@ class PolicyLinter {
   readonly #catalog: Catalog | undefined;
   readonly #catalogName: string;
   readonly #limit: number;
+  /** True when findings stopped being collected at the internal ceiling. */
+  overflowed = false;
   readonly #hide: ReadonlySet<string>;
   readonly #views: readonly ToolView[];
   readonly #sites: readonly ConditionSite[];
@@ -191,8 +193,9 @@ class PolicyLinter {
     this.#options = options;
     this.#catalog = options.catalog;
     this.#catalogName = options.catalogFile ?? options.catalog?.file ?? 'the catalog';
-    // Room for a few more than the cap, so the truncation note can say how many were left out.
-    this.#limit = limit * 4 + 16;
+    // Collect past the cap, so the truncation note can say how many were left out, but
+    // within a ceiling, so that a pathological policy cannot make lint use unbounded memory.
+    this.#limit = Math.max(limit * 4, 2000);
     this.#hide = new Set(policy.hide ?? []);
     this.#views = Object.entries(policy.tools ?? {}).flatMap(([name, rule]) => (rule ? [this.#view(name, rule)] : []));
     this.#sites = this.#views.flatMap((v) => this.#conditionSites(v));
@@ -232,7 +235,10 @@ class PolicyLinter {
     message: string,
     extra: { hint?: string; at?: 'key' | 'value'; severity?: Severity; position?: { line: number; column: number } } = {},
   ): void {
-    if (this.diagnostics.length >= this.#limit) return;
+    if (this.diagnostics.length >= this.#limit) {
+      this.overflowed = true;
+      return;
+    }
     const pos = extra.position ?? this.#doc.positionOf(pointer, extra.at ?? 'value');
     this.diagnostics.push({
       code,
@@ -304,11 +310,13 @@ class PolicyLinter {
 
   // TG104: rules DESIGN §2's evaluation order never reaches, and fields nothing reads.
   #checkReachability(v: ToolView): void {
+    // A tool named in hide never runs at all; #checkHide says so once.
+    if (v.hiddenByList) return;
     const { name, rule } = v;
     const at = (key: string): string => pointerOf('tools', name, key);
     const present = (key: (typeof ARRAY_SECTIONS)[number] | 'rate_limit'): boolean =>
       key === 'rate_limit' ? rule.rate_limit !== undefined : (rule[key]?.length ?? 0) > 0;
-    if (!v.hiddenByList && (rule.action === 'deny' || rule.action === 'hide')) {
+    if (rule.action === 'deny' || rule.action === 'hide') {
       const verdict = rule.action === 'deny' ? 'denies' : 'hides';
       for (const key of [...ARRAY_SECTIONS, 'rate_limit'] as const) {
         if (!present(key)) continue;
@@ -318,7 +326,7 @@ class PolicyLinter {
         });
       }
     }
-    if (!v.hiddenByList && rule.action === 'allow') {
+    if (rule.action === 'allow') {
       for (const key of ['require', 'deny_if', 'approve_if'] as const) {
         if (!present(key)) continue;
         this.#report('TG104', at(key), `tools.${name}.${key} never runs: action "allow" skips require, deny_if and approve_if (only limits apply)`, {
@@ -599,7 +607,7 @@ class PolicyLinter {
   #checkOmission(site: ConditionSite, r: ArgumentResolution): void {
     if (r.required) return;
     const path = site.condition.path;
-    const rule = this.#views.find((v) => v.name === site.tool)?.rule;
+    const rule = this.#policy.tools?.[site.tool];
     // A require condition on the path (or below it) denies calls that leave it out, before deny_if runs.
     const guarded = (rule?.require ?? []).some((q) => !(q.op === 'exists' && q.value === false) && (q.path === path || q.path.startsWith(`${path}.`) || q.path.startsWith(`${path}[`)));
     if (guarded) return;
