@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { ToolCall } from './decision.js';
-import type { Condition, Limit, Policy, ToolRule } from './generated/policy-types.js';
+import type { Condition, Limit, Policy, ToolRule, Window } from './generated/policy-types.js';
 import { MemoryLimitStore } from './limit-store.js';
 import { compilePolicy, windowSeconds } from './policy-compiler.js';
 
@@ -209,7 +209,7 @@ describe('properties of decide over random policies and calls', () => {
 
   test('limits admit exactly max counting calls per window for one key', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 20 }), fc.constantFrom('second', 'minute', 'hour', 'day', 7), fc.integer({ min: 1, max: 60 }), (max, window, n) => {
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.constantFrom<Window>('second', 'minute', 'hour', 'day', 7), fc.integer({ min: 1, max: 60 }), (max, window, n) => {
         const p = compilePolicy({ version: '1', default: 'deny', tools: { t: { limits: [{ counter: 'c', max, window }] } } });
         const limits = new MemoryLimitStore();
         const w = windowSeconds(window) * 1000;
