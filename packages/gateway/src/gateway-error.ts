@@ -19,7 +19,9 @@ export type GatewayErrorCode =
   /** The PostgreSQL limit store could not be reached or answered unexpectedly. */
   | 'limits.unavailable'
   /** The gateway is shutting down and takes no new calls. */
-  | 'gateway.closing';
+  | 'gateway.closing'
+  /** `tollgate demo` cannot run here: the repository is missing or not built. */
+  | 'demo.unavailable';
 
 /**
  * The one error class of `@tollgate/gateway`. `code` is stable and machine-readable;

@@ -75,6 +75,12 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
   };
   try {
+    const limits = deps.limits ?? new MemoryLimitStore();
+
+    const upstreams: Upstream[] = config.upstreams.map((u) => (u.kind === 'stdio' ? new StdioUpstream(u, logger) : new HttpUpstream(u, logger)));
+    const registry = new UpstreamRegistry(upstreams, logger);
+    // Policies first: a bad one is reported before anything slow (the ledger, the upstreams) starts.
+    const policies = await DirectoryPolicySource.load({ dir: config.policy.dir, servers: config.upstreams.map((u) => u.name), limits });
     const sink =
       deps.sink ??
       (await openLedgerSink({
@@ -86,11 +92,6 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         observer: { batchCommitted: (batch) => metrics.ledgerBatch(batch.size, batch.durationMs / 1000) },
       }));
     if (!deps.sink) cleanup.push(() => sink.close());
-    const limits = deps.limits ?? new MemoryLimitStore();
-
-    const upstreams: Upstream[] = config.upstreams.map((u) => (u.kind === 'stdio' ? new StdioUpstream(u, logger) : new HttpUpstream(u, logger)));
-    const registry = new UpstreamRegistry(upstreams, logger);
-    const policies = await DirectoryPolicySource.load({ dir: config.policy.dir, servers: config.upstreams.map((u) => u.name), limits });
     await registry.start();
     cleanup.push(() => registry.close());
     for (const [server, active] of policies.active()) {

@@ -32,3 +32,5 @@ export { startHttpListener } from './downstream/http-listener.js';
 export type { HttpListener, HttpListenerOptions } from './downstream/http-listener.js';
 export { startGateway } from './gateway.js';
 export type { GatewayDependencies, RunningGateway } from './gateway.js';
+export { DEMO_SCRIPT, runDemo } from './demo/demo-runner.js';
+export type { DemoCall, DemoDecision, DemoOptions, DemoProgress, DemoResult, DemoStep } from './demo/demo-runner.js';

@@ -1,0 +1,51 @@
+import { Flags } from '@oclif/core';
+import type { DemoResult } from '@tollgate/gateway';
+import { TollgateCommand } from '../base-command.js';
+
+/**
+ * `tollgate demo [--database-url]`: the demo exchange behind the gateway with
+ * policies/ccxt, a scripted agent showing every effect, the ledger's decisions and
+ * `ledger verify`. The work is done by `runDemo` (@tollgate/gateway); this renders it.
+ */
+export default class Demo extends TollgateCommand {
+  static override summary = 'See Tollgate work: a scripted agent trades through the gateway; every decision lands in the ledger.';
+
+  static override description = `Starts the demo exchange (an MCP server with the CCXT server's 19 tools) behind the gateway with the policy in policies/ccxt, then runs a scripted agent over Streamable HTTP: an allowed read, an allowed small order, an order over the cap, cancel_order (reserved to people), the hidden withdrawal, the daily notional cap and the rate limit. Then it prints the decisions as the ledger recorded them and verifies the ledger's hash chains.
+
+Without --database-url (or TOLLGATE_DATABASE_URL) the embedded ledger in .tollgate/ledger is used. Run it inside the repository after \`pnpm build\`.
+
+Exit status: 0 when the ledger verifies, 1 when it does not, 2 when the demo cannot run.`;
+
+  static override usage = 'demo [--database-url <url>] [--json]';
+
+  static override examples = ['<%= config.bin %> demo', '<%= config.bin %> demo --database-url postgres://postgres@127.0.0.1:5432/tollgate'];
+
+  static override flags = {
+    'database-url': Flags.string({ description: 'PostgreSQL URL of the ledger (default: the embedded ledger in .tollgate/ledger)', env: 'TOLLGATE_DATABASE_URL', helpValue: '<url>' }),
+  };
+
+  public async run(): Promise<DemoResult> {
+    const { flags } = await this.parse(Demo);
+    const { runDemo } = await import('@tollgate/gateway');
+    const { renderDemoProgress, renderDemoReport } = await import('../gateway/demo-report.js');
+    const { shouldColour } = await import('../render/terminal-style.js');
+    const { asCliError } = await import('../gateway/gateway-runner.js');
+    const json = this.jsonEnabled();
+    const colour = shouldColour(process.stdout);
+    let result: DemoResult;
+    try {
+      result = await runDemo({
+        cwd: process.cwd(),
+        ...(flags['database-url'] ? { databaseUrl: flags['database-url'] } : {}),
+        onProgress: (event) => {
+          if (!json) process.stdout.write(renderDemoProgress(event, colour));
+        },
+      });
+    } catch (error) {
+      throw asCliError(error);
+    }
+    if (!json) process.stdout.write(renderDemoReport(result, colour));
+    if (!result.verify.ok) process.exitCode = 1;
+    return result;
+  }
+}

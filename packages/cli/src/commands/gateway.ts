@@ -1,0 +1,41 @@
+import { Flags } from '@oclif/core';
+import { TollgateCommand } from '../base-command.js';
+import type { GatewayRunResult } from '../gateway/gateway-runner.js';
+
+/**
+ * `tollgate gateway [--config file]`: runs the MCP gateway until SIGTERM/SIGINT (graceful
+ * shutdown) or, for a stdio-only gateway, until the agent disconnects. The work is done by
+ * `runGateway` and `@tollgate/gateway`.
+ */
+export default class Gateway extends TollgateCommand {
+  static override summary = 'Run the MCP gateway: every tool call is checked, decided by policy, recorded in the ledger, then forwarded.';
+
+  static override description = `Agents connect to the gateway instead of their MCP servers, over stdio and/or Streamable HTTP (bearer tokens). Each tools/call is validated against the tool's input schema, decided by the upstream's policy (policy.dir/<server>/policy.json|yaml), committed to the ledger, and only then forwarded; its outcome is recorded too. Resources, prompts, completion, logging and notifications pass through unchanged.
+
+Without --config the first of tollgate.gateway.yaml, tollgate.gateway.yml, tollgate.gateway.json in the current directory is used. Logs are JSON lines on stderr. SIGTERM stops accepting, lets calls in flight finish and flushes the ledger.
+
+Exit status: 0 after a clean shutdown, 2 for a bad configuration, policy, upstream, port or ledger.`;
+
+  static override usage = 'gateway [--config <file>] [--json]';
+
+  static override examples = ['<%= config.bin %> gateway --config tollgate.gateway.yaml', '<%= config.bin %> gateway'];
+
+  static override flags = {
+    config: Flags.string({ char: 'c', description: 'the gateway configuration (JSON or YAML; see docs/gateway.md)', helpValue: '<file>' }),
+  };
+
+  public async run(): Promise<GatewayRunResult> {
+    const { flags } = await this.parse(Gateway);
+    const { runGateway } = await import('../gateway/gateway-runner.js');
+    const result = await runGateway({
+      cwd: process.cwd(),
+      ...(flags.config !== undefined ? { config: flags.config } : {}),
+      onReady: (gateway) => {
+        const where = [gateway.config.listen.stdio ? 'stdio' : undefined, gateway.http?.url].filter(Boolean).join(' and ');
+        process.stderr.write(`tollgate gateway: serving ${where}; policies from ${gateway.config.policy.dir}\n`);
+      },
+    });
+    if (!this.jsonEnabled()) process.stderr.write(`tollgate gateway: stopped (${result.stopped})\n`);
+    return result;
+  }
+}

@@ -1,0 +1,45 @@
+import type { DemoCall, DemoProgress, DemoResult } from '@tollgate/gateway';
+import { terminalStyle, type TerminalStyle } from '../render/terminal-style.js';
+
+/** One progress line of `tollgate demo`. */
+export function renderDemoProgress(event: DemoProgress, colour: boolean): string {
+  const style = terminalStyle(colour);
+  if (event.kind === 'stage') return `${style.cyan('==>')} ${event.text}\n`;
+  const c = event.call;
+  return `${String(c.step).padStart(3)}. ${c.title.padEnd(34)} ${c.tool.padEnd(26)} ${verdict(c, style)}\n       ${style.dim(c.text)}\n`;
+}
+
+/** The closing report of `tollgate demo`: the ledger's decisions, then `ledger verify`. */
+export function renderDemoReport(result: DemoResult, colour: boolean): string {
+  const style = terminalStyle(colour);
+  const lines: string[] = ['', style.bold(`Decisions in the ledger (${result.ledger.backend}, ${result.ledger.location}, strand ${result.ledger.strand})`)];
+  const rows = result.decisions.map((d) => [String(d.seq), d.tool, d.effect, d.rule ?? '-', d.outcome ?? '-', truncate(d.reason, 60)]);
+  lines.push(...table(['seq', 'tool', 'effect', 'rule', 'outcome', 'reason'], rows));
+  const v = result.verify;
+  lines.push('', style.bold('tollgate ledger verify'));
+  lines.push(
+    v.ok
+      ? style.green(`ok: ${v.events} events in ${v.strands.length} strand(s), every hash link intact, no gaps`)
+      : style.red(`FAILED: ${v.problem_count} problem(s); first: ${JSON.stringify(v.first_problem)}`),
+  );
+  lines.push(v.missing_outcomes.count === 0 ? 'every allowed call has its outcome' : style.yellow(`${v.missing_outcomes.count} allowed call(s) without an outcome`));
+  lines.push('', style.dim(`demo finished in ${(result.durationMs / 1000).toFixed(1)} s; inspect the ledger with \`tollgate ledger query\``), '');
+  return lines.join('\n');
+}
+
+function verdict(c: DemoCall, style: TerminalStyle): string {
+  const text = c.rule ? `${c.verdict} (${c.rule})` : c.verdict;
+  if (c.verdict === 'allowed') return style.green(text);
+  if (c.verdict === 'unknown tool') return style.yellow(text);
+  return style.red(text);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function table(header: readonly string[], rows: readonly string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}

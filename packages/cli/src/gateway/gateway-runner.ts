@@ -1,0 +1,80 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { GatewayError, loadGatewayConfig, startGateway, type RunningGateway } from '@tollgate/gateway';
+import { isLedgerError } from '@tollgate/ledger';
+import { CliError, ExitCode } from '../cli-error.js';
+
+/** Configuration files `tollgate gateway` looks for when `--config` is not given, in order. */
+export const DEFAULT_GATEWAY_CONFIGS = ['tollgate.gateway.yaml', 'tollgate.gateway.yml', 'tollgate.gateway.json'] as const;
+
+/** What `tollgate gateway` reports once the gateway has stopped. */
+export interface GatewayRunResult {
+  readonly config: string;
+  readonly stopped: string;
+  /** The HTTP endpoint agents used, when HTTP was on. */
+  readonly url: string | null;
+}
+
+/** Options of {@link runGateway}. */
+export interface GatewayRunOptions {
+  /** The configuration file (default: the first of {@link DEFAULT_GATEWAY_CONFIGS} in `cwd`). */
+  readonly config?: string;
+  readonly cwd: string;
+  /** Called once the gateway serves (the CLI prints where). */
+  readonly onReady?: (gateway: RunningGateway) => void;
+}
+
+/**
+ * Loads the configuration, starts the gateway, and runs it until SIGTERM or SIGINT (graceful
+ * shutdown: stop accepting, finish calls in flight, flush the ledger) or, for a stdio-only
+ * gateway, until the agent disconnects.
+ *
+ * @throws CliError exit 2 for a bad configuration, policy, upstream, port or ledger.
+ */
+export async function runGateway(options: GatewayRunOptions): Promise<GatewayRunResult> {
+  const file = options.config !== undefined ? resolve(options.cwd, options.config) : DEFAULT_GATEWAY_CONFIGS.map((f) => resolve(options.cwd, f)).find((f) => existsSync(f));
+  if (file === undefined) {
+    throw new CliError('config.missing', `no gateway configuration: pass --config <file> or create ${DEFAULT_GATEWAY_CONFIGS[0]} here`, {
+      hint: 'See docs/gateway.md for the configuration reference.',
+    });
+  }
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway(await loadGatewayConfig(file));
+  } catch (error) {
+    throw asCliError(error);
+  }
+  let stoppedBy = 'the stdio agent disconnected';
+  const stop = (signal: NodeJS.Signals): void => {
+    stoppedBy = signal;
+    void gateway.shutdown(signal);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  options.onReady?.(gateway);
+  try {
+    await gateway.closed;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+  return { config: file, stopped: stoppedBy, url: gateway.http?.url ?? null };
+}
+
+/** Maps the gateway's and ledger's coded errors to the CLI's (exit 2, with a hint). */
+export function asCliError(error: unknown): CliError {
+  if (error instanceof CliError) return error;
+  if (error instanceof GatewayError) {
+    const hints: Partial<Record<string, string>> = {
+      'config.invalid': 'Fix the configuration (docs/gateway.md lists every key).',
+      'policy.invalid': 'Run `tollgate lint` on the policy directory to see every finding.',
+      'upstream.unavailable': 'Check the upstream command or URL in the configuration, and that the server starts on its own.',
+      'listen.failed': 'Choose another port, or stop what is listening there.',
+    };
+    return new CliError(error.code, error.message, { exit: ExitCode.input, hint: hints[error.code], cause: error });
+  }
+  if (isLedgerError(error)) {
+    return new CliError(error.code, error.message, { exit: ExitCode.input, hint: error.code === 'ledger.not_migrated' ? 'Run `tollgate ledger migrate` first.' : undefined, cause: error });
+  }
+  return new CliError('internal', error instanceof Error ? error.message : String(error), { exit: ExitCode.input, cause: error });
+}
