@@ -85,7 +85,7 @@ const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_00
  * @example parseLedgerTime('24h', new Date('2026-11-24T12:00:00Z')) // 2026-11-23T12:00:00.000Z
  * @throws LedgerError `ledger.invalid_query` naming `what` and the accepted forms.
  */
-export function parseLedgerTime(text: string, now: Date, what = 'time'): Date {
+export function parseLedgerTime(text: string, now: Date, what?: string): Date {
   const value = text.trim();
   if (value === 'now') return new Date(now.getTime());
   const duration = DURATION.exec(value);
@@ -102,6 +102,6 @@ export function parseLedgerTime(text: string, now: Date, what = 'time'): Date {
   }
   throw new LedgerError(
     'ledger.invalid_query',
-    `${what} ${JSON.stringify(text)} is not a time: use ISO 8601 (2026-11-24 or 2026-11-24T10:00:00Z), "now", or a duration before now (15m, 24h, 7d)`,
+    `${what ? `${what} ` : ''}${JSON.stringify(text)} is not a time: use ISO 8601 (2026-11-24 or 2026-11-24T10:00:00Z), "now", or a duration before now (15m, 24h, 7d)`,
   );
 }

@@ -1,0 +1,48 @@
+import { Flags } from '@oclif/core';
+import type { VerifyReport } from '@tollgate/ledger';
+import { ExitCode } from '../../cli-error.js';
+import { TollgateCommand } from '../../base-command.js';
+import { ledgerConnectionFlags, withLedger } from '../../ledger/ledger-command-support.js';
+import { renderVerifyReport } from '../../ledger/ledger-report-renderer.js';
+
+/**
+ * `tollgate ledger verify`: recompute every hash chain and check every checkpoint. The work is
+ * `verifyLedger` of @tollgate/ledger.
+ */
+export default class LedgerVerify extends TollgateCommand {
+  static override summary = 'Recompute every strand of the ledger and check its checkpoints; name the first bad event.';
+
+  static override description = `Reads every event of every strand in order and checks that sequence numbers have no gaps, that each event links to the one before it (prev_hash) and that its hash is SHA-256(prev_hash || canonical(event)). Checks each checkpoint (those in the database and those given with --checkpoint): its Ed25519 signature, its key (with --trust) and that every strand still begins with what it signed.
+
+On failure it names the first bad event (strand, sequence, event id) and what is wrong: changed, removed, inserted or reordered events, a cut tail, a forged or untrusted checkpoint. It also lists calls that were allowed but have no recorded outcome.
+
+Exit status: 0 intact, 1 tampering found (or, with --strict, allowed calls without an outcome), 2 bad input or an unreachable database.`;
+
+  static override examples = [
+    '<%= config.bin %> ledger verify',
+    '<%= config.bin %> ledger verify --checkpoint ledger/checkpoints/2030-05-01.json --trust keys/ledger.pub --record',
+  ];
+
+  static override flags = {
+    ...ledgerConnectionFlags,
+    checkpoint: Flags.string({ multiple: true, description: 'a checkpoint file (from `tollgate ledger checkpoint --out`) to check too', helpValue: 'file' }),
+    trust: Flags.string({ multiple: true, description: 'an Ed25519 public key (PEM) checkpoints must be signed by', helpValue: '<prefix>.pub' }),
+    record: Flags.boolean({ description: 'store the result in ledger_verifications (integrity evidence for auditors)' }),
+    strict: Flags.boolean({ description: 'also fail (exit 1) when an allowed call has no outcome' }),
+  };
+
+  public async run(): Promise<VerifyReport> {
+    const { flags } = await this.parse(LedgerVerify);
+    const { verifyLedger } = await import('@tollgate/ledger');
+    const report = await withLedger(flags, (connection) =>
+      verifyLedger(connection, {
+        checkpointFiles: flags.checkpoint ?? [],
+        trustedKeyFiles: flags.trust ?? [],
+        record: flags.record,
+      }),
+    );
+    this.log(renderVerifyReport(report, flags.strict).trimEnd());
+    if (!report.ok || (flags.strict && report.missing_outcomes.count > 0)) process.exitCode = ExitCode.findings;
+    return report;
+  }
+}
