@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { openLedgerSink } from '@tollgate/ledger';
 import { MemoryLimitStore, type Agent, type LimitStore } from '@tollgate/policy';
+import pg from 'pg';
 import { pino, type Logger } from 'pino';
+import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { GatewaySession } from './downstream/gateway-session.js';
 import { startHttpListener, type HttpListener } from './downstream/http-listener.js';
@@ -10,6 +12,7 @@ import { PassthroughRouter } from './downstream/passthrough-router.js';
 import { LimitedStdioServerTransport } from './downstream/stdio-server-transport.js';
 import { GatewayError, errorMessage } from './gateway-error.js';
 import type { DecisionSink } from './ledger/decision-sink.js';
+import { PostgresLimitStore } from './limits/postgres-limit-store.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { ToolCallPipeline } from './pipeline/tool-call-pipeline.js';
 import { DirectoryPolicySource } from './policy/directory-policy-source.js';
@@ -44,6 +47,8 @@ export interface RunningGateway {
   readonly policies: PolicySource;
   /** The HTTP endpoint for agents, when `listen.http` is set. */
   readonly http: HttpListener | undefined;
+  /** The admin API, when `admin` is set. */
+  readonly admin: AdminServer | undefined;
   /** Resolves once the gateway has shut down (after {@link shutdown}, or when the stdio agent left a stdio-only gateway). */
   readonly closed: Promise<void>;
   /** True from the moment shutdown starts. */
@@ -75,7 +80,25 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
   };
   try {
-    const limits = deps.limits ?? new MemoryLimitStore();
+    let limits: LimitStore;
+    if (deps.limits) limits = deps.limits;
+    else if (config.limits.store === 'postgres') {
+      const pool = new pg.Pool({
+        connectionString: config.ledger.databaseUrl,
+        max: 8,
+        connectionTimeoutMillis: 5000,
+        // A call waits for its limits: a stuck database must fail the call, not hang it.
+        statement_timeout: 5000,
+        application_name: 'tollgate-gateway-limits',
+      });
+      pool.on('error', (error) => logger.warn({ err: errorMessage(error) }, 'limit store connection lost'));
+      const store = new PostgresLimitStore(pool, { logger });
+      cleanup.push(async () => {
+        store.close();
+        await pool.end();
+      });
+      limits = store;
+    } else limits = new MemoryLimitStore();
 
     const upstreams: Upstream[] = config.upstreams.map((u) => (u.kind === 'stdio' ? new StdioUpstream(u, logger) : new HttpUpstream(u, logger)));
     const registry = new UpstreamRegistry(upstreams, logger);
@@ -128,11 +151,26 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       logger.info({ url: http.url }, 'serving agents over Streamable HTTP');
     }
 
+    let closing = false;
+    let admin: AdminServer | undefined;
+    if (config.admin) {
+      admin = await startAdminServer({
+        ...config.admin,
+        registry,
+        policies,
+        metrics,
+        closing: () => closing,
+        inFlight: () => pipeline.inFlight,
+        logger,
+      });
+      cleanup.push(() => admin!.close());
+      logger.info({ url: admin.url }, 'admin API listening');
+    }
+
     let resolveClosed!: () => void;
     const closed = new Promise<void>((resolve) => {
       resolveClosed = resolve;
     });
-    let closing = false;
     let shutdownPromise: Promise<void> | undefined;
     let stdioSession: GatewaySession | undefined;
 
@@ -177,6 +215,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       pipeline,
       policies,
       http,
+      admin,
       closed,
       get closing() {
         return closing;

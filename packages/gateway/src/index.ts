@@ -34,3 +34,7 @@ export { startGateway } from './gateway.js';
 export type { GatewayDependencies, RunningGateway } from './gateway.js';
 export { DEMO_SCRIPT, runDemo } from './demo/demo-runner.js';
 export type { DemoCall, DemoDecision, DemoOptions, DemoProgress, DemoResult, DemoStep } from './demo/demo-runner.js';
+export { startAdminServer } from './admin/admin-server.js';
+export type { AdminServer, AdminServerOptions } from './admin/admin-server.js';
+export { PostgresLimitStore } from './limits/postgres-limit-store.js';
+export type { PostgresLimitStoreOptions } from './limits/postgres-limit-store.js';

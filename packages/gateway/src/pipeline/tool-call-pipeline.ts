@@ -228,7 +228,8 @@ export class ToolCallPipeline {
           ? 'timeout'
           : 'error';
       this.#metrics?.upstream(identity.server, status, durationMs / 1000);
-      this.#outcome({ type: 'outcome', ...identity, status, durationMs, reason: errorMessage(error).slice(0, 2000) });
+      const recorded = this.#outcome({ type: 'outcome', ...identity, status, durationMs, reason: errorMessage(error).slice(0, 2000) });
+      if (this.#awaitOutcome) await recorded;
       if (error instanceof GatewayError && error.code === 'upstream.unavailable') {
         return refusal(`${error.message}; the call may or may not have run`, { code: 'upstream.unavailable', rule: null, decision_id: identity.callId });
       }

@@ -9,7 +9,7 @@ import type { Upstream, UpstreamInfo, UpstreamRequest, UpstreamRequestOptions } 
 /** The client identity the gateway presents to upstream servers. */
 export const GATEWAY_CLIENT_INFO = Object.freeze({ name: 'tollgate-gateway', version: '0.1.0' });
 
-/** Shortest wait between two reconnection attempts after a lost connection. */
+/** Shortest wait after a failed connection attempt before the next one. */
 const RECONNECT_BACKOFF_MS = 1000;
 
 /**
@@ -27,7 +27,7 @@ export abstract class ClientUpstream implements Upstream {
   #info: UpstreamInfo | undefined;
   #connecting: Promise<UpstreamInfo> | undefined;
   #closed = false;
-  #lastAttempt = 0;
+  #lastFailure = 0;
   #everConnected = false;
 
   protected constructor(name: string, timeoutMs: number, logger: Logger) {
@@ -60,7 +60,6 @@ export abstract class ClientUpstream implements Upstream {
   }
 
   async #open(): Promise<UpstreamInfo> {
-    this.#lastAttempt = Date.now();
     const client = new Client({ ...GATEWAY_CLIENT_INFO }, { capabilities: {} });
     client.fallbackNotificationHandler = async (notification) => {
       this.onnotification?.(notification);
@@ -78,6 +77,7 @@ export abstract class ClientUpstream implements Upstream {
     try {
       await client.connect(transport, { timeout: this.#timeoutMs });
     } catch (error) {
+      this.#lastFailure = Date.now();
       await client.close().catch(() => undefined);
       throw new GatewayError('upstream.unavailable', `cannot connect to upstream "${this.name}" (${this.describe()}): ${errorMessage(error)}`, { cause: error });
     }
@@ -103,7 +103,8 @@ export abstract class ClientUpstream implements Upstream {
   async #ready(): Promise<Client> {
     if (this.#client) return this.#client;
     if (this.#closed) throw new GatewayError('upstream.unavailable', `upstream "${this.name}" is closed`);
-    if (!this.#connecting && Date.now() - this.#lastAttempt < RECONNECT_BACKOFF_MS) {
+    // A server that just failed to start is not restarted for every call.
+    if (!this.#connecting && Date.now() - this.#lastFailure < RECONNECT_BACKOFF_MS) {
       throw new GatewayError('upstream.unavailable', `upstream "${this.name}" is not connected (reconnecting)`);
     }
     await this.connect();

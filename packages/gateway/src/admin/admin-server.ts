@@ -1,0 +1,127 @@
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sha256Hex } from '@tollgate/policy';
+import type { Logger } from 'pino';
+import { GatewayError, errorMessage } from '../gateway-error.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { PolicySource } from '../policy/policy-source.js';
+import type { UpstreamRegistry } from '../upstream/upstream-registry.js';
+
+/** What the admin API reports on. */
+export interface AdminServerOptions {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** SHA-256 (hex) of the admin bearer token. */
+  readonly tokenSha256: string;
+  readonly registry: UpstreamRegistry;
+  readonly policies: PolicySource;
+  readonly metrics: GatewayMetrics;
+  /** True once the gateway is shutting down (then `/readyz` answers 503). */
+  readonly closing: () => boolean;
+  /** Calls in flight, for `/readyz`. */
+  readonly inFlight: () => number;
+  readonly logger: Logger;
+}
+
+/** A running admin API. */
+export interface AdminServer {
+  /** e.g. `http://127.0.0.1:8081`. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The gateway's admin HTTP API, on its own port (DESIGN §4):
+ * - `GET /healthz` — 200 while the process runs (no token: for liveness probes);
+ * - `GET /readyz` — 200 when every upstream is connected and the gateway is not shutting
+ *   down, else 503 with the reasons (no token: for load balancers);
+ * - `GET /policy` — the active policy of each upstream: revision, digest, source, time;
+ * - `GET /metrics` — Prometheus text (decisions by effect and tool, decision and upstream
+ *   latency, ledger batch size and commit time, …).
+ * `/policy` and `/metrics` need `Authorization: Bearer <admin token>` (401 otherwise).
+ *
+ * @throws GatewayError `listen.failed` when the port cannot be bound.
+ */
+export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
+  const { registry, policies, metrics, logger } = options;
+
+  const ready = (): { ready: boolean; reasons: string[] } => {
+    const reasons: string[] = [];
+    if (options.closing()) reasons.push('the gateway is shutting down');
+    for (const u of registry.upstreams) if (!u.connected) reasons.push(`upstream "${u.name}" is not connected`);
+    return { ready: reasons.length === 0, reasons };
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET is supported' }, { allow: 'GET, HEAD' });
+    switch (path) {
+      case '/healthz':
+        return send(res, 200, { status: 'ok' });
+      case '/readyz': {
+        const r = ready();
+        return send(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', reasons: r.reasons, in_flight: options.inFlight() });
+      }
+      case '/policy':
+      case '/metrics':
+        break;
+      default:
+        return send(res, 404, { error: `not found: ${path}; try /healthz, /readyz, /policy or /metrics` });
+    }
+    if (!authorized(req, options.tokenSha256)) {
+      return send(res, 401, { error: 'present the admin bearer token (Authorization: Bearer <token>)' }, { 'www-authenticate': 'Bearer realm="tollgate-admin"' });
+    }
+    if (path === '/metrics') {
+      const { contentType, body } = await metrics.render();
+      res.writeHead(200, { 'content-type': contentType }).end(body);
+      return;
+    }
+    const active = [...policies.active()].map(([server, a]) => ({
+      server,
+      revision: a.policy.revision,
+      digest: a.policy.digest,
+      source: a.source,
+      activated_at: new Date(a.activatedAt).toISOString(),
+      rules: a.policy.rules.length,
+    }));
+    return send(res, 200, { policies: active });
+  };
+
+  const http: HttpServer = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      logger.error({ err: errorMessage(error), url: req.url }, 'admin request failed');
+      if (!res.headersSent) send(res, 500, { error: 'internal error' });
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    const fail = (error: Error): void => reject(new GatewayError('listen.failed', `cannot listen for the admin API on ${options.host}:${options.port}: ${error.message}`, { cause: error }));
+    http.once('error', fail);
+    http.listen(options.port, options.host, () => {
+      http.off('error', fail);
+      resolve();
+    });
+  });
+  const address = http.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      }),
+  };
+}
+
+function authorized(req: IncomingMessage, tokenSha256: string): boolean {
+  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return m !== null && sha256Hex(m[1]!) === tokenSha256;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(JSON.stringify(body));
+}

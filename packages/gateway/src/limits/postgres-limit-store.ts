@@ -1,0 +1,88 @@
+import type { LimitRequest, LimitResult, LimitStore } from '@tollgate/policy';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { GatewayError, errorMessage } from '../gateway-error.js';
+
+/** Options of a {@link PostgresLimitStore}. */
+export interface PostgresLimitStoreOptions {
+  /** How often rows of windows that ended more than a day ago are deleted (default 10 minutes; 0 never). */
+  readonly sweepIntervalMs?: number;
+  readonly logger?: Logger;
+}
+
+const ACQUIRE_SQL = 'SELECT exceeded_index, counter_values FROM limit_acquire($1::text[], $2::float8[], $3::float8[], $4::bigint[], $5::bigint[])';
+const SWEEP_SQL = 'DELETE FROM limit_counters WHERE window_end < $1::bigint';
+const KEEP_ENDED_MS = 86_400_000;
+
+/**
+ * A {@link LimitStore} in PostgreSQL (migration `0010_limit_counters.sql`), so limits hold
+ * across every gateway sharing the database: each call's counters are checked and
+ * incremented all-or-nothing by one `limit_acquire(...)` statement, which locks the
+ * counters in key order. The pool is the caller's (injected) and stays open on `close()`.
+ *
+ * @example
+ * const store = new PostgresLimitStore(new pg.Pool({ connectionString: url }));
+ * const policy = compilePolicy(source, { server: 'ccxt', limits: store });
+ * await policy.decideAsync(call);
+ */
+export class PostgresLimitStore implements LimitStore {
+  readonly #pool: pg.Pool;
+  readonly #logger: Logger | undefined;
+  readonly #sweep: NodeJS.Timeout | undefined;
+
+  constructor(pool: pg.Pool, options: PostgresLimitStoreOptions = {}) {
+    this.#pool = pool;
+    this.#logger = options.logger;
+    const every = options.sweepIntervalMs ?? 600_000;
+    if (every > 0) {
+      this.#sweep = setInterval(() => void this.sweep(Date.now()), every);
+      this.#sweep.unref();
+    }
+  }
+
+  /**
+   * Checks and increments the counters of one call (see {@link LimitStore}).
+   * @throws GatewayError `limits.unavailable` when the database does not answer.
+   */
+  async acquire(requests: readonly LimitRequest[], _now: number): Promise<LimitResult> {
+    if (requests.length === 0) return { exceeded: -1, used: [] };
+    const keys = new Array<string>(requests.length);
+    const amounts = new Array<number>(requests.length);
+    const maxes = new Array<number>(requests.length);
+    const starts = new Array<number>(requests.length);
+    const ends = new Array<number>(requests.length);
+    for (let i = 0; i < requests.length; i++) {
+      const r = requests[i]!;
+      // Policy keys hold NUL separators, which PostgreSQL text cannot store: keep their JSON form.
+      keys[i] = JSON.stringify(r.key);
+      amounts[i] = r.amount;
+      maxes[i] = r.max;
+      starts[i] = r.windowStart;
+      ends[i] = r.windowEnd;
+    }
+    let row: { exceeded_index: number; counter_values: number[] } | undefined;
+    try {
+      const result = await this.#pool.query<{ exceeded_index: number; counter_values: number[] }>(ACQUIRE_SQL, [keys, amounts, maxes, starts, ends]);
+      row = result.rows[0];
+    } catch (error) {
+      throw new GatewayError('limits.unavailable', `the limit store could not check the call's limits: ${errorMessage(error)}`, { cause: error });
+    }
+    if (!row) throw new GatewayError('limits.unavailable', 'limit_acquire returned no row');
+    return { exceeded: row.exceeded_index, used: row.counter_values.map(Number) };
+  }
+
+  /** Deletes counters of windows that ended more than a day before `now`; returns how many. */
+  async sweep(now: number): Promise<number> {
+    try {
+      return (await this.#pool.query(SWEEP_SQL, [now - KEEP_ENDED_MS])).rowCount ?? 0;
+    } catch (error) {
+      this.#logger?.warn({ err: errorMessage(error) }, 'could not delete old limit counters');
+      return 0;
+    }
+  }
+
+  /** Stops the periodic sweep. */
+  close(): void {
+    if (this.#sweep) clearInterval(this.#sweep);
+  }
+}
