@@ -22,14 +22,16 @@ import type { StreamCall } from './call-stream.js';
 import { CEDAR_POLICIES, TOLLGATE_POLICY, cedarSchema, limitedPolicy } from './ccxt-policies.js';
 import { CliRunner, timeHelp, timeTestCommand, timeTestInProcess, writeTestSuite } from './cli-bench.js';
 import type { CliMeasurement, HelpTiming, InProcessTiming, TestStages, TestSuite, TestSuiteTiming } from './cli-bench.js';
-import { measureThroughput, observed, sampleBatched, samplePerCall, sampleTimerCost, summarize } from './latency-sampler.js';
-import type { DecisionKernel, LatencySummary, ThroughputResult } from './latency-sampler.js';
+import { measureThroughputInterleaved, observed, sampleBatched, samplePerCall, sampleTimerCost, summarize } from './latency-sampler.js';
+import type { DecisionKernel, LatencySummary, ThroughputPlan, ThroughputResult } from './latency-sampler.js';
 
 const GOAL_RATIO = 100;
 const GOAL_P99_NS = 1000;
 const GOAL_TEST_MS = 1000;
 const GOAL_HELP_MS = 300;
 const BATCH = 100;
+/** Rounds over which the timed throughput passes of all engines are interleaved. */
+const ROUNDS = 5;
 const SERVER = 'ccxt';
 /** Sized so that each limit trips on a few percent of this stream's calls, as a busy desk's would. */
 const LIMITS = { callsPerMinute: 330, ordersPerMinute: 20, dailyNotional: 2500 } as const;
@@ -192,16 +194,23 @@ function passes(count: number, sample: () => Float64Array): Float64Array {
   return out;
 }
 
-/**
- * Throughput over `timed` passes after `warmup`, then per-decision and batched latency over
- * `latencyPasses` further passes each (all samples pooled, so noise is kept, not picked away).
- */
-function measureEngine(name: string, prepare: () => DecisionKernel, warmup: number, timed: number, latencyPasses: number): EngineResult {
-  process.stderr.write(`measuring ${name}: ${warmup} warm-up + ${timed} timed passes of ${int(SIZE)} calls, ${latencyPasses} latency pass(es)…\n`);
-  const throughput = measureThroughput(prepare, SIZE, warmup, timed);
-  const perCall = summarize(passes(latencyPasses, () => samplePerCall(prepare(), SIZE)));
-  const batched = summarize(passes(latencyPasses, () => sampleBatched(prepare(), SIZE, BATCH)));
-  return { name, throughput, perCall, batched };
+/** One engine of the comparison: how to run it, and how many passes of each kind. */
+interface Engine extends ThroughputPlan {
+  readonly name: string;
+  /** Warm passes of per-decision and of batched timing (samples of all passes pooled, so noise is kept, not picked away). */
+  readonly latencyPasses: number;
+}
+
+/** Throughput of every engine (interleaved), then each engine's latency passes. */
+function measureEngines(engines: readonly Engine[]): EngineResult[] {
+  process.stderr.write(`throughput: ${engines.map((e) => `${e.name} ${e.warmup} warm-up + ${e.passes} timed`).join('; ')} passes of ${int(SIZE)} calls, interleaved…\n`);
+  const throughputs = measureThroughputInterleaved(engines, SIZE, ROUNDS);
+  return engines.map((e, i) => {
+    process.stderr.write(`latency: ${e.name}, ${e.latencyPasses} pass(es)…\n`);
+    const perCall = summarize(passes(e.latencyPasses, () => samplePerCall(e.prepare(), SIZE)));
+    const batched = summarize(passes(e.latencyPasses, () => sampleBatched(e.prepare(), SIZE, BATCH)));
+    return { name: e.name, throughput: throughputs[i]!, perCall, batched };
+  });
 }
 
 say('# Evaluator benchmark: Tollgate CompiledPolicy.decide vs Cedar (cedar-wasm)');
@@ -226,8 +235,6 @@ say(
 );
 say();
 
-const tollgate = measureEngine('Tollgate', () => tollgateKernel(compared, calls), 5, 15, 3);
-const cedarResult = measureEngine('Cedar', () => cedarKernel(requests), 1, 5, 1);
 /** Cedar's fixed cost per call: a one-policy set and a request with an empty context and no entities. */
 const floorRequest: StatefulAuthorizationCall = {
   principal: { type: 'Agent', id: 'agent-0' },
@@ -237,8 +244,13 @@ const floorRequest: StatefulAuthorizationCall = {
   preparsedPolicySetId: FLOOR_SET_ID,
   entities: [],
 };
-const cedarFloor = measureEngine('Cedar floor: 1 policy, empty request', () => cedarKernel(new Array<StatefulAuthorizationCall>(SIZE).fill(floorRequest)), 1, 3, 1);
-const limited = measureEngine('Tollgate + limits', limitedKernelFactory(stream, calls), 5, 15, 3);
+const floorRequests = new Array<StatefulAuthorizationCall>(SIZE).fill(floorRequest);
+const [tollgate, cedarResult, limited, cedarFloor] = measureEngines([
+  { name: 'Tollgate', prepare: () => tollgateKernel(compared, calls), warmup: 5, passes: 15, latencyPasses: 3 },
+  { name: 'Cedar', prepare: () => cedarKernel(requests), warmup: 1, passes: 5, latencyPasses: 1 },
+  { name: 'Tollgate + limits', prepare: limitedKernelFactory(stream, calls), warmup: 5, passes: 15, latencyPasses: 3 },
+  { name: 'Cedar floor: 1 policy, empty request', prepare: () => cedarKernel(floorRequests), warmup: 1, passes: 5, latencyPasses: 1 },
+]) as [EngineResult, EngineResult, EngineResult, EngineResult];
 const timer = summarize(passes(3, () => sampleTimerCost(SIZE)));
 const limitedDecisions = limitedBreakdown(stream, calls);
 
@@ -266,7 +278,7 @@ say(
 );
 say(`  (${int(LIMITS.dailyNotional)} units, increment_from args.amount) on an in-memory limit store, the clock following the stream; it is not compared with Cedar.`);
 say(`  Its decisions: ${limitedDecisions}.`);
-say(`- Throughput: whole-stream passes after warm-up (Tollgate 5 + 15 timed, Cedar 1 + 5 timed); median and best pass.`);
+say(`- Throughput: whole-stream passes after warm-up (Tollgate 5 + 15 timed, Cedar 1 + 5 timed), the timed passes of all engines interleaved over ${ROUNDS} rounds; median and best pass.`);
 say('- p50/p99/p99.9: one process.hrtime.bigint() before and after each decision, over warm passes of the stream (Tollgate 3, pooled; Cedar 1);');
 say('  these include the timer\'s own cost (the "timer alone" row, 3 passes of an empty kernel).');
 say(`- p50/p99 (/${BATCH}): each group of ${BATCH} consecutive decisions timed together and divided by ${BATCH}; no timer cost, but averaged within each group.`);

@@ -62,27 +62,49 @@ export function summarize(samples: Float64Array): LatencySummary {
   };
 }
 
+/** One engine's part in {@link measureThroughputInterleaved}. */
+export interface ThroughputPlan {
+  /**
+   * Called before every pass, outside the timing (a stateful engine resets its counters
+   * there); returns the kernel for that pass.
+   */
+  readonly prepare: () => DecisionKernel;
+  /** Untimed passes first, so that the code is optimised before it is timed. */
+  readonly warmup: number;
+  /** Timed passes. */
+  readonly passes: number;
+}
+
 /**
- * Runs `warmup` untimed and then `passes` timed passes over a stream of `size` calls.
- * `prepare` is called before every pass, outside the timing (a stateful engine resets its
- * counters there), and returns the kernel for that pass.
+ * Throughput of several engines over a stream of `size` calls. After every engine's
+ * warm-up, the timed passes run in `rounds` rounds, each engine's passes spread evenly
+ * over them, so that load from elsewhere on the machine falls on every engine alike
+ * instead of on whichever happened to run at the time.
  */
-export function measureThroughput(prepare: () => DecisionKernel, size: number, warmup: number, passes: number): ThroughputResult {
-  for (let w = 0; w < warmup; w++) sink += prepare()(0, size);
-  const rates: number[] = [];
-  let allowed = -1;
-  for (let p = 0; p < passes; p++) {
-    const kernel = prepare();
-    const t0 = process.hrtime.bigint();
-    const n = kernel(0, size);
-    const t1 = process.hrtime.bigint();
-    sink += n;
-    if (allowed !== -1 && n !== allowed) throw new Error(`pass ${p} allowed ${n} calls, an earlier pass ${allowed}: the engine is not deterministic`);
-    allowed = n;
-    rates.push(size / (Number(t1 - t0) / 1e9));
+export function measureThroughputInterleaved(plans: readonly ThroughputPlan[], size: number, rounds: number): ThroughputResult[] {
+  for (const plan of plans) for (let w = 0; w < plan.warmup; w++) sink += plan.prepare()(0, size);
+  const rates = plans.map((): number[] => []);
+  const allowed = plans.map(() => -1);
+  for (let r = 0; r < rounds; r++) {
+    plans.forEach((plan, e) => {
+      const from = Math.ceil((r * plan.passes) / rounds);
+      const to = Math.ceil(((r + 1) * plan.passes) / rounds);
+      for (let p = from; p < to; p++) {
+        const kernel = plan.prepare();
+        const t0 = process.hrtime.bigint();
+        const n = kernel(0, size);
+        const t1 = process.hrtime.bigint();
+        sink += n;
+        if (allowed[e] !== -1 && n !== allowed[e]) throw new Error(`pass ${p} allowed ${n} calls, an earlier pass ${allowed[e]}: the engine is not deterministic`);
+        allowed[e] = n;
+        rates[e]!.push(size / (Number(t1 - t0) / 1e9));
+      }
+    });
   }
-  const sorted = [...rates].sort((a, b) => a - b);
-  return { passes: rates, best: sorted[sorted.length - 1]!, median: sorted[Math.floor((sorted.length - 1) / 2)]!, allowed };
+  return rates.map((passes, e) => {
+    const sorted = [...passes].sort((a, b) => a - b);
+    return { passes, best: sorted[sorted.length - 1]!, median: sorted[Math.floor((sorted.length - 1) / 2)]!, allowed: allowed[e]! };
+  });
 }
 
 /** Times every decision on its own: `hrtime.bigint()`, one decision, `hrtime.bigint()`. Includes the timer's cost. */
