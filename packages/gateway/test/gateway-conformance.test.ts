@@ -107,6 +107,24 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
       expect(progress).toEqual([1, 2, 3].slice(0, progress.length));
     });
 
+    it('cancels the upstream call when the agent cancels, and records it', async () => {
+      const controller = new AbortController();
+      const pending = client.request(
+        { method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 3, steps: 3 } } },
+        CallToolResultSchema,
+        { signal: controller.signal },
+      );
+      admitted++;
+      setTimeout(() => controller.abort('the agent changed its mind'), 300);
+      await expect(pending).rejects.toThrow();
+      let rows: Array<{ outcome_status: string }> = [];
+      for (let i = 0; i < 100 && rows.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        rows = await db.query("SELECT outcome_status FROM ledger_events WHERE event_type = 'outcome' AND outcome_status = 'cancelled'");
+      }
+      expect(rows).toEqual([{ outcome_status: 'cancelled' }]);
+    });
+
     it('denies by rule with the reason, code and rule', async () => {
       const denied = await call('echo', { message: '-----BEGIN PRIVATE KEY-----' });
       expect(denied.isError).toBe(true);
@@ -177,7 +195,8 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
       expect(decisions.every((d) => d.agent_id === TEST_AGENT.id && d.session_id)).toBe(true);
       const allowed = decisions.filter((d) => d.effect === 'allow');
       expect(allowed).toHaveLength(30);
-      for (const d of allowed) expect(outcomes.get(d.call_id)?.outcome_status, d.tool).toBe('ok');
+      for (const d of allowed) expect(outcomes.get(d.call_id)?.outcome_status, d.tool).toBe(d.tool === 'trigger-long-running-operation' && outcomes.get(d.call_id)?.outcome_status === 'cancelled' ? 'cancelled' : 'ok');
+      expect(allowed.filter((d) => outcomes.get(d.call_id)?.outcome_status === 'cancelled')).toHaveLength(1);
       expect(decisions.filter((d) => d.effect === 'hidden').map((d) => d.tool)).toEqual(['get-env']);
       expect(decisions.filter((d) => d.effect === 'approval_required').map((d) => d.tool)).toEqual(['toggle-subscriber-updates']);
       expect(decisions.filter((d) => d.effect === 'deny').map((d) => d.rule).sort()).toEqual(
