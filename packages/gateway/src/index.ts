@@ -29,6 +29,7 @@ export { exceedsDepth, parseAgentMessage, refusalMessage } from './downstream/me
 export type { MessageLimits, MessageRefusal } from './downstream/message-limits.js';
 export { LimitedStdioServerTransport } from './downstream/stdio-server-transport.js';
 export { startHttpListener } from './downstream/http-listener.js';
+export { HttpSessionTransport } from './downstream/http-session-transport.js';
 export type { HttpListener, HttpListenerOptions } from './downstream/http-listener.js';
 export { startGateway } from './gateway.js';
 export type { GatewayDependencies, RunningGateway } from './gateway.js';

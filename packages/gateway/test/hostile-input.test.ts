@@ -93,6 +93,38 @@ describe('hostile input over Streamable HTTP', () => {
     expect(res.status).toBe(400);
   });
 
+  it('follows the Streamable HTTP rules for headers, notifications, streams and sessions', async () => {
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 'p', method: 'ping' });
+    expect((await post(ping, { accept: 'application/json' })).status).toBe(406);
+    expect((await post(ping, { 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await post(ping, { 'mcp-protocol-version': '1999-01-01' })).status).toBe(400);
+    const pong = await post(ping);
+    expect(pong.status).toBe(200);
+    expect(pong.headers.get('content-type')).toBe('application/json');
+    expect(await pong.json()).toEqual({ jsonrpc: '2.0', id: 'p', result: {} });
+    const batch = await post(JSON.stringify([{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'ping' }]));
+    expect(await batch.json()).toEqual([{ jsonrpc: '2.0', id: 1, result: {} }, { jsonrpc: '2.0', id: 2, result: {} }]);
+    expect((await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/roots/list_changed' }))).status).toBe(202);
+    const again = await post(JSON.stringify({ jsonrpc: '2.0', id: 'i', method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }));
+    expect(again.status).toBe(400);
+    // The SDK client holds the session's GET stream already: a second one is refused.
+    const headers = { authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream', 'mcp-session-id': transport.sessionId! };
+    expect((await fetch(gateway.http!.url, { headers })).status).toBe(409);
+  });
+
+  it('ends a session on DELETE and then answers it as unknown', async () => {
+    const other = new Client({ name: 'short-lived', version: '1' }, { capabilities: {} });
+    const t = new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } });
+    await other.connect(t);
+    const id = t.sessionId!;
+    const sessions = gateway.http!.sessionCount();
+    await t.terminateSession();
+    expect(gateway.http!.sessionCount()).toBe(sessions - 1);
+    const res = await fetch(gateway.http!.url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': id }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+    expect(res.status).toBe(404);
+    await other.close();
+  });
+
   it('fails closed on an over-long value matched by a regex rule, and keeps serving', async () => {
     const result = await client.callTool({ name: 'create_spot_market_order', arguments: { exchange_id: 'binance', symbol: `${'A'.repeat(20_000)}/USDT`, side: 'buy', amount: 0.1 } });
     expect(result.isError).toBe(true);

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { sha256Hex, type Agent } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { TokenAgent } from '../config/gateway-config.js';
@@ -9,6 +8,7 @@ import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { parseAgentMessage, type MessageLimits } from './message-limits.js';
 import type { GatewaySession } from './gateway-session.js';
+import { HttpSessionTransport } from './http-session-transport.js';
 
 /** Options of {@link startHttpListener}. */
 export interface HttpListenerOptions {
@@ -45,14 +45,15 @@ export interface HttpListener {
 
 interface HttpSession {
   readonly session: GatewaySession;
-  readonly transport: StreamableHTTPServerTransport;
+  readonly transport: HttpSessionTransport;
   readonly agentId: string;
   lastSeen: number;
 }
 
 /**
  * Serves agents over MCP Streamable HTTP (`node:http`): one gateway session per
- * `initialize`, keyed by `mcp-session-id`, with SSE streaming. Every request must carry
+ * `initialize`, keyed by `mcp-session-id`, answered as JSON or SSE streams
+ * ({@link HttpSessionTransport}). Every request must carry
  * `Authorization: Bearer <token>` whose SHA-256 names a configured agent (else 401), and
  * a session only ever serves the agent that opened it. Bodies are bounded in size and
  * nesting before anything parses them further.
@@ -88,7 +89,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
         metrics?.rejected('too_large');
         return sendRpcError(res, 413, -32600, `Invalid Request: the body is larger than the ${limits.maxBytes} bytes allowed`, { connection: 'close' });
       }
-      const parsed = parseAgentMessage(read.text, read.bytes, limits, false);
+      const parsed = parseAgentMessage(read.text, read.bytes, limits, true);
       if (!parsed.ok) {
         metrics?.rejected(parsed.reason);
         return sendRpcError(res, 400, parsed.code, parsed.message, {}, parsed.id);
@@ -102,7 +103,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       // Another agent's session is answered like a session that does not exist.
       if (!open || open.agentId !== agent.id) return sendRpcError(res, 404, -32001, `Session not found: ${sessionId}`);
       open.lastSeen = Date.now();
-      return open.transport.handleRequest(req, res, body);
+      return open.transport.handle(req, res, body);
     }
     if (req.method === 'POST' && isInitialize(body)) return openSession(agent, req, res, body);
     return sendRpcError(res, 400, -32000, 'Bad Request: no valid mcp-session-id header; start a session with an initialize request');
@@ -111,14 +112,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   const openSession = async (agent: Agent, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> => {
     const id = randomUUID();
     const session = options.createSession(agent, id);
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => id,
-      onsessioninitialized: () => {
-        sessions.set(id, { session, transport, agentId: agent.id, lastSeen: Date.now() });
-        metrics?.sessions('http', 1);
-        logger.info({ session: id, agent: agent.id }, 'agent session opened');
-      },
-    });
+    const transport = new HttpSessionTransport(id);
     session.onclose = () => {
       if (sessions.delete(id)) {
         metrics?.sessions('http', -1);
@@ -126,9 +120,15 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       }
     };
     await session.connect(transport);
-    await transport.handleRequest(req, res, body);
+    transport.handle(req, res, body);
     // An initialize the transport refused opened no session: release its server.
-    if (!sessions.has(id)) await session.close();
+    if (!transport.initialized) {
+      await session.close();
+      return;
+    }
+    sessions.set(id, { session, transport, agentId: agent.id, lastSeen: Date.now() });
+    metrics?.sessions('http', 1);
+    logger.info({ session: id, agent: agent.id }, 'agent session opened');
   };
 
   const http: HttpServer = createServer((req, res) => {
