@@ -15,7 +15,7 @@ import {
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Notification, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { Protocol, type RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Agent } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import { GatewayError, errorMessage } from '../gateway-error.js';
@@ -119,11 +119,14 @@ export class GatewaySession {
     const token = (params: unknown): unknown => (params as { _meta?: { progressToken?: unknown } } | undefined)?._meta?.progressToken;
 
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: pipeline.listTools() }));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    // Registered through Protocol, not Server: Server's override re-validates every result
+    // against CallToolResultSchema, which would reshape (strip) what the upstream answered.
+    // Upstream results pass through unchanged; the gateway's own refusals are well-formed.
+    Protocol.prototype.setRequestHandler.call(server, CallToolRequestSchema, async (request: { params: ToolCallParams }, extra: Extra) => {
       const p = request.params;
       const progressToken = token(p);
       return relay(() =>
-        pipeline.call(p as ToolCallParams, {
+        pipeline.call(p, {
           agent: this.agent,
           sessionId: this.sessionId,
           signal: extra.signal,
