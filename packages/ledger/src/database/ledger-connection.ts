@@ -65,8 +65,29 @@ export interface LedgerConnection {
    * connection that fails or times out is discarded rather than reused.
    */
   execute<R extends object = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<StatementResult<R>>;
+  /**
+   * Whether {@link copyFrom} is available: PostgreSQL's COPY FROM STDIN, its fastest way to
+   * insert many rows in one statement. (PGlite's pg adapter cannot stream COPY data.)
+   */
+  readonly supportsCopy: boolean;
+  /**
+   * Opens a transaction on a write connection of its own, runs `prelude` (when given) and one
+   * `COPY … FROM STDIN` statement with `data` (COPY text format) in it, and hands back the open
+   * transaction to commit or roll back. Every step is bounded by `statementTimeoutMs`; a
+   * failed step discards the connection, which rolls the transaction back. PostgreSQL only
+   * ({@link supportsCopy}).
+   */
+  copyInTransaction(copyStatement: string, data: string, prelude?: { text: string; values: readonly unknown[] }): Promise<OpenTransaction>;
   /** Closes pools and, when this connection opened it, the embedded database. */
   close(): Promise<void>;
+}
+
+/** A transaction left open by {@link LedgerConnection.copyInTransaction}. */
+export interface OpenTransaction {
+  /** Commits; rejects (and discards the connection) when the commit fails or times out. */
+  commit(): Promise<void>;
+  /** Rolls back and returns the connection. */
+  rollback(): Promise<void>;
 }
 
 /** Resolved connection settings with defaults applied. */

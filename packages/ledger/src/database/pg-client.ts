@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import { LedgerError, describeError, type LedgerErrorCode } from '../ledger-error.js';
-import type { LedgerBackend, LedgerConnection, StatementResult } from './ledger-connection.js';
+import type { LedgerBackend, LedgerConnection, OpenTransaction, StatementResult } from './ledger-connection.js';
 import type { LedgerDatabase } from './ledger-schema.js';
 
 const INT8_OID = 20;
@@ -50,6 +50,62 @@ export function ledgerErrorFromPg(error: unknown, location: string, doing: strin
   return new LedgerError(code, message, { cause: error });
 }
 
+/**
+ * A `COPY … FROM STDIN` statement for `pg`'s client. It sends the query, the data (one chunk)
+ * and the end of the data at once, without waiting for the server's CopyInResponse: the server
+ * reads them in order, and if the statement fails before copying starts it ignores the data
+ * (protocol: CopyData and CopyDone outside a COPY are accepted and ignored). That saves a round
+ * trip per batch. It settles when the server is ready again, or fails.
+ */
+class CopyFromStdin implements pg.Submittable {
+  readonly done: Promise<number>;
+  #resolve: (rows: number) => void = () => {};
+  #reject: (error: unknown) => void = () => {};
+  #rows = 0;
+  #failed = false;
+
+  constructor(
+    private readonly text: string,
+    private readonly data: string,
+  ) {
+    this.done = new Promise<number>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  submit(connection: pg.Connection): void {
+    const wire = connection as unknown as { query(text: string): void; sendCopyFromChunk(chunk: Buffer): void; endCopyFrom(): void };
+    wire.query(this.text);
+    wire.sendCopyFromChunk(Buffer.from(this.data, 'utf8'));
+    wire.endCopyFrom();
+  }
+
+  handleCopyInResponse(): void {
+    // The data was sent with the query.
+  }
+
+  handleCommandComplete(message: { text: string }): void {
+    const match = /^COPY (\d+)/.exec(message.text);
+    if (match) this.#rows = Number(match[1]);
+  }
+
+  handleReadyForQuery(): void {
+    if (!this.#failed) this.#resolve(this.#rows);
+  }
+
+  handleError(error: unknown): void {
+    this.#failed = true;
+    this.#reject(error);
+  }
+
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyData(): void {}
+}
+
 interface PoolConnectionParts {
   backend: LedgerBackend;
   location: string;
@@ -61,6 +117,8 @@ interface PoolConnectionParts {
   executeTimeoutMs: number;
   /** Whether a client that failed is destroyed (PostgreSQL) or kept (PGlite's single session). */
   discardFailedClients: boolean;
+  /** Whether COPY FROM STDIN works on this backend. */
+  supportsCopy: boolean;
   /** Runs after both pools have ended. */
   onClose: () => Promise<void>;
 }
@@ -70,6 +128,7 @@ export class PoolLedgerConnection implements LedgerConnection {
   readonly backend: LedgerBackend;
   readonly location: string;
   readonly db: Kysely<LedgerDatabase>;
+  readonly supportsCopy: boolean;
   readonly #parts: PoolConnectionParts;
   #closed: Promise<void> | undefined;
 
@@ -77,42 +136,90 @@ export class PoolLedgerConnection implements LedgerConnection {
     this.#parts = parts;
     this.backend = parts.backend;
     this.location = parts.location;
+    this.supportsCopy = parts.supportsCopy;
     this.db = new Kysely<LedgerDatabase>({ dialect: new PostgresDialect({ pool: parts.queryPool }) });
   }
 
   async execute<R extends object = Record<string, unknown>>(text: string, values: readonly unknown[] = []): Promise<StatementResult<R>> {
-    if (this.#closed) throw new LedgerError('ledger.closed', `ledger connection to ${this.location} is closed`);
-    const { writePool, executeTimeoutMs, discardFailedClients } = this.#parts;
-    const client = await writePool.connect();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const query = client.query<R>({ text, values: values as unknown[] });
-      // If the timer wins, the query may still fail later; that failure is already reported.
-      query.catch(() => {});
-      const result =
-        executeTimeoutMs > 0
-          ? await Promise.race([
-              query,
-              new Promise<never>((_, reject) => {
-                timer = setTimeout(
-                  () => reject(Object.assign(new Error(`no answer within ${executeTimeoutMs} ms`), { code: 'ETIMEDOUT' })),
-                  executeTimeoutMs,
-                );
-              }),
-            ])
-          : await query;
-      client.release();
+    return this.#bounded(async (client) => {
+      const result: unknown = await client.query<R>({ text, values: values as unknown[] });
       // A string of several statements answers with one result each: report the last.
       const last = (Array.isArray(result) ? result[result.length - 1] : result) as pg.QueryResult<R> | undefined;
       return { rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0 };
+    });
+  }
+
+  async copyInTransaction(copyStatement: string, data: string, prelude?: { text: string; values: readonly unknown[] }): Promise<OpenTransaction> {
+    if (!this.supportsCopy) throw new LedgerError('ledger.invalid_options', `COPY FROM STDIN is not available on the ${this.backend} ledger`);
+    const client = await this.#acquire();
+    await this.#step(client, async () => {
+      if (prelude) {
+        await client.query('BEGIN');
+        await client.query({ text: prelude.text, values: prelude.values as unknown[] });
+      }
+      // One simple query opens the transaction and starts the COPY.
+      const copy = new CopyFromStdin(prelude ? copyStatement : `BEGIN;\n${copyStatement}`, data);
+      client.query(copy);
+      await copy.done;
+    });
+    let settled = false;
+    const settle = async (statement: 'COMMIT' | 'ROLLBACK'): Promise<void> => {
+      if (settled) throw new LedgerError('ledger.write_failed', `the transaction was already ${statement === 'COMMIT' ? 'settled' : 'ended'}`);
+      settled = true;
+      await this.#step(client, () => client.query(statement));
+      client.release();
+    };
+    return { commit: () => settle('COMMIT'), rollback: () => settle('ROLLBACK') };
+  }
+
+  async #acquire(): Promise<pg.PoolClient> {
+    if (this.#closed) throw new LedgerError('ledger.closed', `ledger connection to ${this.location} is closed`);
+    return this.#parts.writePool.connect();
+  }
+
+  /**
+   * One step of work on a held connection within `executeTimeoutMs`. A connection that failed
+   * or timed out mid-step may be half-broken (or still waiting on a dead server): on
+   * PostgreSQL it is destroyed, which also rolls back whatever transaction it had open.
+   */
+  async #step<T>(client: pg.PoolClient, work: () => Promise<T>): Promise<T> {
+    const { executeTimeoutMs, discardFailedClients } = this.#parts;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const running = work();
+      // If the timer wins, the work may still fail later; that failure is already reported.
+      running.catch(() => {});
+      return executeTimeoutMs > 0
+        ? await Promise.race([
+            running,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(
+                () => reject(Object.assign(new Error(`no answer within ${executeTimeoutMs} ms`), { code: 'ETIMEDOUT' })),
+                executeTimeoutMs,
+              );
+            }),
+          ])
+        : await running;
     } catch (error) {
-      // A connection that failed mid-statement may be half-broken (or still waiting on a dead
-      // server): destroy it so the next write starts on a fresh one.
-      client.release(discardFailedClients ? (error as Error) : undefined);
+      if (discardFailedClients) {
+        client.release(error as Error);
+      } else {
+        // The one PGlite session must not stay inside a failed transaction.
+        await client.query('ROLLBACK').catch(() => {});
+        client.release();
+      }
       throw error;
     } finally {
       if (timer) clearTimeout(timer);
     }
+  }
+
+  /** Runs work on a connection of the write pool, bounded like {@link #step}, and returns the connection. */
+  async #bounded<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#acquire();
+    const result = await this.#step(client, () => work(client));
+    client.release();
+    return result;
   }
 
   close(): Promise<void> {

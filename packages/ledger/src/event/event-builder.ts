@@ -14,8 +14,11 @@ import {
 
 /** An event ready to be chained. */
 export interface PreparedEvent {
-  /** Every column but the strand, sequence and hash chain. */
-  fields: Omit<HashedEventFields, 'strand_id' | 'seq'>;
+  /**
+   * Every column of the row; the strand, sequence and hash chain are placeholders (empty,
+   * 0) until the writer chains the event, which it does in place.
+   */
+  fields: HashedEventFields & { prev_hash: string; hash: string };
   /** The RFC 8785 JSON of the stored `args`, or null: hashed and stored as is. */
   argsJson: string | null;
   /** The RFC 8785 JSON of the stored `detail`, or null. */
@@ -41,11 +44,15 @@ export function prepareEvent(input: LedgerEventInput, now: Date, redactor: Argum
       `ledger event: "type" must be one of ${LEDGER_EVENT_TYPES.join(', ')} (got ${describe(type)})`,
     );
   }
-  const v = new Fields(input as unknown as Record<string, unknown>, `${type} event`);
+  const v = new Fields(input as unknown as Record<string, unknown>, type);
   const at = v.time('at') ?? now;
   const row: PreparedEvent['fields'] = {
     event_id: newEventId(at.getTime()),
     occurred_at: at.toISOString(),
+    strand_id: '',
+    seq: 0,
+    prev_hash: '',
+    hash: '',
     event_type: input.type,
     call_id: null,
     agent_id: null,
@@ -136,8 +143,12 @@ export function prepareEvent(input: LedgerEventInput, now: Date, redactor: Argum
 class Fields {
   constructor(
     private readonly input: Record<string, unknown>,
-    private readonly where: string,
+    private readonly type: string,
   ) {}
+
+  private get where(): string {
+    return `${this.type} event`;
+  }
 
   invalid(field: string, expectation: string, got: unknown): LedgerError {
     return new LedgerError('ledger.invalid_event', `${this.where}: "${field}" ${expectation} (got ${describe(got)})`);

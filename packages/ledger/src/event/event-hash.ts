@@ -53,9 +53,10 @@ export function canonicalEvent(event: HashedEventFields, argsJson?: string | nul
   for (let i = 0; i < HASHED_KEYS.length; i++) {
     const key = HASHED_KEYS[i]!;
     let value: string;
+    const field = event[key];
     if (key === 'args' && argsJson != null) value = argsJson;
     else if (key === 'detail' && detailJson != null) value = detailJson;
-    else value = canonicalJson(event[key] ?? null);
+    else value = field === null || field === undefined ? 'null' : canonicalJson(field);
     out += PREFIXES[i]! + value;
   }
   return `${out}}`;

@@ -48,6 +48,66 @@ export const INSERT_FIRST_BATCH_SQL = `WITH strand AS (
 )
 ${INSERT_EVENTS}`;
 
+/** COPY of a batch (PostgreSQL): PostgreSQL's bulk path, one statement, whole or nothing. */
+export const COPY_EVENTS_SQL = `COPY ledger_events (event_id, occurred_at, strand_id, seq, prev_hash, hash, event_type, call_id,
+  agent_id, session_id, server, tool, args, args_sha256, effect, rule, reason, policy_revision, policy_digest,
+  approval_id, approver, outcome_status, duration_ms, result_sha256, detail) FROM STDIN`;
+
+/** Registers a strand; with COPY it runs in the same transaction as the strand's first batch. */
+export const REGISTER_STRAND_SQL = `INSERT INTO ledger_strands (strand_id, started_at, host, pid, label)
+VALUES ($1::uuid, $2::timestamptz, $3::text, $4::integer, $5::text)
+ON CONFLICT (strand_id) DO NOTHING`;
+
+/** The parameters of {@link REGISTER_STRAND_SQL}. */
+export function registrationParameters(registration: StrandRegistration): unknown[] {
+  return [registration.strandId, registration.startedAt, registration.host, registration.pid, registration.label];
+}
+
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** One value in COPY's text format: `\N` for null, backslash escapes for `\`, newline, CR and tab. */
+function copyValue(value: string | number | null): string {
+  if (value === null) return '\\N';
+  if (typeof value === 'number') return String(value);
+  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : value;
+}
+
+/** The rows of {@link COPY_EVENTS_SQL}: one line per event, tab-separated, in column order. */
+export function batchCopyData(events: readonly ChainedEvent[]): string {
+  let data = '';
+  for (const { row: r, argsJson, detailJson } of events) {
+    data +=
+      copyValue(r.event_id) + '\t' +
+      copyValue(r.occurred_at) + '\t' +
+      copyValue(r.strand_id) + '\t' +
+      copyValue(r.seq) + '\t' +
+      copyValue(r.prev_hash) + '\t' +
+      copyValue(r.hash) + '\t' +
+      copyValue(r.event_type) + '\t' +
+      copyValue(r.call_id) + '\t' +
+      copyValue(r.agent_id) + '\t' +
+      copyValue(r.session_id) + '\t' +
+      copyValue(r.server) + '\t' +
+      copyValue(r.tool) + '\t' +
+      copyValue(r.args === null ? null : (argsJson ?? JSON.stringify(r.args))) + '\t' +
+      copyValue(r.args_sha256) + '\t' +
+      copyValue(r.effect) + '\t' +
+      copyValue(r.rule) + '\t' +
+      copyValue(r.reason) + '\t' +
+      copyValue(r.policy_revision) + '\t' +
+      copyValue(r.policy_digest) + '\t' +
+      copyValue(r.approval_id) + '\t' +
+      copyValue(r.approver) + '\t' +
+      copyValue(r.outcome_status) + '\t' +
+      copyValue(r.duration_ms) + '\t' +
+      copyValue(r.result_sha256) + '\t' +
+      copyValue(r.detail === null ? null : (detailJson ?? JSON.stringify(r.detail))) + '\n';
+  }
+  return data;
+}
+
 /** Reads a strand's committed head, to resynchronise after a failed batch. */
 export const STRAND_HEAD_SQL = `SELECT EXISTS (SELECT 1 FROM ledger_strands WHERE strand_id = $1::uuid) AS registered,
        h.seq, h.hash

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { LedgerConnection } from '../database/ledger-connection.js';
+import type { LedgerConnection, OpenTransaction } from '../database/ledger-connection.js';
 import { ledgerErrorFromPg } from '../database/pg-client.js';
 import { ArgumentRedactor, type RedactionRule } from '../event/argument-redactor.js';
 import { prepareEvent, type PreparedEvent } from '../event/event-builder.js';
@@ -8,10 +8,14 @@ import { GENESIS_HASH, eventHash } from '../event/event-hash.js';
 import type { AppendedEvent, LedgerEventInput } from '../event/ledger-event.js';
 import { LedgerError } from '../ledger-error.js';
 import {
+  COPY_EVENTS_SQL,
   INSERT_BATCH_SQL,
   INSERT_FIRST_BATCH_SQL,
+  REGISTER_STRAND_SQL,
   STRAND_HEAD_SQL,
+  batchCopyData,
   batchParameters,
+  registrationParameters,
   type ChainedEvent,
   type StrandRegistration,
 } from './batch-statement.js';
@@ -66,10 +70,19 @@ interface Pending {
   reject: (error: LedgerError) => void;
 }
 
+interface InFlightBatch {
+  entries: Pending[];
+  info: LedgerBatchInfo;
+  started: number;
+}
+
 interface Head {
   seq: number;
   hash: string;
 }
+
+// Callers woken per turn of the event loop after a commit.
+const WAKE_SLICE = 16;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -80,7 +93,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  *   `hash = SHA-256(prev_hash || canonical(event))`.
  * - Group commit: events appended while the writer is idle wait at most `maxBatchDelayMs`
  *   (or until `maxBatchSize` are waiting); events appended while a batch commits go in the
- *   next one. A batch is one multi-row INSERT in its own transaction.
+ *   next one. A batch is one multi-row statement in its own transaction: `COPY … FROM STDIN` on
+ *   PostgreSQL (its bulk-insert path), `INSERT … SELECT FROM unnest(…)` on PGlite.
  * - `append()` resolves only after its batch committed. When a batch fails, it and every
  *   event queued behind it reject, the strand's head rolls back to the last committed event
  *   (re-read from the database, in case the failed commit in fact went through) and nothing
@@ -101,7 +115,9 @@ export class LedgerWriter implements LedgerSink {
   #committed: Head = { seq: 0, hash: GENESIS_HASH };
   #tentative: Head = { seq: 0, hash: GENESIS_HASH };
   #registered = false;
+  #registering = false;
   #needsResync = false;
+  #lastFailure: LedgerError = new LedgerError('ledger.write_failed', 'an earlier batch failed');
   #queue: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
   #pump: Promise<void> | undefined;
@@ -183,12 +199,15 @@ export class LedgerWriter implements LedgerSink {
   }
 
   #chain(entry: Pending): void {
-    const { fields, argsJson, detailJson } = entry.prepared;
-    const seq = this.#tentative.seq + 1;
-    const chained = { ...fields, strand_id: this.strandId, seq, prev_hash: this.#tentative.hash, hash: '' };
-    chained.hash = eventHash(chained.prev_hash, chained, argsJson, detailJson);
-    entry.chained = { row: chained, argsJson, detailJson };
-    this.#tentative = { seq, hash: chained.hash };
+    const { fields: row, argsJson, detailJson } = entry.prepared;
+    // The prepared row is this entry's own: chain it in place (re-chaining after a resync
+    // overwrites the same four fields).
+    row.strand_id = this.strandId;
+    row.seq = this.#tentative.seq + 1;
+    row.prev_hash = this.#tentative.hash;
+    row.hash = eventHash(row.prev_hash, row, argsJson, detailJson);
+    entry.chained = { row, argsJson, detailJson };
+    this.#tentative = { seq: row.seq, hash: row.hash };
   }
 
   #schedule(): void {
@@ -214,50 +233,100 @@ export class LedgerWriter implements LedgerSink {
   }
 
   async #run(): Promise<void> {
+    if (this.#connection.supportsCopy) return this.#runPipelined();
     while (this.#queue.length > 0) {
       if (this.#needsResync && !(await this.#resync())) continue;
       // Events that arrived while the previous batch committed have waited long enough.
-      const batch = this.#queue.splice(0, this.#maxBatchSize);
-      await this.#commit(batch);
+      const batch = this.#start(this.#queue.splice(0, this.#maxBatchSize));
+      try {
+        const chained = batch.entries.map((e) => e.chained!);
+        if (this.#registered) {
+          await this.#connection.execute(INSERT_BATCH_SQL, batchParameters(this.strandId, chained));
+        } else {
+          await this.#connection.execute(INSERT_FIRST_BATCH_SQL, batchParameters(this.strandId, chained, this.#registration));
+        }
+      } catch (cause) {
+        this.#fail(batch, cause);
+        continue;
+      }
+      this.#succeed(batch);
     }
   }
 
-  async #commit(batch: Pending[]): Promise<void> {
-    const chained = batch.map((entry) => entry.chained!);
-    const rows = chained.map((c) => c.row);
-    const info: LedgerBatchInfo = {
-      strandId: this.strandId,
-      firstSeq: rows[0]!.seq,
-      lastSeq: rows[rows.length - 1]!.seq,
-      size: rows.length,
-    };
-    this.#notify(() => this.#observer.batchStarted?.(info));
-    const started = performance.now();
-    try {
-      if (this.#registered) {
-        await this.#connection.execute(INSERT_BATCH_SQL, batchParameters(this.strandId, chained));
-      } else {
-        await this.#connection.execute(INSERT_FIRST_BATCH_SQL, batchParameters(this.strandId, chained, this.#registration));
-        this.#registered = true;
+  /**
+   * PostgreSQL: each batch is one COPY in a transaction of its own. While batch k's COMMIT is
+   * being flushed, batch k+1 is already copied in a second transaction; it is committed only
+   * once k's commit succeeded, and rolled back (its appends rejected) if k's failed. So commits
+   * happen in strand order, a strand never has a batch without the one before it, and the
+   * write-ahead-log flush of one batch overlaps the work of the next.
+   */
+  async #runPipelined(): Promise<void> {
+    let committing: Promise<boolean> | undefined;
+    while (this.#queue.length > 0) {
+      if (this.#needsResync) {
+        if (committing) await committing;
+        committing = undefined;
+        if (!(await this.#resync())) continue;
       }
-    } catch (cause) {
-      const error = ledgerErrorFromPg(cause, this.#connection.location, `committing ${rows.length} ledger events of strand ${this.strandId}`);
-      // Everything queued behind the failed batch is chained onto it: it fails too.
-      const waiting = this.#queue.splice(0);
-      this.#tentative = { ...this.#committed };
-      this.#needsResync = true;
-      this.#notify(() => this.#observer.batchFailed?.({ ...info, durationMs: performance.now() - started }, error));
-      for (const entry of batch) entry.reject(error);
-      for (const entry of waiting) entry.reject(error);
-      return;
+      const batch = this.#start(this.#queue.splice(0, this.#maxBatchSize));
+      const prelude =
+        this.#registered || this.#registering ? undefined : { text: REGISTER_STRAND_SQL, values: registrationParameters(this.#registration) };
+      if (prelude) this.#registering = true;
+      let open: OpenTransaction;
+      try {
+        open = await this.#connection.copyInTransaction(COPY_EVENTS_SQL, batchCopyData(batch.entries.map((e) => e.chained!)), prelude);
+      } catch (cause) {
+        if (committing) await committing;
+        committing = undefined;
+        this.#fail(batch, cause);
+        continue;
+      }
+      if (committing) {
+        const previousCommitted = await committing;
+        committing = undefined;
+        if (!previousCommitted) {
+          // Chained onto a batch that did not commit: it must not commit either.
+          await open.rollback().catch(() => {});
+          this.#fail(batch, this.#lastFailure);
+          continue;
+        }
+      }
+      committing = open.commit().then(
+        () => {
+          this.#succeed(batch);
+          return true;
+        },
+        (cause: unknown) => {
+          this.#fail(batch, cause);
+          return false;
+        },
+      );
     }
-    const last = rows[rows.length - 1]!;
+    if (committing) await committing;
+  }
+
+  #start(entries: Pending[]): InFlightBatch {
+    const first = entries[0]!.chained!.row;
+    const last = entries[entries.length - 1]!.chained!.row;
+    const info: LedgerBatchInfo = { strandId: this.strandId, firstSeq: first.seq, lastSeq: last.seq, size: entries.length };
+    this.#notify(() => this.#observer.batchStarted?.(info));
+    return { entries, info, started: performance.now() };
+  }
+
+  #succeed(batch: InFlightBatch): void {
+    const last = batch.entries[batch.entries.length - 1]!.chained!.row;
     this.#committed = { seq: last.seq, hash: last.hash };
-    this.#notify(() => this.#observer.batchCommitted?.({ ...info, durationMs: performance.now() - started }));
+    this.#registered = true;
+    this.#registering = false;
+    this.#notify(() => this.#observer.batchCommitted?.({ ...batch.info, durationMs: performance.now() - batch.started }));
     // Wake the callers after the loop has sent the next batch (it continues in this
-    // microtask), so their work overlaps that batch's commit instead of delaying it.
-    setImmediate(() => {
-      for (const entry of batch) {
+    // microtask), a slice at a time, so that their work overlaps that batch's commit and the
+    // database's answers are read between slices instead of after all of them.
+    const entries = batch.entries;
+    const wake = (from: number): void => {
+      const to = Math.min(from + WAKE_SLICE, entries.length);
+      for (let i = from; i < to; i++) {
+        const entry = entries[i]!;
         const row = entry.chained!.row;
         entry.resolve({
           eventId: row.event_id,
@@ -268,7 +337,28 @@ export class LedgerWriter implements LedgerSink {
           occurredAt: row.occurred_at,
         });
       }
-    });
+      if (to < entries.length) setImmediate(wake, to);
+    };
+    setImmediate(wake, 0);
+  }
+
+  /** A batch failed: it and everything queued behind it (chained onto it) reject; the head rolls back. */
+  #fail(batch: InFlightBatch, cause: unknown): void {
+    const error =
+      cause instanceof LedgerError
+        ? cause
+        : ledgerErrorFromPg(cause, this.#connection.location, `committing ${batch.entries.length} ledger events of strand ${this.strandId}`);
+    this.#lastFailure = error;
+    // Queued events chained onto the failed batch fail with it; events appended since an
+    // earlier failure are not chained yet and wait for the resync.
+    const waiting = this.#queue.filter((entry) => entry.chained !== undefined);
+    this.#queue = this.#queue.filter((entry) => entry.chained === undefined);
+    this.#tentative = { ...this.#committed };
+    this.#needsResync = true;
+    this.#registering = false;
+    this.#notify(() => this.#observer.batchFailed?.({ ...batch.info, durationMs: performance.now() - batch.started }, error));
+    for (const entry of batch.entries) entry.reject(error);
+    for (const entry of waiting) entry.reject(error);
   }
 
   /**

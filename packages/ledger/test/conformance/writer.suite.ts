@@ -155,6 +155,24 @@ export function writerSuite(ctx: LedgerContext): void {
     expect(report.events).toBe(5);
   });
 
+  it('says the schema is missing when the events table is not there, and recovers when it is back', async () => {
+    const writer = new LedgerWriter(ctx.ledger.connection);
+    expect((await writer.append(decision(1))).seq).toBe(1);
+    await ctx.ledger.superuser('ALTER TABLE ledger_events RENAME TO ledger_events_elsewhere');
+    const failed = await Promise.allSettled([2, 3].map((n) => writer.append(decision(n))));
+    await ctx.ledger.superuser('ALTER TABLE ledger_events_elsewhere RENAME TO ledger_events');
+    for (const s of failed) {
+      expect(s.status).toBe('rejected');
+      expect((s as PromiseRejectedResult).reason).toMatchObject({
+        code: 'ledger.not_migrated',
+        message: expect.stringContaining('run `tollgate ledger migrate`'),
+      });
+    }
+    expect((await writer.append(decision(4))).seq).toBe(2);
+    await writer.close();
+    expect((await verifyLedger(ctx.ledger.connection)).ok).toBe(true);
+  });
+
   it('redacts argument values by JSON pointer and digests the full arguments', async () => {
     const writer = new LedgerWriter(ctx.ledger.connection, {
       redact: [
