@@ -165,6 +165,14 @@ describe('tool call pipeline', () => {
     expect(upstream.toolCalls()).toHaveLength(before);
   });
 
+  it('holds an outcome back until the next decision (or a moment) and flushes it on drain', async () => {
+    const policy = compilePolicy(JSON.parse(policyText), { server: 'ccxt', limits: new MemoryLimitStore() });
+    const p = new ToolCallPipeline({ registry, policies: new FixedPolicies(new Map([['ccxt', policy]])), sink, logger, newCallId: () => `held-${session}` });
+    await p.call({ name: 'fetch_account_balance', arguments: { exchange_id: 'coinbase' } }, caller());
+    await p.drain(1000);
+    expect((await events(`held-${session}`)).map((r) => r.event_type)).toEqual(['decision', 'outcome']);
+  });
+
   it('drains: new calls are refused while calls in flight finish', async () => {
     const running = pipeline.call({ name: 'fetch_ohlcv', arguments: { exchange_id: 'binance', symbol: 'ETH/USDT', timeframe: '1m', limit: 2 } }, caller());
     const drained = pipeline.drain(5000);

@@ -69,6 +69,8 @@ export class ToolCallPipeline {
   #idle: Array<() => void> = [];
   #closing = false;
   readonly #pendingOutcomes = new Set<Promise<unknown>>();
+  readonly #heldOutcomes: Array<{ event: OutcomeEvent; done: () => void }> = [];
+  #holdTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ToolCallPipelineOptions) {
     this.#registry = options.registry;
@@ -136,6 +138,7 @@ export class ToolCallPipeline {
       ]);
       clearTimeout(timer);
     }
+    this.#releaseOutcomes();
     await Promise.allSettled([...this.#pendingOutcomes]);
     return this.#inFlight;
   }
@@ -250,17 +253,41 @@ export class ToolCallPipeline {
     return result as CallToolResult;
   }
 
-  /** Records an outcome; never rejects (a failure is logged: the call already happened). */
+  /**
+   * Records an outcome; never rejects (a failure is logged: the call already happened). Unless
+   * the caller waits for it, the outcome is held until the next decision is appended (or
+   * {@link OUTCOME_HOLD_MS} pass), so that it queues behind that decision instead of making
+   * the decision wait for the outcome's own commit.
+   */
   #outcome(event: OutcomeEvent): Promise<void> {
-    const p = this.#append(event).then(
+    const p = new Promise<void>((done) => {
+      if (this.#awaitOutcome) {
+        void this.#recordOutcome(event).then(done);
+        return;
+      }
+      this.#heldOutcomes.push({ event, done });
+      this.#holdTimer ??= setTimeout(() => this.#releaseOutcomes(), OUTCOME_HOLD_MS);
+    });
+    this.#pendingOutcomes.add(p);
+    void p.finally(() => this.#pendingOutcomes.delete(p));
+    return p;
+  }
+
+  #releaseOutcomes(): void {
+    if (this.#holdTimer) {
+      clearTimeout(this.#holdTimer);
+      this.#holdTimer = undefined;
+    }
+    for (const { event, done } of this.#heldOutcomes.splice(0)) void this.#recordOutcome(event).then(done);
+  }
+
+  #recordOutcome(event: OutcomeEvent): Promise<void> {
+    return this.#append(event).then(
       () => undefined,
       (error: unknown) => {
         this.#logger.error({ callId: event.callId, server: event.server, tool: event.tool, err: errorMessage(error) }, 'could not record the outcome of a call');
       },
     );
-    this.#pendingOutcomes.add(p);
-    void p.finally(() => this.#pendingOutcomes.delete(p));
-    return p;
   }
 
   async #refuse(
@@ -313,7 +340,10 @@ export class ToolCallPipeline {
   async #append(event: GatewayEvent): Promise<void> {
     const t0 = performance.now();
     try {
-      await this.#sink.append(event);
+      const durable = this.#sink.append(event);
+      // Outcomes held back go right behind this decision: they share its commit or the next one.
+      if (event.type === 'decision' && this.#heldOutcomes.length > 0) this.#releaseOutcomes();
+      await durable;
       this.#metrics?.ledgerAppend((performance.now() - t0) / 1000, true);
     } catch (error) {
       this.#metrics?.ledgerAppend((performance.now() - t0) / 1000, false);
@@ -325,6 +355,9 @@ export class ToolCallPipeline {
     this.#metrics?.decision(server, tool, effect, code, (performance.now() - started) / 1000);
   }
 }
+
+/** Longest an outcome waits for a decision to go behind (milliseconds). */
+const OUTCOME_HOLD_MS = 2;
 
 type OutcomeIdentity = { callId: string; agentId: string; sessionId: string; server: string; tool: string };
 type DecisionEventDraft = Extract<GatewayEvent, { type: 'decision' }>;
