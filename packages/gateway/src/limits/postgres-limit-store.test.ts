@@ -72,6 +72,14 @@ describe('PostgreSQL limit store', () => {
     await otherPool.end();
   });
 
+  it('admits exactly the max of a single counter under concurrency, and refuses an amount over the max', async () => {
+    const key = `one\u0000${Math.random()}`;
+    const results = await Promise.all(Array.from({ length: 60 }, () => store.acquire([req(key, 1, 17)], 0)));
+    expect(results.filter((r) => r.exceeded === -1)).toHaveLength(17);
+    expect(results.filter((r) => r.exceeded === 0).every((r) => r.used[0] === 17)).toBe(true);
+    expect(await store.acquire([req(`${key}:big`, 9, 5)], 0)).toEqual({ exceeded: 0, used: [0] });
+  });
+
   it('backs a compiled policy through decideAsync', async () => {
     const policy = compilePolicy({ version: '1', default: 'allow', tools: { t: { rate_limit: { max: 2, window: 'minute' } } } }, { server: `s${Math.random()}`, limits: store });
     const effects: string[] = [];

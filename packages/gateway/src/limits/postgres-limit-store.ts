@@ -11,14 +11,24 @@ export interface PostgresLimitStoreOptions {
 }
 
 const ACQUIRE_SQL = 'SELECT exceeded_index, counter_values FROM limit_acquire($1::text[], $2::float8[], $3::float8[], $4::bigint[], $5::bigint[])';
+// One counter (the common case): one atomic upsert that only increments while it fits. No row
+// back means it did not fit (or the amount alone exceeds the max, so nothing was inserted).
+const ACQUIRE_ONE_SQL = `INSERT INTO limit_counters AS c (counter_key, window_start, window_end, used)
+SELECT $1::text, $2::bigint, $3::bigint, $4::float8 WHERE $4::float8 <= $5::float8
+ON CONFLICT (counter_key, window_start) DO UPDATE
+  SET used = c.used + EXCLUDED.used, updated_at = now()
+  WHERE c.used + EXCLUDED.used <= $5::float8
+RETURNING used`;
+const CURRENT_SQL = 'SELECT used FROM limit_counters WHERE counter_key = $1::text AND window_start = $2::bigint';
 const SWEEP_SQL = 'DELETE FROM limit_counters WHERE window_end < $1::bigint';
 const KEEP_ENDED_MS = 86_400_000;
 
 /**
  * A {@link LimitStore} in PostgreSQL (migration `0010_limit_counters.sql`), so limits hold
- * across every gateway sharing the database: each call's counters are checked and
- * incremented all-or-nothing by one `limit_acquire(...)` statement, which locks the
- * counters in key order. The pool is the caller's (injected) and stays open on `close()`.
+ * across every gateway sharing the database: a call with one counter is checked and
+ * incremented by one atomic upsert that only increments while the counter fits; a call
+ * with several goes through `limit_acquire(...)`, which locks its counters in key order
+ * and increments all or none. The pool is the caller's (injected) and stays open on `close()`.
  *
  * @example
  * const store = new PostgresLimitStore(new pg.Pool({ connectionString: url }));
@@ -46,6 +56,7 @@ export class PostgresLimitStore implements LimitStore {
    */
   async acquire(requests: readonly LimitRequest[], _now: number): Promise<LimitResult> {
     if (requests.length === 0) return { exceeded: -1, used: [] };
+    if (requests.length === 1) return this.#acquireOne(requests[0]!);
     const keys = new Array<string>(requests.length);
     const amounts = new Array<number>(requests.length);
     const maxes = new Array<number>(requests.length);
@@ -69,6 +80,19 @@ export class PostgresLimitStore implements LimitStore {
     }
     if (!row) throw new GatewayError('limits.unavailable', 'limit_acquire returned no row');
     return { exceeded: row.exceeded_index, used: row.counter_values.map(Number) };
+  }
+
+  async #acquireOne(r: LimitRequest): Promise<LimitResult> {
+    const key = JSON.stringify(r.key);
+    try {
+      const admitted = await this.#pool.query<{ used: number }>(ACQUIRE_ONE_SQL, [key, r.windowStart, r.windowEnd, r.amount, r.max]);
+      const row = admitted.rows[0];
+      if (row) return { exceeded: -1, used: [Number(row.used)] };
+      const current = await this.#pool.query<{ used: number }>(CURRENT_SQL, [key, r.windowStart]);
+      return { exceeded: 0, used: [Number(current.rows[0]?.used ?? 0)] };
+    } catch (error) {
+      throw new GatewayError('limits.unavailable', `the limit store could not check the call's limits: ${errorMessage(error)}`, { cause: error });
+    }
   }
 
   /** Deletes counters of windows that ended more than a day before `now`; returns how many. */
