@@ -48,7 +48,7 @@ export function prepareEvent(input: LedgerEventInput, now: Date, redactor: Argum
   const at = v.time('at') ?? now;
   const row: PreparedEvent['fields'] = {
     event_id: newEventId(at.getTime()),
-    occurred_at: at.toISOString(),
+    occurred_at: isoTime(at),
     strand_id: '',
     seq: 0,
     prev_hash: '',
@@ -137,6 +137,19 @@ export function prepareEvent(input: LedgerEventInput, now: Date, redactor: Argum
     }
   }
   return { fields: row, argsJson, detailJson: row.detail === null ? null : canonicalJson(row.detail) };
+}
+
+let lastTime = Number.NaN;
+let lastIso = '';
+
+/** `toISOString()`, remembered for the last millisecond: events come many to a millisecond. */
+function isoTime(at: Date): string {
+  const ms = at.getTime();
+  if (ms !== lastTime) {
+    lastTime = ms;
+    lastIso = at.toISOString();
+  }
+  return lastIso;
 }
 
 /** Reads and checks the fields of one event input, naming the event and field in errors. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 let lastMs = -1;
 let counter = 0;
+let prefix = '';
 
 /**
  * A new UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then a 12-bit counter that keeps ids
@@ -11,14 +12,18 @@ let counter = 0;
  */
 export function newEventId(now: number = Date.now()): string {
   if (now > lastMs) {
-    lastMs = now;
-    counter = 0;
+    setMillisecond(now);
   } else if (++counter > 0xfff) {
     // More than 4096 ids in one millisecond: borrow the next millisecond to stay ordered.
-    lastMs += 1;
-    counter = 0;
+    setMillisecond(lastMs + 1);
   }
-  const time = lastMs.toString(16).padStart(12, '0');
   const random = randomUUID(); // xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx
-  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${counter.toString(16).padStart(3, '0')}${random.slice(18)}`;
+  return `${prefix}${counter.toString(16).padStart(3, '0')}${random.slice(18)}`;
+}
+
+function setMillisecond(ms: number): void {
+  lastMs = ms;
+  counter = 0;
+  const time = ms.toString(16).padStart(12, '0');
+  prefix = `${time.slice(0, 8)}-${time.slice(8, 12)}-7`;
 }

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { canonicalJson, sha256Hex } from '@tollgate/policy';
 import { expect, it } from 'vitest';
 import { LEDGER_EVENT_COLUMNS, LedgerWriter, exportLedger, queryLedger, type LedgerEventRow } from '../../src/index.js';
 import { approvalRequested, approvalResolved, decision, outcome, policyActivated } from '../support/ledger-event-factory.js';
@@ -90,6 +91,8 @@ export function querySuite(ctx: LedgerContext): void {
     expect(Object.keys(lines[0]!)).toEqual([...LEDGER_EVENT_COLUMNS]);
     const queried = await queryLedger(ctx.ledger.connection, { from: at(1), to: at(6) });
     expect(lines).toEqual(queried.events);
+    // Anyone can recompute the chain from the export alone (docs/ledger.md).
+    for (const { prev_hash, hash, ...event } of lines) expect(sha256Hex(prev_hash + canonicalJson(event))).toBe(hash);
     expect(out.drains()).toBeGreaterThan(0);
   });
 
