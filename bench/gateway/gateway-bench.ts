@@ -9,7 +9,11 @@
  * check and the all-tools limit, decided, committed to the ledger, forwarded, and its outcome
  * recorded. Each concurrency level uses that many sessions, each calling in a closed loop.
  *
- *   pnpm build && pnpm exec tsx bench/gateway/gateway-bench.ts [--seconds 8] [--warmup 2] [--json out.json]
+ * All targets run side by side; each round measures every target at every concurrency in
+ * turn, and the tables report the median of the rounds, so that background load on the
+ * machine hits every target alike.
+ *
+ *   pnpm build && pnpm exec tsx bench/gateway/gateway-bench.ts [--seconds 5] [--warmup 1] [--rounds 3] [--json out.json]
  *
  * Needs PostgreSQL (TOLLGATE_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres);
  * a database `tollgate_bench_<random>` is created for the ledger and dropped afterwards.
@@ -32,14 +36,16 @@ const GOAL_THROUGHPUT_VS_DIRECT = 0.8;
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '2' },
+    seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '3' },
     json: { type: 'string' },
     'no-pg-limits': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
+const ROUNDS = Number(values.rounds);
 const PG_URL = process.env.TOLLGATE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** One cell of the results table. */
@@ -103,6 +109,12 @@ async function withDatabase<T>(run: (url: string) => Promise<T>): Promise<T> {
   }
 }
 
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 function fmt(n: number, digits = 2): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
 }
@@ -113,35 +125,53 @@ async function main(): Promise<void> {
   }
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   process.stdout.write(`gateway benchmark: ${availableParallelism()} cores (${cpu}), Node ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
-  process.stdout.write(`each cell: ${WARMUP}s warm-up, ${SECONDS}s measured; tools/call fetch_account_balance\n\n`);
+  process.stdout.write(`each cell: ${WARMUP}s warm-up, ${SECONDS}s measured, ${ROUNDS} round(s); tools/call fetch_account_balance\n\n`);
   const cells: Cell[] = [];
   await withDatabase(async (databaseUrl) => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+    const targets: BenchTarget[] = [];
     try {
-      const starters: Array<() => Promise<BenchTarget>> = [
-        () => startDirect(ROOT),
-        () => startMcpProxy(ROOT),
-        () => startTollgate({ root: ROOT, databaseUrl, limits: 'memory', agents: 64, dir }),
-      ];
-      if (!values['no-pg-limits']) starters.push(() => startTollgate({ root: ROOT, databaseUrl, limits: 'postgres', agents: 64, dir }));
-      for (const startTarget of starters) {
-        const target = await startTarget();
-        try {
-          for (const c of CONCURRENCY) {
+      targets.push(await startDirect(ROOT), await startMcpProxy(ROOT), await startTollgate({ root: ROOT, databaseUrl, limits: 'memory', agents: 64, dir }));
+      if (!values['no-pg-limits']) targets.push(await startTollgate({ root: ROOT, databaseUrl, limits: 'postgres', agents: 64, dir }));
+      const rounds: Cell[] = [];
+      for (let round = 1; round <= ROUNDS; round++) {
+        process.stdout.write(`round ${round} of ${ROUNDS}\n`);
+        for (const c of CONCURRENCY) {
+          for (const target of targets) {
             const cell = await measure(target, c);
-            cells.push(cell);
+            rounds.push(cell);
             process.stdout.write(
-              `${cell.target.padEnd(22)} c=${String(c).padEnd(3)} ${fmt(cell.throughput, 0).padStart(7)} calls/s  p50 ${fmt(cell.p50).padStart(7)} ms  p99 ${fmt(cell.p99).padStart(7)} ms  (${cell.calls} calls, ${cell.errors} errors)\n`,
+              `  ${cell.target.padEnd(22)} c=${String(c).padEnd(3)} ${fmt(cell.throughput, 0).padStart(7)} calls/s  p50 ${fmt(cell.p50).padStart(7)} ms  p99 ${fmt(cell.p99).padStart(7)} ms  (${cell.calls} calls, ${cell.errors} errors)\n`,
             );
           }
-        } finally {
-          await target.stop();
+        }
+      }
+      for (const target of targets) {
+        for (const c of CONCURRENCY) {
+          const mine = rounds.filter((r) => r.target === target.name && r.concurrency === c);
+          cells.push({
+            target: target.name,
+            concurrency: c,
+            calls: mine.reduce((n, r) => n + r.calls, 0),
+            errors: mine.reduce((n, r) => n + r.errors, 0),
+            throughput: median(mine.map((r) => r.throughput)),
+            p50: median(mine.map((r) => r.p50)),
+            p99: median(mine.map((r) => r.p99)),
+          });
         }
       }
     } finally {
+      for (const target of targets) await target.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  process.stdout.write(`\nmedians of ${ROUNDS} round(s)\n`);
+  for (const cell of cells) {
+    process.stdout.write(
+      `${cell.target.padEnd(22)} c=${String(cell.concurrency).padEnd(3)} ${fmt(cell.throughput, 0).padStart(7)} calls/s  p50 ${fmt(cell.p50).padStart(7)} ms  p99 ${fmt(cell.p99).padStart(7)} ms  (${cell.errors} errors)\n`,
+    );
+  }
 
   const cell = (target: string, c: number): Cell | undefined => cells.find((x) => x.target === target && x.concurrency === c);
   process.stdout.write('\nratios\n');
@@ -165,7 +195,7 @@ async function main(): Promise<void> {
     process.stdout.write(`throughput at c=64: ${fmt(t64.throughput / d64.throughput)}x direct (goal >= ${GOAL_THROUGHPUT_VS_DIRECT}): ${t64.throughput / d64.throughput >= GOAL_THROUGHPUT_VS_DIRECT ? 'met' : 'NOT met'}\n`);
     process.stdout.write(`throughput at c=64: ${fmt(t64.throughput / p64.throughput)}x mcp-proxy (goal >= 1): ${t64.throughput >= p64.throughput ? 'met' : 'NOT met'}\n`);
   }
-  if (values.json) writeFileSync(values.json, JSON.stringify({ cores: availableParallelism(), cpu, node: process.version, seconds: SECONDS, cells }, null, 2));
+  if (values.json) writeFileSync(values.json, JSON.stringify({ cores: availableParallelism(), cpu, node: process.version, seconds: SECONDS, rounds: ROUNDS, load: loadavg(), cells }, null, 2));
 }
 
 main().catch((error: unknown) => {
