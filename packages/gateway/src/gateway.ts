@@ -115,6 +115,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         observer: { batchCommitted: (batch) => metrics.ledgerBatch(batch.size, batch.durationMs / 1000) },
       }));
     if (!deps.sink) cleanup.push(() => sink.close());
+    // After the ledger opened (and perhaps migrated): the counters' table must exist by now.
+    if (limits instanceof PostgresLimitStore) await limits.check();
     await registry.start();
     cleanup.push(() => registry.close());
     for (const [server, active] of policies.active()) {

@@ -70,6 +70,7 @@ export function asCliError(error: unknown): CliError {
       'policy.invalid': 'Run `tollgate lint` on the policy directory to see every finding.',
       'upstream.unavailable': 'Check the upstream command or URL in the configuration, and that the server starts on its own.',
       'listen.failed': 'Choose another port, or stop what is listening there.',
+      'limits.unavailable': 'Run `tollgate ledger migrate` on the ledger database, or set limits.store to memory.',
     };
     return new CliError(error.code, error.message, { exit: ExitCode.input, hint: hints[error.code], cause: error });
   }

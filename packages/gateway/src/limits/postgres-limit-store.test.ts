@@ -87,6 +87,19 @@ describe('PostgreSQL limit store', () => {
     expect(effects).toEqual(['allow', 'allow', 'deny']);
   });
 
+  it('checks at start-up that the counters exist, naming the fix when they do not', async () => {
+    await expect(store.check()).resolves.toBeUndefined();
+    const bare = await createTestDatabase();
+    const barePool = new pg.Pool({ connectionString: bare.url, max: 1 });
+    barePool.on('error', () => undefined);
+    try {
+      await expect(new PostgresLimitStore(barePool, { sweepIntervalMs: 0 }).check()).rejects.toThrow(/no limit counters .*run `tollgate ledger migrate`/);
+    } finally {
+      await barePool.end();
+      await bare.drop();
+    }
+  });
+
   it('sweeps counters of long-ended windows', async () => {
     await store.acquire([req(`old${Math.random()}`, 1, 5, 0, 1000)], 0);
     expect(await store.sweep(2 * 86_400_000)).toBeGreaterThan(0);

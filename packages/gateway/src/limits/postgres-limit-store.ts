@@ -95,6 +95,26 @@ export class PostgresLimitStore implements LimitStore {
     }
   }
 
+  /**
+   * Checks that the database has the limit counters (migration 0010), so a gateway fails at
+   * start-up rather than on its first limited call.
+   * @throws GatewayError `limits.unavailable` naming the fix.
+   */
+  async check(): Promise<void> {
+    try {
+      await this.#pool.query("SELECT 1 FROM limit_counters LIMIT 0; SELECT 'limit_acquire(text[],double precision[],double precision[],bigint[],bigint[])'::regprocedure");
+    } catch (error) {
+      const missing = /does not exist/.test(errorMessage(error));
+      throw new GatewayError(
+        'limits.unavailable',
+        missing
+          ? 'the ledger database has no limit counters (migration 0010_limit_counters.sql): run `tollgate ledger migrate`'
+          : `the limit store cannot be reached: ${errorMessage(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
   /** Deletes counters of windows that ended more than a day before `now`; returns how many. */
   async sweep(now: number): Promise<number> {
     try {

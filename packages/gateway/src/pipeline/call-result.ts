@@ -4,7 +4,7 @@ import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 /**
  * The codes of the gateway's own tool results: the policy's (`policy.denied`, `rate_limited`,
  * `approval.required`) and the gateway's (`invalid_arguments`, `ledger.unavailable`,
- * `upstream.unavailable`, `gateway.closing`).
+ * `limits.unavailable`, `upstream.unavailable`, `gateway.closing`).
  */
 export type RefusalCode =
   | 'policy.denied'
@@ -12,6 +12,7 @@ export type RefusalCode =
   | 'approval.required'
   | 'invalid_arguments'
   | 'ledger.unavailable'
+  | 'limits.unavailable'
   | 'upstream.unavailable'
   | 'gateway.closing';
 
@@ -33,6 +34,7 @@ const PREFIX: Record<RefusalCode, string> = {
   invalid_arguments: '[POLICY DENIED]',
   'approval.required': '[APPROVAL REQUIRED]',
   'ledger.unavailable': '[GATEWAY ERROR]',
+  'limits.unavailable': '[GATEWAY ERROR]',
   'upstream.unavailable': '[GATEWAY ERROR]',
   'gateway.closing': '[GATEWAY ERROR]',
 };

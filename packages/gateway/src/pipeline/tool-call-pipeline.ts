@@ -191,8 +191,8 @@ export class ToolCallPipeline {
       decision = await policy.decideAsync({ tool, args, agent: caller.agent, session: { id: caller.sessionId } });
     } catch (error) {
       this.#logger.error({ callId, server, tool, err: errorMessage(error) }, 'the policy could not decide (limit store unavailable?)');
-      this.#observe(server, tool, 'deny', 'ledger.unavailable', started);
-      return refusal('the limit store could not be reached, so the call was not forwarded', { code: 'ledger.unavailable', rule: null, decision_id: callId });
+      this.#observe(server, tool, 'deny', 'limits.unavailable', started);
+      return refusal('the limit store could not be reached, so the call was not forwarded', { code: 'limits.unavailable', rule: null, decision_id: callId });
     }
     const event = this.#decisionEvent(identity, args, decision);
     if (decision.effect !== 'allow') {
