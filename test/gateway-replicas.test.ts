@@ -42,9 +42,14 @@ describe('gateway replicas sharing PostgreSQL', () => {
   }, 120_000);
 
   afterAll(async () => {
-    for (const r of replicas) expect(await r.stop()).toBe(0);
-    await rm(dir, { recursive: true, force: true });
-    await db?.drop();
+    const codes: Array<number | null> = [];
+    try {
+      for (const r of replicas) codes.push(await r.stop());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await db?.drop();
+    }
+    expect(codes.every((c) => c === 0)).toBe(true);
   }, 60_000);
 
   it(`never admits more than the limit's max (${MAX}) between them`, async () => {

@@ -32,9 +32,14 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
     }, 120_000);
 
     afterAll(async () => {
-      expect(await gateway?.stop()).toBe(0);
-      await rm(dir, { recursive: true, force: true });
-      await db?.drop();
+      let code: number | null | undefined;
+      try {
+        code = await gateway?.stop();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+        await db?.drop();
+      }
+      if (gateway) expect(code).toBe(0);
     }, 60_000);
 
     it('relays log messages at the agent\'s level and updates of the resources it subscribed to', async () => {
