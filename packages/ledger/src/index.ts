@@ -68,7 +68,7 @@ export {
   type SignedCheckpoint,
   type SigningKey,
   type StrandHead,
-} from './checkpoint/checkpoint.js';
+} from './checkpoint/checkpoint-signer.js';
 export {
   createCheckpoint,
   readStoredCheckpoints,
@@ -88,13 +88,6 @@ export {
   type VerifyReport,
 } from './verify/ledger-verifier.js';
 export { checkFilter, parseLedgerTime, type LedgerFilter } from './query/ledger-filter.js';
-export {
-  exportLedger,
-  queryLedger,
-  type ExportFormat,
-  type ExportLedgerOptions,
-  type ExportResult,
-  type LedgerQueryOptions,
-  type LedgerQueryResult,
-} from './query/ledger-query.js';
+export { queryLedger, type LedgerQueryOptions, type LedgerQueryResult } from './query/ledger-query.js';
+export { exportLedger, type ExportFormat, type ExportLedgerOptions, type ExportResult } from './query/ledger-exporter.js';
 export { csvCell, csvHeader, eventToCsvLine } from './query/event-csv.js';

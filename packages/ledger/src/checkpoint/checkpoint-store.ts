@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import type { LedgerConnection } from '../database/ledger-connection.js';
-import { ledgerErrorFromPg } from '../database/pg-client.js';
+import { ledgerErrorFromPg } from '../database/pool-ledger-connection.js';
 import type { LedgerError } from '../ledger-error.js';
-import { parseCheckpoint, readSigningKey, signCheckpoint, writeCheckpointFile, type SignedCheckpoint, type StrandHead } from './checkpoint.js';
+import { parseCheckpoint, readSigningKey, signCheckpoint, writeCheckpointFile, type SignedCheckpoint, type StrandHead } from './checkpoint-signer.js';
 
 /** Options of {@link createCheckpoint}. */
 export interface CreateCheckpointOptions {

@@ -5,7 +5,7 @@ import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import pg from 'pg';
 import { LedgerError, describeError } from '../ledger-error.js';
 import type { LedgerConnection, ResolvedConnectionSettings } from './ledger-connection.js';
-import { LEDGER_PG_TYPES, PoolLedgerConnection, quietPool } from './pg-client.js';
+import { LEDGER_PG_TYPES, PoolLedgerConnection, quietPool } from './pool-ledger-connection.js';
 
 const MEMORY = 'memory://';
 

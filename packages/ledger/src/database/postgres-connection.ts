@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { LedgerError, describeError } from '../ledger-error.js';
 import type { LedgerConnection, ResolvedConnectionSettings } from './ledger-connection.js';
-import { LEDGER_PG_TYPES, PoolLedgerConnection, quietPool } from './pg-client.js';
+import { LEDGER_PG_TYPES, PoolLedgerConnection, quietPool } from './pool-ledger-connection.js';
 
 /** A database URL with its password removed, for messages and logs. */
 export function redactDatabaseUrl(url: string): string {

@@ -1,6 +1,6 @@
 import { Migrator, sql } from 'kysely';
 import type { LedgerBackend, LedgerConnection } from '../database/ledger-connection.js';
-import { ledgerErrorFromPg } from '../database/pg-client.js';
+import { ledgerErrorFromPg } from '../database/pool-ledger-connection.js';
 import { LedgerError, describeError } from '../ledger-error.js';
 import { SqlFileMigrationProvider, defaultMigrationsDir, readMigrationFiles, type MigrationFile } from './sql-file-migration-provider.js';
 

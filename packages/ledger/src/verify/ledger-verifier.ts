@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { canonicalJson } from '@tollgate/policy';
-import { checkSignature, readCheckpointFile, readTrustedKey, type SignedCheckpoint } from '../checkpoint/checkpoint.js';
+import { checkSignature, readCheckpointFile, readTrustedKey, type SignedCheckpoint } from '../checkpoint/checkpoint-signer.js';
 import { readStoredCheckpoints } from '../checkpoint/checkpoint-store.js';
 import type { LedgerBackend, LedgerConnection } from '../database/ledger-connection.js';
-import { ledgerErrorFromPg } from '../database/pg-client.js';
+import { ledgerErrorFromPg } from '../database/pool-ledger-connection.js';
 import { GENESIS_HASH, eventHash } from '../event/event-hash.js';
 import type { LedgerEventRow } from '../event/ledger-event.js';
 import { LedgerError } from '../ledger-error.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { LedgerConnection, OpenTransaction } from '../database/ledger-connection.js';
-import { ledgerErrorFromPg } from '../database/pg-client.js';
+import { ledgerErrorFromPg } from '../database/pool-ledger-connection.js';
 import { ArgumentRedactor, type RedactionRule } from '../event/argument-redactor.js';
 import { prepareEvent, type PreparedEvent } from '../event/event-builder.js';
 import { GENESIS_HASH, eventHash } from '../event/event-hash.js';
