@@ -72,7 +72,8 @@ export class GatewaySession {
     this.server = new Server({ ...GATEWAY_SERVER_INFO }, { capabilities, ...(only?.instructions ? { instructions: only.instructions } : {}) });
     this.#handlers(capabilities);
     this.server.fallbackNotificationHandler = async (notification) => {
-      // Agent -> upstream notifications the SDK does not consume itself (e.g. roots/list_changed).
+      // Agent -> upstream notifications the SDK does not consume itself (vendor notifications).
+      // roots/list_changed is not among them: upstream connections advertise no roots capability.
       await Promise.allSettled(registry.upstreams.map((u) => u.notify(notification)));
     };
     this.server.onclose = () => this.#closedByTransport();
