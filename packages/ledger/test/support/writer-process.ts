@@ -37,8 +37,8 @@ export interface WriterProcess {
  * Starts `test/fixtures/append-under-load.ts` under tsx (workspace packages mapped to their
  * sources, so no build is needed) appending `count` events, or forever, once told to {@link WriterProcess.go}.
  */
-export function startWriterProcess(databaseUrl: string, count: number | 'forever', concurrency = 64): WriterProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, databaseUrl, String(count), String(concurrency)], {
+export function startWriterProcess(databaseUrlOrDataDir: string, count: number | 'forever', concurrency = 64): WriterProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, databaseUrlOrDataDir, String(count), String(concurrency)], {
     cwd: REPO,
     env: { ...process.env, TSX_TSCONFIG_PATH: TSCONFIG },
     stdio: ['pipe', 'pipe', 'pipe'],
