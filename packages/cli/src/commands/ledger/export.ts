@@ -53,8 +53,14 @@ Exit status: 0 exported, 2 a malformed filter, an unwritable file or an unreacha
     const { exportLedger } = await import('@tollgate/ledger');
     const filter = filterFromFlags(flags);
     if (flags.out === undefined) {
-      const result = await withLedger(flags, (connection) => exportLedger(connection, { ...filter, format: flags.format, output: process.stdout }));
-      return { ...result, file: null };
+      try {
+        const result = await withLedger(flags, (connection) => exportLedger(connection, { ...filter, format: flags.format, output: process.stdout }));
+        return { ...result, file: null };
+      } catch (error) {
+        // The reader went away (`… | head`): stop quietly, as a stream filter should.
+        if ((error as NodeJS.ErrnoException).code === 'EPIPE') return { format: flags.format, events: 0, file: null };
+        throw error;
+      }
     }
     const file = resolve(flags.out);
     const temporary = `${file}.${process.pid}.tmp`;
