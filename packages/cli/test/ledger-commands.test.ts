@@ -183,7 +183,7 @@ describe('tollgate ledger on PostgreSQL', () => {
     expect(json<{ error: { code: string; exit: number } }>(asJson).error).toMatchObject({ code: 'ledger.migration_changed', exit: 2 });
   });
 
-  it('query filters and prints a table, CSV or JSON', async () => {
+  it('query filters and prints a table, CSV or JSON', { timeout: 120_000 }, async () => {
     const table = await cli('query', '--effect', 'deny');
     expect(table.code).toBe(0);
     const [header, row, note] = table.stdout.trimEnd().split('\n');
@@ -217,7 +217,7 @@ describe('tollgate ledger on PostgreSQL', () => {
     expect(empty.stderr).toContain('the time range is empty');
   });
 
-  it('export streams NDJSON to a file and CSV to stdout', async () => {
+  it('export streams NDJSON to a file and CSV to stdout', { timeout: 120_000 }, async () => {
     const out = await cli('export', '--from', '2030-05-01', '--to', '2030-05-02', '--out', 'archive/2030-05.ndjson');
     expect(out.code).toBe(0);
     const file = join(tree.root, 'archive', '2030-05.ndjson');
@@ -235,7 +235,7 @@ describe('tollgate ledger on PostgreSQL', () => {
     expect(json<{ error: { message: string } }>(needsOut).error.message).toContain('needs --out <file>');
   });
 
-  it('checkpoint signs the heads; verify checks them and the trusted key', async () => {
+  it('checkpoint signs the heads; verify checks them and the trusted key', { timeout: 120_000 }, async () => {
     const signed = await cli('checkpoint', '--key', 'keys/ledger.key', '--out', 'evidence/checkpoint.json');
     expect(signed.code).toBe(0);
     expect(signed.stdout).toMatch(/^Signed checkpoint [0-9a-f-]{36} of 1 strand \(19 events\) with key [0-9a-f]{64}\.\nStored in the ledger and written to .*evidence\/checkpoint\.json\.\n$/);
@@ -271,7 +271,7 @@ describe('tollgate ledger on PostgreSQL', () => {
     expect(asJson).toMatchObject({ ok: false, first_problem: { strand_id: strandId, seq: 4, event_id: victim!.event_id } });
   });
 
-  it('runs every command of docs/audit.md', async () => {
+  it('runs every command of docs/audit.md', { timeout: 180_000 }, async () => {
     // A fresh copy of the scenario, untampered.
     const fresh = await createTestDatabase();
     try {
@@ -323,7 +323,7 @@ describe('tollgate ledger on the embedded ledger', () => {
     expect(again.stdout).toMatch(/^The ledger at .*idempotent\/\.tollgate\/ledger is up to date/);
   });
 
-  it('writes, verifies and queries the embedded ledger without a database URL', async () => {
+  it('writes, verifies and queries the embedded ledger without a database URL', { timeout: 120_000 }, async () => {
     const dir = project('written');
     const connection = await connectLedger({ dataDir: join(dir, '.tollgate', 'ledger') });
     try {

@@ -105,13 +105,13 @@ export function writerSuite(ctx: LedgerContext): void {
   });
 
   it('resolves append() only after its batch committed and is visible to other connections', async () => {
-    const writer = new LedgerWriter(ctx.ledger.connection, { maxBatchDelayMs: 250 });
+    const writer = new LedgerWriter(ctx.ledger.connection, { maxBatchDelayMs: 1000 });
     let resolved = false;
     const pending = writer.append(decision(1)).then((a) => {
       resolved = true;
       return a;
     });
-    await new Promise((r) => setTimeout(r, 60));
+    await new Promise((r) => setTimeout(r, 50));
     // Still inside the group-commit window: neither resolved nor in the table.
     expect(resolved).toBe(false);
     expect(writer.pending).toBe(1);
@@ -255,11 +255,11 @@ export function writerSuite(ctx: LedgerContext): void {
   });
 
   it('settles pending appends on close() and refuses appends after it', async () => {
-    const writer = new LedgerWriter(ctx.ledger.connection, { maxBatchDelayMs: 500 });
+    const writer = new LedgerWriter(ctx.ledger.connection, { maxBatchDelayMs: 1000 });
     const pending = [1, 2, 3].map((n) => writer.append(decision(n)));
     const started = Date.now();
     await writer.close();
-    expect(Date.now() - started).toBeLessThan(450); // close() sends at once rather than waiting out the window
+    expect(Date.now() - started).toBeLessThan(900); // close() sends at once rather than waiting out the window
     expect((await Promise.all(pending)).map((a) => a.seq)).toEqual([1, 2, 3]);
     await expect(writer.append(decision(4))).rejects.toMatchObject({ code: 'ledger.closed' });
   });
