@@ -64,7 +64,12 @@ describe('gateway with two upstreams', () => {
     expect((balance.content[0] as { text: string }).text).toContain('"SOL"');
     const hidden = await call('ccxt__withdraw_cryptocurrency', {}).then(() => undefined, (e: unknown) => e as { code: number });
     expect(hidden?.code).toBe(-32602);
-    const rows = await db.query<{ server: string; tool: string; effect: string }>("SELECT server, tool, effect FROM ledger_events WHERE event_type = 'decision' ORDER BY seq");
+    // The hidden call's decision is recorded without holding up its answer: wait for it.
+    let rows: Array<{ server: string; tool: string; effect: string }> = [];
+    for (let i = 0; i < 100 && rows.length < 3; i++) {
+      rows = await db.query("SELECT server, tool, effect FROM ledger_events WHERE event_type = 'decision' ORDER BY seq");
+      if (rows.length < 3) await new Promise((r) => setTimeout(r, 20));
+    }
     expect(rows).toEqual([
       { server: 'everything', tool: 'echo', effect: 'allow' },
       { server: 'ccxt', tool: 'fetch_account_balance', effect: 'allow' },

@@ -91,9 +91,16 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
 
     it('answers every allowed tool exactly as the upstream does', async () => {
       for (const [name, args] of ALLOWED_CALLS) {
-        const through = await call(name, args);
-        admitted++;
-        const straight = await direct.callTool({ name, arguments: args });
+        // Resources made by get-resource-links/-reference carry the time to the second: a pair of
+        // calls that straddles a second boundary is asked again.
+        let through: unknown;
+        let straight: unknown;
+        for (let attempt = 0; attempt < 3; attempt++) {
+          through = await call(name, args);
+          admitted++;
+          straight = await direct.callTool({ name, arguments: args });
+          if (JSON.stringify(through) === JSON.stringify(straight)) break;
+        }
         expect(through, name).toEqual(straight);
       }
     });
@@ -184,6 +191,7 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
     });
 
     it('rate-limits the session once its limit is used up', async () => {
+      expect(admitted).toBeLessThan(30);
       for (; admitted < 30; admitted++) expect((await call('echo', { message: `n${admitted}` })).isError).toBeFalsy();
       const limited = await call('echo', { message: 'one too many' });
       expect(limited.isError).toBe(true);

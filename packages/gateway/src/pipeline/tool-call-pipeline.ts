@@ -255,9 +255,9 @@ export class ToolCallPipeline {
 
   /**
    * Records an outcome; never rejects (a failure is logged: the call already happened). Unless
-   * the caller waits for it, the outcome is held until the next decision is appended (or
-   * {@link OUTCOME_HOLD_MS} pass), so that it queues behind that decision instead of making
-   * the decision wait for the outcome's own commit.
+   * the caller waits for it, outcomes are held for up to {@link OUTCOME_HOLD_MS} (or until
+   * {@link OUTCOME_BATCH} wait) and appended together: a few commits carry many outcomes, and
+   * decisions — which calls wait for — rarely queue behind an outcome's commit.
    */
   #outcome(event: OutcomeEvent): Promise<void> {
     const p = new Promise<void>((done) => {
@@ -266,7 +266,8 @@ export class ToolCallPipeline {
         return;
       }
       this.#heldOutcomes.push({ event, done });
-      this.#holdTimer ??= setTimeout(() => this.#releaseOutcomes(), OUTCOME_HOLD_MS);
+      if (this.#heldOutcomes.length >= OUTCOME_BATCH) this.#releaseOutcomes();
+      else this.#holdTimer ??= setTimeout(() => this.#releaseOutcomes(), OUTCOME_HOLD_MS);
     });
     this.#pendingOutcomes.add(p);
     void p.finally(() => this.#pendingOutcomes.delete(p));
@@ -340,10 +341,7 @@ export class ToolCallPipeline {
   async #append(event: GatewayEvent): Promise<void> {
     const t0 = performance.now();
     try {
-      const durable = this.#sink.append(event);
-      // Outcomes held back go right behind this decision: they share its commit or the next one.
-      if (event.type === 'decision' && this.#heldOutcomes.length > 0) this.#releaseOutcomes();
-      await durable;
+      await this.#sink.append(event);
       this.#metrics?.ledgerAppend((performance.now() - t0) / 1000, true);
     } catch (error) {
       this.#metrics?.ledgerAppend((performance.now() - t0) / 1000, false);
@@ -356,8 +354,10 @@ export class ToolCallPipeline {
   }
 }
 
-/** Longest an outcome waits for a decision to go behind (milliseconds). */
-const OUTCOME_HOLD_MS = 2;
+/** Longest an outcome is held back to be committed with others (milliseconds). */
+const OUTCOME_HOLD_MS = 5;
+/** Held outcomes are released at once when this many are waiting. */
+const OUTCOME_BATCH = 128;
 
 type OutcomeIdentity = { callId: string; agentId: string; sessionId: string; server: string; tool: string };
 type DecisionEventDraft = Extract<GatewayEvent, { type: 'decision' }>;
