@@ -11,7 +11,7 @@
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { StatefulAuthorizationCall } from '@cedar-policy/cedar-wasm/nodejs';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -307,16 +307,20 @@ if (!flags['no-cli']) {
   const cli = new CliRunner(REPO_ROOT);
   process.stderr.write('generating 10,000 test cases and running them in process…\n');
   suite = writeTestSuite(10_000, 20_260_101);
-  inProcess = timeTestInProcess(suite, 3);
-  process.stderr.write('timing tollgate test over the generated cases…\n');
-  testRun = timeTestCommand(cli, suite, 5);
+  try {
+    inProcess = timeTestInProcess(suite, 3);
+    process.stderr.write('timing tollgate test over the generated cases…\n');
+    testRun = timeTestCommand(cli, suite, 5);
+  } finally {
+    rmSync(suite.dir, { recursive: true, force: true });
+  }
   process.stderr.write('timing tollgate --help cold starts…\n');
   helpRun = timeHelp(cli, 20);
 }
 
 say('## tollgate test (10,000 generated cases)');
 if (suite && inProcess) {
-  say(`suite: ${int(suite.cases)} cases (${int(suite.cases - suite.sequences)} single calls, ${int(suite.sequences)} sequences; ${int(suite.decisions)} decisions), policy with rate and spend limits, in ${suite.dir}`);
+  say(`suite: ${int(suite.cases)} cases (${int(suite.cases - suite.sequences)} single calls, ${int(suite.sequences)} sequences; ${int(suite.decisions)} decisions), policy with rate and spend limits`);
   const stages = (t: TestStages): string[] => [ms(t.policy), ms(t.parse), ms(t.validate), ms(t.run), ms(t.total)];
   say('in process, the same pipeline without a process start or the CLI (every case passes):');
   say(
