@@ -33,12 +33,19 @@ export class LimitedStdioServerTransport implements Transport {
     this.#stdin.on('data', this.#ondata);
     this.#stdin.on('error', this.#onerror);
     this.#stdin.on('end', this.#onend);
+    // An agent that went away makes writes fail (EPIPE): that ends the session, not the process.
+    this.#stdout.on('error', this.#onwriteerror);
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) return;
     const line = JSON.stringify(message) + '\n';
-    if (!this.#stdout.write(line)) await new Promise<void>((resolve) => this.#stdout.once('drain', resolve));
+    if (!this.#stdout.write(line)) {
+      await new Promise<void>((resolve) => {
+        this.#stdout.once('drain', resolve);
+        this.#stdout.once('close', resolve);
+      });
+    }
   }
 
   async close(): Promise<void> {
@@ -47,6 +54,7 @@ export class LimitedStdioServerTransport implements Transport {
     this.#stdin.off('data', this.#ondata);
     this.#stdin.off('error', this.#onerror);
     this.#stdin.off('end', this.#onend);
+    this.#stdout.off('error', this.#onwriteerror);
     if (this.#stdin.listenerCount('data') === 0) this.#stdin.pause();
     this.#chunks = [];
     this.onclose?.();
@@ -57,6 +65,11 @@ export class LimitedStdioServerTransport implements Transport {
   };
 
   readonly #onend = (): void => {
+    void this.close();
+  };
+
+  readonly #onwriteerror = (error: Error): void => {
+    this.onerror?.(error);
     void this.close();
   };
 
