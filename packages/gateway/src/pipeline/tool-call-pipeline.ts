@@ -69,7 +69,7 @@ export class ToolCallPipeline {
   #idle: Array<() => void> = [];
   #closing = false;
   readonly #pendingOutcomes = new Set<Promise<unknown>>();
-  readonly #heldOutcomes: Array<{ event: OutcomeEvent; done: () => void }> = [];
+  readonly #heldOutcomes: Array<{ event: OutcomeEvent; result: unknown; done: () => void }> = [];
   #holdTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ToolCallPipelineOptions) {
@@ -245,10 +245,10 @@ export class ToolCallPipeline {
       ...identity,
       status: 'ok',
       durationMs,
-      resultSha256: canonicalDigest(result),
       ...((result as { isError?: unknown }).isError === true ? { detail: { is_error: true } } : {}),
     };
-    const recorded = this.#outcome(outcome);
+    // The result's digest is computed when the outcome is recorded, off the answer's path.
+    const recorded = this.#outcome(outcome, result);
     if (this.#awaitOutcome) await recorded;
     return result as CallToolResult;
   }
@@ -259,13 +259,13 @@ export class ToolCallPipeline {
    * {@link OUTCOME_BATCH} wait) and appended together: a few commits carry many outcomes, and
    * decisions — which calls wait for — rarely queue behind an outcome's commit.
    */
-  #outcome(event: OutcomeEvent): Promise<void> {
+  #outcome(event: OutcomeEvent, result?: unknown): Promise<void> {
     const p = new Promise<void>((done) => {
       if (this.#awaitOutcome) {
-        void this.#recordOutcome(event).then(done);
+        void this.#recordOutcome(event, result).then(done);
         return;
       }
-      this.#heldOutcomes.push({ event, done });
+      this.#heldOutcomes.push({ event, result, done });
       if (this.#heldOutcomes.length >= OUTCOME_BATCH) this.#releaseOutcomes();
       else this.#holdTimer ??= setTimeout(() => this.#releaseOutcomes(), OUTCOME_HOLD_MS);
     });
@@ -279,10 +279,17 @@ export class ToolCallPipeline {
       clearTimeout(this.#holdTimer);
       this.#holdTimer = undefined;
     }
-    for (const { event, done } of this.#heldOutcomes.splice(0)) void this.#recordOutcome(event).then(done);
+    for (const { event, result, done } of this.#heldOutcomes.splice(0)) void this.#recordOutcome(event, result).then(done);
   }
 
-  #recordOutcome(event: OutcomeEvent): Promise<void> {
+  #recordOutcome(event: OutcomeEvent, result: unknown): Promise<void> {
+    if (result !== undefined) {
+      try {
+        event.resultSha256 = canonicalDigest(result);
+      } catch (error) {
+        event.detail = { ...(event.detail ?? {}), digest_error: errorMessage(error) };
+      }
+    }
     return this.#append(event).then(
       () => undefined,
       (error: unknown) => {
