@@ -87,7 +87,22 @@ function positionAt(starts: readonly number[], offset: number): SourcePosition {
   return { line: lo + 1, column: offset - starts[lo]! + 1 };
 }
 
-function makeDocument(file: string, format: 'json' | 'yaml', text: string, value: unknown, spans: Map<string, Span>): SourceDocument {
+function decodePointer(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** A document whose positions come from `locate`, resolved only when someone asks. */
+function makeDocument(
+  file: string,
+  format: 'json' | 'yaml',
+  text: string,
+  value: unknown,
+  locate: (pointer: string) => Span | undefined,
+): SourceDocument {
   let starts: number[] | undefined;
   return {
     file,
@@ -98,7 +113,7 @@ function makeDocument(file: string, format: 'json' | 'yaml', text: string, value
       starts ??= lineStarts(text);
       let p = pointer;
       for (;;) {
-        const span = spans.get(p);
+        const span = locate(p);
         if (span) return positionAt(starts, at === 'key' ? span.keyOffset : span.valueOffset);
         if (p === '') return { line: 1, column: 1 };
         p = p.slice(0, p.lastIndexOf('/'));
@@ -107,18 +122,44 @@ function makeDocument(file: string, format: 'json' | 'yaml', text: string, value
   };
 }
 
+/** Finds the node at a JSON pointer in a parse tree: the last property wins, as in JSON.parse. */
+function locateJson(root: JsonNode, pointer: string): Span | undefined {
+  let node: JsonNode = root;
+  let keyOffset = root.offset;
+  for (const token of decodePointer(pointer)) {
+    if (node.type === 'object') {
+      let found: JsonNode | undefined;
+      for (const prop of node.children ?? []) {
+        const keyNode = prop.children?.[0];
+        if (keyNode && keyNode.value === token && prop.children?.[1]) found = prop;
+      }
+      if (!found) return undefined;
+      keyOffset = found.children![0]!.offset;
+      node = found.children![1]!;
+    } else if (node.type === 'array') {
+      const item = /^(0|[1-9][0-9]*)$/.test(token) ? node.children?.[Number(token)] : undefined;
+      if (!item) return undefined;
+      keyOffset = item.offset;
+      node = item;
+    } else {
+      return undefined;
+    }
+  }
+  return { keyOffset, valueOffset: node.offset };
+}
+
 function parseJson(text: string, file: string, max: number): ParseResult {
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
-  const starts = lineStarts(text);
+  let starts: number[] | undefined;
+  const at = (offset: number): SourcePosition => positionAt((starts ??= lineStarts(text)), offset);
   const diagnostics: Diagnostic[] = [];
   for (const e of errors.slice(0, max)) {
-    const pos = positionAt(starts, e.offset);
     diagnostics.push({
       code: 'TG001',
       severity: 'error',
       file,
-      ...pos,
+      ...at(e.offset),
       message: `invalid JSON: ${describeJsonError(printParseErrorCode(e.error))}`,
     });
   }
@@ -126,39 +167,43 @@ function parseJson(text: string, file: string, max: number): ParseResult {
     if (diagnostics.length === 0) diagnostics.push({ code: 'TG001', severity: 'error', file, line: 1, column: 1, message: 'invalid JSON: the file is empty' });
     return { document: undefined, diagnostics };
   }
-  const spans = new Map<string, Span>();
-  const walk = (node: JsonNode, pointer: string, keyOffset: number): void => {
-    spans.set(pointer, { keyOffset, valueOffset: node.offset });
+  // Duplicate keys: a walk over the objects only. Pointers are built for the few duplicates
+  // found, never for every node, so large files (test suites) parse in linear time.
+  const walk = (node: JsonNode, path: () => string): void => {
     if (node.type === 'object') {
       const seen = new Set<string>();
       for (const prop of node.children ?? []) {
         const [keyNode, valueNode] = prop.children ?? [];
         if (!keyNode || !valueNode) continue;
         const key = String(keyNode.value);
-        const child = pointer + '/' + pointerToken(key);
+        const child = (): string => path() + '/' + pointerToken(key);
         if (seen.has(key) && diagnostics.length < max) {
           diagnostics.push({
             code: 'TG002',
             severity: 'error',
             file,
-            ...positionAt(starts, keyNode.offset),
+            ...at(keyNode.offset),
             message: `duplicate key "${key}": JSON parsers disagree on which value wins`,
-            pointer: child,
+            pointer: child(),
             hint: 'remove one of the two',
           });
         }
         seen.add(key);
-        walk(valueNode, child, keyNode.offset);
+        if (valueNode.type === 'object' || valueNode.type === 'array') walk(valueNode, child);
       }
     } else if (node.type === 'array') {
-      (node.children ?? []).forEach((item, i) => walk(item, `${pointer}/${i}`, item.offset));
+      const items = node.children ?? [];
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        if (item.type === 'object' || item.type === 'array') walk(item, () => `${path()}/${i}`);
+      }
     }
   };
-  walk(root, '', root.offset);
+  walk(root, () => '');
   if (diagnostics.length > 0) return { document: undefined, diagnostics };
   // JSON.parse makes `__proto__` an own property, where a tree walk that assigns keys would not.
   const value: unknown = JSON.parse(text);
-  return { document: makeDocument(file, 'json', text, value, spans), diagnostics };
+  return { document: makeDocument(file, 'json', text, value, (pointer) => locateJson(root, pointer)), diagnostics };
 }
 
 function describeJsonError(code: string): string {
@@ -228,5 +273,5 @@ function parseYaml(text: string, file: string, max: number): ParseResult {
     }
   };
   walk(doc.contents as YamlNode | null, '', 0);
-  return { document: makeDocument(file, 'yaml', text, value, spans), diagnostics };
+  return { document: makeDocument(file, 'yaml', text, value, (pointer) => spans.get(pointer)), diagnostics };
 }
