@@ -13,7 +13,7 @@ async function crashRun(target: string, running: Set<WriterProcess>): Promise<Wr
   try {
     await writer.ready;
     writer.go();
-    await writer.committedAtLeast(1);
+    await writer.firstCommit;
     await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
     writer.child.kill('SIGKILL');
     return await writer.exited;
@@ -38,7 +38,8 @@ async function checkAfterCrash(connection: LedgerConnection, report: WriterRepor
   const head = stored.at(-1)?.seq ?? 0;
   expect(stored.map((r) => r.seq)).toEqual(Array.from({ length: head }, (_, i) => i + 1));
   const batchEnds = new Set(report.batches.map(([, last]) => last));
-  expect(batchEnds.has(head), `strand ${strandId} ends at ${head}, inside a batch`).toBe(true);
+  const near = report.batches.filter(([first, last]) => last >= head - 600 && first <= head + 600).map(([f, l]) => `${f}-${l}`);
+  expect(batchEnds.has(head), `strand ${strandId} ends at ${head}, inside a batch (batches near it: ${near.join(', ')})`).toBe(true);
   expect(head).toBeLessThanOrEqual(Math.max(...report.batches.map(([, last]) => last)));
 }
 

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -22,71 +25,75 @@ export interface WriterReport {
 /** A running `append-under-load` child process (real Node process, real connection). */
 export interface WriterProcess {
   child: ChildProcess;
-  report: WriterReport;
   /** Resolves once the writer has connected and is waiting for {@link go}. */
   ready: Promise<void>;
   /** Lets the writer start appending. */
   go(): void;
-  /** Resolves once the writer has had `n` appends resolve. */
-  committedAtLeast(n: number): Promise<void>;
-  /** Resolves when the process has exited. */
+  /** Resolves once the writer's first append() resolved. */
+  firstCommit: Promise<void>;
+  /** Resolves with the writer's report when the process has exited. */
   exited: Promise<WriterReport>;
 }
 
 /**
  * Starts `test/fixtures/append-under-load.ts` under tsx (workspace packages mapped to their
- * sources, so no build is needed) appending `count` events, or forever, once told to {@link WriterProcess.go}.
+ * sources, so no build is needed) appending `count` events, or forever, once told to
+ * {@link WriterProcess.go}. Its report is read from a file after it exits.
  */
 export function startWriterProcess(databaseUrlOrDataDir: string, count: number | 'forever', concurrency = 64): WriterProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, databaseUrlOrDataDir, String(count), String(concurrency)], {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-writer-'));
+  const reportFile = join(dir, 'report.txt');
+  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, databaseUrlOrDataDir, String(count), String(concurrency), reportFile], {
     cwd: REPO,
     env: { ...process.env, TSX_TSCONFIG_PATH: TSCONFIG },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const report: WriterReport = { strandId: undefined, batches: [], committed: new Map(), done: false, exitCode: null, signal: null, stderr: '' };
-  const waiters: Array<{ n: number; resolve: () => void }> = [];
-  let markReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => {
-    markReady = resolve;
-  });
   child.stdin!.on('error', () => {}); // the child may be killed before it reads
+  let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
-    report.stderr += chunk.toString();
+    stderr += chunk.toString();
   });
-  const lines = createInterface({ input: child.stdout! });
-  lines.on('line', (line) => {
-    const [kind, a, b] = line.split(' ');
+  let strandId: string | undefined;
+  let done = false;
+  const signals = { ready: () => {}, committed: () => {} };
+  const ready = new Promise<void>((resolve) => (signals.ready = resolve));
+  const committed = new Promise<void>((resolve) => (signals.committed = resolve));
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const [kind, a] = line.split(' ');
     if (kind === 'READY') {
-      report.strandId = a;
-      markReady();
-    }
-    else if (kind === 'BATCH') report.batches.push([Number(a), Number(b)]);
-    else if (kind === 'OK') report.committed.set(Number(a), b!);
-    else if (kind === 'DONE') report.done = true;
-    for (const w of waiters.splice(0)) {
-      if (report.committed.size >= w.n) w.resolve();
-      else waiters.push(w);
+      strandId = a;
+      signals.ready();
+    } else if (kind === 'COMMITTED') {
+      signals.committed();
+    } else if (kind === 'DONE') {
+      done = true;
     }
   });
   const exited = new Promise<WriterReport>((resolve) => {
     // 'close' comes after stdout has been read to the end.
-    child.on('close', (code, signal) => {
-      report.exitCode = code;
-      report.signal = signal;
+    child.on('close', (exitCode, signal) => {
+      const report: WriterReport = { strandId, batches: [], committed: new Map(), done, exitCode, signal, stderr };
+      let text = '';
+      try {
+        text = readFileSync(reportFile, 'utf8');
+      } catch {
+        // No report: the process died before it appended anything.
+      }
+      rmSync(dir, { recursive: true, force: true });
+      for (const line of text.split('\n')) {
+        const [kind, x, y] = line.split(' ');
+        if (kind === 'BATCH') report.batches.push([Number(x), Number(y)]);
+        else if (kind === 'OK') report.committed.set(Number(x), y!);
+      }
       resolve(report);
     });
   });
+  const failed = (what: string) => exited.then((r) => Promise.reject(new Error(`writer process exited (${r.exitCode ?? r.signal}) ${what}: ${r.stderr}`)));
   return {
     child,
-    report,
-    exited,
-    ready: Promise.race([ready, exited.then((r) => Promise.reject(new Error(`writer process exited (${r.exitCode ?? r.signal}): ${r.stderr}`)))]),
+    ready: Promise.race([ready, failed('before it was ready')]),
     go: () => child.stdin!.end('go\n'),
-    committedAtLeast: (n) =>
-      new Promise<void>((resolve, reject) => {
-        if (report.committed.size >= n) return resolve();
-        waiters.push({ n, resolve });
-        void exited.then((r) => reject(new Error(`writer process exited (${r.exitCode ?? r.signal}) before ${n} appends: ${r.stderr}`)));
-      }),
+    firstCommit: Promise.race([committed, failed('before its first append resolved')]),
+    exited,
   };
 }
