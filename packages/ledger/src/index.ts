@@ -28,6 +28,7 @@ export {
   type LedgerBackend,
   type LedgerConnection,
   type LedgerConnectionOptions,
+  type OpenTransaction,
   type StatementResult,
 } from './database/ledger-connection.js';
 export { redactDatabaseUrl } from './database/postgres-connection.js';
