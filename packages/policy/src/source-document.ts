@@ -1,6 +1,7 @@
 import { parseTree, printParseErrorCode, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument as parseYamlDocument, type Node as YamlNode } from 'yaml';
 import type { Diagnostic } from './diagnostic.js';
+import { countParsedKeys, countWrittenKeys, JsonOffsetIndex } from './json-offset-index.js';
 
 /** A 1-based line and column in a source file. */
 export interface SourcePosition {
@@ -72,7 +73,7 @@ interface Span {
 
 function lineStarts(text: string): number[] {
   const starts = [0];
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
   return starts;
 }
 
@@ -149,6 +150,19 @@ function locateJson(root: JsonNode, pointer: string): Span | undefined {
 }
 
 function parseJson(text: string, file: string, max: number): ParseResult {
+  // Fast path: valid JSON without repeated keys (the written keys equal the parsed ones)
+  // needs no parse tree; positions are found in the text when asked for.
+  let parsed: { value: unknown } | undefined;
+  try {
+    parsed = { value: JSON.parse(text) as unknown };
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed && countWrittenKeys(text) === countParsedKeys(parsed.value)) {
+    const index = new JsonOffsetIndex(text);
+    return { document: makeDocument(file, 'json', text, parsed.value, (pointer) => index.locate(decodePointer(pointer))), diagnostics: [] };
+  }
+  // Otherwise a parse tree says where the syntax errors and the repeated keys are.
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   let starts: number[] | undefined;
