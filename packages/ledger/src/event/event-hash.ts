@@ -1,5 +1,5 @@
 import { canonicalJson, sha256Hex } from '@tollgate/policy';
-import type { LedgerEventRow } from './ledger-event.js';
+import { LEDGER_EVENT_COLUMNS, type LedgerEventRow } from './ledger-event.js';
 
 /** The `prev_hash` of a strand's first event: 64 zeros. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -8,33 +8,9 @@ export const GENESIS_HASH = '0'.repeat(64);
 export type HashedEventFields = Omit<LedgerEventRow, 'prev_hash' | 'hash'>;
 
 /** The hashed columns in RFC 8785 key order (UTF-16 code units; all ASCII here). */
-const HASHED_KEYS: ReadonlyArray<keyof HashedEventFields> = (
-  [
-    'event_id',
-    'occurred_at',
-    'strand_id',
-    'seq',
-    'event_type',
-    'call_id',
-    'agent_id',
-    'session_id',
-    'server',
-    'tool',
-    'args',
-    'args_sha256',
-    'effect',
-    'rule',
-    'reason',
-    'policy_revision',
-    'policy_digest',
-    'approval_id',
-    'approver',
-    'outcome_status',
-    'duration_ms',
-    'result_sha256',
-    'detail',
-  ] as const
-).slice().sort();
+const HASHED_KEYS: ReadonlyArray<keyof HashedEventFields> = LEDGER_EVENT_COLUMNS.filter(
+  (key): key is keyof HashedEventFields => key !== 'prev_hash' && key !== 'hash',
+).sort();
 
 const PREFIXES = HASHED_KEYS.map((key, i) => `${i === 0 ? '{' : ','}${JSON.stringify(key)}:`);
 
