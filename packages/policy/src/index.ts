@@ -48,3 +48,5 @@ export { classifyTool, RISK_CATEGORIES, RISK_LEVEL_OF, RISK_LEVELS, splitToolNam
 export type { ClassifiableTool, RiskCategory, RiskClass, RiskLevel, ToolAnnotations } from './risk-classifier.js';
 export { lintPolicy } from './policy-linter.js';
 export type { LintOptions, LintResult } from './policy-linter.js';
+export { describeSchemaError, describeSchemaErrors } from './schema-error-description.js';
+export type { SchemaErrorDescription, SchemaErrorWording } from './schema-error-description.js';

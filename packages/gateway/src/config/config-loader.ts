@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { parseDuration, parseSourceDocument, type SourceDocument } from '@tollgate/policy';
+import { describeSchemaErrors, parseDuration, parseSourceDocument, type SchemaErrorWording, type SourceDocument } from '@tollgate/policy';
 import { GatewayError, errorMessage, type ConfigProblem } from '../gateway-error.js';
 import { DEFAULT_REQUEST_LIMITS, type GatewayConfig, type TokenAgent, type UpstreamConfig } from './gateway-config.js';
 
@@ -177,18 +177,9 @@ function schemaProblems(errors: readonly ErrorObject[], document: SourceDocument
     const meant = entry !== null && typeof entry === 'object' && 'url' in entry && !('command' in entry) ? '1' : '0';
     return branch[1] === meant;
   });
-  const out: ConfigProblem[] = [];
-  const seen = new Set<string>();
-  for (const e of kept) {
-    if (e.keyword === 'oneOf' && kept.some((o) => o !== e && o.instancePath.startsWith(e.instancePath))) continue;
-    const { pointer, message, at } = describe(e, value);
-    const key = `${pointer}\u0000${message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const pos = document.positionOf(pointer, at);
-    out.push({ file: document.file, line: pos.line, column: pos.column, pointer, message });
-  }
-  return out;
+  // The combinator's own error speaks only when the meant branch said nothing more precise.
+  const said = kept.filter((e) => !(e.keyword === 'oneOf' && kept.some((o) => o !== e && o.instancePath.startsWith(e.instancePath))));
+  return describeSchemaErrors(said, document, CONFIG_WORDING).map(({ file, line, column, pointer, message }) => ({ file, line, column, pointer, message }));
 }
 
 function valueAt(root: unknown, pointer: string): unknown {
@@ -201,50 +192,40 @@ function valueAt(root: unknown, pointer: string): unknown {
   return v;
 }
 
-function describe(e: ErrorObject, root: unknown): { pointer: string; message: string; at: 'key' | 'value' } {
-  const p = e.instancePath;
-  const params = e.params as Record<string, unknown>;
-  const actual = valueAt(root, p);
-  const shown = actual === undefined ? '' : ` (got ${JSON.stringify(actual)?.slice(0, 60)})`;
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const key = String(params.additionalProperty);
-      return { pointer: `${p}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `unknown key "${key}" in ${where(p)}`, at: 'key' };
+/** How schema errors in a gateway configuration are worded. */
+const CONFIG_WORDING: SchemaErrorWording = {
+  where,
+  patterns: [
+    [/\/(timeout|session_idle_timeout|shutdown_timeout)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
+    [/sha256$/, 'must be 64 lower-case hex digits (the SHA-256 of the token)'],
+    [/\/url$/, 'must be an http:// or https:// URL'],
+    [/\/database_url$/, 'must be a postgres:// URL'],
+    [/\/path$/, 'must start with "/"'],
+  ],
+  special: (e, { where: at }) => {
+    const p = e.instancePath;
+    const params = e.params as Record<string, unknown>;
+    switch (e.keyword) {
+      case 'required': {
+        const missing = String(params.missingProperty);
+        if (p === '' && missing === 'agent') return { pointer: p, message: `${at} is missing the required key "agent": a stdio gateway runs as one configured agent, e.g. agent: { id: "desk-bot" }`, at: 'value' };
+        if (p === '' && missing === 'agents') return { pointer: p, message: `${at} is missing the required key "agents": HTTP agents authenticate with a bearer token, e.g. agents: [{ id: "trader-1", token_sha256: "<hex>" }]`, at: 'value' };
+        return undefined;
+      }
+      case 'propertyNames': {
+        const name = String(params.propertyName);
+        return {
+          pointer: `${p}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+          message: `"${name}" is not a valid upstream name: use letters, digits, "-" and single "_" (never "__", the tool-name prefix separator)`,
+          at: 'key',
+        };
+      }
+      case 'oneOf':
+        return { pointer: p, message: `${at} must be a stdio upstream { command, args?, env?, cwd? } or an HTTP upstream { url, headers? }`, at: 'value' };
+      case 'minProperties':
+        return p === '/upstreams' ? { pointer: p, message: 'upstreams must name at least one MCP server', at: 'value' } : undefined;
+      default:
+        return undefined;
     }
-    case 'required': {
-      const missing = String(params.missingProperty);
-      let hint = '';
-      if (p === '' && missing === 'agent') hint = ': a stdio gateway runs as one configured agent, e.g. agent: { id: "desk-bot" }';
-      if (p === '' && missing === 'agents') hint = ': HTTP agents authenticate with a bearer token, e.g. agents: [{ id: "trader-1", token_sha256: "<hex>" }]';
-      return { pointer: p, message: `${where(p)} is missing the required key "${missing}"${hint}`, at: 'value' };
-    }
-    case 'propertyNames': {
-      const name = String(params.propertyName);
-      return {
-        pointer: `${p}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`,
-        message: `"${name}" is not a valid upstream name: use letters, digits, "-" and single "_" (never "__", the tool-name prefix separator)`,
-        at: 'key',
-      };
-    }
-    case 'enum':
-      return { pointer: p, message: `${where(p)} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${shown}`, at: 'value' };
-    case 'type':
-      return { pointer: p, message: `${where(p)} must be of type ${String(params.type).replace(/,/g, ' or ')}${shown}`, at: 'value' };
-    case 'pattern': {
-      if (/\/(timeout|session_idle_timeout|shutdown_timeout)$/.test(p)) return { pointer: p, message: `${where(p)} must be a duration like "500ms", "30s", "10m" or "1h"${shown}`, at: 'value' };
-      if (/sha256$/.test(p)) return { pointer: p, message: `${where(p)} must be 64 lower-case hex digits (the SHA-256 of the token)${shown}`, at: 'value' };
-      if (/\/url$/.test(p)) return { pointer: p, message: `${where(p)} must be an http:// or https:// URL${shown}`, at: 'value' };
-      if (/\/database_url$/.test(p)) return { pointer: p, message: `${where(p)} must be a postgres:// URL${shown}`, at: 'value' };
-      if (/\/path$/.test(p)) return { pointer: p, message: `${where(p)} must start with "/"${shown}`, at: 'value' };
-      return { pointer: p, message: `${where(p)} ${e.message ?? 'does not match its pattern'}${shown}`, at: 'value' };
-    }
-    case 'oneOf':
-      return { pointer: p, message: `${where(p)} must be a stdio upstream { command, args?, env?, cwd? } or an HTTP upstream { url, headers? }`, at: 'value' };
-    case 'minProperties':
-      return { pointer: p, message: p === '/upstreams' ? 'upstreams must name at least one MCP server' : `${where(p)} must not be empty`, at: 'value' };
-    case 'minItems':
-      return { pointer: p, message: `${where(p)} must list at least ${String(params.limit)} item(s)`, at: 'value' };
-    default:
-      return { pointer: p, message: `${where(p)} ${e.message ?? 'is invalid'}${shown}`, at: 'value' };
-  }
-}
+  },
+};

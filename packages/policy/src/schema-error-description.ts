@@ -1,0 +1,92 @@
+import type { ErrorObject } from 'ajv';
+import type { Diagnostic } from './diagnostic.js';
+import type { SourceDocument } from './source-document.js';
+
+/** One schema error in words, and the node it is about. */
+export interface SchemaErrorDescription {
+  readonly pointer: string;
+  readonly message: string;
+  /** Point at the member's key (an unknown key) or at its value. */
+  readonly at: 'key' | 'value';
+}
+
+/** What a caller tells {@link describeSchemaErrors} about its own document kind. */
+export interface SchemaErrorWording {
+  /** How a JSON pointer is named in messages (e.g. `/tools/x` or `upstreams.web`). */
+  readonly where: (pointer: string) => string;
+  /** Messages for `pattern` failures: the first whose test matches the pointer says what the value must be. */
+  readonly patterns?: ReadonlyArray<readonly [RegExp, string]>;
+  /** Wording for particular errors; undefined falls back to the shared wording. */
+  readonly special?: (error: ErrorObject, context: { readonly where: string; readonly shown: string }) => SchemaErrorDescription | undefined;
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let v = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+function escapeToken(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** Says one ajv error in words: the caller's special wording first, then the shared one. */
+export function describeSchemaError(e: ErrorObject, root: unknown, wording: SchemaErrorWording): SchemaErrorDescription {
+  const p = e.instancePath;
+  const params = e.params as Record<string, unknown>;
+  const actual = valueAt(root, p);
+  const shown = actual === undefined ? '' : ` (got ${JSON.stringify(actual)?.slice(0, 60)})`;
+  const where = wording.where(p);
+  const special = wording.special?.(e, { where, shown });
+  if (special) return special;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      return { pointer: `${p}/${escapeToken(key)}`, message: `unknown key "${key}" in ${where}`, at: 'key' };
+    }
+    case 'required':
+      return { pointer: p, message: `${where} is missing the required key "${String(params.missingProperty)}"`, at: 'value' };
+    case 'enum':
+      return { pointer: p, message: `${where} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${shown}`, at: 'value' };
+    case 'const':
+      return { pointer: p, message: `${where} must be ${JSON.stringify(params.allowedValue)}${shown}`, at: 'value' };
+    case 'type':
+      return { pointer: p, message: `${where} must be of type ${String(params.type).replace(/,/g, ' or ')}${shown}`, at: 'value' };
+    case 'pattern': {
+      const rule = wording.patterns?.find(([test]) => test.test(p));
+      return { pointer: p, message: `${where} ${rule ? rule[1] : (e.message ?? 'does not match its pattern')}${shown}`, at: 'value' };
+    }
+    case 'minItems':
+      return { pointer: p, message: `${where} must list at least ${String(params.limit)} item(s)`, at: 'value' };
+    case 'minProperties':
+      return { pointer: p, message: `${where} must not be empty`, at: 'value' };
+    default:
+      return { pointer: p, message: `${where} ${e.message ?? 'is invalid'}${shown}`, at: 'value' };
+  }
+}
+
+/**
+ * Describes a list of ajv errors once each (an identical message at the same node is said
+ * once) and locates them in their document.
+ */
+export function describeSchemaErrors(
+  errors: readonly ErrorObject[],
+  document: SourceDocument,
+  wording: SchemaErrorWording,
+): Array<SchemaErrorDescription & Pick<Diagnostic, 'file' | 'line' | 'column'>> {
+  const seen = new Set<string>();
+  const out: Array<SchemaErrorDescription & Pick<Diagnostic, 'file' | 'line' | 'column'>> = [];
+  for (const e of errors) {
+    const d = describeSchemaError(e, document.value, wording);
+    const key = `${d.pointer}\u0000${d.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const pos = document.positionOf(d.pointer, d.at);
+    out.push({ ...d, file: document.file, line: pos.line, column: pos.column });
+  }
+  return out;
+}
