@@ -50,3 +50,6 @@ export { lintPolicy } from './policy-linter.js';
 export type { LintOptions, LintResult } from './policy-linter.js';
 export { describeSchemaError, describeSchemaErrors } from './schema-error-description.js';
 export type { SchemaErrorDescription, SchemaErrorWording } from './schema-error-description.js';
+export { exampleArguments, exampleValue } from './example-arguments.js';
+export { STARTER_LIMITS, starterPolicy, starterTreatment } from './starter-policy.js';
+export type { StarterLimits, StarterPolicy, StarterPolicyOptions, StarterToolPlan, StarterTreatment } from './starter-policy.js';
