@@ -48,6 +48,19 @@ export interface ApprovalRequirement {
 }
 
 /**
+ * The would-be decision of a policy or tool rule in shadow mode (`"shadow": true`): what it
+ * would have decided had it been enforced. The ledger records `effect` and `rule` as
+ * `shadow_effect` and `shadow_rule`.
+ */
+export interface ShadowDecision {
+  readonly effect: Effect;
+  /** The rule that would have decided (same ids as {@link Decision.rule}); null for a plain allow. */
+  readonly rule: string | null;
+  readonly reason: string;
+  readonly code: DecisionCode | null;
+}
+
+/**
  * The result of {@link CompiledPolicy.decide}. Decisions that do not depend on the call's
  * values are shared frozen objects, so the hot path allocates nothing for them.
  */
@@ -72,6 +85,11 @@ export interface Decision {
   readonly approval?: ApprovalRequirement;
   /** For a call allowed by a granted approval: that approval's id, to be marked used. */
   readonly approval_id?: string;
+  /**
+   * Present exactly when a policy or tool rule in shadow mode was evaluated for this call:
+   * what it would have decided. The fields above are the enforced decision.
+   */
+  readonly shadow?: ShadowDecision;
 }
 
 /**

@@ -1,5 +1,5 @@
 export { canonicalJson, canonicalDigest, sha256Hex } from './canonical-json.js';
-export type { Agent, ApprovalLookup, ApprovalRequirement, Decision, DecisionCode, Effect, LimitState, ToolCall } from './decision.js';
+export type { Agent, ApprovalLookup, ApprovalRequirement, Decision, DecisionCode, Effect, LimitState, ShadowDecision, ToolCall } from './decision.js';
 export { DIAGNOSTIC_CODES, PolicyError, formatDiagnostic, hasErrors, sortDiagnostics } from './diagnostic.js';
 export type { Diagnostic, DiagnosticCode, Severity } from './diagnostic.js';
 export type * from './generated/policy-types.js';
@@ -37,6 +37,7 @@ export type {
   CoverageItem,
   CoverageReport,
   ExpectedDecision,
+  ExpectedShadowDecision,
   ParsedTestFile,
   TestCaseResult,
   TestFailure,

@@ -1,6 +1,6 @@
 import { canonicalDigest } from './canonical-json.js';
 import { compileCondition, Outcome, type CompiledCondition } from './condition-compiler.js';
-import type { ApprovalLookup, ApprovalRequirement, Decision, LimitState, ToolCall } from './decision.js';
+import type { ApprovalLookup, ApprovalRequirement, Decision, LimitState, ShadowDecision, ToolCall } from './decision.js';
 import { PolicyError, type Diagnostic, type DiagnosticCode } from './diagnostic.js';
 import type { Condition, Limit, Policy, RateLimit, Scope, ToolRule, Window } from './generated/policy-types.js';
 import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from './limit-store.js';
@@ -60,8 +60,16 @@ export interface CompiledPolicy {
   /**
    * Whether `tools/list` shows the tool: false when it is hidden or every call to it is
    * denied no matter the arguments (`action: deny`, default deny, a deny_if rule with no conditions).
+   * It follows the enforced decision: a policy in shadow mode lists every tool, and a tool
+   * whose rule is in shadow is listed as if it were not in `tools`.
    */
   isListed(tool: string): boolean;
+  /**
+   * What {@link isListed} would say with shadow mode off: whether the policy's own rules
+   * (in shadow or not) can let a call to the tool through. Equals `isListed` for a policy
+   * with nothing in shadow.
+   */
+  wouldList(tool: string): boolean;
 }
 
 const WINDOWS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86_400 };
@@ -75,6 +83,7 @@ interface CompiledLimit {
   readonly windowSec: number;
   readonly windowMs: number;
   readonly max: number;
+  /** The counter key's prefix; limits in shadow mode have their own (`shadow` first), never shared with enforced ones. */
   readonly keyPrefix: string;
   readonly incrementFrom: PathGetter | null;
   readonly incrementPath: string | null;
@@ -109,6 +118,8 @@ interface CompiledTool {
   readonly limits: readonly CompiledLimit[];
   readonly allow: Decision;
   readonly alwaysDenied: boolean;
+  /** The tool's rule is in shadow mode (and the policy is not): its decision is only recorded. */
+  readonly shadow: boolean;
 }
 
 /**
@@ -202,20 +213,21 @@ class Compiler {
     const policy = this.#policy;
     const rules = listRules(policy);
     this.#checkIds(rules);
-    const allLimits = (policy.all_tools?.limits ?? []).map((l, i) => this.#limit(l, l.id ?? `all_tools.limits[${i}]`, pointerOf('all_tools', 'limits', i)));
+    const shadowAll = policy.shadow === true;
+    const allLimits = (policy.all_tools?.limits ?? []).map((l, i) => this.#limit(l, l.id ?? `all_tools.limits[${i}]`, pointerOf('all_tools', 'limits', i), shadowAll));
     const tools = new Map<string, CompiledTool>();
     const hideSet = new Set(policy.hide ?? []);
     const hideAll = hideSet.has('*');
     const hiddenByList = this.#decision({ effect: 'hidden', rule: 'hide', reason: 'the tool is hidden by policy', code: 'tool.hidden' });
     for (const [name, rule] of Object.entries(policy.tools ?? {})) {
-      if (rule) tools.set(name, this.#tool(name, rule, hideSet.has(name) ? hiddenByList : null, allLimits));
+      if (rule) tools.set(name, this.#tool(name, rule, hideSet.has(name) ? hiddenByList : null, allLimits, shadowAll));
     }
     const defaultDecision =
       policy.default === 'deny'
         ? this.#decision({ effect: 'deny', rule: 'default', reason: 'not allowed by policy (default deny)', code: 'policy.denied' })
         : this.#decision({ effect: 'allow', rule: 'default', reason: 'allowed by policy (default allow)', code: null });
     if (this.diagnostics.length > 0) return undefined as unknown as CompiledPolicy;
-    return new Evaluator({
+    const evaluator = new Evaluator({
       server: this.#server,
       revision: this.#revision,
       digest: this.#digest,
@@ -230,6 +242,9 @@ class Compiler {
       limits: this.#options.limits ?? new MemoryLimitStore(),
       clock: this.#options.clock ?? Date.now,
     });
+    if (!shadowAll) return evaluator;
+    const enforced = this.#decision({ effect: 'allow', rule: null, reason: 'allowed: the policy is in shadow mode and enforces nothing', code: null });
+    return new ShadowPolicy(evaluator, enforced);
   }
 
   #checkIds(rules: readonly RuleInfo[]): void {
@@ -268,7 +283,9 @@ class Compiler {
     });
   }
 
-  #tool(name: string, rule: ToolRule, hiddenByList: Decision | null, allLimits: readonly CompiledLimit[]): CompiledTool {
+  #tool(name: string, rule: ToolRule, hiddenByList: Decision | null, allLimits: readonly CompiledLimit[], shadowAll: boolean): CompiledTool {
+    // In a policy in shadow every limit is already a shadow one; a tool rule's own flag adds nothing.
+    const shadow = !shadowAll && rule.shadow === true;
     const actionId = toolRuleId(name, 'action');
     const hidden = hiddenByList ?? (rule.action === 'hide' ? this.#decision({ effect: 'hidden', rule: actionId, reason: 'the tool is hidden by policy', code: 'tool.hidden' }) : null);
     const actionDeny =
@@ -317,8 +334,9 @@ class Compiler {
         tooLong: conditions.map((c) => this.#tooLong(id, c)),
       };
     });
-    const own = (rule.limits ?? []).map((l, i) => this.#limit(l, l.id ?? toolRuleId(name, `limits[${i}]`), pointerOf('tools', name, 'limits', i)));
-    if (rule.rate_limit) own.push(this.#rateLimit(name, rule.rate_limit));
+    const inShadow = shadowAll || shadow;
+    const own = (rule.limits ?? []).map((l, i) => this.#limit(l, l.id ?? toolRuleId(name, `limits[${i}]`), pointerOf('tools', name, 'limits', i), inShadow));
+    if (rule.rate_limit) own.push(this.#rateLimit(name, rule.rate_limit, inShadow));
     return {
       name,
       hidden,
@@ -328,18 +346,20 @@ class Compiler {
       require,
       denyIf,
       approveIf,
-      limits: [...allLimits, ...own],
+      // A rule in shadow counts the all_tools limits too, in shadow counters of its own.
+      limits: [...(shadow ? allLimits.map(shadowLimit) : allLimits), ...own],
       allow: this.#decision({ effect: 'allow', rule: null, reason: 'allowed by policy', code: null }),
       alwaysDenied: hidden !== null || actionDeny !== null || (rule.action !== 'allow' && denyIf.some((g) => g.conditions.length === 0)),
+      shadow,
     };
   }
 
-  #rateLimit(tool: string, r: RateLimit): CompiledLimit {
+  #rateLimit(tool: string, r: RateLimit, shadow: boolean): CompiledLimit {
     const id = toolRuleId(tool, 'rate_limit');
-    return this.#limit({ counter: r.counter ?? `${tool}.rate_limit`, max: r.max, window: r.window, scope: r.scope ?? 'agent' }, id, pointerOf('tools', tool, 'rate_limit'));
+    return this.#limit({ counter: r.counter ?? `${tool}.rate_limit`, max: r.max, window: r.window, scope: r.scope ?? 'agent' }, id, pointerOf('tools', tool, 'rate_limit'), shadow);
   }
 
-  #limit(limit: Limit, rule: string, pointer: string): CompiledLimit {
+  #limit(limit: Limit, rule: string, pointer: string, shadow: boolean): CompiledLimit {
     const windowSec = windowSeconds(limit.window);
     if (!(limit.max > 0)) this.#report('TG102', `${pointer}/max`, `limit max must be greater than 0 (got ${limit.max})`, 'a limit of 0 denies every call: use action "deny" instead');
     if (!(windowSec > 0)) this.#report('TG102', `${pointer}/window`, `limit window must be a positive number of seconds (got ${limit.window})`);
@@ -363,13 +383,24 @@ class Compiler {
       max: limit.max,
       // NUL cannot appear in a counter name from JSON text that matters here, and it keeps
       // "a" + "b:c" and "a:b" + "c" from colliding.
-      keyPrefix: `${this.#server}\u0000${limit.counter}\u0000${scope}\u0000${windowSec}\u0000`,
+      keyPrefix: `${shadow ? SHADOW_KEY_PREFIX : ''}${this.#server}\u0000${limit.counter}\u0000${scope}\u0000${windowSec}\u0000`,
       incrementFrom,
       incrementPath: limit.increment_from ?? null,
       onDeny: limit.on_deny,
       missingAmount,
     };
   }
+}
+
+/**
+ * Starts the counter key of every limit in shadow mode. An enforced key starts with the
+ * name of the server (non-empty wherever the gateway serves a policy), never with NUL, so
+ * shadow and enforced limits never share a counter.
+ */
+const SHADOW_KEY_PREFIX = '\u0000shadow\u0000';
+
+function shadowLimit(l: CompiledLimit): CompiledLimit {
+  return { ...l, keyPrefix: SHADOW_KEY_PREFIX + l.keyPrefix };
 }
 
 interface EvaluatorParts {
@@ -399,6 +430,14 @@ class PendingLimits {
   ) {}
 }
 
+/** A call to a tool whose rule is in shadow: the enforced steps 1–2 and the rule's would-be decision. */
+class ShadowStep {
+  constructor(
+    readonly enforced: Decision | PendingLimits,
+    readonly shadow: Decision | PendingLimits,
+  ) {}
+}
+
 class Evaluator implements CompiledPolicy {
   readonly server: string;
   readonly revision: number | null;
@@ -421,13 +460,41 @@ class Evaluator implements CompiledPolicy {
     const p = this.#p;
     const t = p.tools.get(tool);
     if (p.hideSet.has(tool)) return false;
+    if (!t || t.shadow) return !p.hideAll && p.policy.default === 'allow';
+    return !t.alwaysDenied;
+  }
+
+  wouldList(tool: string): boolean {
+    const p = this.#p;
+    const t = p.tools.get(tool);
+    if (p.hideSet.has(tool)) return false;
     if (!t) return !p.hideAll && p.policy.default === 'allow';
     return !t.alwaysDenied;
   }
 
   decide(call: ToolCall, context?: DecideContext): Decision {
     const step = this.#evaluate(call, context);
-    if (!(step instanceof PendingLimits)) return step;
+    if (step instanceof PendingLimits) return this.#acquireSync(step, context);
+    if (step instanceof ShadowStep) {
+      const enforced = step.enforced instanceof PendingLimits ? this.#acquireSync(step.enforced, context) : step.enforced;
+      const shadow = step.shadow instanceof PendingLimits ? this.#acquireSync(step.shadow, context) : step.shadow;
+      return withShadow(enforced, shadow);
+    }
+    return step;
+  }
+
+  async decideAsync(call: ToolCall, context?: DecideContext): Promise<Decision> {
+    const step = this.#evaluate(call, context);
+    if (step instanceof PendingLimits) return this.#finish(step, await (context?.limits ?? this.#p.limits).acquire(step.requests, step.now));
+    if (step instanceof ShadowStep) {
+      const enforced = step.enforced instanceof PendingLimits ? await this.#acquireAsync(step.enforced, context) : step.enforced;
+      const shadow = step.shadow instanceof PendingLimits ? await this.#acquireAsync(step.shadow, context) : step.shadow;
+      return withShadow(enforced, shadow);
+    }
+    return step;
+  }
+
+  #acquireSync(step: PendingLimits, context: DecideContext | undefined): Decision {
     const result = (context?.limits ?? this.#p.limits).acquire(step.requests, step.now);
     if (result instanceof Promise) {
       throw new PolicyError('limits.async', 'this limit store is asynchronous: call decideAsync instead of decide');
@@ -435,26 +502,37 @@ class Evaluator implements CompiledPolicy {
     return this.#finish(step, result);
   }
 
-  async decideAsync(call: ToolCall, context?: DecideContext): Promise<Decision> {
-    const step = this.#evaluate(call, context);
-    if (!(step instanceof PendingLimits)) return step;
-    const result = await (context?.limits ?? this.#p.limits).acquire(step.requests, step.now);
-    return this.#finish(step, result);
+  async #acquireAsync(step: PendingLimits, context: DecideContext | undefined): Promise<Decision> {
+    return this.#finish(step, await (context?.limits ?? this.#p.limits).acquire(step.requests, step.now));
   }
 
   /** Steps 1–6 of DESIGN §2, and the preparation of step 7. */
-  #evaluate(call: ToolCall, context: DecideContext | undefined): Decision | PendingLimits {
+  #evaluate(call: ToolCall, context: DecideContext | undefined): Decision | PendingLimits | ShadowStep {
     const p = this.#p;
     const tool = call.tool;
     // 1. Hidden.
     if (p.hideSet.has(tool)) return p.hiddenByList;
     const t = p.tools.get(tool);
-    if (t === undefined) {
-      if (p.hideAll) return p.hiddenByList;
-      // 2. Not listed: the default. An allowed call still counts against all_tools limits.
-      if (p.defaultDecision.effect === 'deny' || p.defaultLimits.length === 0) return p.defaultDecision;
-      return this.#prepareLimits(call, context, p.defaultLimits, p.defaultDecision, undefined);
+    if (t === undefined) return this.#unlisted(call, context);
+    if (t.shadow) {
+      // Enforced: steps 1–2 as if the tool were not in `tools`. Recorded: the tool's rule,
+      // whose approvals are never looked up (a shadow rule asks no one).
+      return new ShadowStep(this.#unlisted(call, context), this.#evaluateTool(t, call, context, undefined));
     }
+    return this.#evaluateTool(t, call, context, context?.approvals);
+  }
+
+  /** Steps 1–2 for a tool that is not in `tools` (or whose rule is in shadow). */
+  #unlisted(call: ToolCall, context: DecideContext | undefined): Decision | PendingLimits {
+    const p = this.#p;
+    if (p.hideAll) return p.hiddenByList;
+    // 2. Not listed: the default. An allowed call still counts against all_tools limits.
+    if (p.defaultDecision.effect === 'deny' || p.defaultLimits.length === 0) return p.defaultDecision;
+    return this.#prepareLimits(call, context, p.defaultLimits, p.defaultDecision, undefined);
+  }
+
+  /** Steps 3–7 for a listed tool that is not hidden by the hide list. */
+  #evaluateTool(t: CompiledTool, call: ToolCall, context: DecideContext | undefined, approvals: ApprovalLookup | undefined): Decision | PendingLimits {
     if (t.hidden !== null) return t.hidden;
     // 3. Unconditional action.
     if (t.actionDeny !== null) return t.actionDeny;
@@ -488,7 +566,7 @@ class Evaluator implements CompiledPolicy {
         }
       }
       if (approval !== null) {
-        approvalId = context?.approvals?.(call, approval.rule!);
+        approvalId = approvals?.(call, approval.rule!);
         if (approvalId === undefined) return approval;
         allow = this.#approvedAllow(approval.rule!, approvalId);
       }
@@ -544,6 +622,63 @@ class Evaluator implements CompiledPolicy {
         : `spend limit exceeded: "${l.counter}" would reach ${round(states[result.exceeded]!.used + r.amount)} of ${l.max} ${per}; retry after ${retryAfter}s`);
     return { effect: 'deny', rule: l.rule, reason, code: 'rate_limited', revision: this.revision, digest: this.digest, retry_after: retryAfter, limits: states };
   }
+}
+
+/** The enforced decision with the would-be decision of what is in shadow. */
+function withShadow(enforced: Decision, shadow: Decision): Decision {
+  return { ...enforced, shadow: shadowOf(shadow) };
+}
+
+function shadowOf(d: Decision): ShadowDecision {
+  return { effect: d.effect, rule: d.rule, reason: d.reason, code: d.code };
+}
+
+/**
+ * A policy in shadow mode (`"shadow": true` at the top level): its rules decide every call
+ * for the record only (`Decision.shadow`); the enforced decision is always allow, every tool
+ * is listed, approvals are never looked up, and its limits count in shadow counters.
+ */
+class ShadowPolicy implements CompiledPolicy {
+  readonly server: string;
+  readonly revision: number | null;
+  readonly digest: string;
+  readonly policy: Policy;
+  readonly rules: readonly RuleInfo[];
+  readonly #rules: Evaluator;
+  readonly #allow: Decision;
+
+  constructor(rules: Evaluator, allow: Decision) {
+    this.server = rules.server;
+    this.revision = rules.revision;
+    this.digest = rules.digest;
+    this.policy = rules.policy;
+    this.rules = rules.rules;
+    this.#rules = rules;
+    this.#allow = allow;
+    Object.freeze(this);
+  }
+
+  isListed(): boolean {
+    return true;
+  }
+
+  wouldList(tool: string): boolean {
+    return this.#rules.wouldList(tool);
+  }
+
+  decide(call: ToolCall, context?: DecideContext): Decision {
+    return withShadow(this.#allow, this.#rules.decide(call, withoutApprovals(context)));
+  }
+
+  async decideAsync(call: ToolCall, context?: DecideContext): Promise<Decision> {
+    return withShadow(this.#allow, await this.#rules.decideAsync(call, withoutApprovals(context)));
+  }
+}
+
+function withoutApprovals(context: DecideContext | undefined): DecideContext | undefined {
+  if (context?.approvals === undefined) return context;
+  const { approvals: _, ...rest } = context;
+  return rest;
 }
 
 const MATCH = 1 as const;

@@ -1,6 +1,6 @@
-import type { Decision, Effect, ToolCall } from './decision.js';
+import type { Decision, Effect, ShadowDecision, ToolCall } from './decision.js';
 import type { Diagnostic } from './diagnostic.js';
-import type { Expectation, PolicyTestFile, TestCall } from './generated/test-file-types.js';
+import type { Expectation, PolicyTestFile, ShadowExpectation, TestCall } from './generated/test-file-types.js';
 import { MemoryLimitStore } from './limit-store.js';
 import type { CompiledPolicy } from './policy-compiler.js';
 import { validateDocument } from './schema-validator.js';
@@ -28,6 +28,15 @@ export interface ExpectedDecision {
   /** Present when the test names the rule; `null` expects a plain allow. */
   readonly rule?: string | null;
   readonly reason_contains?: string;
+  /** The would-be decision of what is in shadow mode, when the test names one. */
+  readonly shadow?: ExpectedShadowDecision;
+}
+
+/** What a step expected of the decision's `shadow`, normalised from the string or object form. */
+export interface ExpectedShadowDecision {
+  readonly effect: Effect;
+  readonly rule?: string | null;
+  readonly reason_contains?: string;
 }
 
 /** The part of a decision a test compares and a report shows. */
@@ -36,6 +45,8 @@ export interface ActualDecision {
   readonly rule: string | null;
   readonly reason: string;
   readonly retry_after?: number;
+  /** The would-be decision of what is in shadow mode, when something was. */
+  readonly shadow?: ShadowDecision;
 }
 
 /** The first call of a case that did not get the expected decision. */
@@ -84,6 +95,12 @@ export function parseTestFile(text: string, file: string): ParsedTestFile {
 }
 
 function normalise(expect: Expectation): ExpectedDecision {
+  if (typeof expect === 'string') return { effect: expect };
+  const { shadow, ...enforced } = expect;
+  return shadow === undefined ? enforced : { ...enforced, shadow: normaliseShadow(shadow) };
+}
+
+function normaliseShadow(expect: ShadowExpectation): ExpectedShadowDecision {
   return typeof expect === 'string' ? { effect: expect } : expect;
 }
 
@@ -102,6 +119,19 @@ function compare(expected: ExpectedDecision, actual: Decision): string[] {
   if (expected.rule !== undefined && actual.rule !== expected.rule) out.push(`rule: expected ${JSON.stringify(expected.rule)}, got ${JSON.stringify(actual.rule)}`);
   if (expected.reason_contains !== undefined && !actual.reason.includes(expected.reason_contains)) {
     out.push(`reason: expected it to contain ${JSON.stringify(expected.reason_contains)}, got ${JSON.stringify(actual.reason)}`);
+  }
+  const shadow = expected.shadow;
+  if (shadow !== undefined) {
+    const got = actual.shadow;
+    if (got === undefined) {
+      out.push(`shadow: expected ${shadow.effect}, got no shadow decision (nothing in shadow mode decided this call)`);
+    } else {
+      if (got.effect !== shadow.effect) out.push(`shadow effect: expected ${shadow.effect}, got ${got.effect}`);
+      if (shadow.rule !== undefined && got.rule !== shadow.rule) out.push(`shadow rule: expected ${JSON.stringify(shadow.rule)}, got ${JSON.stringify(got.rule)}`);
+      if (shadow.reason_contains !== undefined && !got.reason.includes(shadow.reason_contains)) {
+        out.push(`shadow reason: expected it to contain ${JSON.stringify(shadow.reason_contains)}, got ${JSON.stringify(got.reason)}`);
+      }
+    }
   }
   return out;
 }
@@ -161,7 +191,13 @@ export function runTestFile(tests: PolicyTestFile, document: SourceDocument, pol
             call,
             at: new Date(now).toISOString(),
             expected,
-            actual: { effect: decision.effect, rule: decision.rule, reason: decision.reason, ...(decision.retry_after !== undefined ? { retry_after: decision.retry_after } : {}) },
+            actual: {
+              effect: decision.effect,
+              rule: decision.rule,
+              reason: decision.reason,
+              ...(decision.retry_after !== undefined ? { retry_after: decision.retry_after } : {}),
+              ...(decision.shadow !== undefined ? { shadow: decision.shadow } : {}),
+            },
             mismatches,
           };
           break;
@@ -180,8 +216,19 @@ export function allowItem(tool: string): string {
 }
 
 function markHit(hits: Set<string>, policy: CompiledPolicy, tool: string, decision: Decision): void {
-  if (decision.rule !== null) hits.add(decision.rule);
-  if (decision.effect === 'allow' && policy.policy.tools && Object.hasOwn(policy.policy.tools, tool)) hits.add(allowItem(tool));
+  const listed = policy.policy.tools !== undefined && Object.hasOwn(policy.policy.tools, tool);
+  const shadow = decision.shadow;
+  if (shadow === undefined) {
+    if (decision.rule !== null) hits.add(decision.rule);
+    if (decision.effect === 'allow' && listed) hits.add(allowItem(tool));
+    return;
+  }
+  // Rules in shadow count as hit by what they would have decided. The enforced decision of
+  // a policy in shadow is a blanket allow that no rule made; that of a tool rule in shadow
+  // came from hide or default, which it names, and never from the tool's allow path.
+  if (policy.policy.shadow !== true && decision.rule !== null) hits.add(decision.rule);
+  if (shadow.rule !== null) hits.add(shadow.rule);
+  if (shadow.effect === 'allow' && listed) hits.add(allowItem(tool));
 }
 
 /** One thing a policy's tests should exercise. */
@@ -212,8 +259,9 @@ export interface CoverageReport {
 /**
  * The coverage items of a policy: every rule (`listRules`), except `default` when `"*"`
  * hides every unlisted tool and `action: allow` (which decides as a plain allow), plus the
- * allow path of every listed tool that can be allowed.
- * A rule counts as hit when it decided a call; a limit when it denied one.
+ * allow path of every listed tool that can be allowed (by its rule, in shadow or not).
+ * A rule counts as hit when it decided a call; a limit when it denied one. A rule in shadow
+ * mode counts as hit when it decided a call's would-be decision (`Decision.shadow`).
  */
 export function coverageItems(policy: CompiledPolicy): Array<{ id: string; kind: 'rule' | 'allow'; tool: string | null }> {
   const hideAll = (policy.policy.hide ?? []).includes('*');
@@ -225,7 +273,7 @@ export function coverageItems(policy: CompiledPolicy): Array<{ id: string; kind:
     items.push({ id: r.id, kind: 'rule', tool: r.tool });
   }
   for (const tool of Object.keys(policy.policy.tools ?? {})) {
-    if (policy.isListed(tool)) items.push({ id: allowItem(tool), kind: 'allow', tool });
+    if (policy.wouldList(tool)) items.push({ id: allowItem(tool), kind: 'allow', tool });
   }
   return items;
 }

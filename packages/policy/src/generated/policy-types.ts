@@ -70,6 +70,10 @@ export interface Policy {
    */
   default: 'allow' | 'deny';
   /**
+   * Shadow mode (dry run): the policy is evaluated and its would-be decision recorded (`shadow_effect`, `shadow_rule`), but every call is allowed and every tool listed. Its limits count in their own shadow counters. See docs/policy-language.md, "Shadow mode".
+   */
+  shadow?: boolean;
+  /**
    * Tool names removed from tools/list and answered as an unknown tool. "*" hides every tool not listed in `tools`.
    */
   hide?: string[];
@@ -125,6 +129,10 @@ export interface ToolRule {
    * Free text for reviewers.
    */
   description?: string;
+  /**
+   * Shadow mode for this tool's rule: it is evaluated and its would-be decision recorded, but the call is decided as if the tool were not in `tools` (by `hide` and `default`). Its limits count in their own shadow counters; an approval it would ask for is only recorded.
+   */
+  shadow?: boolean;
   /**
    * An unconditional verdict. `approve`: every call needs a human approval.
    */

@@ -20,12 +20,26 @@ export type Expectation =
       effect: Effect;
       rule?: string | null;
       reason_contains?: string;
+      shadow?: ShadowExpectation;
     };
 /**
  * This interface was referenced by `PolicyTestFile`'s JSON-Schema
  * via the `definition` "Effect".
  */
 export type Effect = 'allow' | 'deny' | 'approval_required' | 'hidden';
+/**
+ * The would-be decision of the policy or tool rule in shadow mode (the decision's `shadow`); the call fails when nothing in shadow decided it.
+ *
+ * This interface was referenced by `PolicyTestFile`'s JSON-Schema
+ * via the `definition` "ShadowExpectation".
+ */
+export type ShadowExpectation =
+  | Effect
+  | {
+      effect: Effect;
+      rule?: string | null;
+      reason_contains?: string;
+    };
 /**
  * An ISO 8601 time with a zone, e.g. 2026-01-01T00:01:00Z. Sets the clock for this step and the ones after it.
  *
