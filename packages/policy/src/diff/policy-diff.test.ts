@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { buildCatalog, type Catalog } from '../catalog.js';
+import type { Policy } from '../generated/policy-types.js';
+import { compilePolicy } from '../policy-compiler.js';
+import { diffPolicySets, effectRank, widenedTools, type PolicySetEntry, type ToolDiff } from './policy-diff.js';
+
+const catalog: Catalog = buildCatalog('pay', [
+  {
+    name: 'send_payment',
+    inputSchema: {
+      type: 'object',
+      properties: { amount: { type: 'number', minimum: 0 }, currency: { type: 'string', enum: ['EUR', 'USD', 'GBP'] }, to: { type: 'string' } },
+      required: ['amount', 'currency', 'to'],
+    },
+  },
+  { name: 'get_balance', inputSchema: { type: 'object', properties: { account: { type: 'string' } } }, annotations: { readOnlyHint: true } },
+  { name: 'delete_account', inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } },
+]);
+
+function policy(tools: Policy['tools'], extra: Partial<Policy> = {}): Policy {
+  return { version: '1', default: 'deny', tools, ...extra };
+}
+
+function set(p: Policy, server = 'pay'): PolicySetEntry[] {
+  return [{ server, policy: compilePolicy(p, { server }), catalog }];
+}
+
+function tool(diff: ReturnType<typeof diffPolicySets>, name: string): ToolDiff {
+  const t = diff.servers[0]!.tools.find((x) => x.tool === name);
+  if (!t) throw new Error(`no tool ${name}`);
+  return t;
+}
+
+const SPEND = (max: number): Policy['tools'] => ({
+  get_balance: {},
+  send_payment: {
+    require: [{ path: 'args.currency', op: 'in', value: ['EUR', 'USD'] }],
+    limits: [{ counter: 'spend', max, window: 'day', increment_from: 'args.amount' }],
+  },
+});
+
+describe('diffPolicySets', () => {
+  it('finds no flips and no changes between identical policies', () => {
+    const diff = diffPolicySets(set(policy(SPEND(1000))), set(policy(SPEND(1000))));
+    expect(diff.totals).toMatchObject({ changes: 0, wider: 0, narrower: 0, both: 0 });
+    expect(diff.servers[0]!.status).toBe('unchanged');
+    for (const t of diff.servers[0]!.tools) {
+      expect(t.change).toBe('unchanged');
+      expect(t.checked).toBeGreaterThan(0);
+    }
+  });
+
+  it('reports a raised spend cap as wider, with an example just above the old cap', () => {
+    const diff = diffPolicySets(set(policy(SPEND(1000))), set(policy(SPEND(5000))));
+    const t = tool(diff, 'send_payment');
+    expect(t.change).toBe('wider');
+    expect(t.risk).toBe('critical');
+    const first = t.examples[0]!;
+    expect(first.direction).toBe('wider');
+    expect(first.call.args?.['amount']).toBe(1000.01);
+    expect(first.base).toMatchObject({ effect: 'deny', rule: 'tools.send_payment.limits[0]' });
+    expect(first.head).toMatchObject({ effect: 'allow' });
+    expect(diff.servers[0]!.changes.map((c) => c.text)).toEqual(['tools.send_payment.limits[0] (counter "spend"): max 1000 → 5000']);
+    expect(tool(diff, 'get_balance').change).toBe('unchanged');
+    expect(widenedTools(diff, 'critical')).toEqual([{ server: 'pay', tool: 'send_payment', risk: 'critical', change: 'wider' }]);
+    // The examples really are decided that way.
+    const base = compilePolicy(policy(SPEND(1000)));
+    const head = compilePolicy(policy(SPEND(5000)));
+    expect(base.decide(first.call).effect).toBe('deny');
+    expect(head.decide(first.call).effect).toBe('allow');
+  });
+
+  it('reports a lowered cap as narrower', () => {
+    const diff = diffPolicySets(set(policy(SPEND(5000))), set(policy(SPEND(1000))));
+    const t = tool(diff, 'send_payment');
+    expect(t.change).toBe('narrower');
+    expect(t.examples[0]!.call.args?.['amount']).toBe(1000.01);
+    expect(widenedTools(diff, 'low')).toEqual([]);
+  });
+
+  it('reports an added deny_if as narrower, with a call it now denies', () => {
+    const head = SPEND(1000)!;
+    head['send_payment'] = { ...head['send_payment']!, deny_if: [{ id: 'no-gbp-large', conditions: [{ path: 'args.amount', op: 'gt', value: 500 }] }] };
+    const diff = diffPolicySets(set(policy(SPEND(1000))), set(policy(head)));
+    const t = tool(diff, 'send_payment');
+    expect(t.change).toBe('narrower');
+    const ex = t.examples[0]!;
+    expect(ex.head).toMatchObject({ effect: 'deny', rule: 'no-gbp-large' });
+    expect(ex.base.effect).toBe('allow');
+    expect(ex.call.args?.['amount']).toBe(500.01);
+    expect(diff.servers[0]!.changes[0]).toMatchObject({ kind: 'rule.added', place: 'no-gbp-large', text: 'no-gbp-large added: deny if args.amount gt 500' });
+  });
+
+  it('reports a tool removed under default deny as narrower, and the default flipped to allow as wider for unlisted tools', () => {
+    const removed = diffPolicySets(set(policy({ get_balance: {}, delete_account: {} })), set(policy({ get_balance: {} })));
+    expect(tool(removed, 'delete_account').change).toBe('narrower');
+    expect(tool(removed, 'delete_account').examples[0]!.head).toMatchObject({ effect: 'deny', rule: 'default' });
+    expect(removed.servers[0]!.changes).toEqual([expect.objectContaining({ kind: 'tool.removed', tool: 'delete_account' })]);
+
+    const opened = diffPolicySets(set(policy({ get_balance: {} })), set(policy({ get_balance: {} }, { default: 'allow' })));
+    expect(tool(opened, '*').change).toBe('wider');
+    expect(tool(opened, 'delete_account')).toMatchObject({ change: 'wider', risk: 'high' });
+    expect(tool(opened, '*').examples[0]!.call.tool).toBe('*');
+  });
+
+  it('reports a change in both directions as both', () => {
+    const base = policy({ send_payment: { require: [{ path: 'args.currency', op: 'in', value: ['EUR', 'USD'] }] } });
+    const head = policy({ send_payment: { require: [{ path: 'args.currency', op: 'in', value: ['EUR', 'GBP'] }] } });
+    const t = tool(diffPolicySets(set(base), set(head)), 'send_payment');
+    expect(t.change).toBe('both');
+    expect(t.examples.map((e) => [e.direction, e.call.args?.['currency']])).toEqual(expect.arrayContaining([['wider', 'GBP'], ['narrower', 'USD']]));
+  });
+
+  it('ranks approval between deny and allow', () => {
+    expect(effectRank('hidden')).toBe(effectRank('deny'));
+    expect(effectRank('deny')).toBeLessThan(effectRank('approval_required'));
+    const base = policy({ send_payment: { approve_if: [{ conditions: [{ path: 'args.amount', op: 'gte', value: 100 }] }] } });
+    const head = policy({ send_payment: { approve_if: [{ conditions: [{ path: 'args.amount', op: 'gte', value: 250 }] }] } });
+    const t = tool(diffPolicySets(set(base), set(head)), 'send_payment');
+    expect(t.change).toBe('wider');
+    expect(t.examples[0]).toMatchObject({ base: { effect: 'approval_required' }, head: { effect: 'allow' } });
+  });
+
+  it('probes rate limits with repeated calls', () => {
+    const base = policy({ get_balance: { rate_limit: { max: 5, window: 'minute' } } });
+    const head = policy({ get_balance: { rate_limit: { max: 10, window: 'minute' } } });
+    const t = tool(diffPolicySets(set(base), set(head)), 'get_balance');
+    expect(t.change).toBe('wider');
+    expect(t.examples[0]).toMatchObject({ preceded_by: { calls: 5, interval_seconds: 0, alternating: null }, base: { effect: 'deny' }, head: { effect: 'allow' } });
+  });
+
+  it('notices a limit scope widened from global to per agent', () => {
+    const base = policy({ get_balance: { limits: [{ counter: 'reads', max: 3, window: 'hour', scope: 'global' }] } });
+    const head = policy({ get_balance: { limits: [{ counter: 'reads', max: 3, window: 'hour', scope: 'agent' }] } });
+    const t = tool(diffPolicySets(set(base), set(head)), 'get_balance');
+    expect(t.change).toBe('wider');
+    expect(t.examples[0]!.preceded_by?.alternating).toBe('agent');
+  });
+
+  it('compares regex, exists and label conditions with generated values', () => {
+    const base = policy({ send_payment: { deny_if: [{ conditions: [{ path: 'args.to', op: 'regex', value: '^bc1q[a-z0-9]{6,}$' }] }] } });
+    const head = policy({ send_payment: { deny_if: [{ conditions: [{ path: 'agent.labels.team', op: 'neq', value: 'treasury' }] }] } });
+    const t = tool(diffPolicySets(set(base), set(head)), 'send_payment');
+    expect(t.change).toBe('both');
+    const wider = t.examples.find((e) => e.direction === 'wider')!;
+    expect(wider.call.args?.['to']).toMatch(/^bc1q[a-z0-9]{6,}$/);
+  });
+
+  it('compares servers present on one side with no policy', () => {
+    const diff = diffPolicySets([], set(policy({ get_balance: {} })));
+    expect(diff.servers[0]!.status).toBe('added');
+    expect(tool(diff, 'get_balance').change).toBe('wider');
+    expect(tool(diff, 'send_payment').change).toBe('unchanged');
+  });
+});
