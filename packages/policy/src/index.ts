@@ -54,3 +54,12 @@ export type { SchemaErrorDescription, SchemaErrorWording } from './schema-error-
 export { exampleArguments, exampleValue } from './example-arguments.js';
 export { STARTER_LIMITS, starterPolicy, starterTreatment } from './starter-policy.js';
 export type { StarterLimits, StarterPolicy, StarterPolicyOptions, StarterToolPlan, StarterTreatment } from './starter-policy.js';
+export { diffPolicySets, effectRank, UNLISTED_TOOL, widenedTools } from './diff/policy-diff.js';
+export type { DecisionSummary, FlipExample, PolicyDiffOptions, PolicySetDiff, PolicySetEntry, PrecedingCalls, ServerDiff, ToolChange, ToolDiff, WidenedTool } from './diff/policy-diff.js';
+export { conditionText, diffPolicyStructure } from './diff/structural-diff.js';
+export type { StructuralChange, StructuralChangeKind } from './diff/structural-diff.js';
+export { generateExampleCalls, withAmounts } from './diff/example-call-generator.js';
+export type { ExampleCallInput, ExampleCalls, SequenceShape } from './diff/example-call-generator.js';
+export { sampleRegex } from './diff/regex-sampler.js';
+export { FLIP_KINDS, flipKind, replayDecisions } from './diff/decision-replay.js';
+export type { FlipKind, RecordedCall, ReplayFlip, ReplayReport } from './diff/decision-replay.js';
