@@ -54,6 +54,37 @@ export type { SchemaErrorDescription, SchemaErrorWording } from './schema-error-
 export { exampleArguments, exampleValue } from './example-arguments.js';
 export { STARTER_LIMITS, starterPolicy, starterTreatment } from './starter-policy.js';
 export type { StarterLimits, StarterPolicy, StarterPolicyOptions, StarterToolPlan, StarterTreatment } from './starter-policy.js';
+export { buildBundle, buildBundleWithSources } from './bundle/bundle-builder.js';
+export type { BuildBundleInput, BuiltBundle, BundleSourceFile } from './bundle/bundle-builder.js';
+export { bundleTestPolicyPath, compileBundle } from './bundle/bundle-compiler.js';
+export type { BundleCompilation, BundleTestSummary, CompileBundleOptions } from './bundle/bundle-compiler.js';
+export { checkBundleHashes } from './bundle/bundle-content-hash.js';
+export type { BundleHashCheck } from './bundle/bundle-content-hash.js';
+export { BundleError } from './bundle/bundle-error.js';
+export type { BundleErrorCode } from './bundle/bundle-error.js';
+export {
+  BUNDLE_FORMAT,
+  BUNDLE_SIGNATURE_ALGORITHM,
+  bundleDigest,
+  bundleShapeProblem,
+  classifyBundlePath,
+  parseBundle,
+  serializeBundle,
+} from './bundle/bundle-format.js';
+export type { BundleFileEntry, BundleFileKind, BundleManifest, BundleSignature, PolicyBundle } from './bundle/bundle-format.js';
+export { manifestSigningBytes, signBundle } from './bundle/bundle-signer.js';
+export { resolveTrust, verifyBundle, verifyBundleText } from './bundle/bundle-verifier.js';
+export type {
+  AcceptedBundle,
+  BundleRefusal,
+  BundleRefusalCode,
+  BundleVerification,
+  ResolvedTrust,
+  TrustedKey,
+  VerifyBundleOptions,
+} from './bundle/bundle-verifier.js';
+export { generateSigningKey, keyIdOf, readPrivateKey, readPublicKey } from './bundle/signing-key.js';
+export type { GeneratedSigningKey, PublicSigningKey } from './bundle/signing-key.js';
 export { diffPolicySets, effectRank, UNLISTED_TOOL, widenedTools } from './diff/policy-diff.js';
 export type { DecisionSummary, FlipExample, PolicyDiffOptions, PolicySetDiff, PolicySetEntry, PrecedingCalls, ServerDiff, ToolChange, ToolDiff, WidenedTool } from './diff/policy-diff.js';
 export { conditionText, diffPolicyStructure } from './diff/structural-diff.js';
