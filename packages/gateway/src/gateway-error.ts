@@ -8,6 +8,10 @@ export type GatewayErrorCode =
   | 'config.invalid'
   /** A policy file is missing for an upstream, or does not parse, validate or compile. */
   | 'policy.invalid'
+  /** No policy can be served: the Git policy source is unreachable and nothing usable was persisted, or its bundle was refused. */
+  | 'policy.unavailable'
+  /** The Git policy source's state directory cannot be read or written, or holds a corrupt file. */
+  | 'policy.state'
   /** An upstream MCP server could not be started or reached, or it went away. */
   | 'upstream.unavailable'
   /** Two upstreams offer the same (prefixed) tool name, or an upstream answered with something unusable. */

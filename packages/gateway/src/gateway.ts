@@ -16,6 +16,7 @@ import { PostgresLimitStore } from './limits/postgres-limit-store.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { ToolCallPipeline } from './pipeline/tool-call-pipeline.js';
 import { DirectoryPolicySource } from './policy/directory-policy-source.js';
+import { GitPolicySource } from './policy/git-policy-source.js';
 import type { PolicySource } from './policy/policy-source.js';
 import { HttpUpstream } from './upstream/http-upstream.js';
 import { StdioUpstream } from './upstream/stdio-upstream.js';
@@ -103,7 +104,12 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     const upstreams: Upstream[] = config.upstreams.map((u) => (u.kind === 'stdio' ? new StdioUpstream(u, logger) : new HttpUpstream(u, logger)));
     const registry = new UpstreamRegistry(upstreams, logger);
     // Policies first: a bad one is reported before anything slow (the ledger, the upstreams) starts.
-    const policies = await DirectoryPolicySource.load({ dir: config.policy.dir, servers: config.upstreams.map((u) => u.name), limits });
+    // A Git source verifies its persisted bundle here and reaches the repository once the ledger is open.
+    const servers = config.upstreams.map((u) => u.name);
+    const policies =
+      config.policy.kind === 'git'
+        ? await GitPolicySource.open({ config: config.policy, servers, limits, logger, metrics })
+        : await DirectoryPolicySource.load({ dir: config.policy.dir, servers, limits });
     const sink =
       deps.sink ??
       (await openLedgerSink({
@@ -117,17 +123,24 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     if (!deps.sink) cleanup.push(() => sink.close());
     // After the ledger opened (and perhaps migrated): the counters' table must exist by now.
     if (limits instanceof PostgresLimitStore) await limits.check();
+    if (policies instanceof GitPolicySource) {
+      cleanup.push(() => policies.close());
+      // Records the restored bundle (or fetches the first one), then follows the repository.
+      await policies.start(sink);
+    }
     await registry.start();
     cleanup.push(() => registry.close());
-    for (const [server, active] of policies.active()) {
-      await sink.append({
-        type: 'policy.activated',
-        server,
-        policyRevision: active.policy.revision === null ? null : String(active.policy.revision),
-        policyDigest: active.policy.digest,
-        reason: `loaded from ${active.source}`,
-      });
-      logger.info({ server, digest: active.policy.digest, source: active.source }, 'policy activated');
+    if (policies instanceof DirectoryPolicySource) {
+      for (const [server, active] of policies.active()) {
+        await sink.append({
+          type: 'policy.activated',
+          server,
+          policyRevision: active.policy.revision === null ? null : String(active.policy.revision),
+          policyDigest: active.policy.digest,
+          reason: `loaded from ${active.source}`,
+        });
+        logger.info({ server, digest: active.policy.digest, source: active.source }, 'policy activated');
+      }
     }
 
     const pipeline = new ToolCallPipeline({ registry, policies, sink, logger, metrics, awaitOutcome: config.ledger.awaitOutcome });

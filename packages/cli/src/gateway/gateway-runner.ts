@@ -71,6 +71,8 @@ export function asCliError(error: unknown): CliError {
       'upstream.unavailable': 'Check the upstream command or URL in the configuration, and that the server starts on its own.',
       'listen.failed': 'Choose another port, or stop what is listening there.',
       'limits.unavailable': 'Run `tollgate ledger migrate` on the ledger database, or set limits.store to memory.',
+      'policy.unavailable': 'Check policy.git (repo, ref, path) and that a bundle signed by a trusted key is committed there (tollgate bundle build, tollgate bundle sign).',
+      'policy.state': 'Check that policy.state_dir is a writable directory that holds only what the gateway wrote there.',
     };
     return new CliError(error.code, error.message, { exit: ExitCode.input, hint: hints[error.code], cause: error });
   }

@@ -4,7 +4,7 @@ import { sha256Hex } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import type { PolicySource } from '../policy/policy-source.js';
+import type { PolicySource, PolicySourceStatus } from '../policy/policy-source.js';
 import type { UpstreamRegistry } from '../upstream/upstream-registry.js';
 
 /** What the admin API reports on. */
@@ -24,6 +24,54 @@ export interface AdminServerOptions {
   readonly logger: Logger;
 }
 
+/** The body of `GET /policy` (what `tollgate gateway status` prints). */
+export interface AdminPolicyReport {
+  /** The active policy of each upstream. */
+  readonly policies: ReadonlyArray<{
+    readonly server: string;
+    readonly revision: number | null;
+    /** The compiled policy's digest (decisions carry it). */
+    readonly digest: string;
+    readonly source: string;
+    readonly activated_at: string;
+    readonly rules: number;
+    /** Git source only. */
+    readonly git_commit?: string | null;
+    readonly signers?: readonly string[];
+  }>;
+  readonly source: AdminSourceReport;
+}
+
+/** Where the gateway's policies come from, as `GET /policy` reports it. */
+export type AdminSourceReport =
+  | { readonly kind: 'directory' }
+  | {
+      readonly kind: 'git';
+      /** `<repo>@<ref>:<path>`. */
+      readonly location: string;
+      readonly bundle: {
+        readonly revision: number;
+        readonly git_commit: string | null;
+        /** Hex SHA-256 of the canonical manifest. */
+        readonly digest: string;
+        readonly signers: readonly string[];
+        readonly created_at: string | null;
+        readonly expires_at: string | null;
+        readonly activated_at: string;
+        readonly via: 'restored' | 'repository';
+      } | null;
+      readonly highest_revision: number | null;
+      readonly last_check: { readonly at: string; readonly outcome: string; readonly commit: string | null; readonly error?: string } | null;
+      readonly last_refusal: {
+        readonly code: string;
+        readonly message: string;
+        readonly at: string;
+        readonly revision: number | null;
+        readonly digest: string | null;
+        readonly commit: string | null;
+      } | null;
+    };
+
 /** A running admin API. */
 export interface AdminServer {
   /** e.g. `http://127.0.0.1:8081`. */
@@ -37,7 +85,9 @@ export interface AdminServer {
  * - `GET /healthz` — 200 while the process runs (no token: for liveness probes);
  * - `GET /readyz` — 200 when every upstream is connected and the gateway is not shutting
  *   down, else 503 with the reasons (no token: for load balancers);
- * - `GET /policy` — the active policy of each upstream: revision, digest, source, time;
+ * - `GET /policy` — the active policy of each upstream (revision, digest, source, time) and,
+ *   for a Git source, the active bundle (revision, commit, signers, digest), the last check
+ *   and the last refusal;
  * - `GET /metrics` — Prometheus text (decisions by effect and tool, decision and upstream
  *   latency, ledger batch size and commit time, …).
  * `/policy` and `/metrics` need `Authorization: Bearer <admin token>` (401 otherwise).
@@ -78,15 +128,18 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       res.writeHead(200, { 'content-type': contentType }).end(body);
       return;
     }
-    const active = [...policies.active()].map(([server, a]) => ({
+    const status = policies.status?.();
+    const active: AdminPolicyReport['policies'] = [...policies.active()].map(([server, a]) => ({
       server,
       revision: a.policy.revision,
       digest: a.policy.digest,
       source: a.source,
       activated_at: new Date(a.activatedAt).toISOString(),
       rules: a.policy.rules.length,
+      ...(status?.bundle ? { git_commit: status.bundle.gitCommit, signers: status.bundle.signers } : {}),
     }));
-    return send(res, 200, { policies: active });
+    const report: AdminPolicyReport = { policies: active, source: status ? sourceBody(status) : { kind: 'directory' } };
+    return send(res, 200, report);
   };
 
   const http: HttpServer = createServer((req, res) => {
@@ -114,6 +167,33 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         http.close(() => resolve());
         http.closeAllConnections();
       }),
+  };
+}
+
+/** The admin API's snake_case rendering of a source's status. */
+function sourceBody(status: PolicySourceStatus): AdminSourceReport {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  const { bundle, lastCheck, lastRefusal } = status;
+  return {
+    kind: status.kind,
+    location: status.location,
+    bundle: bundle
+      ? {
+          revision: bundle.revision,
+          git_commit: bundle.gitCommit,
+          digest: bundle.digest,
+          signers: [...bundle.signers],
+          created_at: bundle.createdAt,
+          expires_at: bundle.expiresAt,
+          activated_at: iso(bundle.activatedAt),
+          via: bundle.via,
+        }
+      : null,
+    highest_revision: status.highestRevision,
+    last_check: lastCheck ? { at: iso(lastCheck.at), outcome: lastCheck.outcome, commit: lastCheck.commit, ...(lastCheck.error !== undefined ? { error: lastCheck.error } : {}) } : null,
+    last_refusal: lastRefusal
+      ? { code: lastRefusal.code, message: lastRefusal.message, at: iso(lastRefusal.at), revision: lastRefusal.revision, digest: lastRefusal.digest, commit: lastRefusal.commit }
+      : null,
   };
 }
 

@@ -45,7 +45,7 @@ describe('gateway configuration', () => {
       { kind: 'stdio', name: 'ccxt', command: 'node', args: ['packages/demo-exchange/dist/main.js'], env: {}, cwd: '/srv/tollgate', timeoutMs: 60_000 },
       { kind: 'http', name: 'remote', url: 'http://127.0.0.1:9000/mcp', headers: {}, timeoutMs: 60_000 },
     ]);
-    expect(config.policy.dir).toBe('/srv/tollgate/policies');
+    expect(config.policy).toEqual({ kind: 'dir', dir: '/srv/tollgate/policies' });
     expect(config.ledger.dataDir).toBe('/srv/tollgate/.tollgate/ledger');
     expect(config.limits.store).toBe('postgres');
     expect(config.requests).toEqual({ maxBytes: 1_048_576, maxDepth: 64 });
@@ -62,7 +62,7 @@ describe('gateway configuration', () => {
     expect(config.agent).toEqual({ id: 'bot', labels: {} });
     expect(config.limits.store).toBe('memory');
     expect(config.requests).toEqual({ maxBytes: 2048, maxDepth: 8 });
-    expect(config.policy.dir).toBe('/etc/t/p');
+    expect(config.policy).toEqual({ kind: 'dir', dir: '/etc/t/p' });
   });
 
   it('names every problem with its line and column', () => {
@@ -120,7 +120,7 @@ describe('gateway configuration', () => {
     try {
       await expect(loadGatewayConfig(join(dir, 'missing.json'))).rejects.toThrow(/cannot read the gateway configuration .*missing\.json/);
       await writeFile(join(dir, 'g.json'), '{"listen":{"stdio":true},"agent":{"id":"a"},"upstreams":{"x":{"command":"y"}},"policy":{"dir":"p"}}');
-      expect((await loadGatewayConfig(join(dir, 'g.json'))).policy.dir).toBe(join(dir, 'p'));
+      expect((await loadGatewayConfig(join(dir, 'g.json'))).policy).toEqual({ kind: 'dir', dir: join(dir, 'p') });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

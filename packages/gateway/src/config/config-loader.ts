@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { describeSchemaErrors, parseDuration, parseSourceDocument, type SchemaErrorWording, type SourceDocument } from '@tollgate/policy';
+import { describeSchemaErrors, parseDuration, resolveTrust, parseSourceDocument, type SchemaErrorWording, type SourceDocument } from '@tollgate/policy';
 import { GatewayError, errorMessage, type ConfigProblem } from '../gateway-error.js';
-import { DEFAULT_REQUEST_LIMITS, type GatewayConfig, type TokenAgent, type UpstreamConfig } from './gateway-config.js';
+import { DEFAULT_REQUEST_LIMITS, type GatewayConfig, type PolicySourceConfig, type TokenAgent, type TrustedKeyConfig, type UpstreamConfig } from './gateway-config.js';
 
 const require = createRequire(import.meta.url);
 
@@ -85,6 +85,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
   if (raw.ledger?.database_url === undefined && raw.limits?.store === 'postgres') {
     at('/limits/store', 'limits.store "postgres" needs ledger.database_url: counters live in the ledger\'s PostgreSQL database');
   }
+  const policy = resolvePolicySource(raw.policy, baseDir, at);
   if (problems.length > 0) throw invalid(problems);
 
   const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]): UpstreamConfig => {
@@ -112,7 +113,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
     agent: raw.agent ? { id: raw.agent.id, labels: { ...(raw.agent.labels ?? {}) } } : undefined,
     agents: (raw.agents ?? []).map((a): TokenAgent => ({ id: a.id, token_sha256: a.token_sha256, labels: { ...(a.labels ?? {}) } })),
     upstreams,
-    policy: { dir: resolve(baseDir, raw.policy.dir) },
+    policy: policy!,
     ledger: {
       databaseUrl: raw.ledger?.database_url,
       dataDir: resolve(baseDir, raw.ledger?.data_dir ?? '.tollgate/ledger'),
@@ -136,7 +137,7 @@ interface RawConfig {
   agent?: { id: string; labels?: Record<string, string> };
   agents?: Array<{ id: string; token_sha256: string; labels?: Record<string, string> }>;
   upstreams: Record<string, { command: string; args?: string[]; env?: Record<string, string>; cwd?: string; timeout?: string } | { url: string; headers?: Record<string, string>; timeout?: string }>;
-  policy: { dir: string };
+  policy: RawPolicy;
   ledger?: { database_url?: string; data_dir?: string; redact?: Array<{ server?: string; tool?: string; pointers: string[] }>; await_outcome?: boolean; max_batch_delay_ms?: number; migrate?: boolean };
   limits?: { store?: 'auto' | 'memory' | 'postgres' };
   requests?: { max_bytes?: number; max_depth?: number };
@@ -144,6 +145,61 @@ interface RawConfig {
   approvals?: { mode?: 'hold' | 'retry'; timeout?: string };
   log?: { level?: GatewayConfig['log']['level'] };
   shutdown_timeout?: string;
+}
+
+interface RawPolicy {
+  dir?: string;
+  git?: { repo: string; ref?: string; path?: string; poll?: string; watch?: boolean };
+  trust?: { keys: Array<{ keyid?: string; public_key: string }>; threshold?: number };
+  state_dir?: string;
+}
+
+/** A remote repository: a URL with a scheme (`file://`, `https://`, `ssh://`, …) or scp-like `user@host:path`. */
+const REMOTE_REPO = /^(?:[a-z][a-z0-9+.-]*:\/\/|[\w.-]+@[\w.-]+:)/i;
+
+/** Checks the combinations the schema cannot express and resolves paths and defaults; undefined when a problem was reported. */
+function resolvePolicySource(raw: RawPolicy, baseDir: string, at: (pointer: string, message: string) => void): PolicySourceConfig | undefined {
+  if (raw.dir !== undefined && raw.git !== undefined) {
+    at('/policy', 'policy takes either "dir" (a policy directory) or "git" (a signed bundle in a Git repository), not both');
+    return undefined;
+  }
+  if (raw.dir !== undefined) {
+    for (const key of ['trust', 'state_dir'] as const) {
+      if (raw[key] !== undefined) at(`/policy/${key}`, `policy.${key} belongs to a Git policy source (policy.git); a policy directory is not signed`);
+    }
+    return { kind: 'dir', dir: resolve(baseDir, raw.dir) };
+  }
+  if (raw.git === undefined) {
+    at('/policy', 'policy needs "dir" (a policy directory, e.g. { dir: "policies" }) or "git" (a signed bundle, e.g. { git: { repo: "..." }, trust: { keys: [...] } })');
+    return undefined;
+  }
+  if (raw.trust === undefined) {
+    at('/policy', 'policy.git needs policy.trust: the public keys whose signatures the gateway accepts, e.g. trust: { keys: [{ public_key: "<PEM>" }], threshold: 1 }');
+    return undefined;
+  }
+  const keys: TrustedKeyConfig[] = raw.trust.keys.map((k) => ({ ...(k.keyid !== undefined ? { keyid: k.keyid } : {}), public_key: k.public_key }));
+  const threshold = raw.trust.threshold ?? 1;
+  try {
+    // The verifier's own reading of the trust configuration: every key Ed25519, every keyid its key's, a reachable threshold.
+    resolveTrust(keys, threshold);
+  } catch (error) {
+    at('/policy/trust', `policy.trust: ${errorMessage(error)}`);
+  }
+  const git = raw.git;
+  const remote = REMOTE_REPO.test(git.repo);
+  const poll = git.poll ?? '2s';
+  const pollMs = poll === '0' || poll === 'off' ? 0 : parseDuration(poll);
+  if (remote && git.watch === true) at('/policy/git/watch', 'policy.git.watch needs a local repository: a remote one is polled (policy.git.poll)');
+  const watch = !remote && (git.watch ?? true);
+  if (pollMs === 0 && !watch) {
+    at('/policy/git/poll', `policy.git.poll is "${poll}" and nothing watches the repository: the gateway would never see a new bundle; set a duration like "2s"${remote ? '' : ' or watch: true'}`);
+  }
+  return {
+    kind: 'git',
+    git: { repo: remote ? git.repo : resolve(baseDir, git.repo), remote, ref: git.ref ?? 'main', path: git.path ?? 'bundles/bundle.json', pollMs, watch },
+    trust: { keys, threshold },
+    stateDir: resolve(baseDir, raw.state_dir ?? '.tollgate/policy'),
+  };
 }
 
 function invalid(problems: readonly ConfigProblem[]): GatewayError {
@@ -197,6 +253,9 @@ const CONFIG_WORDING: SchemaErrorWording = {
   where,
   patterns: [
     [/\/(timeout|session_idle_timeout|shutdown_timeout)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
+    [/\/policy\/git\/poll$/, 'must be a duration like "500ms", "2s" or "1m", or "0"/"off" to rely on watching alone'],
+    [/\/policy\/git\/path$/, 'must be a path inside the repository, like "bundles/bundle.json" (no leading "/")'],
+    [/\/keyid$/, 'must be 64 lower-case hex digits (the SHA-256 of the public key)'],
     [/sha256$/, 'must be 64 lower-case hex digits (the SHA-256 of the token)'],
     [/\/url$/, 'must be an http:// or https:// URL'],
     [/\/database_url$/, 'must be a postgres:// URL'],

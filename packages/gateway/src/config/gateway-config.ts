@@ -57,7 +57,8 @@ export interface GatewayConfig {
   readonly agents: readonly TokenAgent[];
   /** Upstreams in the order the file lists them. */
   readonly upstreams: readonly UpstreamConfig[];
-  readonly policy: { readonly dir: string };
+  /** Where policies come from: a directory, or a signed bundle in a Git repository. */
+  readonly policy: PolicySourceConfig;
   readonly ledger: {
     readonly databaseUrl: string | undefined;
     readonly dataDir: string;
@@ -76,6 +77,46 @@ export interface GatewayConfig {
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   readonly shutdownTimeoutMs: number;
 }
+
+/** Policies read from a directory: upstream `<name>` is governed by `<dir>/<name>/policy.json|yaml`. */
+export interface DirectoryPolicyConfig {
+  readonly kind: 'dir';
+  /** Absolute. */
+  readonly dir: string;
+}
+
+/** A public key whose signatures on a bundle count (DESIGN §6). */
+export interface TrustedKeyConfig {
+  /** Hex SHA-256 of the key's DER SPKI encoding; checked against `public_key` when given. */
+  readonly keyid?: string;
+  /** PEM, or base64 of the DER SPKI encoding. */
+  readonly public_key: string;
+}
+
+/** Policies from a signed bundle committed in a Git repository (DESIGN §4, `policy.git`). */
+export interface GitPolicyConfig {
+  readonly kind: 'git';
+  readonly git: {
+    /** An absolute path (a local repository) or a remote URL. */
+    readonly repo: string;
+    /** True for a URL (cloned into `stateDir` and fetched), false for a local repository read in place. */
+    readonly remote: boolean;
+    /** The branch, tag or commit to read. */
+    readonly ref: string;
+    /** The bundle's path inside the repository. */
+    readonly path: string;
+    /** Milliseconds between checks; 0 = no polling (watch only). */
+    readonly pollMs: number;
+    /** Watch the local repository's refs for commits. */
+    readonly watch: boolean;
+  };
+  readonly trust: { readonly keys: readonly TrustedKeyConfig[]; readonly threshold: number };
+  /** Absolute: the last good bundle, the highest activated revision, the clone of a remote. */
+  readonly stateDir: string;
+}
+
+/** One of the gateway's policy sources. */
+export type PolicySourceConfig = DirectoryPolicyConfig | GitPolicyConfig;
 
 /** Argument values the ledger stores as `"[REDACTED]"`. */
 export interface RedactRule {

@@ -51,8 +51,22 @@ export interface PolicyActivatedEvent {
   detail?: JsonObject | null;
 }
 
+/** A policy bundle the gateway refused (bad signature, rollback, failing tests, …); the last good one stays active. */
+export interface PolicyRejectedEvent {
+  type: 'policy.rejected';
+  /** Null: a bundle covers every upstream. */
+  server?: string | null;
+  /** The bundle's revision, when it could be read. */
+  policyRevision: string | null;
+  /** The bundle's manifest digest, when it could be read. */
+  policyDigest: string | null;
+  /** `<code>: <message>`. */
+  reason?: string | null;
+  detail?: JsonObject | null;
+}
+
 /** Every event the gateway records. */
-export type GatewayEvent = DecisionEvent | OutcomeEvent | PolicyActivatedEvent;
+export type GatewayEvent = DecisionEvent | OutcomeEvent | PolicyActivatedEvent | PolicyRejectedEvent;
 
 /**
  * Where the gateway records what it decided and what happened: the interface the gateway

@@ -20,6 +20,8 @@ export class GatewayMetrics {
   readonly #inFlight: Gauge<string>;
   readonly #sessions: Gauge<'transport'>;
   readonly #rejected: Counter<'reason'>;
+  readonly #policyReloads: Counter<'outcome'>;
+  readonly #policyRevision: Gauge<string>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -38,6 +40,8 @@ export class GatewayMetrics {
     this.#inFlight = new Gauge({ name: 'tollgate_calls_in_flight', help: 'Tool calls being decided or forwarded right now.', registers });
     this.#sessions = new Gauge({ name: 'tollgate_sessions', help: 'Open agent sessions, by transport.', labelNames: ['transport'], registers });
     this.#rejected = new Counter({ name: 'tollgate_rejected_messages_total', help: 'Agent messages refused before reaching the pipeline (too large, too deep, malformed, unauthenticated).', labelNames: ['reason'], registers });
+    this.#policyReloads = new Counter({ name: 'tollgate_policy_reloads_total', help: 'Checks of the Git policy source that found a new bundle, by outcome: activated, refused, error (unreadable repository, or not recordable).', labelNames: ['outcome'], registers });
+    this.#policyRevision = new Gauge({ name: 'tollgate_policy_revision', help: 'The revision of the active policy bundle.', registers });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_' });
   }
 
@@ -76,6 +80,12 @@ export class GatewayMetrics {
   /** Counts one message refused at the edge. */
   rejected(reason: 'too_large' | 'too_deep' | 'malformed' | 'unauthorized' | 'closing'): void {
     this.#rejected.inc({ reason });
+  }
+
+  /** Counts one policy reload by outcome; an activation also sets the active revision. */
+  policyReload(outcome: 'activated' | 'refused' | 'error', revision?: number): void {
+    this.#policyReloads.inc({ outcome });
+    if (revision !== undefined) this.#policyRevision.set(revision);
   }
 
   /** The Prometheus text exposition of every metric. */

@@ -1,0 +1,392 @@
+import { verifyBundleText, type BundleRefusalCode, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
+import type { Logger } from 'pino';
+import type { GitPolicyConfig } from '../config/gateway-config.js';
+import { GatewayError, errorMessage } from '../gateway-error.js';
+import type { DecisionSink } from '../ledger/decision-sink.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { GitBundleReader } from './git-bundle-reader.js';
+import { GitLocalBundleReader } from './git-local-bundle-reader.js';
+import { GitRemoteBundleReader } from './git-remote-bundle-reader.js';
+import type { ActivePolicy, PolicySource, PolicySourceStatus, SourceRefusal } from './policy-source.js';
+import { PolicyStateStore, type PolicyState } from './policy-state-store.js';
+
+/**
+ * Why the Git source refused a bundle: the verifier's reasons (DESIGN §6), plus
+ * `bundle.incomplete` (no policy for a configured upstream) and `bundle.equivocation`
+ * (the active revision number with different content).
+ */
+export type GitRefusalCode = BundleRefusalCode | 'bundle.incomplete' | 'bundle.equivocation';
+
+/** What one check of the repository came to. */
+export type GitCheckOutcome =
+  | { readonly outcome: 'activated'; readonly revision: number; readonly commit: string }
+  | { readonly outcome: 'unchanged'; readonly commit: string }
+  | { readonly outcome: 'refused'; readonly code: GitRefusalCode; readonly message: string; readonly commit: string }
+  | { readonly outcome: 'error'; readonly message: string };
+
+/** Options of {@link GitPolicySource.open}. */
+export interface GitPolicySourceOptions {
+  readonly config: GitPolicyConfig;
+  /** The upstreams: a bundle must hold a policy for each. */
+  readonly servers: readonly string[];
+  /** Where the compiled policies' limit counters live. */
+  readonly limits: LimitStore;
+  readonly logger: Logger;
+  readonly metrics?: GatewayMetrics;
+  /** Current time in epoch ms (default `Date.now`): expiry, activation times. */
+  readonly clock?: () => number;
+  /** Where the bundle is read (default: from `config.git`, local or remote). */
+  readonly reader?: GitBundleReader;
+}
+
+/** The active bundle. */
+interface ActiveBundle {
+  readonly text: string;
+  readonly revision: number;
+  readonly digest: string;
+  readonly gitCommit: string | null;
+  readonly signers: readonly string[];
+  readonly createdAt: string | null;
+  readonly expiresAt: string | null;
+  readonly activatedAt: number;
+  readonly policies: ReadonlyMap<string, ActivePolicy>;
+  /** `restored` when it came from the state directory at start-up. */
+  readonly via: 'restored' | 'repository';
+}
+
+type Verified = { ok: true; active: Omit<ActiveBundle, 'activatedAt' | 'via' | 'policies'> & { compiled: ReadonlyMap<string, CompiledPolicy> } } | { ok: false; refusal: Omit<SourceRefusal, 'at' | 'commit'> };
+
+/** How soon after a change in the watched refs the repository is read (several events come per commit). */
+const WATCH_SETTLE_MS = 5;
+
+/**
+ * Policies from a signed bundle committed in a Git repository (DESIGN §4, §6). A new bundle
+ * is parsed, verified against the trusted keys and threshold, its tests run, its policies
+ * compiled, and only then swapped in for every upstream at once; the pipeline asks for the
+ * policy once per call, so a call in flight finishes under the policy that decided it.
+ * A refused bundle leaves the last good one active; both outcomes go to the ledger
+ * (`policy.activated` per upstream, `policy.rejected` once per distinct refused bundle).
+ *
+ * The last good bundle and the highest activated revision are persisted in `state_dir`: a
+ * restart serves that bundle at once, without the network, and a lower revision is refused
+ * as a rollback. An expired persisted bundle is not served.
+ *
+ * @example
+ * const source = await GitPolicySource.open({ config: config.policy, servers: ['ccxt'], limits, logger });
+ * await source.start(sink); // serves, then follows the repository
+ * source.policyFor('ccxt')?.revision // 17
+ */
+export class GitPolicySource implements PolicySource {
+  readonly #options: GitPolicySourceOptions;
+  readonly #reader: GitBundleReader;
+  readonly #store: PolicyStateStore;
+  readonly #clock: () => number;
+  readonly #logger: Logger;
+  #state: PolicyState | undefined;
+  #active: ActiveBundle | undefined;
+  /** Why the persisted bundle was not served at start-up, if it was not. */
+  #restoreRefusal: SourceRefusal | undefined;
+  #sink: DecisionSink | undefined;
+  /** The bytes last examined: the same bytes are not verified (or refused) again. */
+  #lastSeenText: string | undefined;
+  #lastCommit: string | undefined;
+  #lastCheck: PolicySourceStatus['lastCheck'] = null;
+  #lastRefusal: SourceRefusal | null = null;
+  #checking: Promise<GitCheckOutcome> | undefined;
+  #again = false;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #settleTimer: NodeJS.Timeout | undefined;
+  #stopWatching: (() => void) | undefined;
+  #closed = false;
+
+  private constructor(options: GitPolicySourceOptions, reader: GitBundleReader) {
+    this.#options = options;
+    this.#reader = reader;
+    this.#store = new PolicyStateStore(options.config.stateDir);
+    this.#clock = options.clock ?? Date.now;
+    this.#logger = options.logger.child({ component: 'policy-source', source: reader.location });
+  }
+
+  /**
+   * Reads the state directory and verifies the persisted bundle again (trust keys, expiry,
+   * tests), so the gateway can serve it before the repository is reached. Nothing is
+   * recorded in the ledger yet: {@link start} does that.
+   * @throws GatewayError `policy.state` when the state directory is corrupt or unreadable.
+   */
+  static async open(options: GitPolicySourceOptions): Promise<GitPolicySource> {
+    const { config } = options;
+    const reader =
+      options.reader ??
+      (config.git.remote
+        ? new GitRemoteBundleReader({ url: config.git.repo, ref: config.git.ref, path: config.git.path, stateDir: config.stateDir })
+        : new GitLocalBundleReader({ repo: config.git.repo, ref: config.git.ref, path: config.git.path }));
+    const source = new GitPolicySource(options, reader);
+    await source.#restore();
+    return source;
+  }
+
+  policyFor(server: string): CompiledPolicy | undefined {
+    return this.#active?.policies.get(server)?.policy;
+  }
+
+  active(): ReadonlyMap<string, ActivePolicy> {
+    return this.#active?.policies ?? new Map();
+  }
+
+  status(): PolicySourceStatus {
+    const a = this.#active;
+    return {
+      kind: 'git',
+      location: this.#reader.location,
+      bundle: a
+        ? { revision: a.revision, gitCommit: a.gitCommit, digest: a.digest, signers: a.signers, createdAt: a.createdAt, expiresAt: a.expiresAt, activatedAt: a.activatedAt, via: a.via }
+        : null,
+      highestRevision: this.#state?.highestRevision ?? null,
+      lastCheck: this.#lastCheck,
+      lastRefusal: this.#lastRefusal,
+    };
+  }
+
+  /**
+   * Records the restored bundle's activation (or why it was not served), then follows the
+   * repository: with a restored bundle the first check runs in the background (no network
+   * needed to serve); without one the first check must activate a bundle.
+   * @throws GatewayError `policy.unavailable` when nothing can be served: the repository is
+   *   unreachable or its bundle refused, and no usable bundle was persisted.
+   */
+  async start(sink: DecisionSink): Promise<void> {
+    this.#sink = sink;
+    if (this.#restoreRefusal) await this.#recordRefusal(this.#restoreRefusal);
+    if (this.#active) {
+      await this.#recordActivation(this.#active, `restored from ${this.#store.bundleFile}`);
+      void this.check();
+    } else {
+      const first = await this.check();
+      if (!this.#active) {
+        const why =
+          first.outcome === 'error'
+            ? first.message
+            : first.outcome === 'refused'
+              ? `the bundle at commit ${first.commit} was refused (${first.code}): ${first.message}`
+              : 'no bundle was activated';
+        const restored = this.#restoreRefusal ? `; the persisted bundle was not served either (${this.#restoreRefusal.code}): ${this.#restoreRefusal.message}` : `; nothing was persisted in ${this.#store.dir}`;
+        throw new GatewayError('policy.unavailable', `no policy to serve from ${this.#reader.location}: ${why}${restored}`);
+      }
+    }
+    if (this.#options.config.git.watch && this.#reader.watch) {
+      try {
+        this.#stopWatching = await this.#reader.watch(() => this.#changed());
+      } catch (error) {
+        this.#logger.warn({ err: errorMessage(error) }, 'cannot watch the policy repository; relying on polling');
+      }
+    }
+    this.#schedulePoll();
+  }
+
+  /**
+   * Checks the repository now (one check at a time: a request during a check runs once more
+   * after it). Resolves with what it came to; never rejects.
+   */
+  check(): Promise<GitCheckOutcome> {
+    if (this.#checking) {
+      this.#again = true;
+      return this.#checking;
+    }
+    const run = async (): Promise<GitCheckOutcome> => {
+      let outcome: GitCheckOutcome;
+      do {
+        this.#again = false;
+        outcome = await this.#checkOnce();
+      } while (this.#again && !this.#closed);
+      return outcome;
+    };
+    this.#checking = run().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
+  /** Stops polling and watching; the active policies stay readable. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#pollTimer);
+    clearTimeout(this.#settleTimer);
+    this.#stopWatching?.();
+    await this.#checking;
+    await this.#reader.close();
+  }
+
+  #changed(): void {
+    if (this.#closed) return;
+    clearTimeout(this.#settleTimer);
+    this.#settleTimer = setTimeout(() => void this.check(), WATCH_SETTLE_MS);
+  }
+
+  #schedulePoll(): void {
+    const every = this.#options.config.git.pollMs;
+    if (every === 0 || this.#closed) return;
+    this.#pollTimer = setTimeout(() => {
+      void this.check().finally(() => this.#schedulePoll());
+    }, every);
+    this.#pollTimer.unref();
+  }
+
+  async #restore(): Promise<void> {
+    const saved = await this.#store.load();
+    if (!saved) return;
+    this.#state = saved.state;
+    if (saved.bundleText === undefined) return;
+    const verified = this.#verify(saved.bundleText, saved.state.gitCommit);
+    if (!verified.ok) {
+      this.#restoreRefusal = { ...verified.refusal, message: `the persisted bundle ${this.#store.bundleFile}: ${verified.refusal.message}`, at: this.#clock(), commit: saved.state.gitCommit };
+      this.#logger.warn({ code: verified.refusal.code, reason: verified.refusal.message }, 'the persisted bundle is not served');
+      return;
+    }
+    this.#active = this.#activeFrom(verified.active, saved.bundleText, saved.state.activatedAt, 'restored');
+    this.#lastSeenText = saved.bundleText;
+    this.#lastCommit = saved.state.gitCommit ?? undefined;
+  }
+
+  async #checkOnce(): Promise<GitCheckOutcome> {
+    const at = this.#clock();
+    let commit: string;
+    let text: string;
+    try {
+      commit = await this.#reader.resolve();
+      if (commit === this.#lastCommit && this.#lastSeenText !== undefined) return this.#checked(at, { outcome: 'unchanged', commit });
+      text = await this.#reader.read(commit);
+    } catch (error) {
+      const message = errorMessage(error);
+      this.#logger.warn({ err: message }, 'cannot read the policy repository; the active policy stays');
+      this.#options.metrics?.policyReload('error');
+      return this.#checked(at, { outcome: 'error', message });
+    }
+    this.#lastCommit = commit;
+    if (text === this.#lastSeenText) return this.#checked(at, { outcome: 'unchanged', commit });
+
+    const verified = this.#verify(text, commit);
+    if (!verified.ok) {
+      this.#lastSeenText = text;
+      const refusal: SourceRefusal = { ...verified.refusal, at, commit };
+      await this.#recordRefusal(refusal);
+      return this.#checked(at, { outcome: 'refused', code: refusal.code as GitRefusalCode, message: refusal.message, commit });
+    }
+    const v = verified.active;
+    if (this.#active && v.digest === this.#active.digest) {
+      // Same manifest (re-encoded, or a signature added): nothing to activate.
+      this.#lastSeenText = text;
+      return this.#checked(at, { outcome: 'unchanged', commit });
+    }
+    const next = this.#activeFrom(v, text, this.#clock(), 'repository');
+    try {
+      const signers = next.signers.join(', ');
+      await this.#recordActivation(next, `bundle revision ${next.revision} (commit ${next.gitCommit ?? commit}) signed by ${signers}, from ${this.#reader.location}`);
+      await this.#store.save(text, { highestRevision: next.revision, highestDigest: next.digest, gitCommit: next.gitCommit ?? commit, activatedAt: next.activatedAt });
+    } catch (error) {
+      // Not recorded or not persisted: not activated; the next check tries again.
+      const message = `bundle revision ${next.revision} was verified but could not be activated: ${errorMessage(error)}`;
+      this.#logger.error({ err: errorMessage(error), revision: next.revision }, 'cannot activate the new bundle; the active policy stays');
+      this.#options.metrics?.policyReload('error');
+      return this.#checked(at, { outcome: 'error', message });
+    }
+    this.#lastSeenText = text;
+    this.#state = { highestRevision: next.revision, highestDigest: next.digest, gitCommit: next.gitCommit ?? commit, activatedAt: next.activatedAt };
+    // The swap: one assignment, so every upstream changes at once.
+    this.#active = next;
+    this.#options.metrics?.policyReload('activated', next.revision);
+    this.#logger.info({ revision: next.revision, commit, digest: next.digest, signers: next.signers }, 'policy bundle activated');
+    return this.#checked(at, { outcome: 'activated', revision: next.revision, commit });
+  }
+
+  #checked(at: number, outcome: GitCheckOutcome): GitCheckOutcome {
+    this.#lastCheck = { at, outcome: outcome.outcome, commit: 'commit' in outcome ? outcome.commit : null, ...(outcome.outcome === 'error' ? { error: outcome.message } : {}) };
+    return outcome;
+  }
+
+  /** Parses and verifies `text`, then checks what only the gateway knows: its upstreams and the revision it has seen. */
+  #verify(text: string, commit: string | null): Verified {
+    const { trust } = this.#options.config;
+    const state = this.#state;
+    const result = verifyBundleText(
+      text,
+      {
+        trust: trust.keys,
+        threshold: trust.threshold,
+        ...(state ? { minRevision: state.highestRevision } : {}),
+        now: this.#clock(),
+        limits: this.#options.limits,
+        clock: this.#clock,
+      },
+      this.#reader.location,
+    );
+    if (!result.ok) return { ok: false, refusal: { code: result.refusal.code, message: result.refusal.message, revision: result.refusal.revision, digest: result.refusal.digest } };
+    const at = { revision: result.revision, digest: result.digest };
+    const missing = this.#options.servers.filter((s) => !result.policies.has(s));
+    if (missing.length > 0) {
+      return {
+        ok: false,
+        refusal: { code: 'bundle.incomplete', message: `bundle revision ${result.revision} has no policy for upstream(s) ${missing.map((s) => `"${s}"`).join(', ')}: every upstream needs policies/<server>/policy.json`, ...at },
+      };
+    }
+    if (state && result.revision === state.highestRevision && result.digest !== state.highestDigest) {
+      return {
+        ok: false,
+        refusal: {
+          code: 'bundle.equivocation',
+          message: `bundle revision ${result.revision} differs from the revision ${result.revision} already activated (digest ${state.highestDigest.slice(0, 12)}…): a changed bundle needs a higher revision`,
+          ...at,
+        },
+      };
+    }
+    return {
+      ok: true,
+      active: {
+        text,
+        revision: result.revision,
+        digest: result.digest,
+        gitCommit: result.gitCommit ?? commit,
+        signers: result.signers,
+        createdAt: result.createdAt,
+        expiresAt: result.expiresAt,
+        compiled: result.policies,
+      },
+    };
+  }
+
+  #activeFrom(v: Extract<Verified, { ok: true }>['active'], text: string, activatedAt: number, via: ActiveBundle['via']): ActiveBundle {
+    const policies = new Map<string, ActivePolicy>();
+    const source = `${this.#reader.location} revision ${v.revision}`;
+    for (const server of this.#options.servers) {
+      const policy = v.compiled.get(server);
+      if (policy) policies.set(server, Object.freeze({ policy, source, activatedAt }));
+    }
+    return Object.freeze({ text, revision: v.revision, digest: v.digest, gitCommit: v.gitCommit, signers: v.signers, createdAt: v.createdAt, expiresAt: v.expiresAt, activatedAt, policies, via });
+  }
+
+  async #recordActivation(active: ActiveBundle, reason: string): Promise<void> {
+    const sink = this.#sink;
+    if (!sink) return;
+    const detail = { bundle_digest: active.digest, git_commit: active.gitCommit, signers: [...active.signers], source: this.#reader.location };
+    for (const [server, a] of active.policies) {
+      await sink.append({ type: 'policy.activated', server, policyRevision: String(active.revision), policyDigest: a.policy.digest, reason, detail });
+    }
+  }
+
+  async #recordRefusal(refusal: SourceRefusal): Promise<void> {
+    this.#lastRefusal = refusal;
+    this.#options.metrics?.policyReload('refused');
+    this.#logger.warn({ code: refusal.code, reason: refusal.message, revision: refusal.revision, commit: refusal.commit }, 'policy bundle refused; the active policy stays');
+    try {
+      await this.#sink?.append({
+        type: 'policy.rejected',
+        server: null,
+        policyRevision: refusal.revision === null ? null : String(refusal.revision),
+        policyDigest: refusal.digest,
+        reason: `${refusal.code}: ${refusal.message}`,
+        detail: { code: refusal.code, git_commit: refusal.commit, source: this.#reader.location },
+      });
+    } catch (error) {
+      this.#logger.error({ err: errorMessage(error), code: refusal.code }, 'cannot record the refusal in the ledger');
+    }
+  }
+}

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { GatewayError, errorMessage } from '../gateway-error.js';
+
+/** What the gateway remembers of the bundles it activated, across restarts. */
+export interface PolicyState {
+  /** The highest bundle revision ever activated here: anything lower is a rollback. */
+  readonly highestRevision: number;
+  /** The manifest digest of that revision's bundle: the same revision with other content is refused. */
+  readonly highestDigest: string;
+  /** The Git commit the active bundle was read at, when known. */
+  readonly gitCommit: string | null;
+  /** When the active bundle was activated (epoch ms). */
+  readonly activatedAt: number;
+}
+
+/** The state file's format tag. */
+const STATE_FORMAT = 'tollgate.policy-state/v1';
+
+/**
+ * The Git policy source's memory in `state_dir`: `bundle.json` holds the exact bytes of the
+ * last good bundle, `state.json` the highest activated revision and its digest. Both are
+ * written to a temporary file, fsynced and renamed, and the directory is fsynced, so a crash
+ * leaves either the old or the new file, never a torn one. The bundle is written before the
+ * state, so the state never names a revision whose bundle is missing.
+ *
+ * @example
+ * const store = new PolicyStateStore('.tollgate/policy');
+ * const saved = await store.load(); // { bundleText, state } or undefined on first start
+ */
+export class PolicyStateStore {
+  /** The state directory (absolute). */
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** The file holding the last good bundle. */
+  get bundleFile(): string {
+    return join(this.dir, 'bundle.json');
+  }
+
+  /** The file holding {@link PolicyState}. */
+  get stateFile(): string {
+    return join(this.dir, 'state.json');
+  }
+
+  /**
+   * Reads what an earlier run persisted; undefined when nothing was (a first start).
+   * @throws GatewayError `policy.state` when a file exists but cannot be read or is corrupt:
+   *   silently starting afresh would forget the rollback floor.
+   */
+  async load(): Promise<{ bundleText: string | undefined; state: PolicyState } | undefined> {
+    const stateText = await readIfExists(this.stateFile);
+    const bundleText = await readIfExists(this.bundleFile);
+    if (stateText === undefined) {
+      if (bundleText !== undefined) throw corrupt(this.stateFile, 'the file is missing while bundle.json exists');
+      return undefined;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(stateText);
+    } catch (error) {
+      throw corrupt(this.stateFile, errorMessage(error));
+    }
+    const s = parsed as Record<string, unknown>;
+    if (
+      s === null ||
+      typeof s !== 'object' ||
+      s.format !== STATE_FORMAT ||
+      !Number.isSafeInteger(s.highest_revision) ||
+      typeof s.highest_digest !== 'string' ||
+      !(s.git_commit === null || typeof s.git_commit === 'string') ||
+      typeof s.activated_at !== 'string' ||
+      Number.isNaN(Date.parse(s.activated_at))
+    ) {
+      throw corrupt(this.stateFile, `expected { format: "${STATE_FORMAT}", highest_revision, highest_digest, git_commit, activated_at }`);
+    }
+    return {
+      bundleText,
+      state: {
+        highestRevision: s.highest_revision as number,
+        highestDigest: s.highest_digest,
+        gitCommit: s.git_commit as string | null,
+        activatedAt: Date.parse(s.activated_at),
+      },
+    };
+  }
+
+  /**
+   * Persists a newly activated bundle and the new state, durably.
+   * @throws GatewayError `policy.state` when the directory cannot be written.
+   */
+  async save(bundleText: string, state: PolicyState): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+      await writeAtomically(this.bundleFile, bundleText);
+      const body = {
+        format: STATE_FORMAT,
+        highest_revision: state.highestRevision,
+        highest_digest: state.highestDigest,
+        git_commit: state.gitCommit,
+        activated_at: new Date(state.activatedAt).toISOString(),
+      };
+      await writeAtomically(this.stateFile, `${JSON.stringify(body, null, 2)}\n`);
+    } catch (error) {
+      throw new GatewayError('policy.state', `cannot persist the active bundle in ${this.dir}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new GatewayError('policy.state', `cannot read ${file}: ${errorMessage(error)}`, { cause: error });
+  }
+}
+
+function corrupt(file: string, why: string): GatewayError {
+  return new GatewayError('policy.state', `the policy state ${file} is corrupt (${why}); it holds the rollback floor, so the gateway will not start without it: restore it, or remove the state directory to start afresh`);
+}
+
+/** Writes `file` through a fsynced temporary file and a rename, then fsyncs the directory. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  const dir = await open(dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
