@@ -10,7 +10,7 @@ import type { GatewayRunResult } from '../gateway/gateway-runner.js';
 export default class Gateway extends TollgateCommand {
   static override summary = 'Run the MCP gateway: every tool call is checked, decided by policy, recorded in the ledger, then forwarded.';
 
-  static override description = `Agents connect to the gateway instead of their MCP servers, over stdio and/or Streamable HTTP (bearer tokens). Each tools/call is validated against the tool's input schema, decided by the upstream's policy (policy.dir/<server>/policy.json|yaml, or the signed bundle of policy.git: see `tollgate gateway status`), committed to the ledger, and only then forwarded; its outcome is recorded too. Resources, prompts, completion, logging and notifications pass through unchanged.
+  static override description = `Agents connect to the gateway instead of their MCP servers, over stdio and/or Streamable HTTP (bearer tokens). Each tools/call is validated against the tool's input schema, decided by the upstream's policy (policy.dir/<server>/policy.json|yaml, or the signed bundle of policy.git: see tollgate gateway status), committed to the ledger, and only then forwarded; its outcome is recorded too. Resources, prompts, completion, logging and notifications pass through unchanged.
 
 Without --config the first of tollgate.gateway.yaml, tollgate.gateway.yml, tollgate.gateway.json in the current directory is used. Logs are JSON lines on stderr. SIGTERM stops accepting, lets calls in flight finish and flushes the ledger.
 
