@@ -9,6 +9,8 @@ export { StdioUpstream } from './upstream/stdio-upstream.js';
 export { HttpUpstream } from './upstream/http-upstream.js';
 export { NAME_SEPARATOR, UpstreamRegistry } from './upstream/upstream-registry.js';
 export type { RoutedTool, UpstreamNotificationListener } from './upstream/upstream-registry.js';
+export { snapshotToolList } from './upstream/tool-list-snapshot.js';
+export type { ToolListSnapshot } from './upstream/tool-list-snapshot.js';
 export type { CallIdentity, DecisionEvent, DecisionSink, GatewayEvent, JsonObject, JsonValue, OutcomeEvent, PolicyActivatedEvent, PolicyRejectedEvent } from './ledger/decision-sink.js';
 export { ArgumentValidator } from './pipeline/argument-validator.js';
 export type { ArgumentCheck } from './pipeline/argument-validator.js';
