@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSigningKey } from '@tollgate/policy';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../gateway-error.js';
 import { loadGatewayConfig, parseGatewayConfig } from './config-loader.js';
@@ -124,5 +125,45 @@ describe('gateway configuration', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('policy from Git', () => {
+    const key = generateSigningKey();
+    const other = generateSigningKey();
+    const withPolicy = (policy: unknown): string => JSON.stringify({ listen: { stdio: true }, agent: { id: 'bot' }, upstreams: { x: { command: 'node' } }, policy }, null, 2);
+
+    it('defaults ref, path, poll, watch and state_dir for a local repository', () => {
+      const config = parseGatewayConfig(withPolicy({ git: { repo: '../policies' }, trust: { keys: [{ public_key: key.publicKeyPem }] } }), '/srv/gw/gateway.json');
+      expect(config.policy).toEqual({
+        kind: 'git',
+        git: { repo: '/srv/policies', remote: false, ref: 'main', path: 'bundles/bundle.json', pollMs: 2000, watch: true },
+        trust: { keys: [{ public_key: key.publicKeyPem }], threshold: 1 },
+        stateDir: '/srv/gw/.tollgate/policy',
+      });
+    });
+
+    it('polls a remote URL and never watches it', () => {
+      for (const repo of ['file:///srv/policies.git', 'https://github.com/acme/policies.git', 'git@github.com:acme/policies.git']) {
+        const config = parseGatewayConfig(
+          withPolicy({ git: { repo, ref: 'release', path: 'out/b.json', poll: '30s' }, trust: { keys: [{ keyid: key.keyid, public_key: key.publicKeyPem }, { public_key: other.publicKeyPem }], threshold: 2 }, state_dir: '/var/lib/tg' }),
+          '/srv/gw/gateway.json',
+        );
+        expect(config.policy).toMatchObject({ kind: 'git', git: { repo, remote: true, ref: 'release', path: 'out/b.json', pollMs: 30_000, watch: false }, trust: { threshold: 2 }, stateDir: '/var/lib/tg' });
+      }
+    });
+
+    it('refuses what could never work, at the line of the problem', () => {
+      const trust = { keys: [{ public_key: key.publicKeyPem }] };
+      expect(problemsOf(withPolicy({ dir: 'p', git: { repo: 'r' }, trust }))).toEqual([expect.stringMatching(/^13:13 policy takes either "dir" .* or "git"/)]);
+      expect(problemsOf(withPolicy({ git: { repo: 'r' } }))).toEqual([expect.stringMatching(/policy.git needs policy.trust/)]);
+      expect(problemsOf(withPolicy({}))).toEqual([expect.stringMatching(/policy needs "dir" .* or "git"/)]);
+      expect(problemsOf(withPolicy({ dir: 'p', trust }))).toEqual([expect.stringMatching(/policy.trust belongs to a Git policy source/)]);
+      expect(problemsOf(withPolicy({ git: { repo: 'file:///r', watch: true }, trust }))).toEqual([expect.stringMatching(/policy.git.watch needs a local repository/)]);
+      expect(problemsOf(withPolicy({ git: { repo: 'file:///r', poll: 'off' }, trust }))).toEqual([expect.stringMatching(/the gateway would never see a new bundle/)]);
+      expect(problemsOf(withPolicy({ git: { repo: 'r', poll: 'often' }, trust }))).toEqual([expect.stringMatching(/policy.git.poll must be a duration like "500ms", "2s" or "1m", or "0"\/"off"/)]);
+      expect(problemsOf(withPolicy({ git: { repo: 'r' }, trust: { keys: [{ public_key: key.publicKeyPem }], threshold: 2 } }))).toEqual([expect.stringMatching(/threshold 2 is more than the 1 distinct trusted key/)]);
+      expect(problemsOf(withPolicy({ git: { repo: 'r' }, trust: { keys: [{ keyid: other.keyid, public_key: key.publicKeyPem }] } }))).toEqual([expect.stringMatching(/keyid .* is not the id of its public key/)]);
+      expect(problemsOf(withPolicy({ git: { repo: 'r' }, trust: { keys: [{ public_key: 'not a key' }] } }))).toEqual([expect.stringMatching(/policy.trust: trusted key 1/)]);
+    });
   });
 });
