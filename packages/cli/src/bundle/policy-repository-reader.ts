@@ -1,0 +1,76 @@
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { BundleSourceFile } from '@tollgate/policy';
+import { simpleGit } from 'simple-git';
+import { CliError, ExitCode } from '../cli-error.js';
+import { DEFAULT_POLICY_PATH, discoverPolicyFiles, readPolicyFile, type FoundFile } from '../policy-files.js';
+
+/** Where a repository's policy files stand in Git. */
+export interface RepositoryRevision {
+  /** The directory is inside a Git work tree. */
+  readonly repository: boolean;
+  /** The commit of HEAD, or null outside Git (or before the first commit). */
+  readonly commit: string | null;
+  /** The number of commits reachable from HEAD (`git rev-list --count HEAD`); null without a commit. */
+  readonly commitCount: number | null;
+  /** The policy files differ from HEAD: modified, staged, deleted or untracked files under `policies/`. */
+  readonly dirty: boolean;
+}
+
+/** The policy files of a repository, read from its working tree, and its Git state. */
+export interface PolicyRepositorySnapshot {
+  /** The repository directory, absolute. */
+  readonly root: string;
+  /** Every policy, catalog and test file under `policies/<server>/`, paths relative to the root. */
+  readonly files: readonly BundleSourceFile[];
+  readonly git: RepositoryRevision;
+}
+
+/**
+ * Reads the Git state of the repository at `root` with simple-git: HEAD, its commit count,
+ * and whether anything under `policies/` differs from it. Outside a Git repository every
+ * field is empty.
+ */
+export async function readRepositoryRevision(root: string): Promise<RepositoryRevision> {
+  const git = simpleGit({ baseDir: root, timeout: { block: 60_000 } }).env({ ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' });
+  const inside = await git.checkIsRepo().catch(() => false);
+  if (!inside) return { repository: false, commit: null, commitCount: null, dirty: false };
+  const commit = (await git.raw(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']).catch(() => '')).trim();
+  const status = await git.raw(['status', '--porcelain', '--untracked-files=all', '--', DEFAULT_POLICY_PATH]);
+  if (commit === '') return { repository: true, commit: null, commitCount: null, dirty: true };
+  const count = Number((await git.raw(['rev-list', '--count', 'HEAD'])).trim());
+  return { repository: true, commit, commitCount: Number.isSafeInteger(count) ? count : null, dirty: status.trim() !== '' };
+}
+
+/**
+ * Reads every `policies/<server>/policy.{json,yaml,yml}`, `catalog.json` and `*.test.json`
+ * (or `.yaml`) of the repository at `repo`, as it is in the working tree, and its Git state.
+ *
+ * @throws CliError exit 2 `bundle.no-policies` when there is no `policies/` directory, or
+ *   discovery's errors (`policy.ambiguous`, `file.unreadable`, …) naming the path.
+ */
+export async function readPolicyRepository(repo: string, cwd: string = process.cwd()): Promise<PolicyRepositorySnapshot> {
+  const root = resolve(cwd, repo);
+  const policiesDir = join(root, DEFAULT_POLICY_PATH);
+  const isDirectory = await stat(policiesDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDirectory) {
+    throw new CliError('bundle.no-policies', `${repo}: has no ${DEFAULT_POLICY_PATH}/ directory`, {
+      exit: ExitCode.input,
+      hint: 'Run the command in a policy repository (policies/<server>/policy.json), or name it: tollgate bundle build <repo>. `tollgate init` creates one.',
+    });
+  }
+  // Paths are shown relative to the repository: they are the bundle's paths.
+  const found = await discoverPolicyFiles([policiesDir], { cwd: root });
+  const wanted: FoundFile[] = [];
+  for (const p of found.policies) {
+    wanted.push(p.policy);
+    if (p.catalog) wanted.push(p.catalog);
+  }
+  wanted.push(...found.tests);
+  const files = await Promise.all(wanted.map(async (f) => ({ path: f.path, text: await readPolicyFile(f) })));
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { root, files, git: await readRepositoryRevision(root) };
+}
