@@ -245,7 +245,8 @@ function probeSequence(anchor: ToolCall, shape: SequenceShape, decide: Decide, b
 
 /**
  * Keeps a few examples: first one of each direction, then one per distinct pair of deciding
- * rules, then the earliest others — earliest meaning closest to a boundary, as generated.
+ * rules, then the earliest other single calls — earliest meaning closest to a boundary, as
+ * generated.
  */
 function pickExamples(flips: readonly Flip[], max: number): FlipExample[] {
   const chosen = new Set<Flip>();
@@ -262,7 +263,8 @@ function pickExamples(flips: readonly Flip[], max: number): FlipExample[] {
       take(f);
     }
   }
-  for (const f of flips) take(f);
+  // Then more single calls (limit probes of the same rules repeat what one already shows).
+  for (const f of flips) if (!f.preceded_by) take(f);
   return [...chosen]
     .sort((a, b) => (a.direction === b.direction ? a.order - b.order : a.direction === 'wider' ? -1 : 1))
     .map(({ order: _order, ...example }) => example);

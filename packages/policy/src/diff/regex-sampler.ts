@@ -21,7 +21,8 @@ export function sampleRegex(pattern: string, flags = '', hints: readonly string[
   } catch {
     // Outside the supported subset: fall back to the hints.
   }
-  const candidates = [...derived, ...hints];
+  // Values the catalog or other conditions name read more naturally than derived ones: they lead.
+  const candidates = [...hints, ...derived];
   const matching = unique(candidates.filter((s) => re.test(s)));
   const outside = ['', '~', 'x', '0', 'zz-not-matching'];
   for (const m of matching.slice(0, 1)) outside.unshift(`~${m}~`, `${m}~`, `~${m}`, m.slice(0, -1));
@@ -93,8 +94,8 @@ class PatternSampler {
       return atom;
     }
     if (this.#peek() === '?') this.#i++; // lazy
-    // `x+` and `x*` produce one x, so that "contains a digit" style patterns are exercised.
-    return atom.repeat(Math.max(min, c === '*' ? 0 : 1));
+    // The fewest repetitions the quantifier allows: the shortest matching string.
+    return atom.repeat(min);
   }
 
   #atom(): string {
