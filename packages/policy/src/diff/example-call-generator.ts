@@ -1,6 +1,7 @@
 import { canonicalJson } from '../canonical-json.js';
 import type { CatalogTool } from '../catalog.js';
 import { compileCondition, Outcome } from '../condition-compiler.js';
+import { exampleArguments, exampleValue } from '../example-arguments.js';
 import type { ToolCall } from '../decision.js';
 import type { Condition, Limit, Policy, ToolRule } from '../generated/policy-types.js';
 import { MISSING, parsePath } from '../path-expression.js';
@@ -232,7 +233,7 @@ function valuesFor(
         else out.push([v], []);
         break;
       case 'exists':
-        out.push(catalogValues[0] ?? (schema ? typeDefault(schema) : 'example'));
+        out.push(catalogValues[0] ?? (schema ? exampleValue(schema, catalogTool?.inputSchema) : 'example'));
         break;
     }
   }
@@ -245,7 +246,7 @@ function valuesFor(
   out.unshift(...numericBoundaries(thresholds, isChanged));
   out.push(...catalogValues);
   if (spendCaps.length > 0) out.push(0, 1);
-  if (out.length === 0 && schema) out.push(typeDefault(schema));
+  if (out.length === 0 && schema) out.push(exampleValue(schema, catalogTool?.inputSchema));
   // agent.id is always present in a real call: the gateway knows who calls.
   if (path !== 'agent.id') out.push(MISSING);
   else out.push(TEST_AGENT.id);
@@ -292,41 +293,9 @@ function schemaValues(schema: Schema): unknown[] {
   return out;
 }
 
-function typeDefault(schema: Schema): unknown {
-  const values = schemaValues(schema);
-  if (values.length > 0) return values[0];
-  const declared = schema['type'];
-  const type = Array.isArray(declared) ? declared.find((t) => t !== 'null') : declared;
-  switch (type) {
-    case 'number':
-    case 'integer':
-      return typeof schema['minimum'] === 'number' ? schema['minimum'] : 1;
-    case 'boolean':
-      return true;
-    case 'array':
-      return [];
-    case 'object':
-      return {};
-    case 'null':
-      return null;
-    default:
-      return 'example';
-  }
-}
-
-/** The catalog's required arguments, each with a value of its type, so calls are valid. */
+/** The catalog's required arguments, each with a value that fits its schema, so calls are valid. */
 function requiredDefaults(tool: CatalogTool | undefined): Map<string, unknown> {
-  const out = new Map<string, unknown>();
-  if (!tool) return out;
-  const required = tool.inputSchema['required'];
-  const properties = tool.inputSchema['properties'];
-  if (!Array.isArray(required) || !isSchema(properties)) return out;
-  for (const name of required) {
-    if (typeof name !== 'string') continue;
-    const schema = properties[name];
-    out.set(name, isSchema(schema) ? typeDefault(schema) : 'example');
-  }
-  return out;
+  return new Map(tool ? Object.entries(exampleArguments(tool.inputSchema)) : []);
 }
 
 function holds(condition: Condition, path: string, value: Value): boolean {
