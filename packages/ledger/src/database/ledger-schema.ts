@@ -28,6 +28,10 @@ export interface LedgerEventsTable {
   duration_ms: number | null;
   result_sha256: string | null;
   detail: ColumnType<JsonObject | null, string | null, never>;
+  /** Migration 0011: the would-be effect of what was in shadow mode. */
+  shadow_effect: DecisionEffect | null;
+  /** Migration 0011: the rule that would have decided in shadow mode. */
+  shadow_rule: string | null;
 }
 
 /** `ledger_strands`: one row per writer process. */

@@ -72,6 +72,8 @@ export function prepareEvent(input: LedgerEventInput, now: Date, redactor: Argum
     duration_ms: null,
     result_sha256: null,
     detail: v.detail(),
+    shadow_effect: null,
+    shadow_rule: null,
   };
 
   let argsJson: string | null = null;
@@ -91,6 +93,11 @@ export function prepareEvent(input: LedgerEventInput, now: Date, redactor: Argum
       if (input.type === 'decision') {
         row.effect = v.oneOf('effect', DECISION_EFFECTS);
         row.approval_id = v.optionalId('approvalId');
+        row.shadow_effect = v.optionalOneOf('shadowEffect', DECISION_EFFECTS);
+        row.shadow_rule = v.optionalText('shadowRule');
+        if (row.shadow_effect === null && row.shadow_rule !== null) {
+          throw v.invalid('shadowRule', 'needs a shadowEffect: a shadow rule is recorded only with the effect it would have had', input.shadowRule);
+        }
       } else {
         row.approval_id = v.id('approvalId');
         const expiresAt = v.time('expiresAt');
@@ -218,6 +225,11 @@ class Fields {
       throw this.invalid(field, `must be one of ${allowed.join(', ')}`, value);
     }
     return value as T;
+  }
+
+  optionalOneOf<T extends string>(field: string, allowed: readonly T[]): T | null {
+    const value = this.input[field];
+    return value === undefined || value === null ? null : this.oneOf(field, allowed);
   }
 
   digest(field: string): string {

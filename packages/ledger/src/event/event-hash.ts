@@ -15,9 +15,19 @@ const HASHED_KEYS: ReadonlyArray<keyof HashedEventFields> = LEDGER_EVENT_COLUMNS
 const PREFIXES = HASHED_KEYS.map((key, i) => `${i === 0 ? '{' : ','}${JSON.stringify(key)}:`);
 
 /**
+ * Columns added after events were first chained (migration 0011): left out of the canonical
+ * form when null, so every event hashed before they existed still verifies, and an event
+ * without a shadow decision hashes as it always did. None of them sorts first.
+ */
+const OMITTED_WHEN_NULL: ReadonlySet<keyof HashedEventFields> = new Set(['shadow_effect', 'shadow_rule']);
+const OMIT = HASHED_KEYS.map((key) => OMITTED_WHEN_NULL.has(key));
+
+/**
  * The canonical form of an event that its hash covers: the RFC 8785 JSON of an object with
  * every column of the row except `prev_hash` and `hash`, absent values as `null`, time as
- * ISO 8601 UTC with milliseconds and `seq` as a number. It equals
+ * ISO 8601 UTC with milliseconds and `seq` as a number — except `shadow_effect` and
+ * `shadow_rule`, which are left out when null (rows read from the ledger leave them out
+ * too, so the canonical JSON of such a row without `prev_hash` and `hash` is this). It equals
  * `canonicalJson({ event_id, occurred_at, …, detail })`; the object's keys are fixed, so it is
  * assembled in key order around `canonicalJson` of each value, reusing the canonical JSON of
  * `args` and `detail` when the writer already has it.
@@ -30,6 +40,7 @@ export function canonicalEvent(event: HashedEventFields, argsJson?: string | nul
     const key = HASHED_KEYS[i]!;
     let value: string;
     const field = event[key];
+    if (OMIT[i] && (field === null || field === undefined)) continue;
     if (key === 'args' && argsJson != null) value = argsJson;
     else if (key === 'detail' && detailJson != null) value = detailJson;
     else value = field === null || field === undefined ? 'null' : canonicalJson(field);

@@ -88,6 +88,13 @@ export interface DecisionEventInput extends LedgerEventBase, LedgerCallIdentity 
   policyDigest: string;
   /** When a granted approval let this call through: that approval's id. */
   approvalId?: string | null;
+  /**
+   * What a policy or tool rule in shadow mode would have decided (the decision's
+   * `shadow.effect`), when one was evaluated; stored as `shadow_effect`.
+   */
+  shadowEffect?: DecisionEffect | null;
+  /** The rule that would have decided in shadow mode (`shadow.rule`); stored as `shadow_rule`. */
+  shadowRule?: string | null;
 }
 
 /** How a call that was allowed and forwarded ended. Written after the upstream answered. */
@@ -217,6 +224,15 @@ export interface LedgerEventRow {
   duration_ms: number | null;
   result_sha256: string | null;
   detail: JsonObject | null;
+  /**
+   * For a decision with something in shadow mode: the would-be effect. Null in the table
+   * otherwise (and for every event written before migration 0011); rows read from the ledger
+   * leave the key out when it is null, as the hash does, so that the chain recipe
+   * `SHA-256(prev_hash || canonical(row minus prev_hash and hash))` holds for every row.
+   */
+  shadow_effect?: DecisionEffect | null;
+  /** The rule that would have decided in shadow mode; left out like `shadow_effect` when null (also for a would-be plain allow). */
+  shadow_rule?: string | null;
 }
 
 /** The columns of `ledger_events`, in table order. */
@@ -246,4 +262,6 @@ export const LEDGER_EVENT_COLUMNS = [
   'duration_ms',
   'result_sha256',
   'detail',
+  'shadow_effect',
+  'shadow_rule',
 ] as const satisfies ReadonlyArray<keyof LedgerEventRow>;

@@ -5,7 +5,10 @@ import type { LedgerEventRow } from '../event/ledger-event.js';
 /** A `ledger_events` row as the database returns it. */
 export type StoredEventRow = Selectable<LedgerEventsTable>;
 
-/** Turns a stored row into a {@link LedgerEventRow}: the time as ISO 8601, everything else as is. */
+/**
+ * Turns a stored row into a {@link LedgerEventRow}: the time as ISO 8601, `shadow_effect` and
+ * `shadow_rule` only when they are not null (as the hash chain covers them), everything else as is.
+ */
 export function toEventRow(row: StoredEventRow): LedgerEventRow {
   return {
     event_id: row.event_id,
@@ -33,5 +36,7 @@ export function toEventRow(row: StoredEventRow): LedgerEventRow {
     duration_ms: row.duration_ms,
     result_sha256: row.result_sha256,
     detail: row.detail,
+    ...(row.shadow_effect !== null && row.shadow_effect !== undefined ? { shadow_effect: row.shadow_effect } : {}),
+    ...(row.shadow_rule !== null && row.shadow_rule !== undefined ? { shadow_rule: row.shadow_rule } : {}),
   };
 }

@@ -21,6 +21,14 @@ export interface LedgerFilter {
   callIds?: readonly string[];
   sessions?: readonly string[];
   approvalIds?: readonly string[];
+  /** Would-be effects of decisions with something in shadow mode (`shadow_effect`). */
+  shadowEffects?: readonly DecisionEffect[];
+  /** Rules that would have decided in shadow mode (`shadow_rule`). */
+  shadowRules?: readonly string[];
+  /** true: only decisions with something in shadow mode; false: only those without. */
+  shadow?: boolean;
+  /** true: only decisions whose would-be effect differs from the enforced one (what a rollout would change). */
+  shadowDiffers?: boolean;
 }
 
 /** Checks a filter, naming the field that is wrong. */
@@ -42,9 +50,11 @@ export function checkFilter(filter: LedgerFilter): void {
       throw new LedgerError('ledger.invalid_query', `unknown event type "${type}"; expected one of ${LEDGER_EVENT_TYPES.join(', ')}`);
     }
   }
-  for (const effect of filter.effects ?? []) {
-    if (!(DECISION_EFFECTS as readonly string[]).includes(effect)) {
-      throw new LedgerError('ledger.invalid_query', `unknown effect "${effect}"; expected one of ${DECISION_EFFECTS.join(', ')}`);
+  for (const [what, effects] of [['effect', filter.effects], ['shadow effect', filter.shadowEffects]] as const) {
+    for (const effect of effects ?? []) {
+      if (!(DECISION_EFFECTS as readonly string[]).includes(effect)) {
+        throw new LedgerError('ledger.invalid_query', `unknown ${what} "${effect}"; expected one of ${DECISION_EFFECTS.join(', ')}`);
+      }
     }
   }
 }
@@ -68,10 +78,14 @@ export function applyFilter<O>(query: EventsQuery<O>, filter: LedgerFilter): Eve
     ['call_id', filter.callIds],
     ['session_id', filter.sessions],
     ['approval_id', filter.approvalIds],
+    ['shadow_effect', filter.shadowEffects],
+    ['shadow_rule', filter.shadowRules],
   ];
   for (const [column, values] of lists) {
     if (values && values.length > 0) q = q.where(column, 'in', values as never);
   }
+  if (filter.shadow !== undefined) q = q.where('shadow_effect', filter.shadow ? 'is not' : 'is', null);
+  if (filter.shadowDiffers) q = q.where('shadow_effect', 'is not', null).where(({ eb, ref }) => eb(ref('shadow_effect'), 'is distinct from', ref('effect')));
   return q;
 }
 

@@ -23,18 +23,18 @@ export interface StrandRegistration {
 const SELECT_ROWS = `SELECT u.event_id, u.occurred_at, $3::uuid, u.seq, u.prev_hash, u.hash, u.event_type,
        u.call_id, u.agent_id, u.session_id, u.server, u.tool, u.args, u.args_sha256, u.effect, u.rule,
        u.reason, u.policy_revision, u.policy_digest, u.approval_id, u.approver, u.outcome_status,
-       u.duration_ms, u.result_sha256, u.detail
+       u.duration_ms, u.result_sha256, u.detail, u.shadow_effect, u.shadow_rule
 FROM unnest($1::uuid[], $2::timestamptz[], $4::bigint[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[],
             $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[],
-            $22::text[], $23::float8[], $24::text[], $25::jsonb[])
+            $22::text[], $23::float8[], $24::text[], $25::jsonb[], $26::text[], $27::text[])
   AS u(event_id, occurred_at, seq, prev_hash, hash, event_type, call_id, agent_id, session_id, server,
        tool, args, args_sha256, effect, rule, reason, policy_revision, policy_digest, approval_id,
-       approver, outcome_status, duration_ms, result_sha256, detail)`;
+       approver, outcome_status, duration_ms, result_sha256, detail, shadow_effect, shadow_rule)`;
 
 const INSERT_EVENTS = `INSERT INTO ledger_events (event_id, occurred_at, strand_id, seq, prev_hash, hash, event_type,
   call_id, agent_id, session_id, server, tool, args, args_sha256, effect, rule, reason, policy_revision,
-  policy_digest, approval_id, approver, outcome_status, duration_ms, result_sha256, detail)
+  policy_digest, approval_id, approver, outcome_status, duration_ms, result_sha256, detail, shadow_effect, shadow_rule)
 ${SELECT_ROWS}`;
 
 /** Inserts one batch: a single multi-row statement, so it commits whole or not at all. */
@@ -43,7 +43,7 @@ export const INSERT_BATCH_SQL = INSERT_EVENTS;
 /** The same, registering the strand in the same statement (its first batch). */
 export const INSERT_FIRST_BATCH_SQL = `WITH strand AS (
   INSERT INTO ledger_strands (strand_id, started_at, host, pid, label)
-  VALUES ($3::uuid, $26::timestamptz, $27::text, $28::integer, $29::text)
+  VALUES ($3::uuid, $28::timestamptz, $29::text, $30::integer, $31::text)
   ON CONFLICT (strand_id) DO NOTHING
 )
 ${INSERT_EVENTS}`;
@@ -51,7 +51,7 @@ ${INSERT_EVENTS}`;
 /** COPY of a batch (PostgreSQL): PostgreSQL's bulk path, one statement, whole or nothing. */
 export const COPY_EVENTS_SQL = `COPY ledger_events (event_id, occurred_at, strand_id, seq, prev_hash, hash, event_type, call_id,
   agent_id, session_id, server, tool, args, args_sha256, effect, rule, reason, policy_revision, policy_digest,
-  approval_id, approver, outcome_status, duration_ms, result_sha256, detail) FROM STDIN`;
+  approval_id, approver, outcome_status, duration_ms, result_sha256, detail, shadow_effect, shadow_rule) FROM STDIN`;
 
 /** Registers a strand; with COPY it runs in the same transaction as the strand's first batch. */
 export const REGISTER_STRAND_SQL = `INSERT INTO ledger_strands (strand_id, started_at, host, pid, label)
@@ -103,7 +103,9 @@ export function batchCopyData(events: readonly ChainedEvent[]): string {
       copyValue(r.outcome_status) + '\t' +
       copyValue(r.duration_ms) + '\t' +
       copyValue(r.result_sha256) + '\t' +
-      copyValue(r.detail === null ? null : (detailJson ?? JSON.stringify(r.detail))) + '\n';
+      copyValue(r.detail === null ? null : (detailJson ?? JSON.stringify(r.detail))) + '\t' +
+      copyValue(r.shadow_effect ?? null) + '\t' +
+      copyValue(r.shadow_rule ?? null) + '\n';
   }
   return data;
 }
@@ -119,7 +121,7 @@ LEFT JOIN LATERAL (
 /** The parameters of {@link INSERT_BATCH_SQL} (and, with a registration, {@link INSERT_FIRST_BATCH_SQL}). */
 export function batchParameters(strandId: string, events: readonly ChainedEvent[], registration?: StrandRegistration): unknown[] {
   const n = events.length;
-  const cols: unknown[][] = Array.from({ length: 24 }, () => new Array<unknown>(n));
+  const cols: unknown[][] = Array.from({ length: 26 }, () => new Array<unknown>(n));
   for (let i = 0; i < n; i++) {
     const { row: r, argsJson, detailJson } = events[i]!;
     cols[0]![i] = r.event_id;
@@ -146,6 +148,8 @@ export function batchParameters(strandId: string, events: readonly ChainedEvent[
     cols[21]![i] = r.duration_ms;
     cols[22]![i] = r.result_sha256;
     cols[23]![i] = r.detail === null ? null : (detailJson ?? JSON.stringify(r.detail));
+    cols[24]![i] = r.shadow_effect ?? null;
+    cols[25]![i] = r.shadow_rule ?? null;
   }
   const [eventId, occurredAt, ...rest] = cols;
   const values: unknown[] = [eventId, occurredAt, strandId, ...rest];

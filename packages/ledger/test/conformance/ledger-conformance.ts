@@ -5,6 +5,7 @@ import { auditViewsSuite } from './audit-views.suite.js';
 import { checkpointSuite } from './checkpoint.suite.js';
 import { migrationSuite } from './migration.suite.js';
 import { querySuite } from './query.suite.js';
+import { shadowSuite } from './shadow.suite.js';
 import { tamperSuite } from './tamper.suite.js';
 import { writerSuite } from './writer.suite.js';
 
@@ -46,5 +47,6 @@ export function describeLedgerConformance(backend: TestBackend): void {
     describe('checkpoints', () => checkpointSuite(context));
     describe('query and export', () => querySuite(context));
     describe('audit views', () => auditViewsSuite(context));
+    describe('shadow decisions', () => shadowSuite(context));
   });
 }
