@@ -27,6 +27,10 @@ export interface DecisionEvent extends CallIdentity {
   policyRevision: string | null;
   policyDigest: string;
   approvalId?: string | null;
+  /** What a policy or tool rule in shadow mode would have decided (`Decision.shadow.effect`), when one was evaluated. */
+  shadowEffect?: 'allow' | 'deny' | 'approval_required' | 'hidden' | null;
+  /** The rule that would have decided in shadow mode (`Decision.shadow.rule`). */
+  shadowRule?: string | null;
   /** The decision's code, `retry_after` and limit counters. */
   detail?: JsonObject | null;
 }

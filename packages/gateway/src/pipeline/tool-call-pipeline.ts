@@ -331,6 +331,9 @@ export class ToolCallPipeline {
     if (decision?.retry_after !== undefined) detail.retry_after = decision.retry_after;
     if (decision?.limits) detail.limits = decision.limits as unknown as JsonValue;
     if (decision?.approval) detail.approval = decision.approval as unknown as JsonValue;
+    const shadow = decision?.shadow;
+    // The would-be effect and rule have columns of their own; its reason and code are kept here.
+    if (shadow) detail.shadow = { reason: shadow.reason, code: shadow.code };
     return {
       type: 'decision',
       ...identity,
@@ -341,6 +344,7 @@ export class ToolCallPipeline {
       policyRevision: decision ? (decision.revision === null ? null : String(decision.revision)) : null,
       policyDigest: decision?.digest ?? '',
       ...(decision?.approval_id !== undefined ? { approvalId: decision.approval_id } : {}),
+      ...(shadow ? { shadowEffect: shadow.effect, shadowRule: shadow.rule } : {}),
       detail: Object.keys(detail).length > 0 ? detail : null,
     };
   }
