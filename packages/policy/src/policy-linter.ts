@@ -42,7 +42,7 @@ const DEFAULT_REGEX_TIMEOUT_MS = 5000;
  * TG101 ReDoS-prone regex, TG104 unreachable rule or unused field, TG105 shadowed rule,
  * TG106 empty in/not_in list, TG200 unknown tool, TG201 unknown argument, TG202
  * operator/type mismatch, TG203/TG207 deny_if/approve_if condition bypassable by omitting an
- * optional argument, TG204 unguarded critical tool, TG205 no catalog.
+ * optional argument, TG204 unguarded critical tool, TG205 no catalog, TG110–TG112 shadow mode.
  * Pure (no I/O), and it never throws: every problem is a diagnostic.
  *
  * @example
@@ -210,6 +210,7 @@ class PolicyLinter {
       ['checking limits', () => this.#checkLimits()],
       ['checking the catalog', () => this.#checkCatalog()],
       ['checking critical tools', () => this.#checkCriticalTools()],
+      ['checking shadow mode', () => this.#checkShadow()],
     ];
     for (const [what, check] of checks) {
       if (this.diagnostics.length >= this.#limit) break;
@@ -713,6 +714,56 @@ class PolicyLinter {
     });
   }
 
+  /** A tool's risk class: from the catalog, else from its name; undefined when the catalog lacks the tool. */
+  #riskOf(name: string): { risk: RiskClass & { source: string }; catalogTool: CatalogTool | undefined } | undefined {
+    const catalogTool = this.#catalog ? findCatalogTool(this.#catalog, name) : undefined;
+    if (this.#catalog && !catalogTool) return undefined;
+    const risk = catalogTool ? toolRisk(catalogTool) : { ...classifyTool({ name }), source: 'classifier' as const };
+    return { risk, catalogTool };
+  }
+
+  // TG110–TG112: shadow mode (docs/policy-language.md, "Shadow mode").
+  #checkShadow(): void {
+    const policy = this.#policy;
+    if (policy.shadow === true) {
+      this.#report('TG110', '/shadow', 'the policy is in shadow mode: it enforces nothing — every call is allowed and every tool listed; its decisions are only recorded (shadow_effect, shadow_rule)', {
+        hint: 'remove "shadow": true to enforce the policy once its recorded decisions look right (audit_shadow_decisions in the ledger shows them)',
+      });
+      for (const v of this.#views) {
+        if (v.rule.shadow !== true) continue;
+        this.#report('TG112', pointerOf('tools', v.name, 'shadow'), `tools.${v.name}.shadow changes nothing: the whole policy is already in shadow mode`, {
+          at: 'key',
+          hint: 'remove it; to keep this tool in shadow once the policy is enforced, leave it and remove the top-level "shadow" instead',
+        });
+      }
+      return;
+    }
+    const hideAll = this.#hide.has('*');
+    const enforced: 'allow' | 'deny' | 'hidden' = hideAll ? 'hidden' : policy.default;
+    for (const v of this.#views) {
+      const { name, rule } = v;
+      // A tool named in hide never reaches its rule: TG104 says so.
+      if (rule.shadow !== true || v.hiddenByList) continue;
+      if (decidesLikeDefault(rule, enforced)) {
+        const by = hideAll ? 'hide "*"' : `default "${policy.default}"`;
+        this.#report('TG112', pointerOf('tools', name, 'shadow'), `tools.${name} is in shadow mode, but its rule decides every call as ${by} does: the shadow decision never differs from the enforced one`, {
+          at: 'key',
+          hint: `add the conditions, limits or action to try out in shadow, or remove tools.${name}`,
+        });
+      }
+      if (enforced !== 'allow') continue;
+      const classified = this.#riskOf(name);
+      if (!classified || classified.risk.level !== 'critical') continue;
+      const { risk, catalogTool } = classified;
+      const source = risk.source === 'catalog' ? `, per ${this.#catalogName}` : catalogTool ? ', classified from its name and annotations' : ', classified from its name';
+      const serverLimits = (policy.all_tools?.limits?.length ?? 0) > 0;
+      this.#report('TG111', pointerOf('tools', name, 'shadow'), `"${name}" is a critical-risk tool (${risk.category}${source}) whose rule is in shadow mode: its calls are decided by default "allow"${serverLimits ? ' (only all_tools limits apply)' : ', with no condition, limit or approval in the way'}`, {
+        at: 'key',
+        hint: 'keep the tool\'s rule enforced (remove "shadow") until the change has been tried, or try it under default "deny"',
+      });
+    }
+  }
+
   // TG204: a critical tool an agent can call with no condition, limit or approval in the way.
   #checkCriticalTools(): void {
     const policy = this.#policy;
@@ -723,9 +774,11 @@ class PolicyLinter {
     for (const v of this.#views) {
       const { name, rule } = v;
       if (v.hiddenByList || rule.action === 'deny' || rule.action === 'hide' || rule.action === 'approve') continue;
-      const catalogTool = this.#catalog ? findCatalogTool(this.#catalog, name) : undefined;
-      if (this.#catalog && !catalogTool) continue; // TG200 already.
-      const risk = catalogTool ? toolRisk(catalogTool) : { ...classifyTool({ name }), source: 'classifier' as const };
+      // A rule in shadow mode guards nothing: TG111 speaks for it.
+      if (rule.shadow === true && policy.shadow !== true) continue;
+      const classified = this.#riskOf(name);
+      if (!classified) continue; // TG200 already.
+      const { risk, catalogTool } = classified;
       if (risk.level !== 'critical') continue;
       const limited = serverLimits || (rule.limits?.length ?? 0) > 0 || rule.rate_limit !== undefined;
       const conditioned = rule.action !== 'allow' && v.denyAll < 0 && ((rule.require?.length ?? 0) > 0 || (rule.deny_if?.length ?? 0) > 0 || (rule.approve_if?.length ?? 0) > 0);
@@ -746,6 +799,18 @@ class PolicyLinter {
       });
     }
   }
+}
+
+/** Whether a tool rule decides every call as a tool not in `tools` would be under `effect`. */
+function decidesLikeDefault(rule: ToolRule, effect: 'allow' | 'deny' | 'hidden'): boolean {
+  const restricts =
+    (rule.require?.length ?? 0) > 0 ||
+    (rule.deny_if?.length ?? 0) > 0 ||
+    (rule.approve_if?.length ?? 0) > 0 ||
+    (rule.limits?.length ?? 0) > 0 ||
+    rule.rate_limit !== undefined;
+  if (effect === 'allow') return !restricts && (rule.action === undefined || rule.action === 'allow');
+  return rule.action === (effect === 'deny' ? 'deny' : 'hide');
 }
 
 /** Canonical keys of conditions as they decide (without on_deny), for shadowing. */
