@@ -163,22 +163,26 @@ export async function pullCatalog(server: string, options: CatalogPullOptions): 
     });
   }
   const name = options.name ?? defaultServerName(target, snapshot.serverInfo?.name);
-  const kept = new Map<string, RiskClass>();
-  if (options.previous && !options.reclassify) for (const t of options.previous.tools) if (t.risk) kept.set(t.name, t.risk);
-  const catalog = buildCatalog(name, [...snapshot.tools].sort(byName).map((t) => listed(t, kept.get(t.name))));
-  const tools: PulledTool[] = catalog.tools.map((t) => {
-    const risk = toolRisk(t);
-    return { name: t.name, level: risk.level, category: risk.category, source: kept.has(t.name) ? 'kept' : 'classified' };
-  });
+  const pulled = classified(name, [...snapshot.tools].sort(byName), options.reclassify ? undefined : options.previous);
   return {
     server: name,
     target: target.display,
     serverInfo: snapshot.serverInfo ? { name: snapshot.serverInfo.name, version: snapshot.serverInfo.version } : null,
-    catalog,
-    text: catalogText(catalog),
-    tools,
-    changes: options.previous ? changesOf(options.previous, catalog) : null,
+    ...pulled,
+    changes: options.previous ? changesOf(options.previous, pulled.catalog) : null,
   };
+}
+
+/** The catalog of these tools, keeping the risk classes `previous` gives them. */
+function classified(server: string, tools: readonly Parameters<typeof listed>[0][], previous: Catalog | undefined): Pick<CatalogPull, 'catalog' | 'text' | 'tools'> {
+  const kept = new Map<string, RiskClass>();
+  for (const t of previous?.tools ?? []) if (t.risk) kept.set(t.name, t.risk);
+  const catalog = buildCatalog(server, tools.map((t) => listed(t, kept.get(t.name))));
+  const pulled: PulledTool[] = catalog.tools.map((t) => {
+    const risk = toolRisk(t);
+    return { name: t.name, level: risk.level, category: risk.category, source: kept.has(t.name) ? 'kept' : 'classified' };
+  });
+  return { catalog, text: catalogText(catalog), tools: pulled };
 }
 
 /** Options of {@link refreshCatalogFile}. */
@@ -222,14 +226,6 @@ export async function refreshCatalogFile(server: string, options: CatalogFileOpt
 
 /** A pull redone against a previous catalog: its reviewed classes kept, its changes listed. */
 function rebase(pull: CatalogPull, previous: Catalog): CatalogPull {
-  const kept = new Map<string, RiskClass>();
-  for (const t of previous.tools) if (t.risk) kept.set(t.name, t.risk);
-  const catalog = buildCatalog(pull.server, pull.catalog.tools.map((t) => listed({ ...t }, kept.get(t.name))));
-  const classified = new Map(pull.tools.map((t) => [t.name, t]));
-  const tools: PulledTool[] = catalog.tools.map((t) => {
-    if (!kept.has(t.name)) return classified.get(t.name)!;
-    const risk = toolRisk(t);
-    return { name: t.name, level: risk.level, category: risk.category, source: 'kept' };
-  });
-  return { ...pull, catalog, text: catalogText(catalog), tools, changes: changesOf(previous, catalog) };
+  const redone = classified(pull.server, pull.catalog.tools, previous);
+  return { ...pull, ...redone, changes: changesOf(previous, redone.catalog) };
 }
