@@ -59,9 +59,11 @@ describe('generateExampleCalls', () => {
     const base = policy({ transfer: { limits: [{ counter: 'n', max: 3, window: 'minute' }, { counter: 'v', max: 100, window: 'day', increment_from: 'args.amount' }] } });
     const head = policy({ transfer: { limits: [{ counter: 'n', max: 3, window: 'hour', scope: 'global' }, { counter: 'v', max: 100, window: 'day', increment_from: 'args.amount' }] } });
     const { sequences } = generateExampleCalls({ tool: 'transfer', policies: [base, head], catalogTool: catalog.tools[0] });
-    expect(sequences).toContainEqual({ length: 4, interval_seconds: 0, alternating: null, amounts: [] });
-    expect(sequences).toContainEqual({ length: 8, interval_seconds: 0, alternating: 'agent', amounts: [] });
-    expect(sequences).toContainEqual({ length: 4, interval_seconds: 60, alternating: null, amounts: [] });
+    // Counting probes carry a spend amount small enough (10: 4 calls twice stay under 100) not to hit the spend cap first.
+    const small = [{ path: 'args.amount', value: 10 }];
+    expect(sequences).toContainEqual({ length: 4, interval_seconds: 0, alternating: null, amounts: small });
+    expect(sequences).toContainEqual({ length: 8, interval_seconds: 0, alternating: 'agent', amounts: small });
+    expect(sequences).toContainEqual({ length: 4, interval_seconds: 60, alternating: null, amounts: small });
     expect(sequences).toContainEqual({ length: 3, interval_seconds: 0, alternating: null, amounts: [{ path: 'args.amount', value: 50 }] });
     expect(withAmounts({ tool: 'transfer', args: { amount: 1 } }, [{ path: 'args.amount', value: 50 }]).args).toEqual({ amount: 50 });
   });

@@ -431,9 +431,17 @@ function sequenceShapes(perPolicy: readonly Limit[][], spendCaps: ReadonlyMap<st
       }
     }
   };
-  const counting = [...new Set(all.filter((l) => l.increment_from === undefined).map((l) => l.max))].sort((a, b) => a - b);
-  for (const max of counting) if (max + 1 <= MAX_SEQUENCE) push(Math.floor(max) + 1, []);
   const spendPaths = [...spendCaps.keys()];
+  const smallestCap = Math.min(...[...spendCaps.values()].flat().filter((c) => c > 0));
+  const counting = [...new Set(all.filter((l) => l.increment_from === undefined).map((l) => l.max))].sort((a, b) => a - b);
+  for (const max of counting) {
+    if (max + 1 > MAX_SEQUENCE) continue;
+    const length = Math.floor(max) + 1;
+    // A call counted by a spend cap too gets an amount small enough that the cap cannot end
+    // the probe first: the largest power of ten that fits twice the probe under the smallest cap.
+    const amounts = Number.isFinite(smallestCap) ? spendPaths.map((path) => ({ path, value: 10 ** Math.floor(Math.log10(smallestCap / (2 * length))) })) : [];
+    push(length, amounts);
+  }
   const largest = Math.max(...all.map((l) => l.max));
   for (const [, caps] of spendCaps) {
     for (const cap of [...new Set(caps)].sort((a, b) => a - b)) {

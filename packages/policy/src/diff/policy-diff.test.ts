@@ -129,6 +129,18 @@ describe('diffPolicySets', () => {
     expect(t.examples[0]).toMatchObject({ preceded_by: { calls: 5, interval_seconds: 0, alternating: null }, base: { effect: 'deny' }, head: { effect: 'allow' } });
   });
 
+  it('probes a rate limit of a tool that also has a spend cap with amounts the cap does not stop', () => {
+    const withRate = (max: number): Policy['tools'] => {
+      const tools = SPEND(1000)!;
+      tools['send_payment'] = { ...tools['send_payment']!, rate_limit: { max, window: 'minute' } };
+      return tools;
+    };
+    const t = tool(diffPolicySets(set(policy(withRate(5))), set(policy(withRate(3)))), 'send_payment');
+    expect(t.change).toBe('narrower');
+    expect(t.examples[0]).toMatchObject({ preceded_by: { calls: 3 }, base: { effect: 'allow' }, head: { effect: 'deny', rule: 'tools.send_payment.rate_limit' } });
+    expect(t.examples[0]!.call.args?.['amount']).toBe(100); // 4 calls twice stay under the cap of 1000
+  });
+
   it('notices a limit scope widened from global to per agent', () => {
     const base = policy({ get_balance: { limits: [{ counter: 'reads', max: 3, window: 'hour', scope: 'global' }] } });
     const head = policy({ get_balance: { limits: [{ counter: 'reads', max: 3, window: 'hour', scope: 'agent' }] } });
