@@ -70,12 +70,24 @@ async function echoAllowed(client: Client): Promise<boolean> {
   return false;
 }
 
-/** Waits until the source has examined `commit`, and returns what the check came to. */
+/**
+ * Waits until the source has activated or refused the bundle of `commit` (a later check of
+ * the same commit reports it unchanged, so the outcome is read from the active bundle and
+ * the last refusal rather than from the last check).
+ */
 function checkedAt(source: GitPolicySource, commit: string) {
-  return until(`a check of commit ${commit}`, () => {
-    const check = source.status().lastCheck;
-    return check?.commit === commit ? check : undefined;
+  return until(`a decision on commit ${commit}`, () => {
+    const status = source.status();
+    if (status.bundle?.gitCommit === commit) return { outcome: 'activated' as const };
+    if (status.lastRefusal?.commit === commit) return { outcome: 'refused' as const, code: status.lastRefusal.code };
+    return undefined;
   });
+}
+
+/** The value of one sample in Prometheus text, or undefined. */
+function sample(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
 async function ledgerRows(db: TestDatabase, type: 'policy.activated' | 'policy.rejected') {
@@ -197,6 +209,14 @@ describe('Git policy source: a local repository, watched', () => {
     // The same bundle again is not refused (nor recorded) again.
     expect(await run.source.check()).toMatchObject({ outcome: 'unchanged' });
     expect(await ledgerRows(db, 'policy.rejected')).toHaveLength(before + 1);
+  });
+
+  it('counts reloads by outcome in the metrics', async () => {
+    const res = await fetch(`${run.gateway.admin!.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const text = await res.text();
+    expect(sample(text, 'tollgate_policy_reloads_total{outcome="refused"}')).toBe(refusals.length);
+    expect(sample(text, 'tollgate_policy_reloads_total{outcome="activated"}')).toBe(2); // revision 1 at start, then 2
+    expect(sample(text, 'tollgate_policy_revision')).toBe(2);
   });
 
   it('lets a call in flight finish under the policy that decided it', async () => {

@@ -372,8 +372,8 @@ export class GitPolicySource implements PolicySource {
     }
   }
 
+  /** Records a refusal in the ledger, then shows it in the status (so a reader of the status finds it in the ledger). */
   async #recordRefusal(refusal: SourceRefusal): Promise<void> {
-    this.#lastRefusal = refusal;
     this.#options.metrics?.policyReload('refused');
     this.#logger.warn({ code: refusal.code, reason: refusal.message, revision: refusal.revision, commit: refusal.commit }, 'policy bundle refused; the active policy stays');
     try {
@@ -388,5 +388,6 @@ export class GitPolicySource implements PolicySource {
     } catch (error) {
       this.#logger.error({ err: errorMessage(error), code: refusal.code }, 'cannot record the refusal in the ledger');
     }
+    this.#lastRefusal = refusal;
   }
 }
