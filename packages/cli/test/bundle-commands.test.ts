@@ -263,6 +263,21 @@ describe('tollgate bundle sign and verify', () => {
     expect(tests.result.refusal?.message).toContain('case "small refunds need a manager too" failed');
   });
 
+  it('signs with the PEM text of TOLLGATE_SIGNING_KEY when given no --key, and needs one or the other', async () => {
+    const file = await bundleFile('env.json', unsigned);
+    const pem = await readFile(join(tree.root, 'keys/c.key'), 'utf8');
+    const out = await runCli(['bundle', 'sign', file, '--json'], tree.root, { TOLLGATE_SIGNING_KEY: pem });
+    expect(out.code, out.stderr).toBe(0);
+    const verified = await verify(file, '--trust', 'keys/c.pub');
+    expect(verified.code).toBe(0);
+    const none = await runCli(['bundle', 'sign', file], tree.root, { TOLLGATE_SIGNING_KEY: '' });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('give the signing key: --key <prefix>.key, or its PEM text in TOLLGATE_SIGNING_KEY');
+    const garbage = await runCli(['bundle', 'sign', file], tree.root, { TOLLGATE_SIGNING_KEY: 'not a key' });
+    expect(garbage.code).toBe(2);
+    expect(garbage.stderr).toContain('TOLLGATE_SIGNING_KEY: not a PEM private key');
+  });
+
   it('refuses an expired bundle', async () => {
     const built = await runCli(['bundle', 'build', '--out', '../signed/expiring.json', '--expires', '1s'], repo);
     expect(built.code, built.stderr).toBe(0);

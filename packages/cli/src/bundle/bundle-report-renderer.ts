@@ -4,7 +4,9 @@ import type { BundleSummary } from './bundle-summary.js';
 import type { BundleVerifyResult } from './bundle-verify-task.js';
 import type { GeneratedKeyFiles } from './signing-key-files.js';
 
-function rows(pairs: ReadonlyArray<readonly [string, string]>): string {
+type Rows = ReadonlyArray<readonly [string, string]>;
+
+function rows(pairs: Rows): string {
   const width = Math.max(...pairs.map(([k]) => k.length));
   return pairs.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
 }
@@ -14,13 +16,14 @@ function commitText(commit: string | null, dirty: boolean): string {
   return dirty ? `${commit} (with uncommitted changes: git_dirty)` : commit;
 }
 
-/** The rows every report of a bundle shows; `extra` goes after the commit. */
-function summaryRows(summary: BundleSummary, extra: ReadonlyArray<readonly [string, string]>): string {
+/** The rows every report of a bundle shows, with a report's own rows after the commit and after the servers. */
+function summaryRows(summary: BundleSummary, afterCommit: Rows, afterServers: Rows): string {
   return rows([
     ['revision', String(summary.revision)],
     ['commit', commitText(summary.git_commit, summary.git_dirty)],
-    ...extra,
+    ...afterCommit,
     ['servers', summary.servers.join(', ')],
+    ...afterServers,
     ['tests', `${summary.tests.passed} passed, ${summary.tests.failed} failed`],
     ['expires', summary.expires_at ?? 'never'],
     ['digest', summary.digest],
@@ -34,7 +37,7 @@ export function renderGeneratedKey(result: GeneratedKeyFiles): string {
 
 /** The pretty output of `tollgate bundle build`. */
 export function renderBuiltBundle(result: BundleBuildResult): string {
-  return `Built ${result.file} (unsigned; sign it with tollgate bundle sign ${result.file} --key <prefix>.key)\n${summaryRows(result, [['files', String(result.files.length)]])}\n`;
+  return `Built ${result.file} (unsigned; sign it with tollgate bundle sign ${result.file} --key <prefix>.key)\n${summaryRows(result, [], [['files', String(result.files.length)]])}\n`;
 }
 
 /** The pretty output of `tollgate bundle sign`. */
@@ -52,5 +55,5 @@ export function renderVerifiedBundle(result: BundleVerifyResult): string {
   }
   return `Verified ${result.file}\n${summaryRows(result, [
     ['signers', `${result.signers.map((s) => `${s.keyid}${s.file ? ` (${s.file})` : ''}`).join(', ')} (${result.signers.length} signed, ${result.threshold} required)`],
-  ])}\n`;
+  ], [])}\n`;
 }

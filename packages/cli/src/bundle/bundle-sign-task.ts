@@ -3,6 +3,36 @@ import { CliError, ExitCode } from '../cli-error.js';
 import { readBundleFile, writeBundleFile } from './bundle-file-store.js';
 import { readSigningKeyFile } from './signing-key-files.js';
 
+/** Where the signing key comes from: a `<prefix>.key` file, or PEM text (from an environment variable, say). */
+export type SigningKeySource = { readonly file: string } | { readonly pem: string; readonly source: string };
+
+/** The environment variable `tollgate bundle sign` reads the key's PEM text from when given no --key. */
+export const SIGNING_KEY_ENV = 'TOLLGATE_SIGNING_KEY';
+
+/**
+ * The key `tollgate bundle sign` uses: the `--key` file when given, else the PEM text in
+ * {@link SIGNING_KEY_ENV}.
+ *
+ * @throws CliError exit 2 `usage` when there is neither.
+ */
+export function signingKeySource(keyFile: string | undefined, env: NodeJS.ProcessEnv = process.env): SigningKeySource {
+  if (keyFile !== undefined) return { file: keyFile };
+  const pem = env[SIGNING_KEY_ENV];
+  if (pem === undefined || pem.trim() === '') {
+    throw new CliError('usage', `give the signing key: --key <prefix>.key, or its PEM text in ${SIGNING_KEY_ENV}`, { exit: ExitCode.input });
+  }
+  return { pem, source: SIGNING_KEY_ENV };
+}
+
+function checkedKeyText(pem: string, source: string): string {
+  try {
+    readPrivateKey(pem);
+  } catch (error) {
+    throw new CliError('key.invalid', `${source}: ${(error as Error).message}`, { exit: ExitCode.input, cause: error });
+  }
+  return pem;
+}
+
 /** What `tollgate bundle sign` did. */
 export interface BundleSignResult {
   readonly file: string;
@@ -17,15 +47,15 @@ export interface BundleSignResult {
 }
 
 /**
- * Signs a bundle file with an Ed25519 key file and rewrites it atomically: the key's
+ * Signs a bundle file with an Ed25519 key and rewrites it atomically: the key's
  * signature is added, or replaces its earlier one; other signers' signatures stay.
  *
  * @throws CliError exit 2: `bundle.unreadable`, `bundle.malformed`, `bundle.hash_mismatch`
  *   (content changed after the build), `key.unreadable`, `key.invalid`, `bundle.unwritable`.
  */
-export async function signBundleFile(file: string, keyFile: string, cwd: string = process.cwd()): Promise<BundleSignResult> {
+export async function signBundleFile(file: string, key: SigningKeySource, cwd: string = process.cwd()): Promise<BundleSignResult> {
   const read = await readBundleFile(file, cwd);
-  const pem = await readSigningKeyFile(keyFile, cwd);
+  const pem = 'file' in key ? await readSigningKeyFile(key.file, cwd) : checkedKeyText(key.pem, key.source);
   const keyid = readPublicKey(readPrivateKey(pem)).keyid;
   let signed;
   try {
