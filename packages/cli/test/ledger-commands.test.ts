@@ -194,7 +194,7 @@ describe('tollgate ledger on PostgreSQL', () => {
 
     const csv = await cli('query', '--session', 'session-2', '--format', 'csv');
     const lines = csv.stdout.trimEnd().split('\n');
-    expect(lines[0]).toBe('event_id,occurred_at,strand_id,seq,prev_hash,hash,event_type,call_id,agent_id,session_id,server,tool,args,args_sha256,effect,rule,reason,policy_revision,policy_digest,approval_id,approver,outcome_status,duration_ms,result_sha256,detail');
+    expect(lines[0]).toBe('event_id,occurred_at,strand_id,seq,prev_hash,hash,event_type,call_id,agent_id,session_id,server,tool,args,args_sha256,effect,rule,reason,policy_revision,policy_digest,approval_id,approver,outcome_status,duration_ms,result_sha256,detail,shadow_effect,shadow_rule');
     expect(lines).toHaveLength(6);
 
     const asJson = await cli('query', '--approver', 'alice', '--format', 'json');
@@ -289,6 +289,50 @@ describe('tollgate ledger on PostgreSQL', () => {
     } finally {
       await fresh.drop();
     }
+  });
+});
+
+describe('tollgate ledger query of shadow-mode decisions', () => {
+  let database: TestDatabase;
+  let tree: TempTree;
+  const cli = (...args: string[]) => runCli(['ledger', ...args], tree.root, { TOLLGATE_DATABASE_URL: database.url });
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    tree = await tempTree();
+    const connection = await connectLedger({ databaseUrl: database.url });
+    try {
+      await migrateLedger(connection);
+      const writer = new LedgerWriter(connection);
+      await writer.append(decision(1, 1, { effect: 'deny', rule: 'default', reason: 'not allowed by policy (default deny)', shadowEffect: 'allow', shadowRule: null }));
+      await writer.append(decision(2, 2, { shadowEffect: 'deny', shadowRule: 'order-cap' }));
+      await writer.append(decision(3, 3));
+      await writer.append(decision(4, 4, { shadowEffect: 'allow', shadowRule: null }));
+      await writer.close();
+    } finally {
+      await connection.close();
+    }
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+    await tree?.remove();
+  });
+
+  it('filters by --shadow-effect, --shadow-rule, --shadow, --no-shadow and --shadow-differs, and shows the SHADOW column', { timeout: 120_000 }, async () => {
+    const calls = async (...args: string[]) => json<LedgerEventRow[]>(await cli('query', ...args, '--format', 'json')).map((e) => e.call_id);
+    expect(await calls()).toEqual(['call-1', 'call-2', 'call-3', 'call-4']);
+    expect(await calls('--shadow-effect', 'deny')).toEqual(['call-2']);
+    expect(await calls('--shadow-rule', 'order-cap')).toEqual(['call-2']);
+    expect(await calls('--shadow')).toEqual(['call-1', 'call-2', 'call-4']);
+    expect(await calls('--no-shadow')).toEqual(['call-3']);
+    expect(await calls('--shadow-differs')).toEqual(['call-1', 'call-2']);
+    const table = await cli('query', '--shadow-differs');
+    expect(table.code).toBe(0);
+    const [header, first, second] = table.stdout.split('\n');
+    expect(header).toMatch(/\sEFFECT\s+RULE\s+SHADOW\s/);
+    expect(first).toMatch(/\sdeny\s+default\s+allow\s/);
+    expect(second).toMatch(/\sallow\s+deny order-cap\s/);
   });
 });
 

@@ -90,6 +90,10 @@ export const ledgerFilterFlags = {
   'call-id': Flags.string({ multiple: true, description: 'call id (all events of one call)' }),
   session: Flags.string({ multiple: true, description: 'MCP session id' }),
   'approval-id': Flags.string({ multiple: true, description: 'approval request id' }),
+  'shadow-effect': Flags.option({ options: DECISION_EFFECTS, multiple: true, description: 'would-be effect of a policy or rule in shadow mode' })(),
+  'shadow-rule': Flags.string({ multiple: true, description: 'rule that would have decided in shadow mode' }),
+  shadow: Flags.boolean({ allowNo: true, description: 'only decisions with (--no-shadow: without) a policy or rule in shadow mode' }),
+  'shadow-differs': Flags.boolean({ description: 'only decisions whose would-be shadow effect differs from the enforced one' }),
 };
 
 /** The filter the {@link ledgerFilterFlags} describe. */
@@ -107,6 +111,10 @@ export function filterFromFlags(flags: {
   'call-id'?: string[] | undefined;
   session?: string[] | undefined;
   'approval-id'?: string[] | undefined;
+  'shadow-effect'?: ReadonlyArray<(typeof DECISION_EFFECTS)[number]> | undefined;
+  'shadow-rule'?: string[] | undefined;
+  shadow?: boolean | undefined;
+  'shadow-differs'?: boolean | undefined;
 }): LedgerFilter {
   const filter: LedgerFilter = {};
   if (flags.from) filter.from = flags.from;
@@ -122,5 +130,9 @@ export function filterFromFlags(flags: {
   if (flags['call-id']) filter.callIds = flags['call-id'];
   if (flags.session) filter.sessions = flags.session;
   if (flags['approval-id']) filter.approvalIds = flags['approval-id'];
+  if (flags['shadow-effect']) filter.shadowEffects = flags['shadow-effect'];
+  if (flags['shadow-rule']) filter.shadowRules = flags['shadow-rule'];
+  if (flags.shadow !== undefined) filter.shadow = flags.shadow;
+  if (flags['shadow-differs']) filter.shadowDiffers = true;
   return filter;
 }

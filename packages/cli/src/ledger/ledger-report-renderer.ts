@@ -87,6 +87,8 @@ const TABLE_COLUMNS: Array<{ title: string; value: (e: LedgerEventRow) => string
   { title: 'TOOL', value: (e) => (e.server || e.tool ? `${e.server ?? ''}/${e.tool ?? ''}` : ''), max: 40 },
   { title: 'EFFECT', value: (e) => e.effect ?? e.outcome_status ?? '', max: 17 },
   { title: 'RULE', value: (e) => e.rule ?? '', max: 40 },
+  // Shown only when some event has a shadow decision (empty columns are left out).
+  { title: 'SHADOW', value: (e) => (e.shadow_effect ? `${e.shadow_effect}${e.shadow_rule ? ` ${e.shadow_rule}` : ''}` : ''), max: 40 },
   { title: 'REV', value: (e) => e.policy_revision ?? '', max: 8 },
   { title: 'APPROVAL', value: (e) => [e.approval_id, e.approver].filter(Boolean).join(' by '), max: 30 },
   { title: 'CALL', value: (e) => e.call_id ?? '', max: 36 },
