@@ -10,12 +10,20 @@ function expectedText(e: ExpectedDecision): string {
   const parts: string[] = [e.effect];
   if (e.rule !== undefined) parts.push(`rule ${JSON.stringify(e.rule)}`);
   if (e.reason_contains !== undefined) parts.push(`reason containing ${JSON.stringify(e.reason_contains)}`);
+  const s = e.shadow;
+  if (s !== undefined) {
+    const shadow: string[] = [s.effect];
+    if (s.rule !== undefined) shadow.push(`rule ${JSON.stringify(s.rule)}`);
+    if (s.reason_contains !== undefined) shadow.push(`reason containing ${JSON.stringify(s.reason_contains)}`);
+    parts.push(`shadow (${shadow.join(', ')})`);
+  }
   return parts.join(', ');
 }
 
 function actualText(a: ActualDecision): string {
   const parts: string[] = [a.effect, `rule ${JSON.stringify(a.rule)}`, `reason ${JSON.stringify(a.reason)}`];
   if (a.retry_after !== undefined) parts.push(`retry after ${a.retry_after}s`);
+  if (a.shadow !== undefined) parts.push(`shadow (${a.shadow.effect}, rule ${JSON.stringify(a.shadow.rule)}, reason ${JSON.stringify(a.shadow.reason)})`);
   return parts.join(', ');
 }
 
