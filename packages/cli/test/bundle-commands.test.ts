@@ -55,7 +55,7 @@ beforeAll(async () => {
     expect(out.code, out.stderr).toBe(0);
   }
 });
-afterAll(() => tree.remove());
+afterAll(() => (process.env.KEEP_TREE ? undefined : tree.remove()));
 
 describe('tollgate keys generate', () => {
   it('writes a 0600 PKCS#8 private key and an SPKI public key, and prints the key id (SHA-256 of the DER SPKI)', async () => {
@@ -112,18 +112,25 @@ describe('tollgate bundle build', () => {
     expect(serializeBundle(bundle)).toBe(text);
   });
 
-  it('takes --revision and --expires, and reports as JSON', async () => {
-    const before = Date.now();
+  it('takes --revision and --expires (counted from the commit time), and reports as JSON', async () => {
     const out = await runCli(['bundle', 'build', '.', '--out', '../out/r42.json', '--revision', '42', '--expires', '30d', '--json'], repo);
     expect(out.code, out.stderr).toBe(0);
-    const result = JSON.parse(out.stdout) as { revision: number; expires_at: string; file: string; servers: string[] };
+    const result = JSON.parse(out.stdout) as { revision: number; created_at: string; expires_at: string; file: string; servers: string[] };
     expect(result).toMatchObject({ revision: 42, file: '../out/r42.json', servers: ['shop'] });
-    const expires = Date.parse(result.expires_at) - before;
-    expect(expires).toBeGreaterThanOrEqual(30 * 86_400_000);
-    expect(expires).toBeLessThan(30 * 86_400_000 + 60_000);
+    const committedAt = Number((await git.raw(['show', '-s', '--format=%ct', 'HEAD'])).trim()) * 1000;
+    expect(result.created_at).toBe(new Date(committedAt).toISOString());
+    expect(result.expires_at).toBe(new Date(committedAt + 30 * 86_400_000).toISOString());
     const bad = await runCli(['bundle', 'build', '--out', '../out/x.json', '--expires', 'soon'], repo);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--expires: "soon" is not a duration');
+    const past = await runCli(['bundle', 'build', '--out', '../out/x.json', '--expires', '2020-01-01T00:00:00Z'], repo);
+    expect(past.code).toBe(2);
+    expect(past.stderr).toContain('--expires: the bundle would expire at 2020-01-01T00:00:00.000Z, which is not after now');
+  });
+
+  it('is reproducible: the same clean commit and flags give the same bytes', async () => {
+    expect((await runCli(['bundle', 'build', '--out', '../out/again.json', '--revision', '42', '--expires', '30d'], repo)).code).toBe(0);
+    expect(await readFile(join(tree.root, 'out/again.json'), 'utf8')).toBe(await readFile(join(tree.root, 'out/r42.json'), 'utf8'));
   });
 
   it('records uncommitted changes to the policy files as git_dirty, with a warning', async () => {
@@ -237,7 +244,8 @@ describe('tollgate bundle sign and verify', () => {
     expect(hash.result.refusal).toMatchObject({ code: 'bundle.hash_mismatch' });
     expect(hash.result.refusal?.message).toContain('policies/shop/policy.json has SHA-256');
     const manifest = await bundleFile('manifest.json', { ...signed, manifest: { ...signed.manifest, revision: 1000 } });
-    expect((await verify(manifest, '--trust', 'keys/a.pub')).result.refusal?.code).toBe('signature.invalid');
+    const altered = await verify(manifest, '--trust', 'keys/a.pub');
+    expect(altered.result.refusal?.code, altered.stdout).toBe('signature.invalid');
     const garbled = await bundleFile('garbled.json', '{ "format": "tollgate.bundle/v1", ');
     const malformed = await verify(garbled, '--trust', 'keys/a.pub');
     expect(malformed).toMatchObject({ code: 1, result: { refusal: { code: 'bundle.malformed' } } });
@@ -279,10 +287,10 @@ describe('tollgate bundle sign and verify', () => {
   });
 
   it('refuses an expired bundle', async () => {
-    const built = await runCli(['bundle', 'build', '--out', '../signed/expiring.json', '--expires', '1s'], repo);
+    const built = await runCli(['bundle', 'build', '--out', '../signed/expiring.json', '--expires', new Date(Date.now() + 3000).toISOString()], repo);
     expect(built.code, built.stderr).toBe(0);
     expect((await runCli(['bundle', 'sign', 'signed/expiring.json', '--key', 'keys/a.key'], tree.root)).code).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await new Promise((resolve) => setTimeout(resolve, 3100));
     const expired = await verify('signed/expiring.json', '--trust', 'keys/a.pub');
     expect(expired.code).toBe(1);
     expect(expired.result.refusal?.code).toBe('bundle.expired');

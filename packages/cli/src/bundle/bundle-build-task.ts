@@ -12,10 +12,10 @@ export interface BundleBuildOptions {
   readonly out: string;
   /** The revision; default: the commit count of HEAD. */
   readonly revision?: number;
-  /** `30d`, `12h`… from now, an ISO 8601 time, or `never` (default). */
+  /** `30d`, `12h`… after the bundle's creation, an ISO 8601 time, or `never` (default). */
   readonly expires?: string;
   readonly cwd?: string;
-  /** The build time (default now). */
+  /** The current time (default now); also the creation time of a bundle not built from a clean commit. */
   readonly now?: Date;
 }
 
@@ -28,12 +28,12 @@ export interface BundleBuildResult extends BundleSummary {
 }
 
 /**
- * When a bundle built at `now` expires: `never` (or nothing) is null, a duration (`30d`,
- * `12h`, `90m`) is that long from now, an ISO 8601 time is that time.
+ * When a bundle created at `createdAt` expires: `never` (or nothing) is null, a duration
+ * (`30d`, `12h`, `90m`) is that long after `createdAt`, an ISO 8601 time is that time.
  *
  * @throws CliError exit 2 `usage` for anything else, or a time not after `now`.
  */
-export function parseExpiry(text: string | undefined, now: Date): Date | null {
+export function parseExpiry(text: string | undefined, createdAt: Date, now: Date = createdAt): Date | null {
   if (text === undefined || text === 'never') return null;
   let at: Date | undefined;
   if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
@@ -41,13 +41,18 @@ export function parseExpiry(text: string | undefined, now: Date): Date | null {
     if (!Number.isNaN(t)) at = new Date(t);
   } else {
     try {
-      at = new Date(now.getTime() + parseDuration(text));
+      at = new Date(createdAt.getTime() + parseDuration(text));
     } catch {
       at = undefined;
     }
   }
   if (!at) throw new CliError('usage', `--expires: "${text}" is not a duration like "30d" or "12h", an ISO 8601 time, or "never"`, { exit: ExitCode.input });
-  if (at.getTime() <= now.getTime()) throw new CliError('usage', `--expires: ${at.toISOString()} is not in the future`, { exit: ExitCode.input });
+  if (at.getTime() <= now.getTime() || at.getTime() <= createdAt.getTime()) {
+    throw new CliError('usage', `--expires: the bundle would expire at ${at.toISOString()}, which is not after ${at.getTime() <= now.getTime() ? `now (${now.toISOString()})` : `its creation (${createdAt.toISOString()})`}`, {
+      exit: ExitCode.input,
+      hint: 'A duration counts from the bundle\'s creation time: the commit time of HEAD for a clean build. Give a longer duration or a later time.',
+    });
+  }
   return at;
 }
 
@@ -65,7 +70,6 @@ export async function buildBundleFile(options: BundleBuildOptions): Promise<Bund
   const cwd = options.cwd ?? process.cwd();
   const repo = options.repo ?? '.';
   const now = options.now ?? new Date();
-  const expiresAt = parseExpiry(options.expires, now);
   const snapshot = await readPolicyRepository(repo, cwd);
   const revision = options.revision ?? snapshot.git.commitCount;
   if (revision === null) {
@@ -76,9 +80,14 @@ export async function buildBundleFile(options: BundleBuildOptions): Promise<Bund
   }
   const gitCommit = snapshot.git.commit;
   const gitDirty = gitCommit !== null && snapshot.git.dirty;
+  // A clean build is created "at" its commit, so building the same commit with the same flags
+  // gives the same manifest, digest and (Ed25519 being deterministic) signatures: a re-run of
+  // the signing workflow changes nothing, and anyone can rebuild a bundle to check it.
+  const createdAt = gitCommit !== null && !gitDirty && snapshot.git.committedAt !== null ? snapshot.git.committedAt : now;
+  const expiresAt = parseExpiry(options.expires, createdAt, now);
   const built = (() => {
     try {
-      return buildBundleWithSources({ files: snapshot.files, revision, gitCommit, gitDirty, createdAt: now, expiresAt });
+      return buildBundleWithSources({ files: snapshot.files, revision, gitCommit, gitDirty, createdAt, expiresAt });
     } catch (error) {
       if (error instanceof BundleError) {
         throw new CliError(error.code, error.message, { exit: ExitCode.input, hint: 'Fix the files (tollgate lint shows every finding), then build again.', cause: error });

@@ -13,6 +13,8 @@ export interface RepositoryRevision {
   readonly commit: string | null;
   /** The number of commits reachable from HEAD (`git rev-list --count HEAD`); null without a commit. */
   readonly commitCount: number | null;
+  /** When HEAD was committed (committer date); null without a commit. */
+  readonly committedAt: Date | null;
   /** The policy files differ from HEAD: modified, staged, deleted or untracked files under `policies/`. */
   readonly dirty: boolean;
 }
@@ -34,12 +36,19 @@ export interface PolicyRepositorySnapshot {
 export async function readRepositoryRevision(root: string): Promise<RepositoryRevision> {
   const git = simpleGit({ baseDir: root, timeout: { block: 60_000 } }).env({ ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' });
   const inside = await git.checkIsRepo().catch(() => false);
-  if (!inside) return { repository: false, commit: null, commitCount: null, dirty: false };
+  if (!inside) return { repository: false, commit: null, commitCount: null, committedAt: null, dirty: false };
   const commit = (await git.raw(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']).catch(() => '')).trim();
   const status = await git.raw(['status', '--porcelain', '--untracked-files=all', '--', DEFAULT_POLICY_PATH]);
-  if (commit === '') return { repository: true, commit: null, commitCount: null, dirty: true };
+  if (commit === '') return { repository: true, commit: null, commitCount: null, committedAt: null, dirty: true };
   const count = Number((await git.raw(['rev-list', '--count', 'HEAD'])).trim());
-  return { repository: true, commit, commitCount: Number.isSafeInteger(count) ? count : null, dirty: status.trim() !== '' };
+  const seconds = Number((await git.raw(['show', '-s', '--format=%ct', 'HEAD'])).trim());
+  return {
+    repository: true,
+    commit,
+    commitCount: Number.isSafeInteger(count) ? count : null,
+    committedAt: Number.isSafeInteger(seconds) ? new Date(seconds * 1000) : null,
+    dirty: status.trim() !== '',
+  };
 }
 
 /**

@@ -13,6 +13,8 @@ export default class BundleBuild extends TollgateCommand {
 
 The revision defaults to the number of commits of HEAD (git rev-list --count HEAD), which grows with every commit on the branch; the commit is HEAD. If the policy files differ from HEAD, the manifest records "git_dirty": true and a warning is printed. Outside Git, pass --revision.
 
+A bundle built from a clean commit is created at the commit's time, so building the same commit with the same flags gives the same bundle (and the same signatures): re-running a signing workflow changes nothing, and anyone can rebuild a bundle to check it. Otherwise it is created now.
+
 Exit status: 0 written, 1 a bundled test fails (nothing written), 2 a file is invalid (file:line:col), no revision can be found, or the bundle cannot be written (nothing written).`;
 
   static override examples = [
@@ -28,7 +30,7 @@ Exit status: 0 written, 1 a bundled test fails (nothing written), 2 a file is in
   static override flags = {
     out: Flags.string({ char: 'o', required: true, helpValue: '<file>', description: 'where to write the bundle (atomically)' }),
     revision: Flags.integer({ min: 0, helpValue: '<N>', description: 'the bundle revision (default: the commit count of HEAD); gateways refuse revisions below the active one' }),
-    expires: Flags.string({ helpValue: '<30d|ISO time|never>', description: 'when gateways stop accepting the bundle: a duration from now (30d, 12h), an ISO 8601 time, or never (default)' }),
+    expires: Flags.string({ helpValue: '<30d|ISO time|never>', description: 'when gateways stop accepting the bundle: a duration after its creation (30d, 12h), an ISO 8601 time, or never (default)' }),
   };
 
   public async run(): Promise<BundleBuildResult> {
