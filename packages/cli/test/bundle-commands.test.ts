@@ -55,7 +55,7 @@ beforeAll(async () => {
     expect(out.code, out.stderr).toBe(0);
   }
 });
-afterAll(() => (process.env.KEEP_TREE ? undefined : tree.remove()));
+afterAll(() => tree.remove());
 
 describe('tollgate keys generate', () => {
   it('writes a 0600 PKCS#8 private key and an SPKI public key, and prints the key id (SHA-256 of the DER SPKI)', async () => {
