@@ -722,6 +722,11 @@ class PolicyLinter {
     return { risk, catalogTool };
   }
 
+  /** How a risk class was found, for messages: `, per <catalog>` or `, classified from its name…`. */
+  #riskSource(risk: { source: string }, catalogTool: CatalogTool | undefined): string {
+    return risk.source === 'catalog' ? `, per ${this.#catalogName}` : catalogTool ? ', classified from its name and annotations' : ', classified from its name';
+  }
+
   // TG110–TG112: shadow mode (docs/policy-language.md, "Shadow mode").
   #checkShadow(): void {
     const policy = this.#policy;
@@ -755,7 +760,7 @@ class PolicyLinter {
       const classified = this.#riskOf(name);
       if (!classified || classified.risk.level !== 'critical') continue;
       const { risk, catalogTool } = classified;
-      const source = risk.source === 'catalog' ? `, per ${this.#catalogName}` : catalogTool ? ', classified from its name and annotations' : ', classified from its name';
+      const source = this.#riskSource(risk, catalogTool);
       const serverLimits = (policy.all_tools?.limits?.length ?? 0) > 0;
       this.#report('TG111', pointerOf('tools', name, 'shadow'), `"${name}" is a critical-risk tool (${risk.category}${source}) whose rule is in shadow mode: its calls are decided by default "allow"${serverLimits ? ' (only all_tools limits apply)' : ', with no condition, limit or approval in the way'}`, {
         at: 'key',
@@ -785,7 +790,7 @@ class PolicyLinter {
       if (v.denyAll >= 0 && rule.action !== 'allow') continue; // every call is denied
       if (limited || conditioned) continue;
       const how = rule.action === 'allow' ? 'is allowed by action "allow"' : 'is allowed';
-      const source = risk.source === 'catalog' ? `, per ${this.#catalogName}` : catalogTool ? ', classified from its name and annotations' : ', classified from its name';
+      const source = this.#riskSource(risk, catalogTool);
       this.#report('TG204', v.pointer, message(name, risk, how, source), { at: 'key', hint });
     }
     if (!this.#catalog || policy.default !== 'allow' || this.#hide.has('*') || serverLimits) return;
