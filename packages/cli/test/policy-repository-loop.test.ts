@@ -5,11 +5,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { parseGatewayConfig, startGateway, type RunningGateway } from '@tollgate/gateway';
 import { sha256Hex } from '@tollgate/policy';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
-import { DEMO_EXCHANGE, DEMO_EXCHANGE_COMMAND } from './mcp-servers.js';
-import { commitAll, denyFetchOhlcv, workflowRunner, type EditableTests, type WorkflowRunner } from './workflow-runner.js';
+import { DEMO_EXCHANGE } from './mcp-servers.js';
+import { commitAll, denyFetchOhlcv, scaffoldedRepository, type EditableTests, type WorkflowRunner } from './workflow-runner.js';
 
 // The whole GitOps loop on a repository made by `tollgate init`: the review workflow's own
 // steps lint, test and diff a change and sign the bundle on main, a real gateway reads it from
@@ -62,16 +62,7 @@ describe('a policy repository made by tollgate init, from change to enforcement'
 
   beforeAll(async () => {
     tree = await tempTree();
-    origin = join(tree.root, 'desk-policies.git');
-    await simpleGit().init(true, [origin, '--initial-branch=main']);
-    const made = await runCli(['init', 'desk-policies', '--from-server', DEMO_EXCHANGE_COMMAND, '--server-name', 'ccxt'], tree.root);
-    expect(made.code).toBe(0);
-    repo = join(tree.root, 'desk-policies');
-    git = simpleGit(repo);
-    await git.addConfig('user.name', 'Policy Author').addConfig('user.email', 'author@example.com');
-    await commitAll(git, 'Policies for ccxt');
-    await git.addRemote('origin', origin);
-    runner = await workflowRunner(repo, tree.root);
+    ({ repo, origin, git, runner } = await scaffoldedRepository(tree.root, 'desk-policies'));
 
     // The key CI signs with, and its public half for the gateway's trust list.
     const keys = await runCli(['keys', 'generate', '--out', join(tree.root, 'ci'), '--json'], tree.root);

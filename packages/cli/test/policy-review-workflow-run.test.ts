@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
-import { DEMO_EXCHANGE_COMMAND } from './mcp-servers.js';
-import { commitAll, denyFetchOhlcv, editJson, workflowRunner, type EditableTests, type WorkflowRunner } from './workflow-runner.js';
+import { commitAll, denyFetchOhlcv, editJson, scaffoldedRepository, type EditableTests, type WorkflowRunner } from './workflow-runner.js';
 
 describe('the policy-review workflow, run on a repository made by tollgate init', () => {
   let tree: TempTree;
@@ -16,18 +15,7 @@ describe('the policy-review workflow, run on a repository made by tollgate init'
 
   beforeAll(async () => {
     tree = await tempTree();
-    origin = join(tree.root, 'origin.git');
-    await simpleGit().init(true, [origin, '--initial-branch=main']);
-    const made = await runCli(['init', 'repo', '--from-server', DEMO_EXCHANGE_COMMAND, '--server-name', 'ccxt'], tree.root);
-    expect(made.code).toBe(0);
-    repo = join(tree.root, 'repo');
-    git = simpleGit(repo);
-    await git.addConfig('user.name', 'Policy Author').addConfig('user.email', 'author@example.com');
-    await commitAll(git, 'Policies for ccxt');
-    await git.addRemote('origin', origin);
-    await git.push(['-u', 'origin', 'main']);
-
-    runner = await workflowRunner(repo, tree.root);
+    ({ repo, origin, git, runner } = await scaffoldedRepository(tree.root, 'repo'));
   });
   afterAll(() => tree?.remove());
 

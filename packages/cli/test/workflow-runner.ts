@@ -2,8 +2,9 @@ import { execFile } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSourceDocument } from '@tollgate/policy';
-import type { SimpleGit } from 'simple-git';
-import { RUN_JS } from './cli-process.js';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { RUN_JS, runCli } from './cli-process.js';
+import { DEMO_EXCHANGE_COMMAND } from './mcp-servers.js';
 
 /** One step of a workflow job, as far as running it needs. */
 export interface Step {
@@ -126,4 +127,31 @@ export async function denyFetchOhlcv(repo: string, server: string): Promise<void
   await editJson<EditableTests>(join(repo, `policies/${server}/${server}.test.json`), (tests) => {
     for (const c of tests.cases) if (c.call?.tool === 'fetch_ohlcv') c.expect = { effect: 'deny', rule: 'tools.fetch_ohlcv.action' };
   });
+}
+
+/** A policy repository made by `tollgate init` from the demo exchange, with a bare `origin` it was pushed to. */
+export interface ScaffoldedRepository {
+  readonly repo: string;
+  /** The bare repository `origin` points at (what a gateway would read). */
+  readonly origin: string;
+  readonly git: SimpleGit;
+  readonly runner: WorkflowRunner;
+}
+
+/**
+ * Runs `tollgate init <name> --from-server <demo exchange> --server-name ccxt` in `root`,
+ * commits the result on main as a policy author, and pushes it to a new bare `origin`.
+ */
+export async function scaffoldedRepository(root: string, name: string): Promise<ScaffoldedRepository> {
+  const origin = join(root, `${name}.git`);
+  await simpleGit().init(true, [origin, '--initial-branch=main']);
+  const made = await runCli(['init', name, '--from-server', DEMO_EXCHANGE_COMMAND, '--server-name', 'ccxt'], root);
+  if (made.code !== 0) throw new Error(`tollgate init failed (${made.code}): ${made.stderr}`);
+  const repo = join(root, name);
+  const git = simpleGit(repo);
+  await git.addConfig('user.name', 'Policy Author').addConfig('user.email', 'author@example.com');
+  await commitAll(git, 'Policies for ccxt');
+  await git.addRemote('origin', origin);
+  await git.push(['-u', 'origin', 'main']);
+  return { repo, origin, git, runner: await workflowRunner(repo, root) };
 }
