@@ -107,6 +107,8 @@ describe('buildBundle', () => {
       'server "shop" already has the policy policies/shop/policy.json',
     );
     expect(buildError(() => buildBundle(input([shopFiles()[1]!]))).message).toContain('there is no policy among the files');
+    const broken = { path: 'policies/shop/shop.test.json', text: '{' };
+    expect(buildError(() => buildBundle(input([...shopFiles(), broken, broken]))).message).toContain('policies/shop/shop.test.json: given twice');
     expect(buildError(() => buildBundle(input(shopFiles(), { revision: -2 }))).message).toContain('revision must be a whole number');
     expect(buildError(() => buildBundle(input(shopFiles(), { gitCommit: 'HEAD' }))).message).toContain('"HEAD" is not a commit id');
     expect(buildError(() => buildBundle(input(shopFiles(), { expiresAt: new Date(BUILT_AT.getTime() - 1) }))).message).toContain('would expire');

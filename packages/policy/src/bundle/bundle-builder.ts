@@ -66,12 +66,14 @@ export function buildBundleWithSources(input: BuildBundleInput): BuiltBundle {
   const sources = new Map<string, SourceDocument>();
   const entries = new Map<string, BundleFileEntry & { value: unknown }>();
   const policyOf = new Map<string, string>();
+  const seen = new Set<string>();
   const testFiles: Array<{ path: string; policy: string | undefined; document: SourceDocument }> = [];
 
   for (const file of input.files) {
     const place = classifyBundlePath(file.path);
     if (!place) fail(`${file.path}: not a policy repository file; a bundle holds policies/<server>/policy.json|yaml|yml, catalog.json and *.test.json files`);
-    if (entries.has(file.path) || sources.has(file.path)) fail(`${file.path}: given twice`);
+    if (seen.has(file.path)) fail(`${file.path}: given twice`);
+    seen.add(file.path);
     let document: SourceDocument | undefined;
     if (place.kind === 'policy') {
       const other = policyOf.get(place.server);
