@@ -222,3 +222,81 @@ describe('properties of decide over random policies and calls', () => {
     );
   });
 });
+
+describe('properties of shadow mode over random policies and calls', () => {
+  type Run = Array<ReturnType<ReturnType<typeof compilePolicy>['decide']>>;
+  const runOn = (p: Policy, calls: ReadonlyArray<readonly [ToolCall, number]>, limits = new MemoryLimitStore()): Run => {
+    const compiled = compilePolicy(p);
+    let now = T0;
+    return calls.map(([c, dt]) => {
+      now += dt;
+      return compiled.decide(c, { now, limits });
+    });
+  };
+  const verdict = (d: { effect: string; rule: string | null; reason: string; code: string | null }) => ({ effect: d.effect, rule: d.rule, reason: d.reason, code: d.code });
+
+  test('a policy in shadow allows every call and records exactly what the policy would have decided', () => {
+    fc.assert(
+      fc.property(policy, timedCalls, (p, calls) => {
+        // One store for both: shadow counters must not disturb the enforced policy's.
+        const limits = new MemoryLimitStore();
+        const shadowPolicy = compilePolicy({ ...p, shadow: true });
+        const enforcedPolicy = compilePolicy(p);
+        let now = T0;
+        const pairs = calls.map(([c, dt]) => {
+          now += dt;
+          return [shadowPolicy.decide(c, { now, limits }), enforcedPolicy.decide(c, { now, limits })] as const;
+        });
+        const alone = runOn(p, calls);
+        pairs.forEach(([shadow, enforced], i) => {
+          expect(verdict(shadow)).toEqual({ effect: 'allow', rule: null, reason: 'allowed: the policy is in shadow mode and enforces nothing', code: null });
+          expect(shadow.shadow).toEqual(verdict(alone[i]!));
+          expect(enforced).toEqual(alone[i]);
+        });
+        for (const tool of [...TOOLS, 'unlisted']) expect(shadowPolicy.isListed(tool)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('a tool rule in shadow: enforced as if the tool were not listed, recorded as its rule would decide', () => {
+    fc.assert(
+      fc.property(policy, timedCalls, fc.constantFrom(...TOOLS), (p, calls, tool) => {
+        const rule = p.tools?.[tool];
+        fc.pre(rule !== undefined);
+        const inShadow: Policy = { ...p, tools: { ...p.tools, [tool]: { ...rule, shadow: true } } };
+        const { [tool]: _removed, ...others } = p.tools!;
+        const without: Policy = { ...p, tools: others };
+        const decided = runOn(inShadow, calls);
+        const enforced = runOn(without, calls);
+        // The rule's would-be decisions are the policy as written deciding only the calls that
+        // reached the rule (its shadow counters, all_tools ones included, count nothing else).
+        const alone = runOn(p, timedOnly(calls, tool, p));
+        decided.forEach((d, i) => {
+          const { shadow, digest: _d, ...rest } = d;
+          const { digest: _e, ...expected } = enforced[i]!;
+          expect(rest).toEqual(expected);
+          expect(shadow !== undefined).toBe(calls[i]![0].tool === tool && !(p.hide ?? []).includes(tool));
+        });
+        const shadows = decided.filter((d) => d.shadow !== undefined).map((d) => d.shadow);
+        expect(shadows).toEqual(alone.map(verdict));
+        expect(compilePolicy(inShadow).isListed(tool)).toBe(compilePolicy(without).isListed(tool));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+/** The calls to `tool` that reach its rule, each at the time it was made in the full sequence. */
+function timedOnly(calls: ReadonlyArray<readonly [ToolCall, number]>, tool: string, p: Policy): Array<readonly [ToolCall, number]> {
+  const out: Array<readonly [ToolCall, number]> = [];
+  let now = 0;
+  let last = 0;
+  for (const [c, dt] of calls) {
+    now += dt;
+    if (c.tool !== tool || (p.hide ?? []).includes(tool)) continue;
+    out.push([c, now - last]);
+    last = now;
+  }
+  return out;
+}
