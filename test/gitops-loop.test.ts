@@ -98,7 +98,7 @@ describe('the GitOps loop: tollgate init -> review -> signed bundle -> the runni
   const status = async () => {
     const out = await runCli(['gateway', 'status', '--admin-url', gateway!.admin, '--token', ADMIN_TOKEN, '--json'], repo);
     expect(out.code, out.stderr).toBe(0);
-    return JSON.parse(out.stdout) as { source: { bundle: { revision: number; git_commit: string | null; signers: string[] }; last_refusal: { code: string } | null } };
+    return JSON.parse(out.stdout) as { source: { bundle: { revision: number; git_commit: string | null; commit: string | null; signers: string[] }; last_refusal: { code: string } | null } };
   };
 
   /** Whether the gateway's policy lets fetch_ohlcv through (a denial carries code policy.denied). */
@@ -151,8 +151,9 @@ describe('the GitOps loop: tollgate init -> review -> signed bundle -> the runni
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${AGENT_TOKEN}` } } }));
 
     expect(await ohlcvAllowed()).toBe(true);
-    const head = await gitIn(repo, 'rev-parse', 'HEAD~1');
-    expect((await status()).source.bundle).toMatchObject({ revision, git_commit: head, signers: [keyid] });
+    // Built from the reviewed policies' commit, read at the commit that added the signed bundle.
+    const [policies, bundle] = [await gitIn(repo, 'rev-parse', 'HEAD~1'), await gitIn(repo, 'rev-parse', 'HEAD')];
+    expect((await status()).source.bundle).toMatchObject({ revision, git_commit: policies, commit: bundle, signers: [keyid] });
   });
 
   it('a reviewed change (lint, test, diff) released as a signed bundle flips the call in the running gateway', async () => {

@@ -72,7 +72,8 @@ describe('tollgate gateway status', () => {
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);
     expect(out.stdout).toMatch(/revision\s+7\n/);
-    expect(out.stdout).toContain(`git commit     ${head}`);
+    expect(out.stdout).toContain(`read at        commit ${head}`);
+    expect(out.stdout).toContain('built from     no commit recorded');
     expect(out.stdout).toContain(`signers        ${key.keyid}`);
     expect(out.stdout).toContain('last refusal   none');
     expect(out.stdout).toMatch(/everything {2}revision 7 {2}digest [0-9a-f]{16}…/);
@@ -87,8 +88,8 @@ describe('tollgate gateway status', () => {
     }
     const out = await runCli(['gateway', 'status', '--admin-url', admin, '--json'], tree.root, { TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN });
     expect(out.code).toBe(0);
-    const report = JSON.parse(out.stdout) as { source: { bundle: { revision: number; git_commit: string; signers: string[] }; last_refusal: { code: string; revision: number; commit: string } } };
-    expect(report.source.bundle).toMatchObject({ revision: 7, git_commit: head, signers: [key.keyid] });
+    const report = JSON.parse(out.stdout) as { source: { bundle: { revision: number; commit: string; signers: string[] }; last_refusal: { code: string; revision: number; commit: string } } };
+    expect(report.source.bundle).toMatchObject({ revision: 7, commit: head, signers: [key.keyid] });
     expect(report.source.last_refusal).toMatchObject({ code: 'signature.untrusted', revision: 8, commit: refused });
     const pretty = await runCli(['gateway', 'status', '--admin-url', admin], tree.root, { TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN });
     expect(pretty.stdout).toContain(`signature.untrusted: revision 8 at ${refused.slice(0, 12)}`);

@@ -78,7 +78,7 @@ async function echoAllowed(client: Client): Promise<boolean> {
 function checkedAt(source: GitPolicySource, commit: string) {
   return until(`a decision on commit ${commit}`, () => {
     const status = source.status();
-    if (status.bundle?.gitCommit === commit) return { outcome: 'activated' as const };
+    if (status.bundle?.commit === commit) return { outcome: 'activated' as const };
     if (status.lastRefusal?.commit === commit) return { outcome: 'refused' as const, code: status.lastRefusal.code };
     return undefined;
   });
@@ -150,7 +150,7 @@ describe('Git policy source: a local repository, watched', () => {
     const rows = await ledgerRows(db, 'policy.activated');
     const last = rows.at(-1)!;
     expect(last).toMatchObject({ server: 'everything', policy_revision: '2', policy_digest: run.source.policyFor('everything')!.digest });
-    expect(last.reason).toContain(`commit ${commit}`);
+    expect(last.reason).toContain(`read at commit ${commit}`);
     for (const k of keys) expect(last.reason).toContain(k.keyid);
     // Persisted: the bytes of the bundle and the rollback floor.
     const status = run.source.status();
@@ -161,8 +161,8 @@ describe('Git policy source: a local repository, watched', () => {
     const res = await fetch(`${run.gateway.admin!.url}/policy`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     const body = (await res.json()) as { policies: Array<Record<string, unknown>>; source: Record<string, unknown> };
     const head = (await repo.git.revparse(['HEAD'])).trim();
-    expect(body.policies[0]).toMatchObject({ server: 'everything', revision: 2, git_commit: head, signers: keys.map((k) => k.keyid).sort() });
-    expect(body.source).toMatchObject({ kind: 'git', location: `${repo.dir}@main:bundles/bundle.json`, bundle: { revision: 2, git_commit: head }, highest_revision: 2 });
+    expect(body.policies[0]).toMatchObject({ server: 'everything', revision: 2, git_commit: null, signers: keys.map((k) => k.keyid).sort() });
+    expect(body.source).toMatchObject({ kind: 'git', location: `${repo.dir}@main:bundles/bundle.json`, bundle: { revision: 2, git_commit: null, commit: head }, highest_revision: 2 });
     expect((body.source as { last_check: { outcome: string } }).last_check.outcome).toBe('activated');
   });
 
@@ -318,7 +318,7 @@ describe('Git policy source: a file:// remote, polled', () => {
     await run.stop();
     await rm(repo.dir, { recursive: true, force: true });
     run = await startWith(db, policy);
-    expect(run.source.status().bundle).toMatchObject({ revision: 2, via: 'restored', gitCommit: commit });
+    expect(run.source.status().bundle).toMatchObject({ revision: 2, via: 'restored', commit });
     expect(await echoAllowed(run.client)).toBe(true);
     await until('a failed fetch', () => (run!.source.status().lastCheck?.outcome === 'error' ? true : undefined));
     expect(run.source.status().lastCheck?.error).toMatch(/cannot fetch the policy repository file:\/\//);

@@ -63,7 +63,7 @@ describe('Git policy source: what is persisted in state_dir', () => {
     await source.start(sink);
     expect(await readFile(join(stateDir, 'bundle.json'), 'utf8')).toBe(await readFile(join(repo.dir, 'bundles/bundle.json'), 'utf8'));
     const state = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as Record<string, unknown>;
-    expect(state).toMatchObject({ format: 'tollgate.policy-state/v1', highest_revision: 3, git_commit: commit });
+    expect(state).toMatchObject({ format: 'tollgate.policy-state/v1', highest_revision: 3, git_commit: null, commit });
     expect(state.highest_digest).toBe(source.status().bundle!.digest);
   });
 

@@ -65,7 +65,8 @@ export function renderGatewayStatus(report: AdminPolicyReport, style: TerminalSt
     const b = source.bundle;
     if (b) {
       lines.push(`  revision       ${style.bold(String(b.revision))}${b.via === 'restored' ? style.dim(' (restored from the state directory)') : ''}`);
-      lines.push(`  git commit     ${b.git_commit ?? style.dim('unknown')}`);
+      lines.push(`  built from     ${b.git_commit ? `commit ${b.git_commit}` : style.dim('no commit recorded')}`);
+      lines.push(`  read at        ${b.commit ? `commit ${b.commit}` : style.dim('unknown')}`);
       lines.push(`  signers        ${b.signers.join(', ')}`);
       lines.push(`  digest         ${b.digest}`);
       lines.push(`  activated at   ${b.activated_at}`);

@@ -51,7 +51,10 @@ export type AdminSourceReport =
       readonly location: string;
       readonly bundle: {
         readonly revision: number;
+        /** The commit the bundle was built from. */
         readonly git_commit: string | null;
+        /** The repository commit it was read at. */
+        readonly commit: string | null;
         /** Hex SHA-256 of the canonical manifest. */
         readonly digest: string;
         readonly signers: readonly string[];
@@ -181,6 +184,7 @@ function sourceBody(status: PolicySourceStatus): AdminSourceReport {
       ? {
           revision: bundle.revision,
           git_commit: bundle.gitCommit,
+          commit: bundle.commit,
           digest: bundle.digest,
           signers: [...bundle.signers],
           created_at: bundle.createdAt,

@@ -44,7 +44,10 @@ interface ActiveBundle {
   readonly text: string;
   readonly revision: number;
   readonly digest: string;
+  /** The commit the bundle was built from (manifest). */
   readonly gitCommit: string | null;
+  /** The repository commit it was read at. */
+  readonly commit: string | null;
   readonly signers: readonly string[];
   readonly createdAt: string | null;
   readonly expiresAt: string | null;
@@ -54,7 +57,7 @@ interface ActiveBundle {
   readonly via: 'restored' | 'repository';
 }
 
-type Verified = { ok: true; active: Omit<ActiveBundle, 'activatedAt' | 'via' | 'policies'> & { compiled: ReadonlyMap<string, CompiledPolicy> } } | { ok: false; refusal: Omit<SourceRefusal, 'at' | 'commit'> };
+type Verified = { ok: true; active: Omit<ActiveBundle, 'activatedAt' | 'via' | 'policies' | 'commit'> & { compiled: ReadonlyMap<string, CompiledPolicy> } } | { ok: false; refusal: Omit<SourceRefusal, 'at' | 'commit'> };
 
 /** How soon after a change in the watched refs the repository is read (several events come per commit). */
 const WATCH_SETTLE_MS = 5;
@@ -139,7 +142,7 @@ export class GitPolicySource implements PolicySource {
       kind: 'git',
       location: this.#reader.location,
       bundle: a
-        ? { revision: a.revision, gitCommit: a.gitCommit, digest: a.digest, signers: a.signers, createdAt: a.createdAt, expiresAt: a.expiresAt, activatedAt: a.activatedAt, via: a.via }
+        ? { revision: a.revision, gitCommit: a.gitCommit, commit: a.commit, digest: a.digest, signers: a.signers, createdAt: a.createdAt, expiresAt: a.expiresAt, activatedAt: a.activatedAt, via: a.via }
         : null,
       highestRevision: this.#state?.highestRevision ?? null,
       lastCheck: this.#lastCheck,
@@ -236,15 +239,15 @@ export class GitPolicySource implements PolicySource {
     if (!saved) return;
     this.#state = saved.state;
     if (saved.bundleText === undefined) return;
-    const verified = this.#verify(saved.bundleText, saved.state.gitCommit);
+    const verified = this.#verify(saved.bundleText);
     if (!verified.ok) {
-      this.#restoreRefusal = { ...verified.refusal, message: `the persisted bundle ${this.#store.bundleFile}: ${verified.refusal.message}`, at: this.#clock(), commit: saved.state.gitCommit };
+      this.#restoreRefusal = { ...verified.refusal, message: `the persisted bundle ${this.#store.bundleFile}: ${verified.refusal.message}`, at: this.#clock(), commit: saved.state.commit };
       this.#logger.warn({ code: verified.refusal.code, reason: verified.refusal.message }, 'the persisted bundle is not served');
       return;
     }
-    this.#active = this.#activeFrom(verified.active, saved.bundleText, saved.state.activatedAt, 'restored');
+    this.#active = this.#activeFrom(verified.active, saved.state.commit, saved.state.activatedAt, 'restored');
     this.#lastSeenText = saved.bundleText;
-    this.#lastCommit = saved.state.gitCommit ?? undefined;
+    this.#lastCommit = saved.state.commit ?? undefined;
   }
 
   async #checkOnce(): Promise<GitCheckOutcome> {
@@ -257,14 +260,16 @@ export class GitPolicySource implements PolicySource {
       text = await this.#reader.read(commit);
     } catch (error) {
       const message = errorMessage(error);
-      this.#logger.warn({ err: message }, 'cannot read the policy repository; the active policy stays');
+      // Said once per distinct problem, not on every poll while it lasts.
+      const level = this.#lastCheck?.error === message ? 'debug' : 'warn';
+      this.#logger[level]({ err: message }, 'cannot read the policy repository; the active policy stays');
       this.#options.metrics?.policyReload('error');
       return this.#checked(at, { outcome: 'error', message });
     }
     this.#lastCommit = commit;
     if (text === this.#lastSeenText) return this.#checked(at, { outcome: 'unchanged', commit });
 
-    const verified = this.#verify(text, commit);
+    const verified = this.#verify(text);
     if (!verified.ok) {
       this.#lastSeenText = text;
       const refusal: SourceRefusal = { ...verified.refusal, at, commit };
@@ -277,11 +282,12 @@ export class GitPolicySource implements PolicySource {
       this.#lastSeenText = text;
       return this.#checked(at, { outcome: 'unchanged', commit });
     }
-    const next = this.#activeFrom(v, text, this.#clock(), 'repository');
+    const next = this.#activeFrom(v, commit, this.#clock(), 'repository');
     try {
       const signers = next.signers.join(', ');
-      await this.#recordActivation(next, `bundle revision ${next.revision} (commit ${next.gitCommit ?? commit}) signed by ${signers}, from ${this.#reader.location}`);
-      await this.#store.save(text, { highestRevision: next.revision, highestDigest: next.digest, gitCommit: next.gitCommit ?? commit, activatedAt: next.activatedAt });
+      const built = next.gitCommit ? `built from commit ${next.gitCommit}, ` : '';
+      await this.#recordActivation(next, `bundle revision ${next.revision} (${built}read at commit ${commit}) signed by ${signers}, from ${this.#reader.location}`);
+      await this.#store.save(text, stateOf(next));
     } catch (error) {
       // Not recorded or not persisted: not activated; the next check tries again.
       const message = `bundle revision ${next.revision} was verified but could not be activated: ${errorMessage(error)}`;
@@ -290,7 +296,7 @@ export class GitPolicySource implements PolicySource {
       return this.#checked(at, { outcome: 'error', message });
     }
     this.#lastSeenText = text;
-    this.#state = { highestRevision: next.revision, highestDigest: next.digest, gitCommit: next.gitCommit ?? commit, activatedAt: next.activatedAt };
+    this.#state = stateOf(next);
     // The swap: one assignment, so every upstream changes at once.
     this.#active = next;
     this.#options.metrics?.policyReload('activated', next.revision);
@@ -304,7 +310,7 @@ export class GitPolicySource implements PolicySource {
   }
 
   /** Parses and verifies `text`, then checks what only the gateway knows: its upstreams and the revision it has seen. */
-  #verify(text: string, commit: string | null): Verified {
+  #verify(text: string): Verified {
     const { trust } = this.#options.config;
     const state = this.#state;
     const result = verifyBundleText(
@@ -344,7 +350,7 @@ export class GitPolicySource implements PolicySource {
         text,
         revision: result.revision,
         digest: result.digest,
-        gitCommit: result.gitCommit ?? commit,
+        gitCommit: result.gitCommit,
         signers: result.signers,
         createdAt: result.createdAt,
         expiresAt: result.expiresAt,
@@ -353,20 +359,20 @@ export class GitPolicySource implements PolicySource {
     };
   }
 
-  #activeFrom(v: Extract<Verified, { ok: true }>['active'], text: string, activatedAt: number, via: ActiveBundle['via']): ActiveBundle {
+  #activeFrom(v: Extract<Verified, { ok: true }>['active'], commit: string | null, activatedAt: number, via: ActiveBundle['via']): ActiveBundle {
     const policies = new Map<string, ActivePolicy>();
     const source = `${this.#reader.location} revision ${v.revision}`;
     for (const server of this.#options.servers) {
       const policy = v.compiled.get(server);
       if (policy) policies.set(server, Object.freeze({ policy, source, activatedAt }));
     }
-    return Object.freeze({ text, revision: v.revision, digest: v.digest, gitCommit: v.gitCommit, signers: v.signers, createdAt: v.createdAt, expiresAt: v.expiresAt, activatedAt, policies, via });
+    return Object.freeze({ text: v.text, revision: v.revision, digest: v.digest, gitCommit: v.gitCommit, commit, signers: v.signers, createdAt: v.createdAt, expiresAt: v.expiresAt, activatedAt, policies, via });
   }
 
   async #recordActivation(active: ActiveBundle, reason: string): Promise<void> {
     const sink = this.#sink;
     if (!sink) return;
-    const detail = { bundle_digest: active.digest, git_commit: active.gitCommit, signers: [...active.signers], source: this.#reader.location };
+    const detail = { bundle_digest: active.digest, git_commit: active.gitCommit, commit: active.commit, signers: [...active.signers], source: this.#reader.location };
     for (const [server, a] of active.policies) {
       await sink.append({ type: 'policy.activated', server, policyRevision: String(active.revision), policyDigest: a.policy.digest, reason, detail });
     }
@@ -390,4 +396,9 @@ export class GitPolicySource implements PolicySource {
     }
     this.#lastRefusal = refusal;
   }
+}
+
+/** What the state directory keeps of an activated bundle. */
+function stateOf(active: ActiveBundle): PolicyState {
+  return { highestRevision: active.revision, highestDigest: active.digest, gitCommit: active.gitCommit, commit: active.commit, activatedAt: active.activatedAt };
 }

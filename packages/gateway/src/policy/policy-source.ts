@@ -23,7 +23,10 @@ export interface PolicySourceStatus {
   /** The active bundle, or null when none is served. */
   readonly bundle: {
     readonly revision: number;
+    /** The commit the bundle was built from (its manifest's `git_commit`). */
     readonly gitCommit: string | null;
+    /** The repository commit the bundle was read at (null when restored from an older state). */
+    readonly commit: string | null;
     /** Hex SHA-256 of the canonical manifest. */
     readonly digest: string;
     /** Key ids of the trusted keys that signed it. */

@@ -9,8 +9,10 @@ export interface PolicyState {
   readonly highestRevision: number;
   /** The manifest digest of that revision's bundle: the same revision with other content is refused. */
   readonly highestDigest: string;
-  /** The Git commit the active bundle was read at, when known. */
+  /** The commit the active bundle was built from (its manifest's `git_commit`). */
   readonly gitCommit: string | null;
+  /** The repository commit the active bundle was read at. */
+  readonly commit: string | null;
   /** When the active bundle was activated (epoch ms). */
   readonly activatedAt: number;
 }
@@ -73,10 +75,11 @@ export class PolicyStateStore {
       !Number.isSafeInteger(s.highest_revision) ||
       typeof s.highest_digest !== 'string' ||
       !(s.git_commit === null || typeof s.git_commit === 'string') ||
+      !(s.commit === null || typeof s.commit === 'string') ||
       typeof s.activated_at !== 'string' ||
       Number.isNaN(Date.parse(s.activated_at))
     ) {
-      throw corrupt(this.stateFile, `expected { format: "${STATE_FORMAT}", highest_revision, highest_digest, git_commit, activated_at }`);
+      throw corrupt(this.stateFile, `expected { format: "${STATE_FORMAT}", highest_revision, highest_digest, git_commit, commit, activated_at }`);
     }
     return {
       bundleText,
@@ -84,6 +87,7 @@ export class PolicyStateStore {
         highestRevision: s.highest_revision as number,
         highestDigest: s.highest_digest,
         gitCommit: s.git_commit as string | null,
+        commit: s.commit as string | null,
         activatedAt: Date.parse(s.activated_at),
       },
     };
@@ -102,6 +106,7 @@ export class PolicyStateStore {
         highest_revision: state.highestRevision,
         highest_digest: state.highestDigest,
         git_commit: state.gitCommit,
+        commit: state.commit,
         activated_at: new Date(state.activatedAt).toISOString(),
       };
       await writeAtomically(this.stateFile, `${JSON.stringify(body, null, 2)}\n`);
