@@ -98,6 +98,13 @@ describe('starterPolicy', () => {
     for (const p of starter.plan.filter((x) => x.level === 'critical')) expect(starter.policy.tools![p.tool]?.action).toBe('approve');
   });
 
+  test('a server with no tools: default deny, one case, lints clean', () => {
+    const { starter, lint, result } = check(buildCatalog('empty', []));
+    expect(starter.policy.tools).toEqual({});
+    expect(lint.diagnostics).toEqual([]);
+    expect([result.passed, result.failed]).toEqual([1, 0]);
+  });
+
   test('the CCXT catalog: reads allowed, orders and withdrawals behind approval', () => {
     const { starter } = check(repositoryCatalog('ccxt'));
     const treatment = Object.fromEntries(starter.plan.map((p) => [p.tool, p.treatment]));
