@@ -33,7 +33,8 @@ Exit status: 0 after a clean shutdown, 2 for a bad configuration, policy, upstre
       onReady: (gateway) => {
         const where = [gateway.config.listen.stdio ? 'stdio' : undefined, gateway.http?.url].filter(Boolean).join(' and ');
         const policy = gateway.config.policy;
-        const from = policy.kind === 'git' ? `the signed bundle at ${policy.git.repo}@${policy.git.ref}:${policy.git.path}` : policy.dir;
+        // The source's own location: a remote URL's credentials are left out of it.
+        const from = policy.kind === 'git' ? `the signed bundle at ${gateway.policies.status?.().location ?? policy.git.repo}` : policy.dir;
         process.stderr.write(`tollgate gateway: serving ${where}; policies from ${from}\n`);
       },
     });

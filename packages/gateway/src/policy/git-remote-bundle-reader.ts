@@ -28,22 +28,25 @@ export class GitRemoteBundleReader implements GitBundleReader {
   readonly location: string;
   readonly #options: GitRemoteBundleReaderOptions;
   readonly #mirror: string;
+  /** The URL as shown in messages, the admin API and the ledger: without its password or token. */
+  readonly #shown: string;
   #git: SimpleGit | undefined;
 
   constructor(options: GitRemoteBundleReaderOptions) {
     this.#options = options;
-    this.location = `${options.url}@${options.ref}:${options.path}`;
+    this.#shown = redactUrl(options.url);
+    this.location = `${this.#shown}@${options.ref}:${options.path}`;
     this.#mirror = join(options.stateDir, 'repo.git');
   }
 
   async resolve(): Promise<string> {
     const git = await this.#fetch();
-    return resolveRef(git, this.#options.ref, this.#options.url);
+    return resolveRef(git, this.#options.ref, this.#shown);
   }
 
   async read(commit: string): Promise<string> {
     const git = this.#git ?? gitClient(this.#mirror);
-    return readBlob(git, commit, this.#options.path, this.#options.url);
+    return readBlob(git, commit, this.#options.path, this.#shown);
   }
 
   async close(): Promise<void> {}
@@ -57,8 +60,13 @@ export class GitRemoteBundleReader implements GitBundleReader {
       return git;
     } catch (error) {
       if (error instanceof GatewayError) throw error;
-      throw new GatewayError('policy.unavailable', `cannot fetch the policy repository ${url}: ${errorMessage(error).trim()}`, { cause: error });
+      throw new GatewayError('policy.unavailable', `cannot fetch the policy repository ${this.#shown}: ${this.#hide(errorMessage(error).trim())}`);
     }
+  }
+
+  /** `text` (git's own words) with the URL's credentials taken out. */
+  #hide(text: string): string {
+    return text.split(this.#options.url).join(this.#shown);
   }
 
   /** The URL the existing mirror was cloned from, or undefined when there is none. */
@@ -80,7 +88,15 @@ export class GitRemoteBundleReader implements GitBundleReader {
       await rename(temp, this.#mirror);
     } catch (error) {
       await rm(temp, { recursive: true, force: true });
-      throw new GatewayError('policy.unavailable', `cannot clone the policy repository ${this.#options.url}: ${errorMessage(error).trim()}`, { cause: error });
+      throw new GatewayError('policy.unavailable', `cannot clone the policy repository ${this.#shown}: ${this.#hide(errorMessage(error).trim())}`);
     }
   }
+}
+
+/**
+ * A URL without the password or token in its user part (`https://x-access-token:secret@host/…`
+ * becomes `https://x-access-token:***@host/…`), for anything shown or recorded.
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@:]*):[^/@]*@/i, '$1$2:***@');
 }
