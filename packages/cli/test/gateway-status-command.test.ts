@@ -1,21 +1,12 @@
-import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseGatewayConfig, startGateway, type RunningGateway } from '@tollgate/gateway';
-import { buildBundle, generateSigningKey, signBundle } from '@tollgate/policy';
+import { buildBundle, generateSigningKey, sha256Hex, signBundle } from '@tollgate/policy';
 import { simpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
+import { DEMO_EXCHANGE } from './mcp-servers.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const ADMIN_TOKEN = 'status-admin-token';
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-
-function everythingEntry(): string {
-  const require = createRequire(import.meta.url);
-  return resolve(dirname(require.resolve('@modelcontextprotocol/server-everything/package.json', { paths: [ROOT] })), 'dist/index.js');
-}
 
 describe('tollgate gateway status', () => {
   const key = generateSigningKey();
@@ -25,11 +16,11 @@ describe('tollgate gateway status', () => {
   let admin: string;
   let head: string;
 
-  /** Commits a bundle of one policy for `everything`, signed by `signer`. */
+  /** Commits a bundle of one policy for `ccxt`, signed by `signer`. */
   async function commitBundle(revision: number, signer = key): Promise<string> {
-    const policy = { version: '1', default: 'deny', tools: { echo: {} } };
+    const policy = { version: '1', default: 'deny', tools: { fetch_ohlcv: {} } };
     const bundle = signBundle(
-      buildBundle({ files: [{ path: 'policies/everything/policy.json', text: JSON.stringify(policy) }], revision, gitCommit: null, createdAt: new Date(), expiresAt: null }),
+      buildBundle({ files: [{ path: 'policies/ccxt/policy.json', text: JSON.stringify(policy) }], revision, gitCommit: null, createdAt: new Date(), expiresAt: null }),
       signer.privateKeyPem,
     );
     await tree.write('repo/bundles/bundle.json', bundle);
@@ -49,11 +40,11 @@ describe('tollgate gateway status', () => {
     const config = parseGatewayConfig(
       JSON.stringify({
         listen: { http: { port: 0 } },
-        agents: [{ id: 'bot', token_sha256: sha256('agent') }],
-        upstreams: { everything: { command: process.execPath, args: [everythingEntry(), 'stdio'] } },
+        agents: [{ id: 'bot', token_sha256: sha256Hex('agent') }],
+        upstreams: { ccxt: { command: process.execPath, args: [DEMO_EXCHANGE, '--stdio'] } },
         policy: { git: { repo: 'repo', poll: '100ms' }, trust: { keys: [{ public_key: key.publicKeyPem }] }, state_dir: 'state' },
         ledger: { data_dir: 'ledger' },
-        admin: { port: 0, token_sha256: sha256(ADMIN_TOKEN) },
+        admin: { port: 0, token_sha256: sha256Hex(ADMIN_TOKEN) },
         log: { level: 'silent' },
       }),
       join(tree.root, 'gateway.json'),
@@ -76,7 +67,7 @@ describe('tollgate gateway status', () => {
     expect(out.stdout).toContain('built from     no commit recorded');
     expect(out.stdout).toContain(`signers        ${key.keyid}`);
     expect(out.stdout).toContain('last refusal   none');
-    expect(out.stdout).toMatch(/everything {2}revision 7 {2}digest [0-9a-f]{16}…/);
+    expect(out.stdout).toMatch(/ccxt {2}revision 7 {2}digest [0-9a-f]{16}…/);
   });
 
   it('reports the last refusal, as JSON too, with the token from TOLLGATE_ADMIN_TOKEN', async () => {
