@@ -419,23 +419,30 @@ interface EvaluatorParts {
   clock: () => number;
 }
 
+/** What steps 1–6 leave for `decide` to finish: a limits step, or a call with a rule in shadow. */
+abstract class PendingStep {}
+
 /** The limits step (7) that remains after steps 1–6 admitted a call. */
-class PendingLimits {
+class PendingLimits extends PendingStep {
   constructor(
     readonly limits: readonly CompiledLimit[],
     readonly requests: LimitRequest[],
     readonly now: number,
     readonly allow: Decision,
     readonly approvalId: string | undefined,
-  ) {}
+  ) {
+    super();
+  }
 }
 
 /** A call to a tool whose rule is in shadow: the enforced steps 1–2 and the rule's would-be decision. */
-class ShadowStep {
+class ShadowStep extends PendingStep {
   constructor(
     readonly enforced: Decision | PendingLimits,
     readonly shadow: Decision | PendingLimits,
-  ) {}
+  ) {
+    super();
+  }
 }
 
 class Evaluator implements CompiledPolicy {
@@ -474,24 +481,25 @@ class Evaluator implements CompiledPolicy {
 
   decide(call: ToolCall, context?: DecideContext): Decision {
     const step = this.#evaluate(call, context);
+    // One check on the hot path: most calls end in a shared decision.
+    if (!(step instanceof PendingStep)) return step;
     if (step instanceof PendingLimits) return this.#acquireSync(step, context);
-    if (step instanceof ShadowStep) {
-      const enforced = step.enforced instanceof PendingLimits ? this.#acquireSync(step.enforced, context) : step.enforced;
-      const shadow = step.shadow instanceof PendingLimits ? this.#acquireSync(step.shadow, context) : step.shadow;
-      return withShadow(enforced, shadow);
-    }
-    return step;
+    const { enforced, shadow } = step as ShadowStep;
+    return withShadow(
+      enforced instanceof PendingLimits ? this.#acquireSync(enforced, context) : enforced,
+      shadow instanceof PendingLimits ? this.#acquireSync(shadow, context) : shadow,
+    );
   }
 
   async decideAsync(call: ToolCall, context?: DecideContext): Promise<Decision> {
     const step = this.#evaluate(call, context);
-    if (step instanceof PendingLimits) return this.#finish(step, await (context?.limits ?? this.#p.limits).acquire(step.requests, step.now));
-    if (step instanceof ShadowStep) {
-      const enforced = step.enforced instanceof PendingLimits ? await this.#acquireAsync(step.enforced, context) : step.enforced;
-      const shadow = step.shadow instanceof PendingLimits ? await this.#acquireAsync(step.shadow, context) : step.shadow;
-      return withShadow(enforced, shadow);
-    }
-    return step;
+    if (!(step instanceof PendingStep)) return step;
+    if (step instanceof PendingLimits) return this.#acquireAsync(step, context);
+    const { enforced, shadow } = step as ShadowStep;
+    return withShadow(
+      enforced instanceof PendingLimits ? await this.#acquireAsync(enforced, context) : enforced,
+      shadow instanceof PendingLimits ? await this.#acquireAsync(shadow, context) : shadow,
+    );
   }
 
   #acquireSync(step: PendingLimits, context: DecideContext | undefined): Decision {
