@@ -276,6 +276,13 @@ describe('tollgate diff --replay', () => {
     expect(markdown.stdout).toContain('| 1 | 2 | 0 | 0 | 0 | 0 |');
   });
 
+  it('says to migrate a ledger that has no schema (exit 2)', { timeout: 120_000 }, async () => {
+    const out = await runCli(['diff', 'HEAD', '--replay', '--data-dir', 'empty-ledger'], repo.root);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain('has no ledger schema');
+    expect(out.stderr).toContain('Hint: Run `tollgate ledger migrate` first.');
+  });
+
   it('replays nothing before --since', async () => {
     const out = await runCli(['diff', 'HEAD', '--replay', '--since', '2026-11-20T10:05:00Z', '--json'], repo.root);
     const report = JSON.parse(out.stdout) as JsonReport;

@@ -1,4 +1,4 @@
-import { queryLedger, type LedgerConnection, type LedgerEventRow } from '@tollgate/ledger';
+import { LedgerError, queryLedger, type LedgerConnection, type LedgerEventRow } from '@tollgate/ledger';
 import { canonicalJson, sha256Hex, type Effect, type RecordedCall } from '@tollgate/policy';
 
 /** The most decisions one replay reads (the ledger query's own ceiling). */
@@ -44,9 +44,17 @@ export function recordedCallOf(row: LedgerEventRow): RecordedCall | undefined {
 /**
  * Reads the decision events recorded since `since` for the given servers, oldest first,
  * at most `limit` of them (queryLedger of @tollgate/ledger).
+ *
+ * @throws LedgerError `ledger.not_migrated` when the ledger has no schema yet.
  */
 export async function readRecordedCalls(connection: LedgerConnection, options: { since: Date; servers: readonly string[]; limit: number }): Promise<RecordedCalls> {
   if (options.servers.length === 0) return { calls: [], truncated: false };
+  // Ask whether the ledger has its schema instead of letting the query fail: an embedded
+  // (PGlite) ledger closed right after a failed query can hang the process.
+  const probe = await connection.execute<{ present: string | null }>("SELECT to_regclass('ledger_events')::text AS present");
+  if (!probe.rows[0]?.present) {
+    throw new LedgerError('ledger.not_migrated', `ledger database ${connection.location} has no ledger schema (no ledger_events table); run \`tollgate ledger migrate\``);
+  }
   const result = await queryLedger(connection, { types: ['decision'], from: options.since, servers: options.servers, limit: Math.min(options.limit, MAX_REPLAY_CALLS), order: 'asc' });
   const calls = result.events.map(recordedCallOf).filter((c): c is RecordedCall => c !== undefined);
   return { calls, truncated: result.truncated };
