@@ -158,6 +158,21 @@ describe('diffPolicySets', () => {
     expect(wider.call.args?.['to']).toMatch(/^bc1q[a-z0-9]{6,}$/);
   });
 
+  it('compares enforced decisions: rules moved into shadow mode no longer decide', () => {
+    const rule: NonNullable<Policy['tools']>[string] = { require: [{ path: 'args.currency', op: 'in', value: ['EUR'] }] };
+    const base = policy({ send_payment: rule, get_balance: {} });
+    // A tool rule in shadow: the call is decided as if the tool were not listed (default deny).
+    const toolShadow = policy({ send_payment: { ...rule, shadow: true } as typeof rule, get_balance: {} });
+    const narrowed = diffPolicySets(set(base), set(toolShadow));
+    expect(tool(narrowed, 'send_payment')).toMatchObject({ change: 'narrower' });
+    expect(tool(narrowed, 'send_payment').examples[0]!.head).toMatchObject({ effect: 'deny', rule: 'default' });
+    expect(narrowed.servers[0]!.changes.map((c) => c.kind)).toEqual(['shadow.changed']);
+    // The whole policy in shadow: every call is allowed (observe only).
+    const widened = diffPolicySets(set(base), set({ ...base, shadow: true } as Policy));
+    expect(tool(widened, 'delete_account').change).toBe('wider');
+    expect(tool(widened, 'send_payment').examples[0]!.call.args?.['currency']).not.toBe('EUR');
+  });
+
   it('compares servers present on one side with no policy', () => {
     const diff = diffPolicySets([], set(policy({ get_balance: {} })));
     expect(diff.servers[0]!.status).toBe('added');
