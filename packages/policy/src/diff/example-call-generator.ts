@@ -223,7 +223,8 @@ function valuesFor(
         break;
       }
       case 'regex': {
-        const hints = [...catalogValues, ...conditions.flatMap((o) => (Array.isArray(o.value) ? o.value : [o.value]))].filter((h): h is string => typeof h === 'string');
+        const named = conditions.filter((o) => o.op !== 'regex').flatMap((o) => (Array.isArray(o.value) ? o.value : [o.value]));
+        const hints = [...catalogValues, ...named].filter((h): h is string => typeof h === 'string');
         const { matching, notMatching } = sampleRegex(String(v), c.flags ?? '', hints);
         out.push(...matching.slice(0, 2), ...notMatching.slice(0, 1));
         break;

@@ -25,7 +25,8 @@ export function sampleRegex(pattern: string, flags = '', hints: readonly string[
   const candidates = [...hints, ...derived];
   const matching = unique(candidates.filter((s) => re.test(s)));
   const outside = ['', '~', 'x', '0', 'zz-not-matching'];
-  for (const m of matching.slice(0, 1)) outside.unshift(`~${m}~`, `${m}~`, `~${m}`, m.slice(0, -1));
+  // Near misses first: the matching sample one character short, or with something around it.
+  for (const m of matching.slice(0, 1)) outside.unshift(m.slice(0, -1), `~${m}`, `${m}~`, `~${m}~`);
   const notMatching = unique([...hints, ...outside].filter((s) => !re.test(s)));
   return { matching, notMatching };
 }
