@@ -65,3 +65,13 @@ export type { ScaffoldOptions, ScaffoldResult } from './scaffold/repository-scaf
 export { SERVER_NAME_PATTERN, checkServerName, defaultServerName, parseServerTarget, splitCommandLine, upstreamConfigOf } from './scaffold/server-target.js';
 export type { ConnectOptions, ServerTarget } from './scaffold/server-target.js';
 export { renderCatalogPull, renderInit } from './render/scaffold-report-renderer.js';
+export { diffExitCode, runDiff } from './diff/diff-runner.js';
+export type { DiffReplay, DiffReport, DiffSide, ReplayOptions, RunDiffOptions } from './diff/diff-runner.js';
+export { DIFF_COMMENT_MARKER, DIFF_FORMATS, WIDENING_LEVELS } from './diff/diff-formats.js';
+export type { DiffFormat } from './diff/diff-formats.js';
+export { DEFAULT_BASE_REF, WORKING_TREE_NAMES, isWorkingTree, openPolicyRepository, readPolicySetAtRef, readWorkingTreePolicySet, resolveRef } from './diff/policy-set-reader.js';
+export type { PolicyRepository, PolicySetSource } from './diff/policy-set-reader.js';
+export { MAX_REPLAY_CALLS, readRecordedCalls, recordedCallOf } from './diff/ledger-replay-reader.js';
+export type { RecordedCalls } from './diff/ledger-replay-reader.js';
+export { diffSummaryLine, renderDiffPretty } from './diff/diff-pretty-renderer.js';
+export { MAX_COMMENT_LENGTH, renderDiffMarkdown } from './diff/diff-markdown-renderer.js';
