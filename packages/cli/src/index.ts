@@ -67,7 +67,7 @@ export type { ConnectOptions, ServerTarget } from './scaffold/server-target.js';
 export { renderCatalogPull, renderInit } from './render/scaffold-report-renderer.js';
 export { diffExitCode, runDiff } from './diff/diff-runner.js';
 export type { DiffReplay, DiffReport, DiffSide, ReplayOptions, RunDiffOptions } from './diff/diff-runner.js';
-export { DIFF_COMMENT_MARKER, DIFF_FORMATS, WIDENING_LEVELS } from './diff/diff-formats.js';
+export { DIFF_FORMATS, WIDENING_LEVELS } from './diff/diff-formats.js';
 export type { DiffFormat } from './diff/diff-formats.js';
 export { DEFAULT_BASE_REF, WORKING_TREE_NAMES, isWorkingTree, openPolicyRepository, readPolicySetAtRef, readWorkingTreePolicySet, resolveRef } from './diff/policy-set-reader.js';
 export type { PolicyRepository, PolicySetSource } from './diff/policy-set-reader.js';

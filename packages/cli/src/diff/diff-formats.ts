@@ -9,6 +9,3 @@ export type DiffFormat = (typeof DIFF_FORMATS)[number];
 
 /** The risk levels `--fail-on-widening` accepts, most severe first (as `RISK_LEVELS` of @tollgate/policy). */
 export const WIDENING_LEVELS = ['critical', 'high', 'medium', 'low'] as const;
-
-/** The marker line of the markdown report, so a workflow can find and update its one sticky comment. */
-export const DIFF_COMMENT_MARKER = '<!-- tollgate-diff -->';

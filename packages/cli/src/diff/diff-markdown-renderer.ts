@@ -1,6 +1,6 @@
 import { FLIP_KINDS } from '@tollgate/policy';
 import { CHANGE_LABELS, FLIP_LABELS, formatCall, formatDecision, formatPreceded, shortCommit } from './diff-call-format.js';
-import { DIFF_COMMENT_MARKER } from './diff-formats.js';
+import { DIFF_COMMENT_MARKER } from '../scaffold/policy-review-workflow.js';
 import { diffSummaryLine } from './diff-pretty-renderer.js';
 import type { DiffReport, DiffSide } from './diff-runner.js';
 
