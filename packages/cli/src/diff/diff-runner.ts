@@ -1,3 +1,4 @@
+import { ArgumentValidator } from '@tollgate/gateway';
 import {
   diffPolicySets,
   replayDecisions,
@@ -99,7 +100,12 @@ export async function runDiff(options: RunDiffOptions = {}): Promise<DiffReport>
   const policies = (options.policies ?? DEFAULT_POLICY_PATH).replace(/\/+$/, '') || DEFAULT_POLICY_PATH;
   const base = await readSide(repo, options.base ?? DEFAULT_BASE_REF, 'base', policies);
   const head = await readSide(repo, options.head, 'head', policies);
-  const diff = diffPolicySets(base.entries, head.entries, options.maxExamples !== undefined ? { maxExamples: options.maxExamples } : {});
+  // Calls the gateway would refuse as invalid_arguments never reach a policy, so they cannot flip.
+  const validator = new ArgumentValidator();
+  const diff = diffPolicySets(base.entries, head.entries, {
+    admits: (tool, args) => validator.validate(tool.inputSchema, args).valid,
+    ...(options.maxExamples !== undefined ? { maxExamples: options.maxExamples } : {}),
+  });
   let replay: DiffReplay | null = null;
   if (options.replay) {
     const r = options.replay;

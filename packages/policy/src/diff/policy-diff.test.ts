@@ -50,6 +50,21 @@ describe('diffPolicySets', () => {
     }
   });
 
+  it('leaves out calls the gateway would refuse as invalid arguments, when told which', () => {
+    // neq on a required argument: leaving the argument out escapes the approval, but only at the policy level.
+    const base = policy({ delete_account: { action: 'approve' } });
+    const head = policy({ delete_account: { approve_if: [{ conditions: [{ path: 'args.id', op: 'neq', value: 'sandbox' }] }] } });
+    const omits = (t: ToolDiff): boolean => t.examples.some((e) => e.call.args?.['id'] === undefined);
+    expect(omits(tool(diffPolicySets(set(base), set(head)), 'delete_account'))).toBe(true);
+    const hasRequired = (t: { inputSchema: Readonly<Record<string, unknown>> }, args: Readonly<Record<string, unknown>>): boolean =>
+      ((t.inputSchema['required'] as string[] | undefined) ?? []).every((name) => name in args);
+    const t = tool(diffPolicySets(set(base), set(head), { admits: hasRequired }), 'delete_account');
+    expect(t.change).toBe('wider');
+    expect(t.examples.length).toBeGreaterThan(0);
+    expect(omits(t)).toBe(false);
+    expect(t.examples.every((e) => e.call.args?.['id'] === 'sandbox')).toBe(true);
+  });
+
   it('reports a raised spend cap as wider, with an example just above the old cap', () => {
     const diff = diffPolicySets(set(policy(SPEND(1000))), set(policy(SPEND(5000))));
     const t = tool(diff, 'send_payment');

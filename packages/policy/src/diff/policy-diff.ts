@@ -21,6 +21,13 @@ export interface PolicyDiffOptions {
   readonly maxExamples?: number;
   /** Most single calls decided per tool (default 5000). */
   readonly maxCalls?: number;
+  /**
+   * Whether the gateway would pass these arguments to the policy at all: it refuses a call whose
+   * arguments do not match the tool's `inputSchema` (`invalid_arguments`) before any rule is
+   * consulted, so such calls cannot flip. Given a catalog tool, candidate calls it rejects are
+   * left out (the CLI passes the gateway's own validator); without it every candidate counts.
+   */
+  readonly admits?: (tool: CatalogTool, args: Readonly<Record<string, unknown>>) => boolean;
 }
 
 /** How a tool's decisions moved: `wider` (some call is allowed more), `narrower`, `both`, or `unchanged`. */
@@ -179,7 +186,9 @@ function diffTool(
   let checked = 0;
   let anchorBase: ToolCall | undefined;
   let anchorHead: ToolCall | undefined;
+  const admitted = (call: ToolCall): boolean => catalogTool === undefined || options.admits === undefined || options.admits(catalogTool, call.args ?? {});
   for (const call of generated.calls) {
+    if (!admitted(call)) continue;
     const db = decide(base, call, TEST_EPOCH, new MemoryLimitStore());
     const dh = decide(head, call, TEST_EPOCH, new MemoryLimitStore());
     checked += 1;
@@ -193,6 +202,7 @@ function diffTool(
   const anchors = [...new Set([anchorBase, anchorHead])].filter((a): a is ToolCall => a !== undefined);
   for (const anchor of anchors) {
     for (const shape of generated.sequences) {
+      if (!admitted(withAmounts(anchor, shape.amounts))) continue;
       checked += 1;
       const flip = probeSequence(anchor, shape, (p, c, now, s) => decide(p, c, now, s), base, head);
       if (flip) flips.push({ ...flip, order: flips.length, call: display(flip.call) });
