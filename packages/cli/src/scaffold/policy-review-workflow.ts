@@ -31,7 +31,7 @@ const NPM_INSTALL = `      - name: Install the tollgate CLI
 
 const WORKSPACE_INSTALL = `      - name: Build the tollgate CLI from this repository
         run: |
-          corepack enable
+          npm install --global --no-fund --no-audit pnpm@10.34.9
           pnpm install --frozen-lockfile
           pnpm build
           mkdir -p "$RUNNER_TEMP/bin"
