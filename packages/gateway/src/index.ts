@@ -21,6 +21,8 @@ export type { Caller, ToolCallParams, ToolCallPipelineOptions } from './pipeline
 export { hidesTool } from './policy/policy-source.js';
 export type { ActivePolicy, PolicySource, PolicySourceStatus, SourceRefusal } from './policy/policy-source.js';
 export { GitPolicySource } from './policy/git-policy-source.js';
+export { BundleCheckThread } from './policy/git-bundle-check-thread.js';
+export type { BundleChecker, BundleCheckRequest, BundleCheckThreadOptions, BundleCheckVerdict, CheckedPolicyValue } from './policy/git-bundle-check-thread.js';
 export type { GitCheckOutcome, GitPolicySourceOptions, GitRefusalCode } from './policy/git-policy-source.js';
 export type { GitBundleReader } from './policy/git-bundle-reader.js';
 export { GitLocalBundleReader } from './policy/git-local-bundle-reader.js';

@@ -1,9 +1,10 @@
-import { verifyBundleText, type BundleRefusalCode, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
+import { tryCompilePolicy, verifyBundleText, type BundleRefusalCode, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { GitPolicyConfig } from '../config/gateway-config.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { DecisionSink } from '../ledger/decision-sink.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { BundleCheckThread, type BundleChecker, type BundleCheckRequest } from './git-bundle-check-thread.js';
 import type { GitBundleReader } from './git-bundle-reader.js';
 import { GitLocalBundleReader } from './git-local-bundle-reader.js';
 import { GitRemoteBundleReader } from './git-remote-bundle-reader.js';
@@ -37,6 +38,11 @@ export interface GitPolicySourceOptions {
   readonly clock?: () => number;
   /** Where the bundle is read (default: from `config.git`, local or remote). */
   readonly reader?: GitBundleReader;
+  /**
+   * Where a new bundle from the repository is verified (default: a {@link BundleCheckThread},
+   * off the event loop); `inline` verifies it on the event loop. Closed with the source.
+   */
+  readonly checker?: BundleChecker | 'inline';
 }
 
 /** The active bundle. */
@@ -58,6 +64,17 @@ interface ActiveBundle {
 }
 
 type Verified = { ok: true; active: Omit<ActiveBundle, 'activatedAt' | 'via' | 'policies' | 'commit'> & { compiled: ReadonlyMap<string, CompiledPolicy> } } | { ok: false; refusal: Omit<SourceRefusal, 'at' | 'commit'> };
+
+/** What the verifier accepted, before the gateway's own checks. */
+interface AcceptedBundle {
+  readonly revision: number;
+  readonly digest: string;
+  readonly gitCommit: string | null;
+  readonly signers: readonly string[];
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly policies: ReadonlyMap<string, CompiledPolicy>;
+}
 
 /** How soon after a change in the watched refs the repository is read (several events come per commit). */
 const WATCH_SETTLE_MS = 5;
@@ -82,6 +99,7 @@ const WATCH_SETTLE_MS = 5;
 export class GitPolicySource implements PolicySource {
   readonly #options: GitPolicySourceOptions;
   readonly #reader: GitBundleReader;
+  readonly #checker: BundleChecker | undefined;
   readonly #store: PolicyStateStore;
   readonly #clock: () => number;
   readonly #logger: Logger;
@@ -105,6 +123,7 @@ export class GitPolicySource implements PolicySource {
   private constructor(options: GitPolicySourceOptions, reader: GitBundleReader) {
     this.#options = options;
     this.#reader = reader;
+    this.#checker = options.checker === 'inline' ? undefined : (options.checker ?? new BundleCheckThread());
     this.#store = new PolicyStateStore(options.config.stateDir);
     this.#clock = options.clock ?? Date.now;
     this.#logger = options.logger.child({ component: 'policy-source', source: reader.location });
@@ -124,7 +143,12 @@ export class GitPolicySource implements PolicySource {
         ? new GitRemoteBundleReader({ url: config.git.repo, ref: config.git.ref, path: config.git.path, stateDir: config.stateDir })
         : new GitLocalBundleReader({ repo: config.git.repo, ref: config.git.ref, path: config.git.path }));
     const source = new GitPolicySource(options, reader);
-    await source.#restore();
+    try {
+      await source.#restore();
+    } catch (error) {
+      await source.#checker?.close();
+      throw error;
+    }
     return source;
   }
 
@@ -216,6 +240,7 @@ export class GitPolicySource implements PolicySource {
     clearTimeout(this.#settleTimer);
     this.#stopWatching?.();
     await this.#checking;
+    await this.#checker?.close();
     await this.#reader.close();
   }
 
@@ -269,7 +294,17 @@ export class GitPolicySource implements PolicySource {
     this.#lastCommit = commit;
     if (text === this.#lastSeenText) return this.#checked(at, { outcome: 'unchanged', commit });
 
-    const verified = this.#verify(text);
+    let verified: Verified;
+    try {
+      verified = await this.#verifyNew(text);
+    } catch (error) {
+      // The verification could not run (its thread failed): not a refusal; the next check reads the bundle again.
+      const message = `bundle at commit ${commit} could not be verified: ${errorMessage(error)}`;
+      this.#lastCommit = undefined;
+      this.#logger.error({ err: errorMessage(error), commit }, 'cannot verify the new bundle; the active policy stays');
+      this.#options.metrics?.policyReload('error');
+      return this.#checked(at, { outcome: 'error', message });
+    }
     if (!verified.ok) {
       this.#lastSeenText = text;
       const refusal: SourceRefusal = { ...verified.refusal, at, commit };
@@ -291,6 +326,7 @@ export class GitPolicySource implements PolicySource {
     } catch (error) {
       // Not recorded or not persisted: not activated; the next check tries again.
       const message = `bundle revision ${next.revision} was verified but could not be activated: ${errorMessage(error)}`;
+      this.#lastCommit = undefined;
       this.#logger.error({ err: errorMessage(error), revision: next.revision }, 'cannot activate the new bundle; the active policy stays');
       this.#options.metrics?.policyReload('error');
       return this.#checked(at, { outcome: 'error', message });
@@ -309,23 +345,53 @@ export class GitPolicySource implements PolicySource {
     return outcome;
   }
 
-  /** Parses and verifies `text`, then checks what only the gateway knows: its upstreams and the revision it has seen. */
-  #verify(text: string): Verified {
+  /** What the verifier needs besides the text: the trust configuration, the rollback floor, the time. */
+  #request(): BundleCheckRequest {
     const { trust } = this.#options.config;
     const state = this.#state;
-    const result = verifyBundleText(
-      text,
-      {
-        trust: trust.keys,
-        threshold: trust.threshold,
-        ...(state ? { minRevision: state.highestRevision } : {}),
-        now: this.#clock(),
-        limits: this.#options.limits,
-        clock: this.#clock,
-      },
-      this.#reader.location,
-    );
+    return { trust: trust.keys, threshold: trust.threshold, ...(state ? { minRevision: state.highestRevision } : {}), now: this.#clock(), file: this.#reader.location };
+  }
+
+  /**
+   * Parses and verifies `text` on the event loop (start-up: the persisted bundle, before any
+   * call is served), then checks what only the gateway knows.
+   */
+  #verify(text: string): Verified {
+    const { file, ...options } = this.#request();
+    const result = verifyBundleText(text, { ...options, limits: this.#options.limits, clock: this.#clock }, file);
     if (!result.ok) return { ok: false, refusal: { code: result.refusal.code, message: result.refusal.message, revision: result.refusal.revision, digest: result.refusal.digest } };
+    return this.#admit(text, result);
+  }
+
+  /**
+   * Verifies a new bundle from the repository: in the verifier thread (parse, signatures,
+   * hashes, expiry, rollback, schema, tests), then compiles its policies here — compiled
+   * policies hold closures, which cannot cross threads — and checks what only the gateway knows.
+   * @throws GatewayError `policy.unavailable` when the verifier thread could not verify it.
+   */
+  async #verifyNew(text: string): Promise<Verified> {
+    if (!this.#checker) return this.#verify(text);
+    const verdict = await this.#checker.check(text, this.#request());
+    if (!verdict.ok) {
+      const r = verdict.refusal;
+      return { ok: false, refusal: { code: r.code, message: r.message, revision: r.revision, digest: r.digest } };
+    }
+    const policies = new Map<string, CompiledPolicy>();
+    for (const p of verdict.policies) {
+      const compiled = tryCompilePolicy(p.value, { server: p.server, revision: verdict.revision, validated: true, limits: this.#options.limits, clock: this.#clock });
+      if (!compiled.policy) {
+        // The verifier thread compiled the same document; this would be a defect, and is refused like one.
+        const problems = compiled.diagnostics.filter((d) => d.severity === 'error').map((d) => `${p.path}: ${d.message}`);
+        return { ok: false, refusal: { code: 'policy.invalid', message: problems.join('\n') || `${p.path} does not compile`, revision: verdict.revision, digest: verdict.digest } };
+      }
+      policies.set(p.server, compiled.policy);
+    }
+    return this.#admit(text, { ...verdict, policies });
+  }
+
+  /** The gateway's own checks of a bundle the verifier accepted: a policy for every upstream, no equivocation. */
+  #admit(text: string, result: AcceptedBundle): Verified {
+    const state = this.#state;
     const at = { revision: result.revision, digest: result.digest };
     const missing = this.#options.servers.filter((s) => !result.policies.has(s));
     if (missing.length > 0) {
