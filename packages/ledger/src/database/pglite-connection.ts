@@ -56,6 +56,7 @@ export async function connectPglite(source: string | PGlite, _settings: Resolved
     writePool: queryPool,
     executeTimeoutMs: 0,
     discardFailedClients: false,
+    settleBeforeClose: true,
     supportsCopy: false,
     onClose: async () => {
       if (owned) await pglite.close();

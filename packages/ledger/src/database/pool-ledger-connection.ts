@@ -117,6 +117,13 @@ interface PoolConnectionParts {
   executeTimeoutMs: number;
   /** Whether a client that failed is destroyed (PostgreSQL) or kept (PGlite's single session). */
   discardFailedClients: boolean;
+  /**
+   * Whether close() first waits until the session has run everything sent on it (PGlite): a
+   * statement that fails rejects at the error, before the rest of its pipeline (Bind …
+   * Sync) has run, and PGlite's pg adapter runs those messages later, past PGlite's own
+   * locks, so closing PGlite under them leaves its protocol loop spinning forever.
+   */
+  settleBeforeClose: boolean;
   /** Whether COPY FROM STDIN works on this backend. */
   supportsCopy: boolean;
   /** Runs after both pools have ended. */
@@ -224,11 +231,23 @@ export class PoolLedgerConnection implements LedgerConnection {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      if (this.#parts.settleBeforeClose) await this.#settle();
       await this.db.destroy(); // ends the query pool
       if (this.#parts.writePool !== this.#parts.queryPool) await this.#parts.writePool.end();
       await this.#parts.onClose();
     })();
     return this.#closed;
+  }
+
+  /**
+   * Waits for the single session to finish what was sent on it: a statement queued behind a
+   * failed one runs only once the session is ready again (pg waits for the failed pipeline's
+   * ReadyForQuery), and ending the pool does not wait for that by itself.
+   */
+  async #settle(): Promise<void> {
+    await this.#parts.queryPool.query('SELECT 1').catch(() => {
+      // A session that cannot answer has nothing left to run either.
+    });
   }
 }
 

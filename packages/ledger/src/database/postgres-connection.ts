@@ -69,6 +69,7 @@ export async function connectPostgres(databaseUrl: string, settings: ResolvedCon
     // (or network) that does not answer at all.
     executeTimeoutMs: settings.statementTimeoutMs + 1000,
     discardFailedClients: true,
+    settleBeforeClose: false,
     supportsCopy: true,
     onClose: async () => {},
   });
