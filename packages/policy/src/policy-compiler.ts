@@ -25,6 +25,16 @@ export interface CompileOptions {
   readonly source?: SourceDocument;
   /** Skip schema validation: the caller has just validated the same value. */
   readonly validated?: boolean;
+  /**
+   * The policy's digest (hex SHA-256 of its canonical JSON) when the caller already knows it,
+   * e.g. from a verified bundle's manifest: it is not computed again. It must be that digest.
+   */
+  readonly digest?: string;
+  /**
+   * The caller hands the value over (e.g. just received from another thread) and keeps no
+   * reference to it: it is frozen in place instead of copied first.
+   */
+  readonly adopt?: boolean;
 }
 
 /** Per-call inputs of {@link CompiledPolicy.decide} that override the compile options. */
@@ -191,12 +201,12 @@ class Compiler {
 
   constructor(policy: Policy, source: SourceDocument, options: CompileOptions) {
     // The compiled policy keeps its own frozen copy, so later edits by the caller change nothing.
-    this.#policy = deepFreeze(structuredClone(policy));
+    this.#policy = deepFreeze(options.adopt ? policy : structuredClone(policy));
     this.#source = source;
     this.#options = options;
     this.#server = options.server ?? '';
     this.#revision = options.revision ?? null;
-    this.#digest = canonicalDigest(policy);
+    this.#digest = options.digest ?? canonicalDigest(policy);
     this.#maxPatternInput = options.maxPatternInput ?? 8192;
   }
 

@@ -22,6 +22,8 @@ export interface CheckedPolicyValue {
   readonly path: string;
   /** The parsed policy document, validated and compiled once by the worker. */
   readonly value: unknown;
+  /** Its digest (hex SHA-256 of its canonical JSON), as the worker's compiled policy carries it. */
+  readonly digest: string;
 }
 
 /**

@@ -18,7 +18,8 @@ function check(job: BundleCheckJob): BundleCheckVerdict {
   if (!result.ok) return { ok: false, refusal: result.refusal };
   const policies: CheckedPolicyValue[] = [];
   for (const [path, entry] of Object.entries(result.bundle.manifest.files)) {
-    if (entry.kind === 'policy' && result.policies.has(entry.server)) policies.push({ server: entry.server, path, value: result.bundle.files[path] });
+    const compiled = entry.kind === 'policy' ? result.policies.get(entry.server) : undefined;
+    if (compiled) policies.push({ server: entry.server, path, value: result.bundle.files[path], digest: compiled.digest });
   }
   return {
     ok: true,

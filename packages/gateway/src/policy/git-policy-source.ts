@@ -378,7 +378,8 @@ export class GitPolicySource implements PolicySource {
     }
     const policies = new Map<string, CompiledPolicy>();
     for (const p of verdict.policies) {
-      const compiled = tryCompilePolicy(p.value, { server: p.server, revision: verdict.revision, validated: true, limits: this.#options.limits, clock: this.#clock });
+      // Validated and hashed by the thread; the value arrived as this thread's own copy, so it is adopted (frozen, not copied).
+      const compiled = tryCompilePolicy(p.value, { server: p.server, revision: verdict.revision, validated: true, digest: p.digest, adopt: true, limits: this.#options.limits, clock: this.#clock });
       if (!compiled.policy) {
         // The verifier thread compiled the same document; this would be a defect, and is refused like one.
         const problems = compiled.diagnostics.filter((d) => d.severity === 'error').map((d) => `${p.path}: ${d.message}`);
