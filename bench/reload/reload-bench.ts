@@ -3,7 +3,9 @@
  * bundle until a call through the running gateway is decided under it, over N commits, for
  * - a local repository the gateway watches (no polling), and
  * - a `file://` remote the gateway mirrors and polls (`--poll`, default 250ms);
- * and the time to verify, test and compile a bundle of a 1,000-tool policy.
+ * the time to verify, test and compile a bundle of a 1,000-tool policy; and the longest
+ * event-loop stall while the Git source activates that bundle, verified inline on the event
+ * loop vs in the gateway's verifier thread (only the compile and the swap on the event loop).
  *
  * Each commit flips whether `echo` is allowed, so the first call that comes back with the
  * new answer is the first decided under the new revision. The clock starts just before
@@ -25,9 +27,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { parseGatewayConfig, startGateway, type RunningGateway } from '../../packages/gateway/src/index.js';
+import { GitPolicySource, parseGatewayConfig, startGateway, type GitPolicySourceOptions, type RunningGateway } from '../../packages/gateway/src/index.js';
 import { connectLedger } from '../../packages/ledger/src/index.js';
-import { MemoryLimitStore, buildBundle, generateSigningKey, signBundle, verifyBundleText } from '../../packages/policy/src/index.js';
+import { MemoryLimitStore, buildBundle, generateSigningKey, parseBundle, signBundle, tryCompilePolicy, verifyBundleText } from '../../packages/policy/src/index.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -142,7 +144,7 @@ async function measure(label: string, repoPolicy: (repo: string) => Record<strin
 }
 
 /** A bundle of one policy with `tools` tools (a mix of rule kinds) and one test per tool. */
-function bigBundle(tools: number): string {
+function bigBundle(tools: number, revision = 1): string {
   const rules: Record<string, unknown> = {};
   const cases: unknown[] = [];
   for (let i = 0; i < tools; i++) {
@@ -170,12 +172,73 @@ function bigBundle(tools: number): string {
       { path: 'policies/big/policy.json', text: JSON.stringify({ version: '1', default: 'deny', tools: rules }) },
       { path: 'policies/big/all.test.json', text: JSON.stringify({ policy: 'policy.json', cases }) },
     ],
-    revision: 1,
+    revision,
     gitCommit: null,
     createdAt: new Date(),
     expiresAt: null,
   });
   return JSON.stringify(signBundle(bundle, key.privateKeyPem));
+}
+
+/** The longest gap between the ticks of a 1 ms interval while `work` runs: how long the event loop was blocked. */
+async function longestStall<T>(work: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
+  let last = performance.now();
+  let longest = 0;
+  const tick = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  try {
+    const result = await work();
+    return { result, stallMs: Math.max(longest, performance.now() - last) };
+  } finally {
+    clearInterval(tick);
+  }
+}
+
+const silentLogger = { child: () => silentLogger, trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {} } as unknown as GitPolicySourceOptions['logger'];
+
+/**
+ * The longest event-loop stall while a Git source (local repository, no ledger) activates a
+ * new `tools`-tool bundle, `rounds` activations each way, alternating so both see the same load.
+ */
+async function activationStalls(): Promise<Record<'inline' | 'worker', number[]>> {
+  const repo = await createRepo();
+  const dirs = [repo];
+  const stalls: Record<'inline' | 'worker', number[]> = { inline: [], worker: [] };
+  const sources: GitPolicySource[] = [];
+  try {
+    const open = async (checker: 'inline' | undefined): Promise<GitPolicySource> => {
+      const stateDir = mkdtempSync(join(tmpdir(), 'tollgate-reload-state-'));
+      dirs.push(stateDir);
+      const source = await GitPolicySource.open({
+        config: { kind: 'git', git: { repo, remote: false, ref: 'main', path: 'bundles/bundle.json', pollMs: 0, watch: false }, trust: { keys: [{ public_key: key.publicKeyPem }], threshold: 1 }, stateDir },
+        servers: ['big'],
+        limits: new MemoryLimitStore(),
+        logger: silentLogger,
+        ...(checker ? { checker } : {}),
+      });
+      sources.push(source);
+      return source;
+    };
+    const modes = [['inline', await open('inline')], ['worker', await open(undefined)]] as const;
+    let revision = 1;
+    for (let round = -1; round < ROUNDS; round++) {
+      for (const [mode, source] of modes) {
+        writeFileSync(join(repo, 'bundles/bundle.json'), bigBundle(TOOLS, ++revision));
+        await git(repo, 'add', 'bundles/bundle.json');
+        await git(repo, 'commit', '--quiet', '-m', `revision ${revision}`);
+        const { result, stallMs } = await longestStall(() => source.check());
+        if (result.outcome !== 'activated') throw new Error(`${mode}: revision ${revision} was not activated: ${JSON.stringify(result)}`);
+        if (round >= 0) stalls[mode].push(stallMs); // round -1 warms up (starts the thread, compiles the code paths)
+      }
+    }
+    return stalls;
+  } finally {
+    for (const s of sources) await s.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
@@ -202,6 +265,25 @@ async function main(): Promise<void> {
     }
     times.sort((a, b) => a - b);
     console.log(`\nverify + test + compile, ${TOOLS} tools (${(text.length / 1024).toFixed(0)} KiB, ${summary}): median ${ms(percentile(times, 50))}, min ${ms(times[0]!)} over ${ROUNDS} rounds`);
+    // The part that must stay on the event loop: compiling the accepted policy (closures cannot cross threads).
+    const policyValue = parseBundle(text).files['policies/big/policy.json'];
+    const compileTimes: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const started = performance.now();
+      tryCompilePolicy(policyValue, { server: 'big', revision: 1, validated: true, limits: new MemoryLimitStore() });
+      compileTimes.push(performance.now() - started);
+    }
+    compileTimes.sort((a, b) => a - b);
+    console.log(`  of which compiling the validated policy alone: median ${ms(percentile(compileTimes, 50))}, min ${ms(compileTimes[0]!)} (${((100 * percentile(compileTimes, 50)) / percentile(times, 50)).toFixed(0)}% of the median)`);
+
+    const stalls = await activationStalls();
+    const inline = [...stalls.inline].sort((a, b) => a - b);
+    const worker = [...stalls.worker].sort((a, b) => a - b);
+    const list = (v: readonly number[]): string => v.map((x) => x.toFixed(0)).join(', ');
+    console.log(`\nlongest event-loop stall while the Git source activates a new ${TOOLS}-tool bundle (1 ms timer gap, ${ROUNDS} activations each):`);
+    console.log(`  inline (verify on the event loop)      median ${ms(percentile(inline, 50)).padStart(9)}  max ${ms(inline.at(-1)!).padStart(9)}  [${list(stalls.inline)}]`);
+    console.log(`  worker thread (compile + swap only)    median ${ms(percentile(worker, 50)).padStart(9)}  max ${ms(worker.at(-1)!).padStart(9)}  [${list(stalls.worker)}]`);
+    console.log(`  ratio worker / inline: median ${(percentile(worker, 50) / percentile(inline, 50)).toFixed(2)}, max ${(worker.at(-1)! / inline.at(-1)!).toFixed(2)}`);
     const p50 = percentile(local, 50);
     console.log(`\nlocal p50 ${ms(p50)} (goal <= 500 ms: ${p50 <= 500 ? 'met' : 'NOT met'}); file:// remote p50 ${ms(percentile(remote, 50))}, of which the poll interval is half on average`);
   } finally {
