@@ -30,6 +30,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { GitPolicySource, parseGatewayConfig, startGateway, type GitPolicySourceOptions, type RunningGateway } from '../../packages/gateway/src/index.js';
 import { connectLedger } from '../../packages/ledger/src/index.js';
 import { MemoryLimitStore, buildBundle, generateSigningKey, parseBundle, signBundle, tryCompilePolicy, verifyBundleText } from '../../packages/policy/src/index.js';
+import { largeBundleText, longestStall } from '../../packages/gateway/test/large-bundle.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -143,60 +144,6 @@ async function measure(label: string, repoPolicy: (repo: string) => Record<strin
   }
 }
 
-/** A bundle of one policy with `tools` tools (a mix of rule kinds) and one test per tool. */
-function bigBundle(tools: number, revision = 1): string {
-  const rules: Record<string, unknown> = {};
-  const cases: unknown[] = [];
-  for (let i = 0; i < tools; i++) {
-    const name = `tool_${i}`;
-    switch (i % 4) {
-      case 0:
-        rules[name] = {};
-        cases.push({ name, call: { tool: name, args: {} }, expect: { effect: 'allow' } });
-        break;
-      case 1:
-        rules[name] = { require: [{ path: 'args.amount', op: 'lte', value: 100 + i }] };
-        cases.push({ name, call: { tool: name, args: { amount: 200 + i } }, expect: { effect: 'deny', rule: `tools.${name}.require[0]` } });
-        break;
-      case 2:
-        rules[name] = { deny_if: [{ conditions: [{ path: 'args.symbol', op: 'regex', value: `^X${i}/` }], on_deny: 'not that market' }] };
-        cases.push({ name, call: { tool: name, args: { symbol: `X${i}/USDT` } }, expect: { effect: 'deny', rule: `tools.${name}.deny_if[0]` } });
-        break;
-      default:
-        rules[name] = { limits: [{ counter: `c${i}`, max: 10, window: 'minute' }] };
-        cases.push({ name, call: { tool: name, args: {} }, expect: { effect: 'allow' } });
-    }
-  }
-  const bundle = buildBundle({
-    files: [
-      { path: 'policies/big/policy.json', text: JSON.stringify({ version: '1', default: 'deny', tools: rules }) },
-      { path: 'policies/big/all.test.json', text: JSON.stringify({ policy: 'policy.json', cases }) },
-    ],
-    revision,
-    gitCommit: null,
-    createdAt: new Date(),
-    expiresAt: null,
-  });
-  return JSON.stringify(signBundle(bundle, key.privateKeyPem));
-}
-
-/** The longest gap between the ticks of a 1 ms interval while `work` runs: how long the event loop was blocked. */
-async function longestStall<T>(work: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
-  let last = performance.now();
-  let longest = 0;
-  const tick = setInterval(() => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-  }, 1);
-  try {
-    const result = await work();
-    return { result, stallMs: Math.max(longest, performance.now() - last) };
-  } finally {
-    clearInterval(tick);
-  }
-}
-
 const silentLogger = { child: () => silentLogger, trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {} } as unknown as GitPolicySourceOptions['logger'];
 
 /**
@@ -226,7 +173,7 @@ async function activationStalls(): Promise<Record<'inline' | 'worker', number[]>
     let revision = 1;
     for (let round = -1; round < ROUNDS; round++) {
       for (const [mode, source] of modes) {
-        writeFileSync(join(repo, 'bundles/bundle.json'), bigBundle(TOOLS, ++revision));
+        writeFileSync(join(repo, 'bundles/bundle.json'), largeBundleText(key.privateKeyPem, { tools: TOOLS, revision: ++revision }));
         await git(repo, 'add', 'bundles/bundle.json');
         await git(repo, 'commit', '--quiet', '-m', `revision ${revision}`);
         const { result, stallMs } = await longestStall(() => source.check());
@@ -253,7 +200,7 @@ async function main(): Promise<void> {
     const local = await measure('local repository (watch, no poll)', (repo) => ({ git: { repo, poll: 'off', watch: true } }), databaseUrl);
     const remote = await measure(`file:// remote (poll ${values.poll})`, (repo) => ({ git: { repo: `file://${repo}`, poll: values.poll } }), databaseUrl);
 
-    const text = bigBundle(TOOLS);
+    const text = largeBundleText(key.privateKeyPem, { tools: TOOLS, revision: 1 });
     const times: number[] = [];
     let summary = '';
     for (let i = 0; i < ROUNDS; i++) {

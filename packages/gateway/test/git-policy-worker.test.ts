@@ -2,71 +2,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MemoryLimitStore, buildBundle, generateSigningKey, signBundle, verifyBundleText, type PolicyBundle } from '@tollgate/policy';
+import { MemoryLimitStore, generateSigningKey, verifyBundleText, type PolicyBundle } from '@tollgate/policy';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GitPolicyConfig } from '../src/config/gateway-config.js';
 import { BundleCheckThread, type BundleChecker } from '../src/policy/git-bundle-check-thread.js';
 import { GitPolicySource } from '../src/policy/git-policy-source.js';
 import { testLogger } from './fixtures.js';
 import { createPolicyRepo, type PolicyRepo } from './git-policy-repo.js';
+import { largeBundleText, longestStall } from './large-bundle.js';
 
 const TOOLS = 1000;
 /** Test cases per tool: the tests run in the verifier thread, so a heavy suite shows the difference clearly. */
 const CASES_PER_TOOL = 4;
-
-/** A signed bundle of one policy for the upstream `big` with {@link TOOLS} tools of mixed rule kinds and their tests. */
-function bigBundleText(key: ReturnType<typeof generateSigningKey>, revision: number): string {
-  const rules: Record<string, unknown> = {};
-  const cases: unknown[] = [];
-  for (let i = 0; i < TOOLS; i++) {
-    const name = `tool_${i}`;
-    for (let k = 0; k < CASES_PER_TOOL; k++) {
-      const kind = i % 4;
-      if (kind === 0) {
-        rules[name] = {};
-        cases.push({ name: `${name}#${k}`, call: { tool: name, args: { k } }, expect: { effect: 'allow' } });
-      } else if (kind === 1) {
-        rules[name] = { require: [{ path: 'args.amount', op: 'lte', value: 100 + i }] };
-        cases.push({ name: `${name}#${k}`, call: { tool: name, args: { amount: 200 + i + k } }, expect: { effect: 'deny', rule: `tools.${name}.require[0]` } });
-      } else if (kind === 2) {
-        rules[name] = { deny_if: [{ conditions: [{ path: 'args.symbol', op: 'regex', value: `^X${i}/` }], on_deny: `not that market (revision ${revision})` }] };
-        cases.push({ name: `${name}#${k}`, call: { tool: name, args: { symbol: `X${i}/USDT${k}` } }, expect: { effect: 'deny', rule: `tools.${name}.deny_if[0]` } });
-      } else {
-        rules[name] = { limits: [{ counter: `c${i}`, max: 10, window: 'minute' }] };
-        cases.push({ name: `${name}#${k}`, call: { tool: name, args: {} }, expect: { effect: 'allow' } });
-      }
-    }
-  }
-  const bundle = buildBundle({
-    files: [
-      { path: 'policies/big/policy.json', text: JSON.stringify({ version: '1', default: 'deny', tools: rules }) },
-      { path: 'policies/big/all.test.json', text: JSON.stringify({ policy: 'policy.json', cases }) },
-    ],
-    revision,
-    gitCommit: null,
-    createdAt: new Date(),
-    expiresAt: null,
-  });
-  return JSON.stringify(signBundle(bundle, key.privateKeyPem));
-}
-
-/** The longest gap between the ticks of a 1 ms interval while `work` runs: how long the event loop was blocked. */
-async function longestStall<T>(work: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
-  let last = performance.now();
-  let longest = 0;
-  const tick = setInterval(() => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-  }, 1);
-  try {
-    const result = await work();
-    longest = Math.max(longest, performance.now() - last);
-    return { result, stallMs: longest };
-  } finally {
-    clearInterval(tick);
-  }
-}
 
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -116,12 +63,12 @@ describe('Git policy source: bundles are verified off the event loop', () => {
     const worker = await open(await tempDir('tollgate-worker-thread-'), ['big']);
     // Warm both (the thread starts on its first check; the first compile of each code path is slower).
     for (const source of [inline, worker]) {
-      await repo.commit({ revision: ++revision, allowEcho: true, text: bigBundleText(key, revision) });
+      await repo.commit({ revision: ++revision, allowEcho: true, text: largeBundleText(key.privateKeyPem, { tools: TOOLS, revision, casesPerTool: CASES_PER_TOOL }) });
       expect(await source.check()).toMatchObject({ outcome: 'activated', revision });
     }
     for (let round = 0; round < 3; round++) {
       for (const [mode, source] of [['inline', inline], ['worker', worker]] as const) {
-        text = bigBundleText(key, ++revision);
+        text = largeBundleText(key.privateKeyPem, { tools: TOOLS, revision: ++revision, casesPerTool: CASES_PER_TOOL });
         await repo.commit({ revision, allowEcho: true, text });
         const { result, stallMs } = await longestStall(() => source.check());
         expect(result).toMatchObject({ outcome: 'activated', revision });
