@@ -192,6 +192,10 @@ describe('tollgate ledger on PostgreSQL', () => {
     expect(row).toContain('ccxt/withdraw_cryptocurrency');
     expect(note).toBe('(1 event)');
 
+    // An event about a whole server (a policy activation) names the server alone.
+    const activation = (await cli('query', '--type', 'policy.activated')).stdout.trimEnd().split('\n')[1];
+    expect(activation).toMatch(/policy\.activated\s+ccxt\s+7\b/);
+
     const csv = await cli('query', '--session', 'session-2', '--format', 'csv');
     const lines = csv.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe('event_id,occurred_at,strand_id,seq,prev_hash,hash,event_type,call_id,agent_id,session_id,server,tool,args,args_sha256,effect,rule,reason,policy_revision,policy_digest,approval_id,approver,outcome_status,duration_ms,result_sha256,detail,shadow_effect,shadow_rule');

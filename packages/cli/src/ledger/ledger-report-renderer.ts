@@ -84,7 +84,7 @@ const TABLE_COLUMNS: Array<{ title: string; value: (e: LedgerEventRow) => string
   { title: 'TYPE', value: (e) => e.event_type, max: 18 },
   { title: 'AGENT', value: (e) => e.agent_id ?? '', max: 20 },
   { title: 'SESSION', value: (e) => e.session_id ?? '', max: 16 },
-  { title: 'TOOL', value: (e) => (e.server || e.tool ? `${e.server ?? ''}/${e.tool ?? ''}` : ''), max: 40 },
+  { title: 'TOOL', value: (e) => (e.tool ? `${e.server ?? ''}/${e.tool}` : (e.server ?? '')), max: 40 },
   { title: 'EFFECT', value: (e) => e.effect ?? e.outcome_status ?? '', max: 17 },
   { title: 'RULE', value: (e) => e.rule ?? '', max: 40 },
   // Shown only when some event has a shadow decision (empty columns are left out).
