@@ -2,6 +2,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from 'pino';
 import type { HttpUpstreamConfig } from '../config/gateway-config.js';
+import { abortIsolatingFetch, type FetchLike } from './abort-isolating-fetch.js';
 import { ClientUpstream } from './client-upstream.js';
 
 /**
@@ -22,7 +23,17 @@ export class HttpUpstream extends ClientUpstream {
   protected createTransport(): Transport {
     return new StreamableHTTPClientTransport(new URL(this.config.url), {
       requestInit: { headers: { ...this.config.headers } },
+      fetch: this.transportFetch(),
     });
+  }
+
+  /**
+   * The fetch the transport uses: one `AbortController` per request, bridged from the
+   * connection's signal, so abort listeners do not pile up on that signal under load
+   * (see {@link abortIsolatingFetch}).
+   */
+  protected transportFetch(): FetchLike {
+    return abortIsolatingFetch(fetch);
   }
 
   protected describe(): string {
