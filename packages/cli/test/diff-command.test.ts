@@ -4,6 +4,8 @@ import { LedgerWriter, connectLedger, migrateLedger, type DecisionEventInput } f
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
 
+const PG_ADMIN_URL = process.env['TOLLGATE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
 const CATALOG = {
   server: 'pay',
   tools: [
@@ -223,14 +225,9 @@ describe('tollgate diff --replay', () => {
     ...fields,
   });
 
-  beforeAll(async () => {
-    tree = await tempTree();
-    repo = await makeRepo(tree, 'replayed');
-    await repo.write('policies/pay/catalog.json', CATALOG);
-    await repo.write('policies/pay/policy.json', payPolicy(1000));
-    repo.commit('base policy');
-    await repo.write('policies/pay/policy.json', payPolicy(5000, VAULT_DENIED));
-    const connection = await connectLedger({ dataDir: join(repo.root, '.tollgate', 'ledger') });
+  /** Records the same seven decisions in a ledger (embedded or PostgreSQL). */
+  async function fillLedger(where: { dataDir: string } | { databaseUrl: string }): Promise<void> {
+    const connection = await connectLedger(where);
     try {
       await migrateLedger(connection);
       const writer = new LedgerWriter(connection, { redact: [{ server: 'pay', tool: 'send_payment', pointers: ['/to'] }] });
@@ -251,6 +248,24 @@ describe('tollgate diff --replay', () => {
     } finally {
       await connection.close();
     }
+  }
+
+  const EXPECTED_REPLAY = {
+    calls: 7,
+    replayed: 6,
+    not_replayable: 1,
+    recorded_mismatch: 0,
+    flips: { allow_to_deny: 1, deny_to_allow: 2, to_approval: 0, approval_to_allow: 0, approval_to_deny: 0, deny_hidden: 0 },
+  };
+
+  beforeAll(async () => {
+    tree = await tempTree();
+    repo = await makeRepo(tree, 'replayed');
+    await repo.write('policies/pay/catalog.json', CATALOG);
+    await repo.write('policies/pay/policy.json', payPolicy(1000));
+    repo.commit('base policy');
+    await repo.write('policies/pay/policy.json', payPolicy(5000, VAULT_DENIED));
+    await fillLedger({ dataDir: join(repo.root, '.tollgate', 'ledger') });
   }, 120_000);
 
   afterAll(async () => {
@@ -261,13 +276,7 @@ describe('tollgate diff --replay', () => {
     const out = await runCli(['diff', 'HEAD', '--replay', '--since', '2026-11-01', '--json'], repo.root);
     expect(out.code).toBe(0);
     const report = JSON.parse(out.stdout) as JsonReport;
-    expect(report.replay).toMatchObject({
-      calls: 7,
-      replayed: 6,
-      not_replayable: 1,
-      recorded_mismatch: 0,
-      flips: { allow_to_deny: 1, deny_to_allow: 2, to_approval: 0, approval_to_allow: 0, approval_to_deny: 0, deny_hidden: 0 },
-    });
+    expect(report.replay).toMatchObject(EXPECTED_REPLAY);
     expect(report.replay!.examples.map((e) => e.kind).sort()).toEqual(['allow_to_deny', 'deny_to_allow', 'deny_to_allow']);
 
     const markdown = await runCli(['diff', 'HEAD', '--replay', '--since', '2026-11-01', '--format', 'markdown'], repo.root);
@@ -281,6 +290,31 @@ describe('tollgate diff --replay', () => {
     expect(out.code).toBe(2);
     expect(out.stderr).toContain('has no ledger schema');
     expect(out.stderr).toContain('Hint: Run `tollgate ledger migrate` first.');
+  });
+
+  it('replays a PostgreSQL ledger given by --database-url the same way', { timeout: 120_000 }, async () => {
+    const name = `tollgate_diff_replay_${process.pid}_${Date.now()}`;
+    const admin = await connectLedger({ databaseUrl: PG_ADMIN_URL });
+    try {
+      await admin.execute(`CREATE DATABASE ${name}`);
+    } finally {
+      await admin.close();
+    }
+    const url = new URL(PG_ADMIN_URL);
+    url.pathname = `/${name}`;
+    try {
+      await fillLedger({ databaseUrl: url.toString() });
+      const out = await runCli(['diff', 'HEAD', '--replay', '--since', '2026-11-01', '--database-url', url.toString(), '--json'], repo.root);
+      expect(out.code, out.stderr).toBe(0);
+      expect((JSON.parse(out.stdout) as JsonReport).replay).toMatchObject(EXPECTED_REPLAY);
+    } finally {
+      const cleanup = await connectLedger({ databaseUrl: PG_ADMIN_URL });
+      try {
+        await cleanup.execute(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await cleanup.close();
+      }
+    }
   });
 
   it('replays nothing before --since', async () => {
