@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { GitPolicySource, parseGatewayConfig, startGateway, type GitPolicySourceOptions, type RunningGateway } from '../../packages/gateway/src/index.js';
+import { GitPolicySource, abortIsolatingFetch, parseGatewayConfig, startGateway, type GitPolicySourceOptions, type RunningGateway } from '../../packages/gateway/src/index.js';
 import { connectLedger } from '../../packages/ledger/src/index.js';
 import { MemoryLimitStore, buildBundle, generateSigningKey, parseBundle, signBundle, tryCompilePolicy, verifyBundleText } from '../../packages/policy/src/index.js';
 import { largeBundleText, longestStall } from '../../packages/gateway/test/large-bundle.js';
@@ -118,7 +118,8 @@ async function measure(label: string, repoPolicy: (repo: string) => Record<strin
     );
     gateway = await startGateway(config);
     client = new Client({ name: 'reload-bench', version: '1' }, { capabilities: {} });
-    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
+    // The polling loop makes thousands of calls on one connection: give each its own abort signal.
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } }, fetch: abortIsolatingFetch(fetch) }));
     const latencies: number[] = [];
     const commitTimes: number[] = [];
     for (let revision = 2; revision <= COMMITS + 1; revision++) {

@@ -7,6 +7,8 @@ export type { Upstream, UpstreamInfo, UpstreamRequest, UpstreamRequestOptions } 
 export { ClientUpstream, GATEWAY_CLIENT_INFO } from './upstream/client-upstream.js';
 export { StdioUpstream } from './upstream/stdio-upstream.js';
 export { HttpUpstream } from './upstream/http-upstream.js';
+export { abortIsolatingFetch } from './upstream/abort-isolating-fetch.js';
+export type { FetchLike } from './upstream/abort-isolating-fetch.js';
 export { NAME_SEPARATOR, UpstreamRegistry } from './upstream/upstream-registry.js';
 export type { RoutedTool, UpstreamNotificationListener } from './upstream/upstream-registry.js';
 export { snapshotToolList } from './upstream/tool-list-snapshot.js';
