@@ -20,7 +20,6 @@ export { JsonRpcError, refusal, unknownTool } from './pipeline/call-result.js';
 export type { RefusalCode, RefusalContent } from './pipeline/call-result.js';
 export { ToolCallPipeline } from './pipeline/tool-call-pipeline.js';
 export type { Caller, ToolCallParams, ToolCallPipelineOptions } from './pipeline/tool-call-pipeline.js';
-export { hidesTool } from './policy/policy-source.js';
 export type { ActivePolicy, PolicySource, PolicySourceStatus, SourceRefusal } from './policy/policy-source.js';
 export { GitPolicySource } from './policy/git-policy-source.js';
 export { BundleCheckThread } from './policy/git-bundle-check-thread.js';

@@ -75,6 +75,14 @@ export interface CompiledPolicy {
    */
   isListed(tool: string): boolean;
   /**
+   * Whether calls to `tool` are answered as an unknown tool (DESIGN §2, step 1): listed in
+   * `hide`, hidden by `action: "hide"`, or not listed while `hide` holds `"*"`. It follows the
+   * enforced decision: a policy in shadow mode hides nothing, and a tool whose rule is in
+   * shadow is treated as if it were not listed. The gateway asks before validating arguments,
+   * so invalid arguments cannot reveal a hidden tool.
+   */
+  hides(tool: string): boolean;
+  /**
    * What {@link isListed} would say with shadow mode off: whether the policy's own rules
    * (in shadow or not) can let a call to the tool through. Equals `isListed` for a policy
    * with nothing in shadow.
@@ -481,6 +489,14 @@ class Evaluator implements CompiledPolicy {
     return !t.alwaysDenied;
   }
 
+  hides(tool: string): boolean {
+    const p = this.#p;
+    if (p.hideSet.has(tool)) return true;
+    const t = p.tools.get(tool);
+    if (t === undefined || t.shadow) return p.hideAll;
+    return t.hidden !== null;
+  }
+
   wouldList(tool: string): boolean {
     const p = this.#p;
     const t = p.tools.get(tool);
@@ -678,6 +694,10 @@ class ShadowPolicy implements CompiledPolicy {
 
   isListed(): boolean {
     return true;
+  }
+
+  hides(): boolean {
+    return false;
   }
 
   wouldList(tool: string): boolean {

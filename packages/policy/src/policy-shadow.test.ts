@@ -202,3 +202,19 @@ describe('a tool rule in shadow mode', () => {
     expect('shadow' in a).toBe(false);
   });
 });
+
+describe('hides: calls answered as an unknown tool, as enforced', () => {
+  test('the hide list, action hide and hide "*" hide; a shadow rule or a shadow policy does not', () => {
+    const tools: Record<string, ToolRule> = { listed: {}, secret: { action: 'hide' }, trial: { action: 'hide', shadow: true } };
+    const p = compilePolicy({ version: '1', default: 'allow', hide: ['named'], tools } satisfies Policy);
+    expect(['listed', 'secret', 'trial', 'named', 'other'].map((t) => p.hides(t))).toEqual([false, true, false, true, false]);
+    const all = compilePolicy({ version: '1', default: 'allow', hide: ['*'], tools } satisfies Policy);
+    // A rule in shadow counts as not listed, so hide "*" covers it.
+    expect(['listed', 'secret', 'trial', 'other'].map((t) => all.hides(t))).toEqual([false, true, true, true]);
+    const dryRun = compilePolicy({ version: '1', default: 'deny', shadow: true, hide: ['*', 'named'], tools } satisfies Policy);
+    expect(['listed', 'secret', 'named', 'other'].map((t) => dryRun.hides(t))).toEqual([false, false, false, false]);
+    // Every tool it hides is one whose calls it decides as hidden.
+    for (const policy of [p, all])
+      for (const t of ['listed', 'secret', 'trial', 'named', 'other']) expect(policy.hides(t)).toBe(policy.decide(call(t)).effect === 'hidden');
+  });
+});

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { DecisionSink, GatewayEvent, JsonObject, JsonValue, OutcomeEvent } from '../ledger/decision-sink.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import { hidesTool, type PolicySource } from '../policy/policy-source.js';
+import type { PolicySource } from '../policy/policy-source.js';
 import type { RoutedTool, UpstreamRegistry } from '../upstream/upstream-registry.js';
 import { ArgumentValidator } from './argument-validator.js';
 import { refusal, unknownTool, type RefusalCode } from './call-result.js';
@@ -161,7 +161,7 @@ export class ToolCallPipeline {
     }
 
     // 1. Hidden before anything else, so that nothing about a hidden tool leaks.
-    if (hidesTool(policy, tool)) {
+    if (policy.hides(tool)) {
       const decision = policy.decide({ tool, args, agent: caller.agent, session: { id: caller.sessionId } });
       this.#observe(server, tool, decision.effect, decision.code, started);
       // Not awaited: the answer must look exactly like a non-existent tool's, timing included.

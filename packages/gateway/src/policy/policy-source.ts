@@ -67,20 +67,3 @@ export interface ActivePolicy {
   /** When it was activated (epoch ms). */
   readonly activatedAt: number;
 }
-
-/**
- * Whether the policy answers calls to `tool` as an unknown tool (DESIGN §2, step 1): listed
- * in `hide`, hidden by `action: "hide"`, or not listed while `hide` holds `"*"`. The gateway
- * checks this before validating arguments, so invalid arguments cannot reveal a hidden tool.
- * It follows the enforced decision: a policy in shadow mode hides nothing, and a tool rule in
- * shadow mode is treated as if the tool were not listed.
- */
-export function hidesTool(policy: CompiledPolicy, tool: string): boolean {
-  const source = policy.policy;
-  if (source.shadow === true) return false;
-  const hide = source.hide ?? [];
-  if (hide.includes(tool)) return true;
-  const rule = source.tools?.[tool];
-  if (rule === undefined || rule.shadow === true) return hide.includes('*');
-  return rule.action === 'hide';
-}
