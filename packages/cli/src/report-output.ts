@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { writeFileAtomically } from './atomic-file-writer.js';
 import { CliError, ExitCode } from './cli-error.js';
 import type { RenderedReport } from './report-formats.js';
 
@@ -12,14 +11,9 @@ import type { RenderedReport } from './report-formats.js';
  * @throws CliError exit 2 `output.unwritable` naming the file.
  */
 export async function writeReportFile(file: string, text: string, cwd: string = process.cwd()): Promise<void> {
-  const target = resolve(cwd, file);
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(temp, text.endsWith('\n') ? text : `${text}\n`, 'utf8');
-    await rename(temp, target);
+    await writeFileAtomically(resolve(cwd, file), text.endsWith('\n') ? text : `${text}\n`);
   } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined);
     const code = (error as NodeJS.ErrnoException).code;
     throw new CliError('output.unwritable', `${file}: cannot write the report (${code ?? (error as Error).message})`, {
       exit: ExitCode.input,
