@@ -1,9 +1,10 @@
-import { basename, dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { CompiledPolicy, CoverageCount, CoverageReport, Diagnostic, TestCaseResult } from '@tollgate/policy';
-import { computeCoverage, loadPolicy, parseTestFile, runTestFile, sortDiagnostics } from '@tollgate/policy';
+import { catalogInputSchemas, computeCoverage, loadPolicy, parseCatalog, parseTestFile, runTestFile, sortDiagnostics } from '@tollgate/policy';
 import { ExitCode } from './cli-error.js';
 import { uniqueDiagnostics } from './lint-runner.js';
-import { discoverPolicyFiles, foundFile, readPolicyFile, resolveTestPolicy, type DiscoverOptions, type FoundFile } from './policy-files.js';
+import { CATALOG_FILE_NAME, discoverPolicyFiles, foundFile, readPolicyFile, resolveTestPolicy, type DiscoverOptions, type FoundFile } from './policy-files.js';
 
 /** What one test file did: its cases, and which rules its calls were decided by. */
 export interface TestFileReport {
@@ -77,6 +78,24 @@ interface LoadedEntry {
   readonly hits: Array<ReadonlySet<string>>;
 }
 
+/**
+ * The input schemas of the `catalog.json` beside a policy (none when there is no catalog), or
+ * the catalog's diagnostics when it is not a valid snapshot: tests must not run against a
+ * policy whose catalog cannot be read, since they would then skip the argument checks.
+ */
+async function readCatalogBeside(policy: FoundFile, cwd: string): Promise<{ schemas: ReadonlyMap<string, object> | undefined; diagnostics: readonly Diagnostic[] }> {
+  const absolute = join(dirname(policy.absolutePath), CATALOG_FILE_NAME);
+  let text: string;
+  try {
+    text = await readFile(absolute, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { schemas: undefined, diagnostics: [] };
+    throw error;
+  }
+  const parsed = parseCatalog(text, foundFile(absolute, cwd).path);
+  return parsed.catalog ? { schemas: catalogInputSchemas(parsed.catalog), diagnostics: [] } : { schemas: undefined, diagnostics: parsed.diagnostics };
+}
+
 function percentOf(hit: number, total: number): CoverageCount {
   return { hit, total, percent: total === 0 ? 100 : Math.floor((hit / total) * 10_000) / 100 };
 }
@@ -109,9 +128,12 @@ export async function runTestSuiteWithSources(paths: readonly string[], options:
   const loadEntry = async (file: FoundFile, server: string): Promise<LoadedEntry> => {
     const known = policies.get(file.absolutePath);
     if (known) return known;
-    const loaded = loadPolicy(await readPolicyFile(file), file.path, { server });
-    if (!loaded.policy) diagnostics.push(...loaded.diagnostics);
-    const entry: LoadedEntry = { file, server, policy: loaded.policy, hits: [] };
+    // With the catalog beside it, the policy refuses invalid arguments exactly as the gateway does.
+    const catalog = await readCatalogBeside(file, cwd);
+    if (catalog.diagnostics.length > 0) diagnostics.push(...catalog.diagnostics);
+    const loaded = catalog.diagnostics.length > 0 ? undefined : loadPolicy(await readPolicyFile(file), file.path, { server, ...(catalog.schemas ? { inputSchemas: catalog.schemas } : {}) });
+    if (loaded && !loaded.policy) diagnostics.push(...loaded.diagnostics);
+    const entry: LoadedEntry = { file, server, policy: loaded?.policy, hits: [] };
     policies.set(file.absolutePath, entry);
     directories.add(dirname(file.absolutePath));
     return entry;

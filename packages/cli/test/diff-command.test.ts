@@ -225,13 +225,14 @@ describe('tollgate diff --replay', () => {
     ...fields,
   });
 
-  /** Records the same seven decisions in a ledger (embedded or PostgreSQL). */
+  /** Records the same eight decisions in a ledger (embedded or PostgreSQL). */
   async function fillLedger(where: { dataDir: string } | { databaseUrl: string }): Promise<void> {
     const connection = await connectLedger(where);
     try {
       await migrateLedger(connection);
-      const writer = new LedgerWriter(connection, { redact: [{ server: 'pay', tool: 'send_payment', pointers: ['/to'] }] });
-      const pay = (amount: number, currency = 'EUR') => ({ amount, currency });
+      const writer = new LedgerWriter(connection, { redact: [{ server: 'pay', tool: 'send_payment', pointers: ['/memo'] }] });
+      // Calls as the gateway records them: arguments valid for the catalog's input schema.
+      const pay = (amount: number, currency = 'EUR') => ({ amount, currency, to: 'acct-1' });
       const spend = 'tools.send_payment.limits[0]';
       for (const event of [
         decision(1, 0, { args: pay(800) }),
@@ -239,8 +240,10 @@ describe('tollgate diff --replay', () => {
         decision(3, 2, { agentId: 'agent-2', args: pay(3000), effect: 'deny', rule: spend, reason: 'spend limit exceeded' }),
         decision(4, 3, { args: pay(10, 'GBP'), effect: 'deny', rule: 'tools.send_payment.require[0]', reason: 'currency' }),
         decision(5, 4, { tool: 'get_balance', args: { account: 'main' } }),
-        decision(6, 5, { args: { ...pay(5), to: 'secret-iban' } }),
+        decision(6, 5, { args: { ...pay(5), memo: 'secret' } }),
         decision(7, 6, { tool: 'get_balance', args: { account: 'vault' } }),
+        // Refused by the tool's input schema: re-decided the same under both policies (no flip, no mismatch).
+        decision(8, 7, { args: { ...pay(1), amount: '1' }, effect: 'deny', rule: 'input_schema', reason: 'invalid arguments for send_payment: args.amount must be number' }),
       ]) {
         await writer.append(event);
       }
@@ -251,8 +254,8 @@ describe('tollgate diff --replay', () => {
   }
 
   const EXPECTED_REPLAY = {
-    calls: 7,
-    replayed: 6,
+    calls: 8,
+    replayed: 7,
     not_replayable: 1,
     recorded_mismatch: 0,
     flips: { allow_to_deny: 1, deny_to_allow: 2, to_approval: 0, approval_to_allow: 0, approval_to_deny: 0, deny_hidden: 0 },
@@ -281,7 +284,7 @@ describe('tollgate diff --replay', () => {
 
     const markdown = await runCli(['diff', 'HEAD', '--replay', '--since', '2026-11-01', '--format', 'markdown'], repo.root);
     expect(markdown.code).toBe(0);
-    expect(markdown.stdout).toContain('7 recorded decisions: 6 replayed, 1 not replayable (arguments redacted).');
+    expect(markdown.stdout).toContain('8 recorded decisions: 7 replayed, 1 not replayable (arguments redacted).');
     expect(markdown.stdout).toContain('| 1 | 2 | 0 | 0 | 0 | 0 |');
   });
 
@@ -320,6 +323,6 @@ describe('tollgate diff --replay', () => {
   it('replays nothing before --since', async () => {
     const out = await runCli(['diff', 'HEAD', '--replay', '--since', '2026-11-20T10:05:00Z', '--json'], repo.root);
     const report = JSON.parse(out.stdout) as JsonReport;
-    expect(report.replay).toMatchObject({ calls: 2, replayed: 1, not_replayable: 1, flips: { allow_to_deny: 1, deny_to_allow: 0 } });
+    expect(report.replay).toMatchObject({ calls: 3, replayed: 2, not_replayable: 1, flips: { allow_to_deny: 1, deny_to_allow: 0 } });
   });
 });

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -186,4 +186,38 @@ describe('tollgate test', () => {
       await dir.remove();
     }
   }, 90_000);
+
+  it('decides arguments that fail the catalog\'s input schema as the gateway does', async () => {
+    const dir = await tempTree({
+      'policies/shop/policy.json': SHOP_POLICY,
+      'policies/shop/catalog.json': SHOP_CATALOG,
+      'policies/shop/shapes.test.json': {
+        cases: [
+          { name: 'a refund amount given as a string', call: { tool: 'refund', args: { amount: '5' } }, expect: { effect: 'deny', rule: 'input_schema', reason_contains: 'args.amount must be number' } },
+          { name: 'a refund of 1e999', call: { tool: 'refund', args: { amount: 1e308 * 10 } }, expect: { effect: 'deny', rule: 'input_schema' } },
+          { name: 'a read without its id', call: { tool: 'read_order', args: {} }, expect: { effect: 'deny', rule: 'input_schema', reason_contains: 'args.id is required' } },
+        ],
+      },
+    });
+    try {
+      // JSON.stringify writes Infinity as null: put the literal the agent would send into the file.
+      const file = join(dir.root, 'policies/shop/shapes.test.json');
+      await dir.write('policies/shop/shapes.test.json', (await readFile(file, 'utf8')).replace('"amount": null', '"amount": 1e999'));
+      const out = await runCli(['test', 'policies'], dir.root);
+      expect(out.stdout).toContain('✓ a refund of 1e999');
+      expect(lastLine(out.stdout)).toBe('3 passed, 0 failed');
+      expect(out.code).toBe(0);
+      // Without the catalog the same calls reach the policy's rules.
+      await rm(join(dir.root, 'policies/shop/catalog.json'));
+      const without = await runCli(['test', 'policies'], dir.root);
+      expect(lastLine(without.stdout)).toBe('0 passed, 3 failed');
+      // A catalog that is not a valid snapshot stops the run (exit 2) instead of skipping the checks.
+      await dir.write('policies/shop/catalog.json', '{ "tools": [ { "name": 3 } ] }');
+      const broken = await runCli(['test', 'policies'], dir.root);
+      expect(broken.code).toBe(2);
+      expect(broken.stderr + broken.stdout).toContain('policies/shop/catalog.json');
+    } finally {
+      await dir.remove();
+    }
+  });
 });

@@ -88,8 +88,11 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         connectionString: config.ledger.databaseUrl,
         max: 8,
         connectionTimeoutMillis: 5000,
-        // A call waits for its limits: a stuck database must fail the call, not hang it.
+        // A call waits for its limits: a stuck database must fail the call, not hang it. The
+        // server cancels a slow statement; the client gives up on a server that went silent
+        // (stopped, or a network that drops packets) — the decision deadline bounds the call itself.
         statement_timeout: 5000,
+        query_timeout: 6000,
         application_name: 'tollgate-gateway-limits',
       });
       pool.on('error', (error) => logger.warn({ err: errorMessage(error) }, 'limit store connection lost'));
@@ -143,7 +146,15 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       }
     }
 
-    const pipeline = new ToolCallPipeline({ registry, policies, sink, logger, metrics, awaitOutcome: config.ledger.awaitOutcome });
+    const pipeline = new ToolCallPipeline({
+      registry,
+      policies,
+      sink,
+      logger,
+      metrics,
+      decisionTimeoutMs: config.requests.decisionTimeoutMs,
+      awaitOutcome: config.ledger.awaitOutcome,
+    });
     const router = new PassthroughRouter(registry, logger);
     const createSession = (agent: Agent, sessionId: string): GatewaySession => new GatewaySession({ registry, pipeline, router, agent, sessionId, logger });
 

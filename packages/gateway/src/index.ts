@@ -14,8 +14,6 @@ export type { RoutedTool, UpstreamNotificationListener } from './upstream/upstre
 export { snapshotToolList } from './upstream/tool-list-snapshot.js';
 export type { ToolListSnapshot } from './upstream/tool-list-snapshot.js';
 export type { CallIdentity, DecisionEvent, DecisionSink, GatewayEvent, JsonObject, JsonValue, OutcomeEvent, PolicyActivatedEvent, PolicyRejectedEvent } from './ledger/decision-sink.js';
-export { ArgumentValidator } from './pipeline/argument-validator.js';
-export type { ArgumentCheck } from './pipeline/argument-validator.js';
 export { JsonRpcError, refusal, unknownTool } from './pipeline/call-result.js';
 export type { RefusalCode, RefusalContent } from './pipeline/call-result.js';
 export { ToolCallPipeline } from './pipeline/tool-call-pipeline.js';

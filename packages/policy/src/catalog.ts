@@ -163,6 +163,16 @@ export function findCatalogTool(catalog: Catalog, name: string): CatalogTool | u
   return index.get(name);
 }
 
+/**
+ * The input schema of every tool of a catalog, by name: what `compilePolicy`'s `inputSchemas`
+ * takes, so that a policy checked against its catalog decides invalid arguments as the gateway does.
+ */
+export function catalogInputSchemas(catalog: Catalog): ReadonlyMap<string, object> {
+  const schemas = new Map<string, object>();
+  for (const t of catalog.tools) if (!schemas.has(t.name)) schemas.set(t.name, t.inputSchema);
+  return schemas;
+}
+
 /** One step of an argument path resolved against an input schema. */
 export interface ArgumentStep {
   /** The property name or array index of this step. */

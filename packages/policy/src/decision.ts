@@ -3,10 +3,14 @@ export type Effect = 'allow' | 'deny' | 'approval_required' | 'hidden';
 
 /**
  * Why a call was not allowed, as agents and the ledger see it: `policy.denied` (a rule),
- * `rate_limited` (a limit), `approval.required`, `tool.hidden`. The gateway adds
- * `invalid_arguments` and `ledger.unavailable`, which the policy never decides.
+ * `rate_limited` (a limit), `approval.required`, `tool.hidden`, `invalid_arguments` (the
+ * arguments do not fit the tool's input schema, or hold a non-finite number). The gateway
+ * adds codes for what it refuses without a policy rule (`gateway.closing`, `ledger.unavailable`, …).
  */
-export type DecisionCode = 'policy.denied' | 'rate_limited' | 'approval.required' | 'tool.hidden';
+export type DecisionCode = 'policy.denied' | 'rate_limited' | 'approval.required' | 'tool.hidden' | 'invalid_arguments';
+
+/** The rule id of a call refused because its arguments do not fit the tool's input schema (step 2). */
+export const INPUT_SCHEMA_RULE = 'input_schema';
 
 /** The identity a call is made under. */
 export interface Agent {
@@ -83,6 +87,10 @@ export interface Decision {
   readonly limits?: readonly LimitState[];
   /** For `approval_required`: who may approve and for how long. */
   readonly approval?: ApprovalRequirement;
+  /** For `invalid_arguments`: each problem with the arguments, in words (`args.amount must be number`). */
+  readonly errors?: readonly string[];
+  /** For `invalid_arguments` caused by non-finite numbers: their paths (`args.price`). */
+  readonly non_finite?: readonly string[];
   /** For a call allowed by a granted approval: that approval's id, to be marked used. */
   readonly approval_id?: string;
   /**

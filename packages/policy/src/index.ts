@@ -1,5 +1,8 @@
 export { canonicalJson, canonicalDigest, sha256Hex } from './canonical-json.js';
+export { INPUT_SCHEMA_RULE } from './decision.js';
 export type { Agent, ApprovalLookup, ApprovalRequirement, Decision, DecisionCode, Effect, LimitState, ShadowDecision, ToolCall } from './decision.js';
+export { ArgumentValidator, finiteCopy, nonFinitePaths } from './argument-validator.js';
+export type { ArgumentCheck } from './argument-validator.js';
 export { DIAGNOSTIC_CODES, PolicyError, formatDiagnostic, hasErrors, sortDiagnostics } from './diagnostic.js';
 export type { Diagnostic, DiagnosticCode, Severity } from './diagnostic.js';
 export type * from './generated/policy-types.js';
@@ -43,7 +46,7 @@ export type {
   TestFailure,
   TestFileResult,
 } from './test-runner.js';
-export { buildCatalog, findCatalogTool, parseCatalog, resolveArgumentPath } from './catalog.js';
+export { buildCatalog, catalogInputSchemas, findCatalogTool, parseCatalog, resolveArgumentPath } from './catalog.js';
 export type { ArgumentResolution, ArgumentStep, Catalog, CatalogParseResult, CatalogTool, ListedTool, SchemaType } from './catalog.js';
 export { classifyTool, RISK_CATEGORIES, RISK_LEVEL_OF, RISK_LEVELS, splitToolName, toolRisk } from './risk-classifier.js';
 export type { ClassifiableTool, RiskCategory, RiskClass, RiskLevel, ToolAnnotations } from './risk-classifier.js';

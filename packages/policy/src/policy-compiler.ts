@@ -1,6 +1,7 @@
+import { ArgumentValidator } from './argument-validator.js';
 import { canonicalDigest } from './canonical-json.js';
 import { compileCondition, Outcome, type CompiledCondition } from './condition-compiler.js';
-import type { ApprovalLookup, ApprovalRequirement, Decision, LimitState, ShadowDecision, ToolCall } from './decision.js';
+import { INPUT_SCHEMA_RULE, type ApprovalLookup, type ApprovalRequirement, type Decision, type LimitState, type ShadowDecision, type ToolCall } from './decision.js';
 import { PolicyError, type Diagnostic, type DiagnosticCode } from './diagnostic.js';
 import type { Condition, Limit, Policy, RateLimit, Scope, ToolRule, Window } from './generated/policy-types.js';
 import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from './limit-store.js';
@@ -35,6 +36,14 @@ export interface CompileOptions {
    * reference to it: it is frozen in place instead of copied first.
    */
   readonly adopt?: boolean;
+  /**
+   * The input schema of each tool (e.g. from the server's `catalog.json`): `decide` then
+   * checks a call's arguments against its tool's schema (step 2, before any rule), as the
+   * gateway does with the schemas the upstream advertises. A tool without one is not checked.
+   */
+  readonly inputSchemas?: ReadonlyMap<string, object>;
+  /** Compiles and caches the input schemas (default: one per compiled policy); share one between policies. */
+  readonly validator?: ArgumentValidator;
 }
 
 /** Per-call inputs of {@link CompiledPolicy.decide} that override the compile options. */
@@ -45,11 +54,18 @@ export interface DecideContext {
   readonly limits?: LimitStore;
   /** Finds a granted approval for the call (DESIGN §5, step 6). */
   readonly approvals?: ApprovalLookup;
+  /**
+   * The tool's input schema as the upstream advertises it now (the gateway passes it on every
+   * call); it takes the place of the compile-time `inputSchemas` entry.
+   */
+  readonly inputSchema?: object;
 }
 
 /**
- * A compiled, frozen policy. `decide` runs DESIGN §2's evaluation order: a Map lookup and
- * a few precompiled comparisons; decisions that do not depend on the call are shared.
+ * A compiled, frozen policy. `decide` runs DESIGN §2's evaluation order — hidden, then the
+ * arguments against the tool's input schema (when one is known), then the rules, then the
+ * limits: a Map lookup and a few precompiled comparisons; decisions that do not depend on the
+ * call are shared.
  */
 export interface CompiledPolicy {
   readonly server: string;
@@ -90,6 +106,8 @@ export interface CompiledPolicy {
   wouldList(tool: string): boolean;
 }
 
+/** The most argument problems a decision lists (the reason names the first few). */
+const MAX_ARGUMENT_ERRORS = 20;
 const WINDOWS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86_400 };
 const WINDOW_WORDS: Record<number, string> = { 1: 'second', 60: 'minute', 3600: 'hour', 86_400: 'day' };
 const DEFAULT_APPROVAL_TIMEOUT_MS = 10 * 60_000;
@@ -259,6 +277,8 @@ class Compiler {
       defaultLimits: allLimits,
       limits: this.#options.limits ?? new MemoryLimitStore(),
       clock: this.#options.clock ?? Date.now,
+      inputSchemas: this.#options.inputSchemas,
+      validator: this.#options.validator ?? new ArgumentValidator(),
     });
     if (!shadowAll) return evaluator;
     const enforced = this.#decision({ effect: 'allow', rule: null, reason: 'allowed: the policy is in shadow mode and enforces nothing', code: null });
@@ -435,6 +455,8 @@ interface EvaluatorParts {
   defaultLimits: readonly CompiledLimit[];
   limits: LimitStore;
   clock: () => number;
+  inputSchemas: ReadonlyMap<string, object> | undefined;
+  validator: ArgumentValidator;
 }
 
 /** What steps 1–6 leave for `decide` to finish: a limits step, or a call with a rule in shadow. */
@@ -540,13 +562,43 @@ class Evaluator implements CompiledPolicy {
     return this.#finish(step, await (context?.limits ?? this.#p.limits).acquire(step.requests, step.now));
   }
 
+  /**
+   * Step 2: the call's arguments against its tool's input schema, and no non-finite number
+   * anywhere in them. Null when they pass or no schema is known for the tool. Enforced
+   * whatever is in shadow mode: it is not a rule of the policy but the shape of the call.
+   */
+  checkArguments(call: ToolCall, context: DecideContext | undefined): Decision | null {
+    const p = this.#p;
+    const schema = context?.inputSchema ?? p.inputSchemas?.get(call.tool);
+    if (schema === undefined) return null;
+    const check = p.validator.validate(schema, call.args);
+    if (check.valid) return null;
+    return Object.freeze({
+      effect: 'deny',
+      rule: INPUT_SCHEMA_RULE,
+      reason: `invalid arguments for ${call.tool}: ${check.message}`,
+      code: 'invalid_arguments',
+      revision: this.revision,
+      digest: this.digest,
+      errors: Object.freeze(check.errors.slice(0, MAX_ARGUMENT_ERRORS)),
+      ...(check.nonFinite ? { non_finite: Object.freeze([...check.nonFinite]) } : {}),
+    });
+  }
+
   /** Steps 1–6 of DESIGN §2, and the preparation of step 7. */
   #evaluate(call: ToolCall, context: DecideContext | undefined): Decision | PendingLimits | ShadowStep {
     const p = this.#p;
     const tool = call.tool;
-    // 1. Hidden.
+    // 1. Hidden, before the arguments are looked at: invalid arguments must not reveal a hidden tool.
     if (p.hideSet.has(tool)) return p.hiddenByList;
     const t = p.tools.get(tool);
+    // (A tool whose rule is in shadow is enforced as if it were not listed.)
+    const hidden = t === undefined || t.shadow ? p.hideAll : t.hidden !== null;
+    if (!hidden) {
+      // 2. The arguments.
+      const invalid = this.checkArguments(call, context);
+      if (invalid !== null) return invalid;
+    }
     if (t === undefined) return this.#unlisted(call, context);
     if (t.shadow) {
       // Enforced: steps 1–2 as if the tool were not in `tools`. Recorded: the tool's rule,
@@ -705,10 +757,15 @@ class ShadowPolicy implements CompiledPolicy {
   }
 
   decide(call: ToolCall, context?: DecideContext): Decision {
+    // Arguments that do not fit the tool are refused even here: a shadow policy relaxes rules, not the call's shape.
+    const invalid = this.#rules.checkArguments(call, context);
+    if (invalid !== null) return invalid;
     return withShadow(this.#allow, this.#rules.decide(call, withoutApprovals(context)));
   }
 
   async decideAsync(call: ToolCall, context?: DecideContext): Promise<Decision> {
+    const invalid = this.#rules.checkArguments(call, context);
+    if (invalid !== null) return invalid;
     return withShadow(this.#allow, await this.#rules.decideAsync(call, withoutApprovals(context)));
   }
 }

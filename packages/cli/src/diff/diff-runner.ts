@@ -1,5 +1,5 @@
-import { ArgumentValidator } from '@tollgate/gateway';
 import {
+  ArgumentValidator,
   diffPolicySets,
   replayDecisions,
   widenedTools,

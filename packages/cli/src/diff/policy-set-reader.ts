@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatDiagnostic, loadPolicy, parseCatalog, type Catalog, type Diagnostic, type PolicySetEntry } from '@tollgate/policy';
+import { catalogInputSchemas, formatDiagnostic, loadPolicy, parseCatalog, type Catalog, type Diagnostic, type PolicySetEntry } from '@tollgate/policy';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { CliError, ExitCode } from '../cli-error.js';
 import { CATALOG_FILE_NAME, DEFAULT_POLICY_PATH, POLICY_FILE_NAMES } from '../policy-files.js';
@@ -124,8 +124,6 @@ async function buildSet(label: string, commit: string | null, servers: Map<strin
       });
     }
     const file = shown(f.policy);
-    const loaded = loadPolicy(await read(f.policy), file, { server });
-    if (!loaded.policy) throw invalid('policy', file, loaded.diagnostics);
     let catalog: Catalog | undefined;
     if (f.catalog !== undefined) {
       const catalogFile = shown(f.catalog);
@@ -133,6 +131,9 @@ async function buildSet(label: string, commit: string | null, servers: Map<strin
       if (!parsed.catalog) throw invalid('catalog', catalogFile, parsed.diagnostics);
       catalog = parsed.catalog;
     }
+    // Bound to the catalog's input schemas, the policy refuses invalid arguments as the gateway does.
+    const loaded = loadPolicy(await read(f.policy), file, { server, ...(catalog ? { inputSchemas: catalogInputSchemas(catalog) } : {}) });
+    if (!loaded.policy) throw invalid('policy', file, loaded.diagnostics);
     files.push(file);
     entries.push({ server, policy: loaded.policy, catalog });
   }

@@ -49,7 +49,7 @@ describe('gateway configuration', () => {
     expect(config.policy).toEqual({ kind: 'dir', dir: '/srv/tollgate/policies' });
     expect(config.ledger.dataDir).toBe('/srv/tollgate/.tollgate/ledger');
     expect(config.limits.store).toBe('postgres');
-    expect(config.requests).toEqual({ maxBytes: 1_048_576, maxDepth: 64 });
+    expect(config.requests).toEqual({ maxBytes: 1_048_576, maxDepth: 64, decisionTimeoutMs: 5000 });
     expect(config.approvals).toEqual({ mode: 'hold', timeoutMs: 600_000 });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.upstreams[0])).toBe(true);
@@ -62,7 +62,7 @@ describe('gateway configuration', () => {
     );
     expect(config.agent).toEqual({ id: 'bot', labels: {} });
     expect(config.limits.store).toBe('memory');
-    expect(config.requests).toEqual({ maxBytes: 2048, maxDepth: 8 });
+    expect(config.requests).toEqual({ maxBytes: 2048, maxDepth: 8, decisionTimeoutMs: 5000 });
     expect(config.policy).toEqual({ kind: 'dir', dir: '/etc/t/p' });
   });
 

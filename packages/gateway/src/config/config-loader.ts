@@ -123,7 +123,11 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
       migrate: raw.ledger?.migrate ?? raw.ledger?.database_url === undefined,
     },
     limits: { store: (raw.limits?.store ?? 'auto') === 'auto' ? (raw.ledger?.database_url ? 'postgres' : 'memory') : (raw.limits!.store as 'memory' | 'postgres') },
-    requests: { maxBytes: raw.requests?.max_bytes ?? DEFAULT_REQUEST_LIMITS.maxBytes, maxDepth: raw.requests?.max_depth ?? DEFAULT_REQUEST_LIMITS.maxDepth },
+    requests: {
+      maxBytes: raw.requests?.max_bytes ?? DEFAULT_REQUEST_LIMITS.maxBytes,
+      maxDepth: raw.requests?.max_depth ?? DEFAULT_REQUEST_LIMITS.maxDepth,
+      decisionTimeoutMs: raw.requests?.decision_timeout ? parseDuration(raw.requests.decision_timeout) : DEFAULT_REQUEST_LIMITS.decisionTimeoutMs,
+    },
     admin: raw.admin ? { host: raw.admin.host ?? '127.0.0.1', port: raw.admin.port ?? 8081, tokenSha256: raw.admin.token_sha256 } : undefined,
     approvals: { mode: raw.approvals?.mode ?? 'hold', timeoutMs: raw.approvals?.timeout ? parseDuration(raw.approvals.timeout) : 10 * 60_000 },
     log: { level: raw.log?.level ?? 'info' },
@@ -140,7 +144,7 @@ interface RawConfig {
   policy: RawPolicy;
   ledger?: { database_url?: string; data_dir?: string; redact?: Array<{ server?: string; tool?: string; pointers: string[] }>; await_outcome?: boolean; max_batch_delay_ms?: number; migrate?: boolean };
   limits?: { store?: 'auto' | 'memory' | 'postgres' };
-  requests?: { max_bytes?: number; max_depth?: number };
+  requests?: { max_bytes?: number; max_depth?: number; decision_timeout?: string };
   admin?: { host?: string; port?: number; token_sha256: string };
   approvals?: { mode?: 'hold' | 'retry'; timeout?: string };
   log?: { level?: GatewayConfig['log']['level'] };
@@ -252,7 +256,7 @@ function valueAt(root: unknown, pointer: string): unknown {
 const CONFIG_WORDING: SchemaErrorWording = {
   where,
   patterns: [
-    [/\/(timeout|session_idle_timeout|shutdown_timeout)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
+    [/\/(timeout|session_idle_timeout|shutdown_timeout|decision_timeout)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
     [/\/policy\/git\/poll$/, 'must be a duration like "500ms", "2s" or "1m", or "0"/"off" to rely on watching alone'],
     [/\/policy\/git\/path$/, 'must be a path inside the repository, like "bundles/bundle.json" (no leading "/")'],
     [/\/keyid$/, 'must be 64 lower-case hex digits (the SHA-256 of the public key)'],

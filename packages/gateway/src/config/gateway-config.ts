@@ -71,7 +71,12 @@ export interface GatewayConfig {
     readonly migrate: boolean;
   };
   readonly limits: { readonly store: 'memory' | 'postgres' };
-  readonly requests: { readonly maxBytes: number; readonly maxDepth: number };
+  readonly requests: {
+    readonly maxBytes: number;
+    readonly maxDepth: number;
+    /** The decision deadline of a tool call (ms): limits and the decision's commit must be done by then. */
+    readonly decisionTimeoutMs: number;
+  };
   readonly admin: { readonly host: string; readonly port: number; readonly tokenSha256: string } | undefined;
   readonly approvals: { readonly mode: 'hold' | 'retry'; readonly timeoutMs: number };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
@@ -125,5 +130,5 @@ export interface RedactRule {
   readonly pointers: readonly string[];
 }
 
-/** Default bounds on agents' messages. */
-export const DEFAULT_REQUEST_LIMITS = Object.freeze({ maxBytes: 1_048_576, maxDepth: 64 });
+/** Default bounds on agents' messages, and the default decision deadline of a tool call (ms). */
+export const DEFAULT_REQUEST_LIMITS = Object.freeze({ maxBytes: 1_048_576, maxDepth: 64, decisionTimeoutMs: 5000 });

@@ -25,7 +25,8 @@ export interface DecisionEvent extends CallIdentity {
   rule: string | null;
   reason: string;
   policyRevision: string | null;
-  policyDigest: string;
+  /** Null only for a refusal made with no policy in force (`gateway.no_policy`). */
+  policyDigest: string | null;
   approvalId?: string | null;
   /** What a policy or tool rule in shadow mode would have decided (`Decision.shadow.effect`), when one was evaluated. */
   shadowEffect?: 'allow' | 'deny' | 'approval_required' | 'hidden' | null;

@@ -3,8 +3,9 @@ import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 
 /**
  * The codes of the gateway's own tool results: the policy's (`policy.denied`, `rate_limited`,
- * `approval.required`) and the gateway's (`invalid_arguments`, `ledger.unavailable`,
- * `limits.unavailable`, `upstream.unavailable`, `gateway.closing`).
+ * `approval.required`, `invalid_arguments`) and the gateway's (`ledger.unavailable`,
+ * `limits.unavailable`, `policy.unavailable`, `decision.timeout`, `upstream.unavailable`,
+ * `gateway.closing`).
  */
 export type RefusalCode =
   | 'policy.denied'
@@ -13,13 +14,15 @@ export type RefusalCode =
   | 'invalid_arguments'
   | 'ledger.unavailable'
   | 'limits.unavailable'
+  | 'policy.unavailable'
+  | 'decision.timeout'
   | 'upstream.unavailable'
   | 'gateway.closing';
 
-/** The `structuredContent` of a refusal: what an agent (or its developer) can act on. */
+/** The machine-readable part of a refusal: what an agent (or its developer) can act on. */
 export interface RefusalContent {
   readonly code: RefusalCode;
-  /** The rule that decided (`null` when no rule did, e.g. the ledger was unavailable). */
+  /** The rule that decided (`null` when no decision could be recorded, e.g. the ledger was unavailable). */
   readonly rule: string | null;
   /** The call's id in the ledger (`call_id`), to find its decision. */
   readonly decision_id: string;
@@ -28,6 +31,9 @@ export interface RefusalContent {
   readonly [key: string]: unknown;
 }
 
+/** The `_meta` key under which every refusal carries its {@link RefusalContent}. */
+export const REFUSAL_META_KEY = 'tollgate/refusal';
+
 const PREFIX: Record<RefusalCode, string> = {
   'policy.denied': '[POLICY DENIED]',
   rate_limited: '[POLICY DENIED]',
@@ -35,6 +41,8 @@ const PREFIX: Record<RefusalCode, string> = {
   'approval.required': '[APPROVAL REQUIRED]',
   'ledger.unavailable': '[GATEWAY ERROR]',
   'limits.unavailable': '[GATEWAY ERROR]',
+  'policy.unavailable': '[GATEWAY ERROR]',
+  'decision.timeout': '[GATEWAY ERROR]',
   'upstream.unavailable': '[GATEWAY ERROR]',
   'gateway.closing': '[GATEWAY ERROR]',
 };
@@ -42,13 +50,22 @@ const PREFIX: Record<RefusalCode, string> = {
 /**
  * A refusal as a tool result (never an HTTP error): `isError: true`, one text block
  * `[POLICY DENIED] <reason>` (or `[APPROVAL REQUIRED]`, `[GATEWAY ERROR]`), and the
- * machine-readable {@link RefusalContent} as `structuredContent`.
+ * machine-readable {@link RefusalContent} in `_meta["tollgate/refusal"]` and, for a tool
+ * that declares no `outputSchema`, as `structuredContent` too. A tool with an output schema
+ * gets no `structuredContent`: MCP clients (the TypeScript SDK's `callTool` among them)
+ * validate it against that schema even for errors, and the agent would never see the reason.
  *
  * @example
  * refusal('Requires human approval.', { code: 'policy.denied', rule: 'tools.cancel_order.deny_if[0]', decision_id: id })
  */
-export function refusal(reason: string, content: RefusalContent): CallToolResult {
-  return { content: [{ type: 'text', text: `${PREFIX[content.code]} ${reason}` }], structuredContent: { ...content }, isError: true };
+export function refusal(reason: string, content: RefusalContent, outputSchema?: unknown): CallToolResult {
+  const result: CallToolResult = {
+    content: [{ type: 'text', text: `${PREFIX[content.code]} ${reason}` }],
+    isError: true,
+    _meta: { [REFUSAL_META_KEY]: { ...content } },
+  };
+  if (outputSchema === undefined) result.structuredContent = { ...content };
+  return result;
 }
 
 /** A JSON-RPC error with a code, as the SDK sends it to the agent (`{ code, message }`). */

@@ -89,9 +89,12 @@ export function prepareEvent(input: LedgerEventInput, now: Date, redactor: Argum
       row.rule = v.nullableString('rule');
       row.reason = v.text('reason');
       row.policy_revision = v.nullableString('policyRevision');
-      row.policy_digest = v.id('policyDigest');
       if (input.type === 'decision') {
         row.effect = v.oneOf('effect', DECISION_EFFECTS);
+        row.policy_digest = v.nullableId('policyDigest');
+        if (row.policy_digest === null && row.effect === 'allow') {
+          throw v.invalid('policyDigest', 'must name the policy that allowed the call (only a refusal made without a policy in force has none)', input.policyDigest);
+        }
         row.approval_id = v.optionalId('approvalId');
         row.shadow_effect = v.optionalOneOf('shadowEffect', DECISION_EFFECTS);
         row.shadow_rule = v.optionalText('shadowRule');
@@ -99,6 +102,7 @@ export function prepareEvent(input: LedgerEventInput, now: Date, redactor: Argum
           throw v.invalid('shadowRule', 'needs a shadowEffect: a shadow rule is recorded only with the effect it would have had', input.shadowRule);
         }
       } else {
+        row.policy_digest = v.id('policyDigest');
         row.approval_id = v.id('approvalId');
         const expiresAt = v.time('expiresAt');
         if (expiresAt === undefined) throw v.invalid('expiresAt', 'must be a Date', undefined);

@@ -84,8 +84,11 @@ export interface DecisionEventInput extends LedgerEventBase, LedgerCallIdentity 
   reason: string;
   /** The policy revision that decided, or null for a policy loaded without one (e.g. from a directory). */
   policyRevision: string | null;
-  /** Hex SHA-256 digest of the policy that decided. */
-  policyDigest: string;
+  /**
+   * Hex SHA-256 digest of the policy that decided; null only for a refusal the gateway made
+   * with no policy in force (rule `gateway.no_policy`). An allow always names its policy.
+   */
+  policyDigest: string | null;
   /** When a granted approval let this call through: that approval's id. */
   approvalId?: string | null;
   /**

@@ -3,9 +3,10 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 /**
  * How the proxy treats traffic: `forward` passes it; `refuse` closes every connection and stops
  * listening (connection refused); `blackhole` keeps connections open but drops every byte, as a
- * network partition does.
+ * network partition does; `stall` keeps every byte and delivers it, in order, once the mode is
+ * `forward` again — a server stopped with SIGSTOP and then continued.
  */
-export type ProxyMode = 'forward' | 'refuse' | 'blackhole';
+export type ProxyMode = 'forward' | 'refuse' | 'blackhole' | 'stall';
 
 /** A TCP proxy on 127.0.0.1 in front of a real server, whose behaviour a test controls. */
 export interface TcpProxy {
@@ -23,16 +24,18 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
   };
+  // Bytes held back while stalled, with where they go, in arrival order.
+  let held: Array<{ to: Socket; chunk: Buffer }> = [];
+  const pass = (to: Socket, chunk: Buffer) => {
+    if (mode === 'forward') to.write(chunk);
+    else if (mode === 'stall') held.push({ to, chunk });
+  };
   const server: Server = createServer((client) => {
     track(client);
     const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
     track(upstream);
-    client.on('data', (chunk) => {
-      if (mode === 'forward') upstream.write(chunk);
-    });
-    upstream.on('data', (chunk) => {
-      if (mode === 'forward') client.write(chunk);
-    });
+    client.on('data', (chunk) => pass(upstream, chunk));
+    upstream.on('data', (chunk) => pass(client, chunk));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -63,7 +66,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       if (mode === 'refuse') await listen(port);
       // Connections that lived through a black hole are stuck mid-protocol: end them when it lifts.
       if (mode === 'blackhole') dropAll();
+      const release = mode === 'stall' ? held : [];
+      held = [];
       mode = next;
+      for (const { to, chunk } of release) if (!to.destroyed) pass(to, chunk);
     },
     async close() {
       dropAll();

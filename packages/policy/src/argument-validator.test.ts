@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ArgumentValidator } from './argument-validator.js';
+import { ArgumentValidator, finiteCopy, nonFinitePaths } from './argument-validator.js';
 
 const schema = {
   type: 'object',
@@ -54,5 +54,35 @@ describe('argument validator', () => {
     const check = new ArgumentValidator().validate({ type: 'object', properties: { a: { type: 'no-such-type' } } }, { a: 1 });
     expect(check.valid).toBe(false);
     if (!check.valid) expect(check.message).toMatch(/^the tool's input schema cannot be used/);
+  });
+});
+
+describe('non-finite numbers', () => {
+  const amount = { type: 'object', properties: { price: { type: 'number' }, legs: { type: 'array' } } };
+
+  it('refuses Infinity, -Infinity and NaN wherever they are, before the schema is consulted', () => {
+    const v = new ArgumentValidator();
+    const check = v.validate(amount, JSON.parse('{"price": 1e999, "legs": [{"qty": -1e999}, 1]}'));
+    expect(check.valid).toBe(false);
+    if (check.valid) return;
+    expect(check.nonFinite).toEqual(['args.price', 'args.legs[0].qty']);
+    expect(check.message).toMatch(/^args\.price is not a finite number; args\.legs\[0\]\.qty is not a finite number/);
+    // Even a schema that would accept anything does not let them through.
+    expect(v.validate({}, { x: Number.NaN }).valid).toBe(false);
+    expect(v.validate({ type: 'object' }, { price: 1e308 }).valid).toBe(true);
+  });
+
+  it('copies arguments with non-finite numbers named, keeping an own __proto__ key', () => {
+    const args = JSON.parse('{"__proto__": {"p": 1e999}, "n": [-1e999, 2]}');
+    const copy = finiteCopy(args) as Record<string, unknown>;
+    expect(Object.keys(copy)).toEqual(['__proto__', 'n']);
+    expect(JSON.stringify(copy)).toBe('{"__proto__":{"p":"Infinity"},"n":["-Infinity",2]}');
+    expect(nonFinitePaths(copy)).toEqual([]);
+  });
+
+  it('walks deeply nested values without overflowing the stack', () => {
+    let deep: unknown = 1e999;
+    for (let i = 0; i < 50_000; i++) deep = [deep];
+    expect(nonFinitePaths(deep)).toHaveLength(1);
   });
 });

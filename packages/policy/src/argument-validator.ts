@@ -3,8 +3,14 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 
 const require = createRequire(import.meta.url);
 
-/** The verdict of {@link ArgumentValidator.validate}. */
-export type ArgumentCheck = { readonly valid: true } | { readonly valid: false; readonly message: string; readonly errors: readonly string[] };
+/**
+ * The verdict of {@link ArgumentValidator.validate}. `nonFinite` lists the paths of numbers
+ * that are not finite (JSON such as `1e999` parses to Infinity), which no schema keyword
+ * catches and which the ledger cannot record as they are.
+ */
+export type ArgumentCheck =
+  | { readonly valid: true }
+  | { readonly valid: false; readonly message: string; readonly errors: readonly string[]; readonly nonFinite?: readonly string[] };
 
 type AjvInstance = { compile(schema: unknown): ValidateFunction };
 type AjvCtor = new (options: Record<string, unknown>) => AjvInstance;
@@ -14,7 +20,9 @@ const MAX_REPORTED = 5;
 
 /**
  * Validates tool arguments against the tool's `inputSchema` with ajv: no type coercion, no
- * defaults written into the arguments, every error collected. Each schema is compiled once
+ * defaults written into the arguments, every error collected. Numbers must be finite
+ * wherever they are (before the schema is consulted): Infinity satisfies `type: number`,
+ * but it is no JSON value, so it could neither be compared honestly nor recorded. Each schema is compiled once
  * (cached by the schema object, so a reloaded tool list compiles afresh). Draft 2020-12 and
  * 2019-09 schemas are compiled as 2020-12, everything else as draft-07 (what most MCP
  * servers emit). A schema that does not compile fails closed: every call is invalid.
@@ -30,6 +38,11 @@ export class ArgumentValidator {
 
   /** Checks `args` (undefined counts as `{}`) against `schema`. */
   validate(schema: object, args: unknown): ArgumentCheck {
+    const nonFinite = nonFinitePaths(args);
+    if (nonFinite.length > 0) {
+      const errors = nonFinite.map((path) => `${path} is not a finite number`);
+      return { valid: false, message: `${errors.slice(0, MAX_REPORTED).join('; ')} (a JSON number too large for a double, such as 1e999, parses to Infinity)`, errors, nonFinite };
+    }
     const fn = this.#compiled(schema);
     if (fn instanceof Error) {
       return { valid: false, message: `the tool's input schema cannot be used, so no call is accepted: ${fn.message}`, errors: [fn.message] };
@@ -75,6 +88,48 @@ export class ArgumentValidator {
 // Upstream schemas are not ours to lint: unknown keywords and formats are tolerated, but values
 // are never coerced or defaulted, so what is validated is exactly what is forwarded.
 const OPTIONS = Object.freeze({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false, removeAdditional: false, validateFormats: false, allowUnionTypes: true });
+
+/**
+ * The paths (`args.price`, `args.legs[2].qty`) of every number in `value` that is not finite,
+ * Walks with its own stack, so a deeply nested value cannot overflow it.
+ */
+export function nonFinitePaths(value: unknown): string[] {
+  const found: string[] = [];
+  if (typeof value === 'number') return Number.isFinite(value) ? found : ['args'];
+  if (value === null || typeof value !== 'object') return found;
+  const stack: Array<{ v: unknown; path: string }> = [{ v: value, path: 'args' }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) push(stack, found, v[i], `${path}[${i}]`);
+    } else {
+      const keys = Object.keys(v as object);
+      for (let i = keys.length - 1; i >= 0; i--) push(stack, found, (v as Record<string, unknown>)[keys[i]!], `${path}.${keys[i]!}`);
+    }
+  }
+  return found;
+}
+
+function push(stack: Array<{ v: unknown; path: string }>, found: string[], v: unknown, path: string): void {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) found.push(path);
+  } else if (v !== null && typeof v === 'object') stack.push({ v, path });
+}
+
+/**
+ * A copy of `value` with every non-finite number replaced by its name as a string
+ * (`"Infinity"`, `"-Infinity"`, `"NaN"`), so a refused call's arguments can still be
+ * recorded and digested (RFC 8785 has no representation for them).
+ */
+export function finiteCopy(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(finiteCopy);
+  const out: Record<string, unknown> = {};
+  // defineProperty: an own `__proto__` key (JSON.parse makes one) must stay a plain key.
+  for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: finiteCopy(v), enumerable: true, writable: true, configurable: true });
+  return out;
+}
 
 function describe(e: ErrorObject): string {
   const path = e.instancePath === '' ? 'args' : `args${e.instancePath.split('/').slice(1).map((t) => (/^\d+$/.test(t) ? `[${t}]` : `.${t.replace(/~1/g, '/').replace(/~0/g, '~')}`)).join('')}`;
