@@ -165,6 +165,21 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
       expect(invalid.structuredContent).toMatchObject({ code: 'invalid_arguments', rule: 'input_schema' });
     });
 
+    it('a refusal of a tool with an output schema reaches the SDK\'s own callTool with its reason', async () => {
+      // callTool validates structuredContent against the tool's outputSchema, errors included:
+      // a refusal carries its machine-readable part in _meta for such a tool.
+      await client.listTools();
+      const result = (await client.callTool({ name: 'get-structured-content', arguments: { location: 42 } })) as CallToolResult;
+      expect(result.isError).toBe(true);
+      expect(result.structuredContent).toBeUndefined();
+      expect((result.content as Array<{ text: string }>)[0]!.text).toMatch(/^\[POLICY DENIED\] invalid arguments for get-structured-content: args\.location must be string/);
+      expect(result._meta?.['tollgate/refusal']).toMatchObject({ code: 'invalid_arguments', rule: 'input_schema' });
+      // A tool without an output schema still gets structuredContent as well.
+      const plain = (await client.callTool({ name: 'get-sum', arguments: { a: 'x', b: 1 } })) as CallToolResult;
+      expect(plain.structuredContent).toMatchObject({ code: 'invalid_arguments' });
+      expect(plain._meta?.['tollgate/refusal']).toEqual(plain.structuredContent);
+    });
+
     it('holds calls that need an approval', async () => {
       const held = await call('toggle-subscriber-updates', {});
       expect(held.isError).toBe(true);
@@ -213,7 +228,7 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
       expect(decisions.filter((d) => d.effect === 'hidden').map((d) => d.tool)).toEqual(['get-env']);
       expect(decisions.filter((d) => d.effect === 'approval_required').map((d) => d.tool)).toEqual(['toggle-subscriber-updates']);
       expect(decisions.filter((d) => d.effect === 'deny').map((d) => d.rule).sort()).toEqual(
-        ['all_tools.limits[0]', 'echo-no-private-keys', 'input_schema', 'tools.gzip-file-as-resource.require[0]', 'tools.toggle-simulated-logging.action'].sort(),
+        ['all_tools.limits[0]', 'echo-no-private-keys', 'input_schema', 'input_schema', 'input_schema', 'tools.gzip-file-as-resource.require[0]', 'tools.toggle-simulated-logging.action'].sort(),
       );
       const echo = allowed.find((d) => d.tool === 'echo')!;
       const straight = await direct.callTool({ name: 'echo', arguments: { message: 'hello through the gateway' } });
