@@ -94,3 +94,7 @@ export type { ExampleCallInput, ExampleCalls, SequenceShape } from './diff/examp
 export { sampleRegex } from './diff/regex-sampler.js';
 export { FLIP_KINDS, flipKind, replayDecisions } from './diff/decision-replay.js';
 export type { FlipKind, RecordedCall, ReplayFlip, ReplayReport } from './diff/decision-replay.js';
+export { DEFAULT_FORMAT_WIDTH, formatDocument, formatJsonValue, formattedKindOf } from './format/policy-formatter.js';
+export type { FormatOptions, FormattedDocument } from './format/policy-formatter.js';
+export { POLICY_LAYOUT, TEST_FILE_LAYOUT, childLayout, layoutOf, orderedKeys } from './format/document-layout.js';
+export type { FormattedKind, NodeLayout } from './format/document-layout.js';
