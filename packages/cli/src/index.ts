@@ -77,3 +77,5 @@ export { diffSummaryLine, renderDiffPretty } from './diff/diff-pretty-renderer.j
 export { MAX_COMMENT_LENGTH, renderDiffMarkdown } from './diff/diff-markdown-renderer.js';
 export { formatExitCode, formatPolicyFiles, formatSummary, renderFormatReport } from './format/format-runner.js';
 export type { FormatFilesOptions, FormatReport, FormatStatus, FormattedFileReport } from './format/format-runner.js';
+export { importInterceptFiles, interceptImportExitCode, renderInterceptImport, serverNameOf } from './import/intercept-import-task.js';
+export type { ImportedPolicyFile, InterceptImportOptions, InterceptImportReport } from './import/intercept-import-task.js';
