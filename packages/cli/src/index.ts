@@ -75,3 +75,7 @@ export { MAX_REPLAY_CALLS, readRecordedCalls, recordedCallOf } from './diff/ledg
 export type { RecordedCalls } from './diff/ledger-replay-reader.js';
 export { diffSummaryLine, renderDiffPretty } from './diff/diff-pretty-renderer.js';
 export { MAX_COMMENT_LENGTH, renderDiffMarkdown } from './diff/diff-markdown-renderer.js';
+export { formatExitCode, formatPolicyFiles, formatSummary, renderFormatReport } from './format/format-runner.js';
+export type { FormatFilesOptions, FormatReport, FormatStatus, FormattedFileReport } from './format/format-runner.js';
+export { importInterceptFiles, interceptImportExitCode, renderInterceptImport, serverNameOf } from './import/intercept-import-task.js';
+export type { ImportedPolicyFile, InterceptImportOptions, InterceptImportReport } from './import/intercept-import-task.js';

@@ -47,6 +47,7 @@ export const DIAGNOSTIC_CODES = {
   TG204: { name: 'unguarded-critical-tool', severity: 'warning', summary: 'A critical-risk tool is allowed with no condition, limit or approval.' },
   TG205: { name: 'no-catalog', severity: 'info', summary: 'No catalog.json beside the policy; catalog checks were skipped.' },
   TG206: { name: 'invalid-catalog', severity: 'error', summary: 'catalog.json is not a valid tools/list snapshot.' },
+  TG400: { name: 'intercept-invalid', severity: 'error', summary: 'A policy in Intercept\'s format, being imported, is not valid by Intercept\'s own rules.' },
   TG300: { name: 'test-policy-missing', severity: 'error', summary: 'A test file\'s policy could not be found or loaded.' },
   TG207: { name: 'optional-argument-in-approve-if', severity: 'warning', summary: 'An approve_if condition tests an optional argument: the agent can skip the approval by leaving the argument out.' },
   TG208: { name: 'diagnostics-truncated', severity: 'info', summary: 'More findings than the report shows; fix these and lint again.' },

@@ -97,3 +97,15 @@ export type { ExampleCallInput, ExampleCalls, SequenceShape } from './diff/examp
 export { sampleRegex } from './diff/regex-sampler.js';
 export { FLIP_KINDS, flipKind, replayDecisions } from './diff/decision-replay.js';
 export type { FlipKind, RecordedCall, ReplayFlip, ReplayReport } from './diff/decision-replay.js';
+export { DEFAULT_FORMAT_WIDTH, formatDocument, formatJsonValue, formattedKindOf } from './format/policy-formatter.js';
+export type { FormatOptions, FormattedDocument } from './format/policy-formatter.js';
+export { POLICY_LAYOUT, TEST_FILE_LAYOUT, childLayout, layoutOf, orderedKeys } from './format/document-layout.js';
+export type { FormattedKind, NodeLayout } from './format/document-layout.js';
+export { importInterceptPolicy } from './import/intercept/intercept-importer.js';
+export type { InterceptImportResult } from './import/intercept/intercept-importer.js';
+export { IMPORT_DIFFERENCES } from './import/intercept/intercept-import-report.js';
+export type { ImportDifference, ImportDifferenceCode, ImportedRule, ImportLocation, ImportNote, InterceptImport, RuleTarget } from './import/intercept/intercept-import-report.js';
+export { readInterceptPolicy, regexCompiles, splitInlineFlags } from './import/intercept/intercept-policy-reader.js';
+export type { IgnoredKey, InterceptReadResult } from './import/intercept/intercept-policy-reader.js';
+export { counterScope, INTERCEPT_OPERATORS } from './import/intercept/intercept-policy.js';
+export type { InterceptCondition, InterceptOperator, InterceptPolicy, InterceptRule, InterceptSource, InterceptState, InterceptTool, InterceptWindow } from './import/intercept/intercept-policy.js';
