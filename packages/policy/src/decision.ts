@@ -3,11 +3,12 @@ export type Effect = 'allow' | 'deny' | 'approval_required' | 'hidden';
 
 /**
  * Why a call was not allowed, as agents and the ledger see it: `policy.denied` (a rule),
- * `rate_limited` (a limit), `approval.required`, `tool.hidden`, `invalid_arguments` (the
+ * `rate_limited` (a limit), `approval.required`, `approval.denied` / `approval.expired` (the
+ * call's approval request was denied by an approver, or expired), `tool.hidden`, `invalid_arguments` (the
  * arguments do not fit the tool's input schema, or hold a non-finite number). The gateway
  * adds codes for what it refuses without a policy rule (`gateway.closing`, `ledger.unavailable`, …).
  */
-export type DecisionCode = 'policy.denied' | 'rate_limited' | 'approval.required' | 'tool.hidden' | 'invalid_arguments';
+export type DecisionCode = 'policy.denied' | 'rate_limited' | 'approval.required' | 'approval.denied' | 'approval.expired' | 'tool.hidden' | 'invalid_arguments';
 
 /** The rule id of a call refused because its arguments do not fit the tool's input schema (step 2). */
 export const INPUT_SCHEMA_RULE = 'input_schema';
@@ -46,9 +47,12 @@ export interface LimitState {
 
 /** What an approval must satisfy, carried by an `approval_required` decision. */
 export interface ApprovalRequirement {
+  /** Approver ids or groups that may decide; null = any configured approver. */
   readonly approvers: readonly string[] | null;
-  /** How long the request stays open, in milliseconds (default 10 minutes). */
-  readonly timeout_ms: number;
+  /** How long the request stays open, in milliseconds; null = the gateway's `approvals.timeout`. */
+  readonly timeout_ms: number | null;
+  /** Distinct approvers who must grant it (1 unless the rule sets `min_approvals`). */
+  readonly min_approvals: number;
 }
 
 /**
@@ -91,7 +95,7 @@ export interface Decision {
   readonly errors?: readonly string[];
   /** For `invalid_arguments` caused by non-finite numbers: their paths (`args.price`). */
   readonly non_finite?: readonly string[];
-  /** For a call allowed by a granted approval: that approval's id, to be marked used. */
+  /** For a call allowed by a granted approval: that approval's id, to be marked used; for `approval.denied` / `approval.expired`: the request's id. */
   readonly approval_id?: string;
   /**
    * Present exactly when a policy or tool rule in shadow mode was evaluated for this call:
@@ -101,7 +105,17 @@ export interface Decision {
 }
 
 /**
- * Finds a granted, unexpired, unused approval for exactly this call (§5) and returns its
- * id, or undefined. The gateway backs it with its approval store; tests with a flag.
+ * The approval request of exactly this call (§5), as an {@link ApprovalLookup} found it: granted
+ * (and unexpired, unused: the call may run), denied by an approver, or expired ungranted.
  */
-export type ApprovalLookup = (call: ToolCall, rule: string) => string | undefined;
+export type ApprovalState =
+  | { readonly status: 'granted'; readonly id: string }
+  | { readonly status: 'denied'; readonly id: string; readonly approver?: string; readonly reason?: string | null }
+  | { readonly status: 'expired'; readonly id: string };
+
+/**
+ * Finds the approval request of exactly this call for the rule that asks for one, or
+ * undefined when there is none to go by (step 6 then answers `approval_required`). The
+ * gateway backs it with its approval store; `tollgate test` with a step's `approval`.
+ */
+export type ApprovalLookup = (call: ToolCall, rule: string) => ApprovalState | undefined;

@@ -1,6 +1,6 @@
 export { canonicalJson, canonicalDigest, sha256Hex } from './canonical-json.js';
 export { INPUT_SCHEMA_RULE } from './decision.js';
-export type { Agent, ApprovalLookup, ApprovalRequirement, Decision, DecisionCode, Effect, LimitState, ShadowDecision, ToolCall } from './decision.js';
+export type { Agent, ApprovalLookup, ApprovalRequirement, ApprovalState, Decision, DecisionCode, Effect, LimitState, ShadowDecision, ToolCall } from './decision.js';
 export { ArgumentValidator, finiteCopy, nonFinitePaths } from './argument-validator.js';
 export type { ArgumentCheck } from './argument-validator.js';
 export { DIAGNOSTIC_CODES, PolicyError, formatDiagnostic, hasErrors, sortDiagnostics } from './diagnostic.js';
@@ -26,6 +26,7 @@ export type { ParseOptions, ParseResult, SourceDocument, SourcePosition } from '
 export {
   TEST_AGENT,
   TEST_APPROVAL_ID,
+  TEST_APPROVER,
   TEST_EPOCH,
   TEST_SESSION,
   allowItem,

@@ -123,12 +123,13 @@ describe('evaluation order (DESIGN §2)', () => {
     const d = p.decide(call('order', { exchange_id: 'binance', amount: 60 }));
     expect(pick(d)).toEqual({ effect: 'approval_required', rule: 'tools.order.approve_if[0]', reason: 'Large order.' });
     expect(d.code).toBe('approval.required');
-    expect(d.approval).toEqual({ approvers: ['risk-desk'], timeout_ms: 5 * 60_000 });
+    expect(d.approval).toEqual({ approvers: ['risk-desk'], timeout_ms: 5 * 60_000, min_approvals: 1 });
     const night: ToolCall = { tool: 'order', args: { exchange_id: 'kraken', amount: 1 }, agent: { id: 'n', labels: { shift: 'night' } } };
     expect(p.decide(night).rule).toBe('night');
     const wire = p.decide(call('wire'));
     expect(wire).toMatchObject({ effect: 'approval_required', rule: 'tools.wire.action' });
-    expect(wire.approval).toEqual({ approvers: null, timeout_ms: 10 * 60_000 });
+    // No timeout of its own: the gateway's approvals.timeout applies.
+    expect(wire.approval).toEqual({ approvers: null, timeout_ms: null, min_approvals: 1 });
   });
 
   test('6. a granted approval for the call lets it through, once looked up with its rule', () => {
@@ -136,13 +137,13 @@ describe('evaluation order (DESIGN §2)', () => {
     const d = p.decide(call('order', { exchange_id: 'binance', amount: 60 }), {
       approvals: (c, rule) => {
         seen.push(`${c.tool}:${rule}`);
-        return 'appr-1';
+        return { status: 'granted', id: 'appr-1' };
       },
     });
     expect(d).toMatchObject({ effect: 'allow', rule: 'tools.order.approve_if[0]', approval_id: 'appr-1' });
     expect(seen).toEqual(['order:tools.order.approve_if[0]']);
     // deny_if still wins over an approval: approvals are consulted only at step 6.
-    expect(p.decide(call('order', { exchange_id: 'binance', amount: 101 }), { approvals: () => 'appr-2' }).effect).toBe('deny');
+    expect(p.decide(call('order', { exchange_id: 'binance', amount: 101 }), { approvals: () => ({ status: 'granted', id: 'appr-2' }) }).effect).toBe('deny');
   });
 
   test('8. a plain allow has rule null', () => {

@@ -1,7 +1,7 @@
 import { ArgumentValidator } from './argument-validator.js';
 import { canonicalDigest } from './canonical-json.js';
 import { compileCondition, Outcome, type CompiledCondition } from './condition-compiler.js';
-import { INPUT_SCHEMA_RULE, type ApprovalLookup, type ApprovalRequirement, type Decision, type LimitState, type ShadowDecision, type ToolCall } from './decision.js';
+import { INPUT_SCHEMA_RULE, type ApprovalLookup, type ApprovalRequirement, type ApprovalState, type Decision, type LimitState, type ShadowDecision, type ToolCall } from './decision.js';
 import { PolicyError, type Diagnostic, type DiagnosticCode } from './diagnostic.js';
 import type { Condition, Limit, Policy, RateLimit, Scope, ToolRule, Window } from './generated/policy-types.js';
 import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from './limit-store.js';
@@ -110,7 +110,6 @@ export interface CompiledPolicy {
 const MAX_ARGUMENT_ERRORS = 20;
 const WINDOWS: Record<string, number> = { second: 1, minute: 60, hour: 3600, day: 86_400 };
 const WINDOW_WORDS: Record<number, string> = { 1: 'second', 60: 'minute', 3600: 'hour', 86_400: 'day' };
-const DEFAULT_APPROVAL_TIMEOUT_MS = 10 * 60_000;
 
 interface CompiledLimit {
   readonly rule: string;
@@ -192,6 +191,15 @@ export function tryCompilePolicy(value: unknown, options: CompileOptions = {}): 
 
 function detachedDocument(value: unknown, file: string): SourceDocument {
   return { file, format: 'json', text: '', value, positionOf: () => ({ line: 1, column: 1 }) };
+}
+
+/** Who may approve a rule's calls, how many of them, and for how long (null: the gateway's default). */
+function approvalRequirement(rule: { approvers?: readonly string[]; timeout?: string; min_approvals?: number }): ApprovalRequirement {
+  return Object.freeze({
+    approvers: rule.approvers ? Object.freeze([...rule.approvers]) : null,
+    timeout_ms: rule.timeout ? parseDuration(rule.timeout) : null,
+    min_approvals: rule.min_approvals ?? 1,
+  });
 }
 
 /** Parses a duration such as "30s", "10m", "2h", "1d" or "500ms" into milliseconds. */
@@ -337,7 +345,7 @@ class Compiler {
             rule: actionId,
             reason: rule.reason ?? `every call to "${name}" needs a human approval`,
             code: 'approval.required',
-            approval: Object.freeze({ approvers: null, timeout_ms: DEFAULT_APPROVAL_TIMEOUT_MS }),
+            approval: approvalRequirement(rule),
           })
         : null;
     const require = (rule.require ?? []).flatMap((c, i): CompiledRequire[] => {
@@ -362,10 +370,7 @@ class Compiler {
     const approveIf = (rule.approve_if ?? []).map((r, i): CompiledGate => {
       const id = r.id ?? toolRuleId(name, `approve_if[${i}]`);
       const conditions = this.#conditions(r.conditions, pointerOf('tools', name, 'approve_if', i, 'conditions'));
-      const approval: ApprovalRequirement = Object.freeze({
-        approvers: r.approvers ? Object.freeze([...r.approvers]) : null,
-        timeout_ms: r.timeout ? parseDuration(r.timeout) : DEFAULT_APPROVAL_TIMEOUT_MS,
-      });
+      const approval = approvalRequirement(r);
       return {
         conditions,
         decision: this.#decision({ effect: 'approval_required', rule: id, reason: r.reason ?? `needs a human approval (rule ${id})`, code: 'approval.required', approval }),
@@ -652,14 +657,33 @@ class Evaluator implements CompiledPolicy {
         }
       }
       if (approval !== null) {
-        approvalId = approvals?.(call, approval.rule!);
-        if (approvalId === undefined) return approval;
+        const state = approvals?.(call, approval.rule!);
+        if (state === undefined) return approval;
+        if (state.status !== 'granted') return this.#approvalRefused(approval, state);
+        approvalId = state.id;
         allow = this.#approvedAllow(approval.rule!, approvalId);
       }
     }
     // 7. Limits.
     if (t.limits.length === 0) return allow;
     return this.#prepareLimits(call, context, t.limits, allow, approvalId);
+  }
+
+  /** The call's approval request was denied, or expired before it was granted: the call is denied by the rule that asked. */
+  #approvalRefused(approval: Decision, state: Exclude<ApprovalState, { status: 'granted' }>): Decision {
+    const reason =
+      state.status === 'denied'
+        ? `approval ${state.id} was denied${state.approver ? ` by ${state.approver}` : ''}${state.reason ? `: ${state.reason}` : ''}`
+        : `approval ${state.id} expired before it was granted; make the call again to ask anew`;
+    return Object.freeze({
+      effect: 'deny',
+      rule: approval.rule,
+      reason,
+      code: state.status === 'denied' ? 'approval.denied' : 'approval.expired',
+      revision: this.revision,
+      digest: this.digest,
+      approval_id: state.id,
+    });
   }
 
   #approvedAllow(rule: string, approvalId: string): Decision {

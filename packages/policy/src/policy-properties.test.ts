@@ -162,7 +162,7 @@ describe('properties of decide over random policies and calls', () => {
       fc.property(policy, toolCall, (p, c) => {
         const rule = p.tools !== undefined && Object.hasOwn(p.tools, c.tool) ? p.tools[c.tool]! : undefined;
         fc.pre(rule !== undefined && rule.action !== 'allow' && (rule.deny_if ?? []).some((r) => r.conditions.every((k) => holds(c, k))));
-        const d = compilePolicy(p).decide(c, { now: T0, approvals: () => 'granted' });
+        const d = compilePolicy(p).decide(c, { now: T0, approvals: () => ({ status: 'granted', id: 'granted' }) });
         expect(d.effect).not.toBe('allow');
         expect(d.effect).not.toBe('approval_required');
       }),

@@ -60,7 +60,7 @@ describe('a policy in shadow mode', () => {
     let asked = 0;
     const approvals = () => {
       asked += 1;
-      return 'granted-1';
+      return { status: 'granted' as const, id: 'granted-1' };
     };
     const d = p.decide(call('withdraw', { amount: 50 }), { approvals });
     expect(pick(d)).toEqual({ effect: 'allow', rule: null, shadow: { effect: 'approval_required', rule: 'big-withdrawal' } });
@@ -171,7 +171,7 @@ describe('a tool rule in shadow mode', () => {
     let asked = 0;
     const approvals = () => {
       asked += 1;
-      return 'granted-1';
+      return { status: 'granted' as const, id: 'granted-1' };
     };
     expect(pick(shadowed.decide(call('withdraw', { amount: 50 }), { approvals }))).toEqual({
       effect: 'deny',

@@ -114,6 +114,35 @@ describe('runTestFile', () => {
     expect(r.failed).toBe(0);
   });
 
+  test('approval steps: granted runs once, denied and expired deny with their codes', () => {
+    const r = run({
+      cases: [
+        {
+          name: 'a grant runs exactly one call; the repeat is held again',
+          sequence: [
+            { call: order(4), approval: 'granted', repeat: 1, expect: { effect: 'allow', rule: 'tools.order.approve_if[0]' } },
+            { call: order(4), expect: { effect: 'approval_required', code: 'approval.required' } },
+          ],
+        },
+        {
+          name: 'a granted step repeated: only its first call runs',
+          sequence: [
+            { call: order(4), approval: 'granted', expect: 'allow' },
+          ],
+        },
+        { name: 'denied', call: order(4), approval: 'denied', expect: { effect: 'deny', rule: 'tools.order.approve_if[0]', code: 'approval.denied', reason_contains: 'denied by test-approver' } },
+        { name: 'expired', call: order(4), approval: 'expired', expect: { effect: 'deny', code: 'approval.expired', reason_contains: 'expired before it was granted' } },
+        // deny_if still comes first: an approval never lets a denied call through.
+        { name: 'deny_if first', call: order(6), approval: 'granted', expect: { effect: 'deny', rule: 'max-amount' } },
+        { name: 'a wrong code fails', call: order(4), approval: 'denied', expect: { effect: 'deny', code: 'approval.expired' } },
+      ],
+    });
+    expect(r.cases.map((c) => c.passed)).toEqual([true, true, true, true, true, false]);
+    expect(r.cases[5]!.failure!.mismatches).toEqual(['code: expected approval.expired, got approval.denied']);
+    const repeated = run({ cases: [{ name: 'repeat', sequence: [{ call: order(4), approval: 'granted', repeat: 2, expect: 'allow' }] }] });
+    expect(repeated.cases[0]!.failure).toMatchObject({ repetition: 2, actual: { effect: 'approval_required' } });
+  });
+
   test('an impossible time fails its case and says why', () => {
     const r = run({ cases: [{ name: 'bad time', call: order(1), at: '2026-13-45T00:00:00Z', expect: 'allow' }] });
     expect(r.cases[0]!.failure!.mismatches[0]).toContain('is not a valid time');

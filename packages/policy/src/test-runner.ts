@@ -1,4 +1,4 @@
-import type { Decision, Effect, ShadowDecision, ToolCall } from './decision.js';
+import type { ApprovalState, Decision, DecisionCode, Effect, ShadowDecision, ToolCall } from './decision.js';
 import type { Diagnostic } from './diagnostic.js';
 import type { Expectation, PolicyTestFile, ShadowExpectation, TestCall } from './generated/test-file-types.js';
 import { MemoryLimitStore } from './limit-store.js';
@@ -12,8 +12,15 @@ export const TEST_EPOCH = Date.parse('2026-01-01T00:00:00Z');
 export const TEST_AGENT = Object.freeze({ id: 'test-agent' });
 /** The session a case's calls share when they name none. */
 export const TEST_SESSION = Object.freeze({ id: 'test-session' });
-/** The approval id a call marked `"approved": true` is decided with. */
+/** The approval id a call marked `"approved": true` (or with an `"approval"`) is decided with. */
 export const TEST_APPROVAL_ID = 'test-approval';
+/** Who denied a call marked `"approval": "denied"`. */
+export const TEST_APPROVER = 'test-approver';
+
+function testApproval(approval: 'granted' | 'denied' | 'expired'): ApprovalState {
+  if (approval === 'denied') return { status: 'denied', id: TEST_APPROVAL_ID, approver: TEST_APPROVER };
+  return { status: approval, id: TEST_APPROVAL_ID };
+}
 
 /** A parsed, schema-valid test file, or the diagnostics that say why it is not. */
 export interface ParsedTestFile {
@@ -28,6 +35,8 @@ export interface ExpectedDecision {
   /** Present when the test names the rule; `null` expects a plain allow. */
   readonly rule?: string | null;
   readonly reason_contains?: string;
+  /** The decision's code (`approval.denied`, `rate_limited`, …), when the test names one. */
+  readonly code?: DecisionCode;
   /** The would-be decision of what is in shadow mode, when the test names one. */
   readonly shadow?: ExpectedShadowDecision;
 }
@@ -120,6 +129,7 @@ function compare(expected: ExpectedDecision, actual: Decision): string[] {
   if (expected.reason_contains !== undefined && !actual.reason.includes(expected.reason_contains)) {
     out.push(`reason: expected it to contain ${JSON.stringify(expected.reason_contains)}, got ${JSON.stringify(actual.reason)}`);
   }
+  if (expected.code !== undefined && actual.code !== expected.code) out.push(`code: expected ${expected.code}, got ${actual.code ?? 'none'}`);
   const shadow = expected.shadow;
   if (shadow !== undefined) {
     const got = actual.shadow;
@@ -151,7 +161,15 @@ export function runTestFile(tests: PolicyTestFile, document: SourceDocument, pol
   let passed = 0;
   tests.cases.forEach((c, index) => {
     const pos = document.positionOf(pointerOf('cases', index));
-    const steps = c.sequence ?? [{ call: c.call!, expect: c.expect!, ...(c.at !== undefined ? { at: c.at } : {}), ...(c.approved !== undefined ? { approved: c.approved } : {}) }];
+    const steps = c.sequence ?? [
+      {
+        call: c.call!,
+        expect: c.expect!,
+        ...(c.at !== undefined ? { at: c.at } : {}),
+        ...(c.approved !== undefined ? { approved: c.approved } : {}),
+        ...(c.approval !== undefined ? { approval: c.approval } : {}),
+      },
+    ];
     const limits = new MemoryLimitStore();
     let now = TEST_EPOCH;
     let calls = 0;
@@ -176,11 +194,14 @@ export function runTestFile(tests: PolicyTestFile, document: SourceDocument, pol
       }
       const call = toCall(step.call, TEST_SESSION);
       const expected = normalise(step.expect);
-      const approvals = step.approved ? () => TEST_APPROVAL_ID : undefined;
-      const context = { now, limits, ...(approvals ? { approvals } : {}) };
+      // A granted approval is used exactly once, as in the gateway: a repeat after it is held again.
+      let approval = step.approval ?? (step.approved ? 'granted' : undefined);
+      const approvals = (): ApprovalState | undefined => (approval === undefined ? undefined : testApproval(approval));
+      const context = { now, limits, approvals };
       const repeat = 'repeat' in step && typeof step.repeat === 'number' ? step.repeat : 1;
       for (let r = 1; r <= repeat; r++) {
         const decision = policy.decide(call, context);
+        if (decision.approval_id !== undefined && decision.effect === 'allow') approval = undefined;
         calls += 1;
         markHit(hits, policy, call.tool, decision);
         const mismatches = compare(expected, decision);

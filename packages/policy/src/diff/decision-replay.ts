@@ -106,7 +106,7 @@ export function replayDecisions(
   const decide = (policy: CompiledPolicy | undefined, side: string, c: RecordedCall): Decision => {
     if (!policy) return noPolicy(c.server);
     const approvalId = c.approval_id;
-    return policy.decide(c.call, { now: c.at, limits: storeOf(side, c.server), ...(approvalId !== null ? { approvals: () => approvalId } : {}) });
+    return policy.decide(c.call, { now: c.at, limits: storeOf(side, c.server), ...(approvalId !== null ? { approvals: () => ({ status: 'granted' as const, id: approvalId }) } : {}) });
   };
   const flips = Object.fromEntries(FLIP_KINDS.map((k) => [k, 0])) as Record<FlipKind, number>;
   const examples: ReplayFlip[] = [];

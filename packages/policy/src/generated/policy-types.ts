@@ -29,6 +29,14 @@ export type Scope = 'agent' | 'session' | 'global';
  */
 export type Path = string;
 /**
+ * With `action: approve`: how long a request stays open (default: the gateway's approvals.timeout, 10m).
+ */
+export type Duration = string;
+/**
+ * With `action: approve`: how many distinct approvers must grant a request (default 1).
+ */
+export type MinApprovals = number;
+/**
  * A test of one path. A missing path makes every operator false except `exists`.
  *
  * This interface was referenced by `Policy`'s JSON-Schema
@@ -42,12 +50,23 @@ export type Condition = Condition1;
 export type Operator =
   'eq' | 'neq' | 'lt' | 'lte' | 'gt' | 'gte' | 'in' | 'not_in' | 'exists' | 'regex' | 'contains';
 /**
+ * How long the request stays open before it expires (default: the gateway's approvals.timeout, 10m).
+ */
+export type Duration1 = string;
+/**
+ * How many distinct approvers must grant the request (a two-person rule with 2); one denial decides it. Default 1.
+ *
+ * This interface was referenced by `Policy`'s JSON-Schema
+ * via the `definition` "MinApprovals".
+ */
+export type MinApprovals1 = number;
+/**
  * A duration such as "30s", "10m", "2h", "1d".
  *
  * This interface was referenced by `Policy`'s JSON-Schema
  * via the `definition` "Duration".
  */
-export type Duration = string;
+export type Duration2 = string;
 
 /**
  * A Tollgate policy (language version "1"): the rules for one upstream MCP server's tool calls.
@@ -142,6 +161,12 @@ export interface ToolRule {
    */
   reason?: string;
   /**
+   * With `action: approve`: who may approve (approver ids or groups; "user" lets the agent's own user approve in-band). Default: any configured approver.
+   */
+  approvers?: string[];
+  timeout?: Duration;
+  min_approvals?: MinApprovals;
+  /**
    * Conditions that must all hold; the first that fails denies the call.
    */
   require?: Condition[];
@@ -207,7 +232,8 @@ export interface ApproveRule {
    * Who may approve: approver ids or groups; "user" lets the agent's own user approve in-band.
    */
   approvers?: string[];
-  timeout?: Duration;
+  timeout?: Duration1;
+  min_approvals?: MinApprovals1;
 }
 /**
  * Shorthand for one counting limit of this tool.

@@ -20,6 +20,7 @@ export type Expectation =
       effect: Effect;
       rule?: string | null;
       reason_contains?: string;
+      code?: DecisionCode;
       shadow?: ShadowExpectation;
     };
 /**
@@ -27,6 +28,20 @@ export type Expectation =
  * via the `definition` "Effect".
  */
 export type Effect = 'allow' | 'deny' | 'approval_required' | 'hidden';
+/**
+ * Why the call was not allowed: the decision's code.
+ *
+ * This interface was referenced by `PolicyTestFile`'s JSON-Schema
+ * via the `definition` "DecisionCode".
+ */
+export type DecisionCode =
+  | 'policy.denied'
+  | 'rate_limited'
+  | 'approval.required'
+  | 'approval.denied'
+  | 'approval.expired'
+  | 'tool.hidden'
+  | 'invalid_arguments';
 /**
  * The would-be decision of the policy or tool rule in shadow mode (the decision's `shadow`); the call fails when nothing in shadow decided it.
  *
@@ -48,12 +63,19 @@ export type ShadowExpectation =
  */
 export type Instant = string;
 /**
- * Decide the call as though a granted, unexpired, unused approval for it exists.
+ * Decide the call as though a granted, unexpired, unused approval for it exists (the same as "approval": "granted").
  *
  * This interface was referenced by `PolicyTestFile`'s JSON-Schema
  * via the `definition` "Approved".
  */
 export type Approved = boolean;
+/**
+ * Decide the call as though its approval request was granted (and not used yet), denied by an approver, or expired before anyone granted it.
+ *
+ * This interface was referenced by `PolicyTestFile`'s JSON-Schema
+ * via the `definition` "Approval".
+ */
+export type Approval = 'granted' | 'denied' | 'expired';
 
 /**
  * A Tollgate policy test file (`*.test.json`): calls and the decisions the policy must give them.
@@ -72,6 +94,7 @@ export interface TestCase2 {
   expect?: Expectation;
   at?: Instant;
   approved?: Approved;
+  approval?: Approval;
   /**
    * @minItems 1
    */
@@ -107,4 +130,5 @@ export interface TestStep {
   repeat?: number;
   at?: Instant;
   approved?: Approved;
+  approval?: Approval;
 }
