@@ -3,7 +3,7 @@ import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 
 /**
  * The codes of the gateway's own tool results: the policy's (`policy.denied`, `rate_limited`,
- * `approval.required`, `invalid_arguments`) and the gateway's (`ledger.unavailable`,
+ * `approval.required`, `approval.denied`, `approval.expired`, `invalid_arguments`) and the gateway's (`ledger.unavailable`,
  * `limits.unavailable`, `policy.unavailable`, `decision.timeout`, `upstream.unavailable`,
  * `gateway.closing`).
  */
@@ -11,6 +11,8 @@ export type RefusalCode =
   | 'policy.denied'
   | 'rate_limited'
   | 'approval.required'
+  | 'approval.denied'
+  | 'approval.expired'
   | 'invalid_arguments'
   | 'ledger.unavailable'
   | 'limits.unavailable'
@@ -39,6 +41,8 @@ const PREFIX: Record<RefusalCode, string> = {
   rate_limited: '[POLICY DENIED]',
   invalid_arguments: '[POLICY DENIED]',
   'approval.required': '[APPROVAL REQUIRED]',
+  'approval.denied': '[APPROVAL DENIED]',
+  'approval.expired': '[APPROVAL EXPIRED]',
   'ledger.unavailable': '[GATEWAY ERROR]',
   'limits.unavailable': '[GATEWAY ERROR]',
   'policy.unavailable': '[GATEWAY ERROR]',
