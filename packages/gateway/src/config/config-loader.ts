@@ -81,6 +81,19 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
     if (sameId !== undefined) at(`/agents/${i}/id`, `agents[${i}] repeats the id "${a.id}" of agents[${sameId}]`);
     else seenIds.set(a.id, i);
   });
+  // An approver's token must be theirs alone: were it also an agent's, that agent could decide its own calls.
+  const approverIds = new Map<string, number>();
+  (raw.approvals?.approvers ?? []).forEach((a, i) => {
+    const where = `/approvals/approvers/${i}`;
+    const agentToken = seenTokens.get(a.token_sha256);
+    if (agentToken !== undefined) at(`${where}/token_sha256`, `approvals.approvers[${i}] has the same token as agents[${agentToken}]: an agent's token must never decide approvals`);
+    else if (raw.admin && a.token_sha256 === raw.admin.token_sha256) at(`${where}/token_sha256`, `approvals.approvers[${i}] has the admin token: give each approver a token of their own`);
+    const sameApproverToken = [...(raw.approvals?.approvers ?? [])].findIndex((b, j) => j < i && b.token_sha256 === a.token_sha256);
+    if (sameApproverToken >= 0) at(`${where}/token_sha256`, `approvals.approvers[${i}] has the same token as approvals.approvers[${sameApproverToken}]: every approver needs their own token`);
+    const sameId = approverIds.get(a.id);
+    if (sameId !== undefined) at(`${where}/id`, `approvals.approvers[${i}] repeats the id "${a.id}" of approvals.approvers[${sameId}]`);
+    else approverIds.set(a.id, i);
+  });
   if (raw.listen.stdio !== true && raw.listen.http === undefined) at('/listen', 'listen must enable stdio (true) or http, or both');
   if (raw.ledger?.database_url === undefined && raw.limits?.store === 'postgres') {
     at('/limits/store', 'limits.store "postgres" needs ledger.database_url: counters live in the ledger\'s PostgreSQL database');
@@ -129,7 +142,13 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
       decisionTimeoutMs: raw.requests?.decision_timeout ? parseDuration(raw.requests.decision_timeout) : DEFAULT_REQUEST_LIMITS.decisionTimeoutMs,
     },
     admin: raw.admin ? { host: raw.admin.host ?? '127.0.0.1', port: raw.admin.port ?? 8081, tokenSha256: raw.admin.token_sha256 } : undefined,
-    approvals: { mode: raw.approvals?.mode ?? 'hold', timeoutMs: raw.approvals?.timeout ? parseDuration(raw.approvals.timeout) : 10 * 60_000 },
+    approvals: {
+      mode: raw.approvals?.mode ?? 'hold',
+      timeoutMs: raw.approvals?.timeout ? parseDuration(raw.approvals.timeout) : 10 * 60_000,
+      holdMaxMs: raw.approvals?.hold_max ? parseDuration(raw.approvals.hold_max) : 45_000,
+      progressIntervalMs: raw.approvals?.progress_interval ? parseDuration(raw.approvals.progress_interval) : 15_000,
+      approvers: (raw.approvals?.approvers ?? []).map((a) => ({ id: a.id, token_sha256: a.token_sha256, groups: [...(a.groups ?? [])] })),
+    },
     log: { level: raw.log?.level ?? 'info' },
     shutdownTimeoutMs: raw.shutdown_timeout ? parseDuration(raw.shutdown_timeout) : 30_000,
   };
@@ -146,7 +165,13 @@ interface RawConfig {
   limits?: { store?: 'auto' | 'memory' | 'postgres' };
   requests?: { max_bytes?: number; max_depth?: number; decision_timeout?: string };
   admin?: { host?: string; port?: number; token_sha256: string };
-  approvals?: { mode?: 'hold' | 'retry'; timeout?: string };
+  approvals?: {
+    mode?: 'hold' | 'retry';
+    timeout?: string;
+    hold_max?: string;
+    progress_interval?: string;
+    approvers?: Array<{ id: string; token_sha256: string; groups?: string[] }>;
+  };
   log?: { level?: GatewayConfig['log']['level'] };
   shutdown_timeout?: string;
 }
@@ -256,7 +281,7 @@ function valueAt(root: unknown, pointer: string): unknown {
 const CONFIG_WORDING: SchemaErrorWording = {
   where,
   patterns: [
-    [/\/(timeout|session_idle_timeout|shutdown_timeout|decision_timeout)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
+    [/\/(timeout|session_idle_timeout|shutdown_timeout|decision_timeout|hold_max|progress_interval)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
     [/\/policy\/git\/poll$/, 'must be a duration like "500ms", "2s" or "1m", or "0"/"off" to rely on watching alone'],
     [/\/policy\/git\/path$/, 'must be a path inside the repository, like "bundles/bundle.json" (no leading "/")'],
     [/\/keyid$/, 'must be 64 lower-case hex digits (the SHA-256 of the public key)'],

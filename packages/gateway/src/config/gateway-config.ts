@@ -27,6 +27,13 @@ export interface HttpUpstreamConfig {
 /** One upstream, by transport. */
 export type UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig;
 
+/** Someone who may decide approvals: their id, the SHA-256 of their admin-API bearer token, and their groups. */
+export interface ApproverConfig {
+  readonly id: string;
+  readonly token_sha256: string;
+  readonly groups: readonly string[];
+}
+
 /** An HTTP agent: its id, labels, and the SHA-256 of its bearer token. */
 export interface TokenAgent extends Agent {
   readonly token_sha256: string;
@@ -78,7 +85,16 @@ export interface GatewayConfig {
     readonly decisionTimeoutMs: number;
   };
   readonly admin: { readonly host: string; readonly port: number; readonly tokenSha256: string } | undefined;
-  readonly approvals: { readonly mode: 'hold' | 'retry'; readonly timeoutMs: number };
+  readonly approvals: {
+    readonly mode: 'hold' | 'retry';
+    /** How long a request stays open when its rule sets no timeout (ms). */
+    readonly timeoutMs: number;
+    /** hold mode without a progress token: how long a call is held before the retry answer (ms). */
+    readonly holdMaxMs: number;
+    /** hold mode with a progress token: how often progress is sent (ms). */
+    readonly progressIntervalMs: number;
+    readonly approvers: readonly ApproverConfig[];
+  };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   readonly shutdownTimeoutMs: number;
 }

@@ -70,8 +70,42 @@ export interface PolicyRejectedEvent {
   detail?: JsonObject | null;
 }
 
+/** A call held for a human approval: recorded before anyone is told of the request. */
+export interface ApprovalRequestedEvent extends CallIdentity {
+  type: 'approval.requested';
+  approvalId: string;
+  /** The arguments to approve (the ledger redacts and digests them as a decision's). */
+  args: JsonValue;
+  rule: string | null;
+  reason: string;
+  policyRevision: string | null;
+  policyDigest: string;
+  expiresAt: Date;
+  /** Who may decide and how many must grant it. */
+  detail?: JsonObject | null;
+}
+
+/** An approver's grant or denial of a request, or its expiry: recorded before anyone is told. */
+export interface ApprovalResolvedEvent {
+  type: 'approval.granted' | 'approval.denied' | 'approval.expired';
+  approvalId: string;
+  callId?: string | null;
+  /** The requesting agent. */
+  agentId: string;
+  sessionId?: string | null;
+  server: string;
+  tool: string;
+  /** The digest of the arguments that were approved (the request's). */
+  argsSha256: string;
+  /** Who decided; null for an expiry. */
+  approver: string | null;
+  /** The approver's reason, or why it expired. */
+  reason?: string | null;
+  detail?: JsonObject | null;
+}
+
 /** Every event the gateway records. */
-export type GatewayEvent = DecisionEvent | OutcomeEvent | PolicyActivatedEvent | PolicyRejectedEvent;
+export type GatewayEvent = DecisionEvent | OutcomeEvent | ApprovalRequestedEvent | ApprovalResolvedEvent | PolicyActivatedEvent | PolicyRejectedEvent;
 
 /**
  * Where the gateway records what it decided and what happened: the interface the gateway
