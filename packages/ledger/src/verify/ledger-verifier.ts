@@ -147,6 +147,10 @@ interface StrandState {
   first: LedgerEventRow | undefined;
   last: LedgerEventRow | undefined;
   lastHadProblem: boolean;
+  /** The hash of the previous event's content as stored (what its hash should be). */
+  prevComputed: string;
+  /** The previous event's `hash_mismatch`, amended once the next event shows which part changed. */
+  lastHashProblem: VerifyProblem | undefined;
   problems: number;
 }
 
@@ -355,7 +359,141 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
     }
   };
 
-  const checkEvent = async (s: StrandState, row: LedgerEventRow): Promise<VerifyProblem | undefined> => {
+  const lookupPrevHash = async (strandId: string, seq: number): Promise<string | null> => {
+    try {
+      const row = await connection.db
+        .selectFrom('ledger_events')
+        .select('prev_hash')
+        .where('strand_id', '=', strandId)
+        .where('seq', '=', seq as never)
+        .executeTakeFirst();
+      return row?.prev_hash ?? null;
+    } catch (error) {
+      return fail(error, 'diagnosing a broken link');
+    }
+  };
+
+  /**
+   * Whether `row` links to the event before it. A broken link is reported at the event whose
+   * stored link is wrong, saying what it links to and what it should, unless the evidence
+   * shows the fault is the previous event's (its content changed and re-hashed, or its stored
+   * hash replaced): that event is named instead, once.
+   */
+  const checkLink = async (s: StrandState, row: LedgerEventRow, computed: string): Promise<VerifyProblem | undefined> => {
+    const where = `strand ${row.strand_id} seq ${row.seq} (event ${row.event_id})`;
+    const previous = s.last;
+    if (row.prev_hash === s.prevHash) {
+      // The previous event's hash did not match its content; this event still links to that
+      // stored hash, so the hash is as written and the content was changed.
+      if (s.lastHashProblem && previous) {
+        s.lastHashProblem.message += `; seq ${row.seq} (event ${row.event_id}) still links to its stored hash, so its content was changed after it was written`;
+      }
+      return undefined;
+    }
+    if (row.seq === 1 || previous === undefined) {
+      const only = eventHash(GENESIS_HASH, row) === row.hash ? ': its own hash was computed over 64 zeros, so its prev_hash was changed after it was written' : '';
+      return problem(
+        'broken_link',
+        'altered',
+        row.strand_id,
+        row.seq,
+        row.event_id,
+        null,
+        `${where}: its prev_hash is ${row.prev_hash}, but the first event of a strand must have a prev_hash of 64 zeros${only}`,
+      );
+    }
+    const before = `seq ${previous.seq} (event ${previous.event_id})`;
+    const mismatch = `${where}: its prev_hash ${row.prev_hash} does not match the hash of ${before}, ${previous.hash}`;
+    if (previous.hash !== s.prevComputed && row.prev_hash === s.prevComputed) {
+      // The previous event's stored hash was replaced (reported there); this event links to
+      // the hash of that event's content, so both are as written.
+      if (s.lastHashProblem) {
+        s.lastHashProblem.message += `; seq ${row.seq} (event ${row.event_id}) links to the hash of its content (${row.prev_hash}), so its content is as written and its stored hash was replaced`;
+      }
+      return undefined;
+    }
+    if (eventHash(previous.hash, row) === row.hash) {
+      return problem(
+        'broken_link',
+        'altered',
+        row.strand_id,
+        row.seq,
+        row.event_id,
+        null,
+        `${mismatch}; its own hash was computed over the hash of ${before}, so its prev_hash was changed after it was written`,
+      );
+    }
+    if (diagnoses >= MAX_DIAGNOSES) return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, mismatch);
+    diagnoses += 1;
+    const target = await lookupByHash(row.strand_id, row.prev_hash);
+    if (target && target.seq > row.seq) {
+      return problem(
+        'broken_link',
+        'reordered',
+        row.strand_id,
+        row.seq,
+        row.event_id,
+        null,
+        `${where}: it links to the event now at seq ${target.seq} (event ${target.event_id}): sequence numbers were swapped or reordered`,
+      );
+    }
+    if (target && target.seq < row.seq - 1 && !s.lastHadProblem) {
+      const firstInserted = target.seq + 1;
+      const insertedId = firstInserted === previous.seq ? previous.event_id : await lookupBySeq(row.strand_id, firstInserted);
+      const span = firstInserted === row.seq - 1 ? `seq ${firstInserted}` : `seq ${firstInserted}..${row.seq - 1}`;
+      return problem(
+        'broken_link',
+        'inserted',
+        row.strand_id,
+        firstInserted,
+        insertedId,
+        null,
+        `strand ${row.strand_id} seq ${firstInserted} (event ${insertedId ?? 'unknown'}): inserted into the chain — the event written after seq ${target.seq} ` +
+          `(now seq ${row.seq}, event ${row.event_id}) links straight to seq ${target.seq}, so ${span} was not there when it was written`,
+      );
+    }
+    if (target) {
+      return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, `${mismatch}; it links to seq ${target.seq} (event ${target.event_id})`);
+    }
+    if (computed === row.hash) {
+      // This event matches its hash. If the next event links to that hash, this event is as
+      // it was written (its hash covers its prev_hash): the previous one was rewritten.
+      const next = await lookupPrevHash(row.strand_id, row.seq + 1);
+      if (next === row.hash) {
+        return problem(
+          'broken_link',
+          'altered',
+          previous.strand_id,
+          previous.seq,
+          previous.event_id,
+          null,
+          `strand ${previous.strand_id} ${before}: changed and re-hashed after it was written — seq ${row.seq} (event ${row.event_id}) still links to ` +
+            `its original hash ${row.prev_hash}, which no event has any more, and seq ${row.seq + 1} links to seq ${row.seq}, so seq ${row.seq} is as written`,
+        );
+      }
+      return problem(
+        'broken_link',
+        'altered',
+        row.strand_id,
+        row.seq,
+        row.event_id,
+        null,
+        `${mismatch}, and no event has the hash it links to: ${before} was changed and re-hashed after this event was written, ` +
+          `or this event's prev_hash was changed and it was re-hashed${next === null ? ' (it is the head of its strand, so nothing after it tells which)' : `; seq ${row.seq + 1} does not link to it either`}`,
+      );
+    }
+    return problem(
+      'broken_link',
+      'altered',
+      row.strand_id,
+      row.seq,
+      row.event_id,
+      null,
+      `${mismatch}, no event has the hash it links to, and its own hash does not match its content: it was changed after it was written`,
+    );
+  };
+
+  const checkEvent = async (s: StrandState, row: LedgerEventRow, computed: string): Promise<VerifyProblem | undefined> => {
     const where = `strand ${row.strand_id} seq ${row.seq} (event ${row.event_id})`;
     if (row.seq > s.expectedSeq) {
       const missing = row.seq - s.expectedSeq === 1 ? `event ${s.expectedSeq} is` : `events ${s.expectedSeq}..${row.seq - 1} are`;
@@ -364,57 +502,9 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
     if (row.seq < s.expectedSeq) {
       return problem('sequence_duplicate', 'inserted', row.strand_id, row.seq, row.event_id, null, `${where}: seq ${row.seq} appears more than once`);
     }
-    if (row.prev_hash !== s.prevHash) {
-      if (row.seq === 1) {
-        return problem('broken_link', 'altered', row.strand_id, row.seq, row.event_id, null, `${where}: the first event of a strand must have a prev_hash of 64 zeros`);
-      }
-      if (diagnoses >= MAX_DIAGNOSES) {
-        return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, `${where}: its prev_hash is not the hash of the event before it`);
-      }
-      diagnoses += 1;
-      const target = await lookupByHash(row.strand_id, row.prev_hash);
-      const previous = s.last!;
-      if (target && target.seq > row.seq) {
-        return problem(
-          'broken_link',
-          'reordered',
-          row.strand_id,
-          row.seq,
-          row.event_id,
-          null,
-          `${where}: it links to the event now at seq ${target.seq} (event ${target.event_id}): sequence numbers were swapped or reordered`,
-        );
-      }
-      if (target && target.seq < row.seq - 1 && !s.lastHadProblem) {
-        const firstInserted = target.seq + 1;
-        const insertedId = firstInserted === previous.seq ? previous.event_id : await lookupBySeq(row.strand_id, firstInserted);
-        const span = firstInserted === row.seq - 1 ? `seq ${firstInserted}` : `seq ${firstInserted}..${row.seq - 1}`;
-        return problem(
-          'broken_link',
-          'inserted',
-          row.strand_id,
-          firstInserted,
-          insertedId,
-          null,
-          `strand ${row.strand_id} seq ${firstInserted} (event ${insertedId ?? 'unknown'}): inserted into the chain — the event written after seq ${target.seq} ` +
-            `(now seq ${row.seq}, event ${row.event_id}) links straight to seq ${target.seq}, so ${span} was not there when it was written`,
-        );
-      }
-      if (!target && !s.lastHadProblem) {
-        return problem(
-          'broken_link',
-          'altered',
-          previous.strand_id,
-          previous.seq,
-          previous.event_id,
-          null,
-          `strand ${previous.strand_id} seq ${previous.seq} (event ${previous.event_id}): changed and re-hashed after it was written — ` +
-            `the next event (seq ${row.seq}, event ${row.event_id}) links to a hash no event has any more`,
-        );
-      }
-      return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, `${where}: its prev_hash is not the hash of the event before it`);
-    }
-    if (eventHash(row.prev_hash, row) !== row.hash) {
+    const link = await checkLink(s, row, computed);
+    if (link) return link;
+    if (computed !== row.hash) {
       for (const seq of [row.seq - 1, row.seq + 1]) {
         if (seq >= 1 && eventHash(row.prev_hash, { ...row, seq }) === row.hash) {
           return problem(
@@ -435,7 +525,7 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
         row.seq,
         row.event_id,
         null,
-        `${where}: its content does not match its hash: it was changed after it was written, or forged`,
+        `${where}: its hash does not match its content: its content or its hash was changed after it was written, or it was forged`,
       );
     }
     return undefined;
@@ -458,10 +548,22 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
       events += 1;
       if (!state || state.strandId !== row.strand_id) {
         if (state) finishStrand(state);
-        state = { strandId: row.strand_id, expectedSeq: 1, prevHash: GENESIS_HASH, events: 0, first: row, last: undefined, lastHadProblem: false, problems: 0 };
+        state = {
+          strandId: row.strand_id,
+          expectedSeq: 1,
+          prevHash: GENESIS_HASH,
+          events: 0,
+          first: row,
+          last: undefined,
+          lastHadProblem: false,
+          prevComputed: GENESIS_HASH,
+          lastHashProblem: undefined,
+          problems: 0,
+        };
       }
       state.events += 1;
-      const found = await checkEvent(state, row);
+      const computed = eventHash(row.prev_hash, row);
+      const found = await checkEvent(state, row, computed);
       let hadProblem = found !== undefined;
       if (found) report(found);
       for (const exp of expectations.get(row.strand_id) ?? []) {
@@ -484,8 +586,10 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
       // Continue from what is stored, so one fault is reported once rather than on every later event.
       state.expectedSeq = Math.max(state.expectedSeq, row.seq + 1);
       state.prevHash = row.hash;
+      state.prevComputed = computed;
       state.last = row;
       state.lastHadProblem = hadProblem;
+      state.lastHashProblem = found?.kind === 'hash_mismatch' && found.cause === 'altered' ? found : undefined;
     }
     if (page.length < pageSize) break;
     const last = page[page.length - 1]!;

@@ -3,6 +3,7 @@ import type { TestBackend, TestLedger } from '../support/ledger-test-backend.js'
 import { appendOnlySuite } from './append-only.suite.js';
 import { auditViewsSuite } from './audit-views.suite.js';
 import { checkpointSuite } from './checkpoint.suite.js';
+import { linkDiagnosisSuite } from './link-diagnosis.suite.js';
 import { migrationSuite } from './migration.suite.js';
 import { querySuite } from './query.suite.js';
 import { shadowSuite } from './shadow.suite.js';
@@ -44,6 +45,7 @@ export function describeLedgerConformance(backend: TestBackend): void {
     describe('append-only table and roles', () => appendOnlySuite(context));
     describe('writer', () => writerSuite(context));
     describe('verify and tampering', () => tamperSuite(context));
+    describe('verify names the event at fault', () => linkDiagnosisSuite(context));
     describe('checkpoints', () => checkpointSuite(context));
     describe('query and export', () => querySuite(context));
     describe('audit views', () => auditViewsSuite(context));
