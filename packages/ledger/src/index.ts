@@ -78,6 +78,7 @@ export {
   type CreateCheckpointOptions,
 } from './checkpoint/checkpoint-store.js';
 export {
+  DEFAULT_CHECKPOINT_GRACE_MS,
   verifyLedger,
   type CheckpointSummary,
   type MissingOutcome,
