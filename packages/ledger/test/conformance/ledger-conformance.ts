@@ -4,6 +4,7 @@ import { appendOnlySuite } from './append-only.suite.js';
 import { auditViewsSuite } from './audit-views.suite.js';
 import { checkpointPeriodSuite } from './checkpoint-period.suite.js';
 import { checkpointSuite } from './checkpoint.suite.js';
+import { healthSuite } from './health.suite.js';
 import { linkDiagnosisSuite } from './link-diagnosis.suite.js';
 import { migrationSuite } from './migration.suite.js';
 import { querySuite } from './query.suite.js';
@@ -45,6 +46,7 @@ export function describeLedgerConformance(backend: TestBackend): void {
     describe('migrations', () => migrationSuite(context));
     describe('append-only table and roles', () => appendOnlySuite(context));
     describe('writer', () => writerSuite(context));
+    describe('health for readiness', () => healthSuite(context));
     describe('verify and tampering', () => tamperSuite(context));
     describe('verify names the event at fault', () => linkDiagnosisSuite(context));
     describe('checkpoints', () => checkpointSuite(context));
