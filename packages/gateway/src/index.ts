@@ -13,7 +13,7 @@ export { NAME_SEPARATOR, UpstreamRegistry } from './upstream/upstream-registry.j
 export type { RoutedTool, UpstreamNotificationListener } from './upstream/upstream-registry.js';
 export { snapshotToolList } from './upstream/tool-list-snapshot.js';
 export type { ToolListSnapshot } from './upstream/tool-list-snapshot.js';
-export type { CallIdentity, DecisionEvent, DecisionSink, GatewayEvent, JsonObject, JsonValue, OutcomeEvent, PolicyActivatedEvent, PolicyRejectedEvent } from './ledger/decision-sink.js';
+export type { CallIdentity, DecisionEvent, DecisionSink, GatewayEvent, JsonObject, JsonValue, OutcomeEvent, PolicyActivatedEvent, PolicyRejectedEvent, SinkHealth } from './ledger/decision-sink.js';
 export { ArgumentValidator } from './pipeline/argument-validator.js';
 export type { ArgumentCheck } from './pipeline/argument-validator.js';
 export { JsonRpcError, refusal, unknownTool } from './pipeline/call-result.js';
