@@ -290,7 +290,8 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
       if (!Number.isFinite(createdAt)) {
         ok = false;
         report(problem('checkpoint_invalid', 'forged', null, null, null, checkpoint.checkpoint_id, `${where}: its created_at ${JSON.stringify(checkpoint.created_at)} is not a time`));
-      } else {
+      } else if (isTrusted !== false) {
+        // An untrusted checkpoint (reported above) bounds no period: anyone could have signed it.
         periods.set(`${checkpoint.checkpoint_id} ${checkpoint.signature}`, {
           checkpointId: checkpoint.checkpoint_id,
           createdAt: new Date(createdAt).toISOString(),
@@ -385,8 +386,9 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
       if (!s.bound || period.limit > s.bound.limit) s.bound = period;
       s.boundIndex += 1;
     }
+    if (!s.bound) return;
     const dated = Date.parse(row.occurred_at);
-    if (!s.bound || !(dated < s.bound.limit)) return;
+    if (!(dated < s.bound.limit)) return;
     s.backdatedCount += 1;
     s.backdatedLastSeq = row.seq;
     if (s.backdated) return;

@@ -210,6 +210,20 @@ export function checkpointPeriodSuite(ctx: LedgerContext): void {
     expect(byStrand[FORGED_STRAND]!.message).toContain('9 min before');
   });
 
+  it('enforces only the periods of trusted checkpoints when keys are given', async () => {
+    await seed();
+    const other = writeKeyPair(dir, 'other');
+    // Someone else's checkpoint, dated a day ahead.
+    const { checkpoint: foreign } = await createCheckpoint(ctx.ledger.connection, { keyFile: other.key, clock: () => at(86_400) });
+    const later = writerAt(700, 700);
+    await later.append(decision(20));
+    const untrusted = await verifyLedger(ctx.ledger.connection, { trustedKeyFiles: [keys.pub] });
+    expect(untrusted.problems).toEqual([expect.objectContaining({ kind: 'checkpoint_untrusted', checkpoint_id: foreign.checkpoint_id })]);
+    // Without trusted keys every validly signed checkpoint counts, that one too.
+    const any = await verifyLedger(ctx.ledger.connection);
+    expect(any.problems).toEqual([expect.objectContaining({ kind: 'checkpoint_backdated', strand_id: later.strandId, seq: 1, checkpoint_id: foreign.checkpoint_id })]);
+  });
+
   it('refuses a negative or fractional grace, naming the option; the default is a minute', async () => {
     expect(DEFAULT_CHECKPOINT_GRACE_MS).toBe(60_000);
     for (const checkpointGraceMs of [-1, 1.5, Number.NaN]) {
