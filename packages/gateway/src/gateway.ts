@@ -187,6 +187,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         metrics,
         closing: () => closing,
         inFlight: () => pipeline.inFlight,
+        ...(sink.health ? { ledgerHealth: () => sink.health!() } : {}),
         logger,
       });
       cleanup.push(() => admin!.close());

@@ -13,7 +13,20 @@ export { NAME_SEPARATOR, UpstreamRegistry } from './upstream/upstream-registry.j
 export type { RoutedTool, UpstreamNotificationListener } from './upstream/upstream-registry.js';
 export { snapshotToolList } from './upstream/tool-list-snapshot.js';
 export type { ToolListSnapshot } from './upstream/tool-list-snapshot.js';
-export type { CallIdentity, DecisionEvent, DecisionSink, GatewayEvent, JsonObject, JsonValue, OutcomeEvent, PolicyActivatedEvent, PolicyRejectedEvent } from './ledger/decision-sink.js';
+export type {
+  ApprovalRequestedEvent,
+  ApprovalResolvedEvent,
+  CallIdentity,
+  DecisionEvent,
+  DecisionSink,
+  GatewayEvent,
+  JsonObject,
+  JsonValue,
+  OutcomeEvent,
+  PolicyActivatedEvent,
+  PolicyRejectedEvent,
+  SinkHealth,
+} from './ledger/decision-sink.js';
 export { JsonRpcError, refusal, unknownTool } from './pipeline/call-result.js';
 export type { RefusalCode, RefusalContent } from './pipeline/call-result.js';
 export { ToolCallPipeline } from './pipeline/tool-call-pipeline.js';

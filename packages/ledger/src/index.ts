@@ -47,7 +47,7 @@ export {
   readMigrationFiles,
   type MigrationFile,
 } from './migration/sql-file-migration-provider.js';
-export type { DecisionSink, LedgerSink } from './writer/ledger-sink.js';
+export type { DecisionSink, LedgerHealth, LedgerSink } from './writer/ledger-sink.js';
 export {
   LedgerWriter,
   type LedgerBatchInfo,
@@ -78,6 +78,7 @@ export {
   type CreateCheckpointOptions,
 } from './checkpoint/checkpoint-store.js';
 export {
+  DEFAULT_CHECKPOINT_GRACE_MS,
   verifyLedger,
   type CheckpointSummary,
   type MissingOutcome,

@@ -1,7 +1,7 @@
 import { connectLedger, type LedgerConnection, type LedgerConnectionOptions } from './database/ledger-connection.js';
 import type { AppendedEvent, LedgerEventInput } from './event/ledger-event.js';
 import { migrateLedger } from './migration/ledger-migrator.js';
-import type { LedgerSink } from './writer/ledger-sink.js';
+import type { LedgerHealth, LedgerSink } from './writer/ledger-sink.js';
 import { LedgerWriter, type LedgerWriterOptions } from './writer/ledger-writer.js';
 
 /** Options of {@link openLedgerSink}: where the ledger is, how to write, and whether to migrate first. */
@@ -16,6 +16,8 @@ export interface OpenLedgerSinkOptions extends LedgerConnectionOptions, LedgerWr
 export interface OpenedLedgerSink extends LedgerSink {
   readonly writer: LedgerWriter;
   readonly connection: LedgerConnection;
+  /** The writer's {@link LedgerWriter.health}: whether the ledger can record events now. */
+  health(): Promise<LedgerHealth>;
 }
 
 /**
@@ -35,6 +37,7 @@ export async function openLedgerSink(options: OpenLedgerSinkOptions = {}): Promi
       writer,
       connection,
       append: (event: LedgerEventInput): Promise<AppendedEvent> => writer.append(event),
+      health: (): Promise<LedgerHealth> => writer.health(),
       close: async () => {
         try {
           await writer.close();

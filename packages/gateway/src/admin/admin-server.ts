@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { sha256Hex } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import { GatewayError, errorMessage } from '../gateway-error.js';
+import type { SinkHealth } from '../ledger/decision-sink.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { PolicySource, PolicySourceStatus } from '../policy/policy-source.js';
 import type { UpstreamRegistry } from '../upstream/upstream-registry.js';
@@ -21,6 +22,10 @@ export interface AdminServerOptions {
   readonly closing: () => boolean;
   /** Calls in flight, for `/readyz`. */
   readonly inFlight: () => number;
+  /** Whether the ledger can record decisions (the sink's `health()`), for `/readyz`; absent: not asked. */
+  readonly ledgerHealth?: () => Promise<SinkHealth>;
+  /** How long `/readyz` waits for {@link ledgerHealth} before it counts the ledger as down (default 2000 ms). */
+  readonly ledgerHealthTimeoutMs?: number;
   readonly logger: Logger;
 }
 
@@ -86,8 +91,9 @@ export interface AdminServer {
 /**
  * The gateway's admin HTTP API, on its own port (DESIGN §4):
  * - `GET /healthz` — 200 while the process runs (no token: for liveness probes);
- * - `GET /readyz` — 200 when every upstream is connected and the gateway is not shutting
- *   down, else 503 with the reasons (no token: for load balancers);
+ * - `GET /readyz` — 200 when every upstream is connected, the ledger can record decisions
+ *   and the gateway is not shutting down, else 503 with the reasons (no token: for load
+ *   balancers). It answers within the ledger probe's limit even when the database stalls;
  * - `GET /policy` — the active policy of each upstream (revision, digest, source, time) and,
  *   for a Git source, the active bundle (revision, commit, signers, digest), the last check
  *   and the last refusal;
@@ -100,10 +106,32 @@ export interface AdminServer {
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const { registry, policies, metrics, logger } = options;
 
-  const ready = (): { ready: boolean; reasons: string[] } => {
+  const ledgerHealthTimeoutMs = options.ledgerHealthTimeoutMs ?? 2000;
+  const ledgerReason = async (): Promise<string | undefined> => {
+    if (!options.ledgerHealth) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const health = await Promise.race([
+        options.ledgerHealth(),
+        new Promise<SinkHealth>((resolve) => {
+          timer = setTimeout(() => resolve({ ok: false, reason: `it did not answer the readiness probe within ${ledgerHealthTimeoutMs} ms` }), ledgerHealthTimeoutMs);
+        }),
+      ]);
+      return health.ok ? undefined : `the ledger cannot record decisions: ${health.reason ?? 'no reason given'}`;
+    } catch (error) {
+      return `the ledger cannot record decisions: ${errorMessage(error)}`;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const ready = async (): Promise<{ ready: boolean; reasons: string[] }> => {
     const reasons: string[] = [];
     if (options.closing()) reasons.push('the gateway is shutting down');
     for (const u of registry.upstreams) if (!u.connected) reasons.push(`upstream "${u.name}" is not connected`);
+    // Fail closed: a gateway whose ledger is down refuses every call, so it is not ready.
+    const ledger = await ledgerReason();
+    if (ledger) reasons.push(ledger);
     return { ready: reasons.length === 0, reasons };
   };
 
@@ -114,7 +142,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       case '/healthz':
         return send(res, 200, { status: 'ok' });
       case '/readyz': {
-        const r = ready();
+        const r = await ready();
         return send(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', reasons: r.reasons, in_flight: options.inFlight() });
       }
       case '/policy':

@@ -107,6 +107,13 @@ export interface ApprovalResolvedEvent {
 /** Every event the gateway records. */
 export type GatewayEvent = DecisionEvent | OutcomeEvent | ApprovalRequestedEvent | ApprovalResolvedEvent | PolicyActivatedEvent | PolicyRejectedEvent;
 
+/** What {@link DecisionSink.health} answers: whether the sink can record events now, and if not, why. */
+export interface SinkHealth {
+  readonly ok: boolean;
+  /** Why not, naming where the events go (e.g. the ledger's database); null when ok. */
+  readonly reason: string | null;
+}
+
 /**
  * Where the gateway records what it decided and what happened: the interface the gateway
  * owns and the ledger's writer implements (`@tollgate/ledger`'s `LedgerSink`).
@@ -121,4 +128,10 @@ export interface DecisionSink {
   append(event: GatewayEvent): Promise<unknown>;
   /** Settles everything appended so far, then refuses further events. */
   close(): Promise<void>;
+  /**
+   * Whether the sink can record events now, for `/readyz`. Should answer within a short,
+   * bounded time and may cache its answer briefly (the gateway also gives up waiting after
+   * `admin` readiness' own limit). Optional: a sink without it counts as able to record.
+   */
+  health?(): Promise<SinkHealth>;
 }

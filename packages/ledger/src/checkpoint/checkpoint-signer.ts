@@ -20,7 +20,11 @@ export interface StrandHead {
 export interface CheckpointBody {
   format: typeof CHECKPOINT_FORMAT;
   checkpoint_id: string;
-  /** ISO 8601 UTC. */
+  /**
+   * ISO 8601 UTC: when the checkpoint was taken, read just before the heads. It closes the
+   * period the checkpoint bounds: an event dated at or before it (less the grace for events
+   * in flight, see `verifyLedger`) must be one it covers.
+   */
   created_at: string;
   /** Hex SHA-256 of the signer's public key (DER SPKI). */
   key_id: string;

@@ -45,15 +45,21 @@ export async function readStrandHeads(connection: LedgerConnection): Promise<Str
 /**
  * Signs the head of every strand (Ed25519), stores the signed checkpoint in
  * `ledger_checkpoints` and, with `outFile`, writes it to a file as well. Verifying later
- * proves every strand still begins with what was signed.
+ * proves every strand still begins with what was signed, and that no event dated before the
+ * checkpoint (less the grace for events in flight) was added since: `created_at` is read from
+ * the clock just before the heads, so it bounds the period the checkpoint covers.
  *
  * @example await createCheckpoint(connection, { keyFile: 'keys/ledger.key', outFile: 'ledger/checkpoint.json' })
  * @throws LedgerError `ledger.invalid_key`, `ledger.invalid_checkpoint` (file), `ledger.unavailable`.
  */
 export async function createCheckpoint(connection: LedgerConnection, options: CreateCheckpointOptions): Promise<CheckpointResult> {
   const key = readSigningKey(options.keyFile);
+  // Stamped before the heads are read: whatever committed after that snapshot (and so is not
+  // covered) was appended no earlier than the writer's commit latency before this time, which
+  // is what lets verify tell an event in flight from one dated back into the period.
+  const createdAt = (options.clock ?? (() => new Date()))();
   const heads = await readStrandHeads(connection);
-  const checkpoint = signCheckpoint(heads, key, (options.clock ?? (() => new Date()))());
+  const checkpoint = signCheckpoint(heads, key, createdAt);
   try {
     await connection.db
       .insertInto('ledger_checkpoints')

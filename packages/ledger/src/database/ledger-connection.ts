@@ -78,6 +78,18 @@ export interface LedgerConnection {
    * ({@link supportsCopy}).
    */
   copyInTransaction(copyStatement: string, data: string, prelude?: { text: string; values: readonly unknown[] }): Promise<OpenTransaction>;
+  /**
+   * Checks within `timeoutMs` that the database would take the writer's inserts now: it
+   * answers, is neither a standby nor read-only, has `ledger_events` (not held by a lock that
+   * blocks it) and lets this user insert into it. Runs on a query connection, never one of the
+   * writer's. One probe at a time: while an earlier one is still unanswered (a stalled server),
+   * another fails at once instead of opening more connections.
+   *
+   * @throws LedgerError `ledger.unavailable` (unreachable, no answer in time, standby,
+   * read-only), `ledger.not_migrated`, `ledger.write_failed` (no INSERT privilege),
+   * `ledger.closed`.
+   */
+  probe(timeoutMs: number): Promise<void>;
   /** Closes pools and, when this connection opened it, the embedded database. */
   close(): Promise<void>;
 }

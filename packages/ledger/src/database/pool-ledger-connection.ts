@@ -138,6 +138,7 @@ export class PoolLedgerConnection implements LedgerConnection {
   readonly supportsCopy: boolean;
   readonly #parts: PoolConnectionParts;
   #closed: Promise<void> | undefined;
+  #probing: Promise<void> | undefined;
 
   constructor(parts: PoolConnectionParts) {
     this.#parts = parts;
@@ -177,6 +178,94 @@ export class PoolLedgerConnection implements LedgerConnection {
       client.release();
     };
     return { commit: () => settle('COMMIT'), rollback: () => settle('ROLLBACK') };
+  }
+
+  async probe(timeoutMs: number): Promise<void> {
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+      throw new LedgerError('ledger.invalid_options', `ledger probe: the timeout must be a positive integer of milliseconds (got ${String(timeoutMs)})`);
+    }
+    if (this.#closed) throw new LedgerError('ledger.closed', `ledger connection to ${this.location} is closed`);
+    if (this.#probing) {
+      throw new LedgerError('ledger.unavailable', `ledger database ${this.location} is unavailable: it has not answered the previous probe yet`);
+    }
+    const { queryPool, discardFailedClients } = this.#parts;
+    let held: { client: pg.PoolClient; release: (error?: Error) => void } | undefined;
+    let connected = false;
+    const hold = (client: pg.PoolClient) => {
+      connected = true;
+      let released = false;
+      held = {
+        client,
+        release: (error) => {
+          if (released) return;
+          released = true;
+          held = undefined;
+          client.release(error);
+        },
+      };
+      return held;
+    };
+    const work = (async (): Promise<ProbeRow> => {
+      const { client, release } = hold(await queryPool.connect());
+      try {
+        const result: unknown = await client.query(probeStatement(timeoutMs));
+        release();
+        const rows = (Array.isArray(result) ? result : [result]).flatMap((r: pg.QueryResult) => r.rows ?? []) as ProbeRow[];
+        const row = rows.find((r) => 'in_recovery' in r);
+        if (!row) throw new Error('the probe returned no answer');
+        return row;
+      } catch (error) {
+        if (discardFailedClients) release(error as Error);
+        else {
+          // The one PGlite session must not stay inside the probe's failed transaction.
+          await client.query('ROLLBACK').catch(() => {});
+          release();
+        }
+        throw error;
+      }
+    })();
+    this.#probing = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    void this.#probing.finally(() => {
+      this.#probing = undefined;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    let row: ProbeRow;
+    try {
+      row = await Promise.race([
+        work,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            // A server that does not answer: drop the connection now (PostgreSQL) rather than
+            // when TCP gives up. A connection still being opened ends at connectTimeoutMs.
+            if (discardFailedClients) held?.release(new Error('the probe timed out'));
+            reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+          }, timeoutMs);
+        }),
+      ]);
+    } catch (error) {
+      if (!connected && !(error instanceof LedgerError) && (error as { code?: unknown }).code !== 'ETIMEDOUT') {
+        // Whatever the server said when it refused the connection, the ledger is not there.
+        throw new LedgerError('ledger.unavailable', `ledger database ${this.location} is unavailable: cannot connect (${describeError(error)})`, { cause: error });
+      }
+      throw ledgerErrorFromPg(error, this.location, 'checking that it can record events');
+    } finally {
+      clearTimeout(timer);
+    }
+    if (row.in_recovery) {
+      throw new LedgerError('ledger.unavailable', `ledger database ${this.location} is a standby in recovery: it cannot record events; point the ledger at the primary`);
+    }
+    if (row.read_only) {
+      throw new LedgerError('ledger.unavailable', `ledger database ${this.location} is read-only (transaction_read_only is on): it cannot record events`);
+    }
+    if (!row.may_insert) {
+      throw new LedgerError(
+        'ledger.write_failed',
+        `ledger database ${this.location} does not let this user insert into ledger_events; grant it tollgate_writer (see docs/ledger.md)`,
+      );
+    }
   }
 
   async #acquire(): Promise<pg.PoolClient> {
@@ -249,6 +338,26 @@ export class PoolLedgerConnection implements LedgerConnection {
       // A session that cannot answer has nothing left to run either.
     });
   }
+}
+
+interface ProbeRow {
+  in_recovery: boolean;
+  read_only: boolean;
+  may_insert: boolean;
+}
+
+/**
+ * The probe, one simple query in its own transaction: the server gives up after the same time
+ * as the client. Reading `ledger_events` (no rows) waits behind a lock that would block the
+ * writer's inserts; the last statement says whether an insert could go through.
+ */
+function probeStatement(timeoutMs: number): string {
+  return `BEGIN;
+SET LOCAL statement_timeout = ${timeoutMs};
+SELECT 1 FROM ledger_events LIMIT 0;
+SELECT pg_is_in_recovery() AS in_recovery, current_setting('transaction_read_only') = 'on' AS read_only,
+  has_table_privilege('ledger_events', 'INSERT') AS may_insert;
+COMMIT;`;
 }
 
 /** Keeps errors of idle or checked-out clients (a server restart) from crashing the process. */

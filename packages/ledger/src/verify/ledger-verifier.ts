@@ -35,10 +35,37 @@ export type VerifyProblemKind =
   /** A checkpoint file is not in `ledger_checkpoints`. */
   | 'checkpoint_missing'
   /** A checkpoint file and the database's copy of the same checkpoint differ. */
-  | 'checkpoint_conflict';
+  | 'checkpoint_conflict'
+  /**
+   * An event dated inside a checkpoint's period (before the checkpoint was taken, less the
+   * grace) that the checkpoint does not cover: a strand it does not list, or a seq beyond the
+   * head it signed. It was written after the checkpoint and dated back into its period.
+   */
+  | 'checkpoint_backdated';
 
 /** The likely tampering behind a problem. */
-export type VerifyProblemCause = 'altered' | 'deleted' | 'inserted' | 'reordered' | 'renumbered' | 'truncated' | 'forged' | 'unknown';
+export type VerifyProblemCause =
+  | 'altered'
+  | 'deleted'
+  | 'inserted'
+  | 'reordered'
+  | 'renumbered'
+  | 'truncated'
+  | 'forged'
+  /** Written after a checkpoint but dated inside its period. */
+  | 'backdated'
+  | 'unknown';
+
+/**
+ * How long before a checkpoint's `created_at` an event it does not cover may be dated, by
+ * default (60 s). A writer stamps an event when it is appended and commits it later: behind
+ * the batch in flight, through a reconnect and a resync after a failed batch, and its own COPY
+ * and COMMIT, each bounded by the statement timeout (5 s by default) plus a second — about
+ * 40 s at worst with the defaults. The rest covers clock skew between the gateways' hosts and
+ * the host that took the checkpoint. An event dated earlier than this before a checkpoint that
+ * does not cover it was not in flight when the checkpoint was taken: it was backdated.
+ */
+export const DEFAULT_CHECKPOINT_GRACE_MS = 60_000;
 
 /** One fault, naming the event (strand, sequence, event id) where it shows. */
 export interface VerifyProblem {
@@ -131,6 +158,29 @@ export interface VerifyLedgerOptions {
   missingOutcomeSample?: number;
   /** The clock for `verified_at`. */
   clock?: () => Date;
+  /**
+   * How long before a checkpoint was taken an event it does not cover may be dated and still
+   * count as in flight at the time (default {@link DEFAULT_CHECKPOINT_GRACE_MS}). Raise it
+   * with the writers' statement timeout, or for clocks that drift apart; 0 for a ledger whose
+   * writers were all stopped when its checkpoints were taken.
+   */
+  checkpointGraceMs?: number;
+}
+
+/** The period a checkpoint bounds: every event dated before `limit` must be one it covers. */
+interface CheckpointPeriod {
+  checkpointId: string;
+  createdAt: string;
+  /** `created_at` less the grace, in ms since the epoch. */
+  limit: number;
+  /** The head seq it signed for each strand it lists. */
+  heads: Map<string, number>;
+}
+
+/** A strand's bounds: for events beyond `coveredSeq`, the latest period they may not be dated in. */
+interface StrandBound {
+  coveredSeq: number;
+  period: CheckpointPeriod;
 }
 
 interface Expectation {
@@ -147,6 +197,19 @@ interface StrandState {
   first: LedgerEventRow | undefined;
   last: LedgerEventRow | undefined;
   lastHadProblem: boolean;
+  /** The hash of the previous event's content as stored (what its hash should be). */
+  prevComputed: string;
+  /** The previous event's `hash_mismatch`, amended once the next event shows which part changed. */
+  lastHashProblem: VerifyProblem | undefined;
+  /** This strand's bounds, by `coveredSeq`, and how far the sweep over them has got. */
+  bounds: StrandBound[];
+  boundIndex: number;
+  /** The latest period that bounds the current seq, once one does. */
+  bound: CheckpointPeriod | undefined;
+  /** The first backdated event of the strand, how many there are and the last one's seq. */
+  backdated: VerifyProblem | undefined;
+  backdatedCount: number;
+  backdatedLastSeq: number;
   problems: number;
 }
 
@@ -172,6 +235,13 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
   if (!Number.isInteger(pageSize) || pageSize < 1) {
     throw new LedgerError('ledger.invalid_options', `verify: "pageSize" must be a positive integer (got ${String(options.pageSize)})`);
   }
+  const graceMs = options.checkpointGraceMs ?? DEFAULT_CHECKPOINT_GRACE_MS;
+  if (!Number.isInteger(graceMs) || graceMs < 0) {
+    throw new LedgerError(
+      'ledger.invalid_options',
+      `verify: "checkpointGraceMs" must be an integer number of milliseconds >= 0 (got ${String(options.checkpointGraceMs)})`,
+    );
+  }
   const trusted = new Set((options.trustedKeyFiles ?? []).map((file) => readTrustedKey(file).keyId));
   const fileCheckpoints = [
     ...(options.checkpoints ?? []),
@@ -194,6 +264,8 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
   const expectations = new Map<string, Expectation[]>();
   const stored = await readStoredCheckpoints(connection);
   const storedById = new Map<string, SignedCheckpoint>();
+  // One period per signed checkpoint, however many copies of it were given.
+  const periods = new Map<string, CheckpointPeriod>();
   const consider = (checkpoint: SignedCheckpoint, source: string): void => {
     const invalid = checkSignature(checkpoint);
     const isTrusted = trusted.size === 0 ? null : trusted.has(checkpoint.key_id);
@@ -213,6 +285,19 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
         const list = expectations.get(head.strand_id) ?? [];
         list.push({ seq: head.seq, hash: head.hash, checkpointId: checkpoint.checkpoint_id });
         expectations.set(head.strand_id, list);
+      }
+      const createdAt = Date.parse(checkpoint.created_at);
+      if (!Number.isFinite(createdAt)) {
+        ok = false;
+        report(problem('checkpoint_invalid', 'forged', null, null, null, checkpoint.checkpoint_id, `${where}: its created_at ${JSON.stringify(checkpoint.created_at)} is not a time`));
+      } else if (isTrusted !== false) {
+        // An untrusted checkpoint (reported above) bounds no period: anyone could have signed it.
+        periods.set(`${checkpoint.checkpoint_id} ${checkpoint.signature}`, {
+          checkpointId: checkpoint.checkpoint_id,
+          createdAt: new Date(createdAt).toISOString(),
+          limit: createdAt - graceMs,
+          heads: new Map(checkpoint.heads.map((h) => [h.strand_id, h.seq])),
+        });
       }
     }
     checkpoints.push({
@@ -264,13 +349,77 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
   }
 
   // Registered strands.
-  let registry: Map<string, { host: string; pid: number; label: string | null }>;
+  let registry: Map<string, { host: string; pid: number; label: string | null; startedAt: Date }>;
   try {
-    const rows = await connection.db.selectFrom('ledger_strands').select(['strand_id', 'host', 'pid', 'label']).execute();
-    registry = new Map(rows.map((r) => [r.strand_id, { host: r.host, pid: r.pid, label: r.label }]));
+    const rows = await connection.db.selectFrom('ledger_strands').select(['strand_id', 'host', 'pid', 'label', 'started_at']).execute();
+    registry = new Map(rows.map((r) => [r.strand_id, { host: r.host, pid: r.pid, label: r.label, startedAt: r.started_at }]));
   } catch (error) {
     return fail(error, 'reading the strands');
   }
+
+  // Each strand's bounds: every checkpoint that lists it (for events beyond the head it
+  // signed), and the latest checkpoint that does not (for all its events).
+  const byLimit = [...periods.values()].sort((a, b) => b.limit - a.limit);
+  const listedIn = new Map<string, StrandBound[]>();
+  for (const period of periods.values()) {
+    for (const [strandId, seq] of period.heads) {
+      const list = listedIn.get(strandId) ?? [];
+      list.push({ coveredSeq: seq, period });
+      listedIn.set(strandId, list);
+    }
+  }
+  const boundsOf = (strandId: string): StrandBound[] => {
+    const bounds = [...(listedIn.get(strandId) ?? [])];
+    const unlisted = byLimit.find((p) => !p.heads.has(strandId));
+    if (unlisted) bounds.push({ coveredSeq: 0, period: unlisted });
+    return bounds.sort((a, b) => a.coveredSeq - b.coveredSeq);
+  };
+
+  /**
+   * Whether `row` is dated inside the period of a checkpoint that does not cover it. The
+   * sweep keeps, for the current seq, the latest checkpoint whose coverage of the strand ends
+   * before it; the problem names the earliest such checkpoint taken after the event's date.
+   */
+  const checkPeriod = (s: StrandState, row: LedgerEventRow): void => {
+    while (s.boundIndex < s.bounds.length && s.bounds[s.boundIndex]!.coveredSeq < row.seq) {
+      const { period } = s.bounds[s.boundIndex]!;
+      if (!s.bound || period.limit > s.bound.limit) s.bound = period;
+      s.boundIndex += 1;
+    }
+    if (!s.bound) return;
+    const dated = Date.parse(row.occurred_at);
+    if (!(dated < s.bound.limit)) return;
+    s.backdatedCount += 1;
+    s.backdatedLastSeq = row.seq;
+    if (s.backdated) return;
+    let named = s.bound;
+    for (const period of periods.values()) {
+      if ((period.heads.get(row.strand_id) ?? 0) < row.seq && period.limit > dated && period.limit < named.limit) named = period;
+    }
+    const covered = named.heads.get(row.strand_id);
+    const registered = registry.get(row.strand_id);
+    const strandNote = registered
+      ? `, registered in ledger_strands as started at ${registered.startedAt.toISOString()}`
+      : ', and not registered in ledger_strands either';
+    const what =
+      covered === undefined
+        ? `it does not list strand ${row.strand_id} at all${strandNote}`
+        : `it covers strand ${row.strand_id} only up to seq ${covered}`;
+    const found = problem(
+      'checkpoint_backdated',
+      'backdated',
+      row.strand_id,
+      row.seq,
+      row.event_id,
+      named.checkpointId,
+      `strand ${row.strand_id} seq ${row.seq} (event ${row.event_id}) is dated ${row.occurred_at}, ${spell(named.limit + graceMs - dated)} before checkpoint ${named.checkpointId} ` +
+        `was taken at ${named.createdAt}, but ${what}: it was written after the checkpoint and dated back into the period the checkpoint bounds ` +
+        `(events in flight when a checkpoint is taken may be dated up to ${graceMs % 1000 === 0 ? spell(graceMs) : `${graceMs} ms`} before it)`,
+    );
+    s.backdated = found;
+    s.problems += 1;
+    report(found);
+  };
 
   const strands: StrandSummary[] = [];
   let events = 0;
@@ -310,6 +459,10 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
         );
         s.problems += 1;
       }
+    }
+    if (s.backdated && s.backdatedCount > 1) {
+      const more = s.backdatedCount - 1;
+      s.backdated.message += `; so ${more === 1 ? 'is 1 later event' : `are ${more} later events`} of the strand, up to seq ${s.backdatedLastSeq}`;
     }
     expectations.delete(s.strandId);
     strands.push({
@@ -355,7 +508,141 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
     }
   };
 
-  const checkEvent = async (s: StrandState, row: LedgerEventRow): Promise<VerifyProblem | undefined> => {
+  const lookupPrevHash = async (strandId: string, seq: number): Promise<string | null> => {
+    try {
+      const row = await connection.db
+        .selectFrom('ledger_events')
+        .select('prev_hash')
+        .where('strand_id', '=', strandId)
+        .where('seq', '=', seq as never)
+        .executeTakeFirst();
+      return row?.prev_hash ?? null;
+    } catch (error) {
+      return fail(error, 'diagnosing a broken link');
+    }
+  };
+
+  /**
+   * Whether `row` links to the event before it. A broken link is reported at the event whose
+   * stored link is wrong, saying what it links to and what it should, unless the evidence
+   * shows the fault is the previous event's (its content changed and re-hashed, or its stored
+   * hash replaced): that event is named instead, once.
+   */
+  const checkLink = async (s: StrandState, row: LedgerEventRow, computed: string): Promise<VerifyProblem | undefined> => {
+    const where = `strand ${row.strand_id} seq ${row.seq} (event ${row.event_id})`;
+    const previous = s.last;
+    if (row.prev_hash === s.prevHash) {
+      // The previous event's hash did not match its content; this event still links to that
+      // stored hash, so the hash is as written and the content was changed.
+      if (s.lastHashProblem && previous) {
+        s.lastHashProblem.message += `; seq ${row.seq} (event ${row.event_id}) still links to its stored hash, so its content was changed after it was written`;
+      }
+      return undefined;
+    }
+    if (row.seq === 1 || previous === undefined) {
+      const only = eventHash(GENESIS_HASH, row) === row.hash ? ': its own hash was computed over 64 zeros, so its prev_hash was changed after it was written' : '';
+      return problem(
+        'broken_link',
+        'altered',
+        row.strand_id,
+        row.seq,
+        row.event_id,
+        null,
+        `${where}: its prev_hash is ${row.prev_hash}, but the first event of a strand must have a prev_hash of 64 zeros${only}`,
+      );
+    }
+    const before = `seq ${previous.seq} (event ${previous.event_id})`;
+    const mismatch = `${where}: its prev_hash ${row.prev_hash} does not match the hash of ${before}, ${previous.hash}`;
+    if (previous.hash !== s.prevComputed && row.prev_hash === s.prevComputed) {
+      // The previous event's stored hash was replaced (reported there); this event links to
+      // the hash of that event's content, so both are as written.
+      if (s.lastHashProblem) {
+        s.lastHashProblem.message += `; seq ${row.seq} (event ${row.event_id}) links to the hash of its content (${row.prev_hash}), so its content is as written and its stored hash was replaced`;
+      }
+      return undefined;
+    }
+    if (eventHash(previous.hash, row) === row.hash) {
+      return problem(
+        'broken_link',
+        'altered',
+        row.strand_id,
+        row.seq,
+        row.event_id,
+        null,
+        `${mismatch}; its own hash was computed over the hash of ${before}, so its prev_hash was changed after it was written`,
+      );
+    }
+    if (diagnoses >= MAX_DIAGNOSES) return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, mismatch);
+    diagnoses += 1;
+    const target = await lookupByHash(row.strand_id, row.prev_hash);
+    if (target && target.seq > row.seq) {
+      return problem(
+        'broken_link',
+        'reordered',
+        row.strand_id,
+        row.seq,
+        row.event_id,
+        null,
+        `${where}: it links to the event now at seq ${target.seq} (event ${target.event_id}): sequence numbers were swapped or reordered`,
+      );
+    }
+    if (target && target.seq < row.seq - 1 && !s.lastHadProblem) {
+      const firstInserted = target.seq + 1;
+      const insertedId = firstInserted === previous.seq ? previous.event_id : await lookupBySeq(row.strand_id, firstInserted);
+      const span = firstInserted === row.seq - 1 ? `seq ${firstInserted}` : `seq ${firstInserted}..${row.seq - 1}`;
+      return problem(
+        'broken_link',
+        'inserted',
+        row.strand_id,
+        firstInserted,
+        insertedId,
+        null,
+        `strand ${row.strand_id} seq ${firstInserted} (event ${insertedId ?? 'unknown'}): inserted into the chain — the event written after seq ${target.seq} ` +
+          `(now seq ${row.seq}, event ${row.event_id}) links straight to seq ${target.seq}, so ${span} was not there when it was written`,
+      );
+    }
+    if (target) {
+      return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, `${mismatch}; it links to seq ${target.seq} (event ${target.event_id})`);
+    }
+    if (computed === row.hash) {
+      // This event matches its hash. If the next event links to that hash, this event is as
+      // it was written (its hash covers its prev_hash): the previous one was rewritten.
+      const next = await lookupPrevHash(row.strand_id, row.seq + 1);
+      if (next === row.hash) {
+        return problem(
+          'broken_link',
+          'altered',
+          previous.strand_id,
+          previous.seq,
+          previous.event_id,
+          null,
+          `strand ${previous.strand_id} ${before}: changed and re-hashed after it was written — seq ${row.seq} (event ${row.event_id}) still links to ` +
+            `its original hash ${row.prev_hash}, which no event has any more, and seq ${row.seq + 1} links to seq ${row.seq}, so seq ${row.seq} is as written`,
+        );
+      }
+      return problem(
+        'broken_link',
+        'altered',
+        row.strand_id,
+        row.seq,
+        row.event_id,
+        null,
+        `${mismatch}, and no event has the hash it links to: ${before} was changed and re-hashed after this event was written, ` +
+          `or this event's prev_hash was changed and it was re-hashed${next === null ? ' (it is the head of its strand, so nothing after it tells which)' : `; seq ${row.seq + 1} does not link to it either`}`,
+      );
+    }
+    return problem(
+      'broken_link',
+      'altered',
+      row.strand_id,
+      row.seq,
+      row.event_id,
+      null,
+      `${mismatch}, no event has the hash it links to, and its own hash does not match its content: it was changed after it was written`,
+    );
+  };
+
+  const checkEvent = async (s: StrandState, row: LedgerEventRow, computed: string): Promise<VerifyProblem | undefined> => {
     const where = `strand ${row.strand_id} seq ${row.seq} (event ${row.event_id})`;
     if (row.seq > s.expectedSeq) {
       const missing = row.seq - s.expectedSeq === 1 ? `event ${s.expectedSeq} is` : `events ${s.expectedSeq}..${row.seq - 1} are`;
@@ -364,57 +651,9 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
     if (row.seq < s.expectedSeq) {
       return problem('sequence_duplicate', 'inserted', row.strand_id, row.seq, row.event_id, null, `${where}: seq ${row.seq} appears more than once`);
     }
-    if (row.prev_hash !== s.prevHash) {
-      if (row.seq === 1) {
-        return problem('broken_link', 'altered', row.strand_id, row.seq, row.event_id, null, `${where}: the first event of a strand must have a prev_hash of 64 zeros`);
-      }
-      if (diagnoses >= MAX_DIAGNOSES) {
-        return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, `${where}: its prev_hash is not the hash of the event before it`);
-      }
-      diagnoses += 1;
-      const target = await lookupByHash(row.strand_id, row.prev_hash);
-      const previous = s.last!;
-      if (target && target.seq > row.seq) {
-        return problem(
-          'broken_link',
-          'reordered',
-          row.strand_id,
-          row.seq,
-          row.event_id,
-          null,
-          `${where}: it links to the event now at seq ${target.seq} (event ${target.event_id}): sequence numbers were swapped or reordered`,
-        );
-      }
-      if (target && target.seq < row.seq - 1 && !s.lastHadProblem) {
-        const firstInserted = target.seq + 1;
-        const insertedId = firstInserted === previous.seq ? previous.event_id : await lookupBySeq(row.strand_id, firstInserted);
-        const span = firstInserted === row.seq - 1 ? `seq ${firstInserted}` : `seq ${firstInserted}..${row.seq - 1}`;
-        return problem(
-          'broken_link',
-          'inserted',
-          row.strand_id,
-          firstInserted,
-          insertedId,
-          null,
-          `strand ${row.strand_id} seq ${firstInserted} (event ${insertedId ?? 'unknown'}): inserted into the chain — the event written after seq ${target.seq} ` +
-            `(now seq ${row.seq}, event ${row.event_id}) links straight to seq ${target.seq}, so ${span} was not there when it was written`,
-        );
-      }
-      if (!target && !s.lastHadProblem) {
-        return problem(
-          'broken_link',
-          'altered',
-          previous.strand_id,
-          previous.seq,
-          previous.event_id,
-          null,
-          `strand ${previous.strand_id} seq ${previous.seq} (event ${previous.event_id}): changed and re-hashed after it was written — ` +
-            `the next event (seq ${row.seq}, event ${row.event_id}) links to a hash no event has any more`,
-        );
-      }
-      return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, `${where}: its prev_hash is not the hash of the event before it`);
-    }
-    if (eventHash(row.prev_hash, row) !== row.hash) {
+    const link = await checkLink(s, row, computed);
+    if (link) return link;
+    if (computed !== row.hash) {
       for (const seq of [row.seq - 1, row.seq + 1]) {
         if (seq >= 1 && eventHash(row.prev_hash, { ...row, seq }) === row.hash) {
           return problem(
@@ -435,7 +674,7 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
         row.seq,
         row.event_id,
         null,
-        `${where}: its content does not match its hash: it was changed after it was written, or forged`,
+        `${where}: its hash does not match its content: its content or its hash was changed after it was written, or it was forged`,
       );
     }
     return undefined;
@@ -458,10 +697,28 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
       events += 1;
       if (!state || state.strandId !== row.strand_id) {
         if (state) finishStrand(state);
-        state = { strandId: row.strand_id, expectedSeq: 1, prevHash: GENESIS_HASH, events: 0, first: row, last: undefined, lastHadProblem: false, problems: 0 };
+        state = {
+          strandId: row.strand_id,
+          expectedSeq: 1,
+          prevHash: GENESIS_HASH,
+          events: 0,
+          first: row,
+          last: undefined,
+          lastHadProblem: false,
+          prevComputed: GENESIS_HASH,
+          lastHashProblem: undefined,
+          bounds: boundsOf(row.strand_id),
+          boundIndex: 0,
+          bound: undefined,
+          backdated: undefined,
+          backdatedCount: 0,
+          backdatedLastSeq: 0,
+          problems: 0,
+        };
       }
       state.events += 1;
-      const found = await checkEvent(state, row);
+      const computed = eventHash(row.prev_hash, row);
+      const found = await checkEvent(state, row, computed);
       let hadProblem = found !== undefined;
       if (found) report(found);
       for (const exp of expectations.get(row.strand_id) ?? []) {
@@ -481,11 +738,14 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
         }
       }
       if (hadProblem) state.problems += 1;
+      checkPeriod(state, row);
       // Continue from what is stored, so one fault is reported once rather than on every later event.
       state.expectedSeq = Math.max(state.expectedSeq, row.seq + 1);
       state.prevHash = row.hash;
+      state.prevComputed = computed;
       state.last = row;
       state.lastHadProblem = hadProblem;
+      state.lastHashProblem = found?.kind === 'hash_mismatch' && found.cause === 'altered' ? found : undefined;
     }
     if (page.length < pageSize) break;
     const last = page[page.length - 1]!;
@@ -585,6 +845,17 @@ function orderProblems(problems: VerifyProblem[]): VerifyProblem[] {
     if (a.strand_id !== b.strand_id) return a.strand_id < b.strand_id ? -1 : 1;
     return (a.seq ?? Number.MAX_SAFE_INTEGER) - (b.seq ?? Number.MAX_SAFE_INTEGER);
   });
+}
+
+/** A length of time for messages: `750 ms`, `42 s`, `3 min 20 s`, `2 h 5 min`, `3 d 4 h`. */
+function spell(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  const [d, h, m, sec] = [Math.floor(seconds / 86_400), Math.floor(seconds / 3600) % 24, Math.floor(seconds / 60) % 60, seconds % 60];
+  if (d > 0) return h > 0 ? `${d} d ${h} h` : `${d} d`;
+  if (h > 0) return m > 0 ? `${h} h ${m} min` : `${h} h`;
+  return sec > 0 ? `${m} min ${sec} s` : `${m} min`;
 }
 
 function problem(

@@ -1,4 +1,23 @@
 import type { AppendedEvent, LedgerEventInput } from '../event/ledger-event.js';
+import type { LedgerErrorCode } from '../ledger-error.js';
+
+/**
+ * Whether a sink can record events now: what readiness probes ask. It rests on the latest
+ * evidence — the last batch committed or failed, or an active probe of the database — and is
+ * never older than the probe cache (1 s by default) unless a batch is newer.
+ */
+export interface LedgerHealth {
+  /** True when the latest evidence is that the ledger takes events. */
+  ok: boolean;
+  /** Why not, naming the ledger's database; null when ok. */
+  reason: string | null;
+  /** The code of what failed (`ledger.unavailable`, `ledger.not_migrated`, …); null when ok. */
+  code: LedgerErrorCode | null;
+  /** What the answer rests on: the last batch, a probe, or the sink being closed. */
+  source: 'batch' | 'probe' | 'closed';
+  /** How old that evidence is, in milliseconds. */
+  ageMs: number;
+}
 
 /**
  * Where the gateway records what it decides and what happened (its `DecisionSink`). The
@@ -21,6 +40,11 @@ export interface LedgerSink {
   append(event: LedgerEventInput): Promise<AppendedEvent>;
   /** Settles everything appended so far, then refuses further events. */
   close(): Promise<void>;
+  /**
+   * Whether the sink can record events now, answered within a bounded time (optional: a sink
+   * without it is taken as able to). {@link LedgerWriter.health} is the ledger's.
+   */
+  health?(): Promise<LedgerHealth>;
 }
 
 /** The gateway's name for a {@link LedgerSink} (DESIGN §1: "a `DecisionSink`-style interface"). */

@@ -19,7 +19,7 @@ import {
   type ChainedEvent,
   type StrandRegistration,
 } from './batch-statement.js';
-import type { LedgerSink } from './ledger-sink.js';
+import type { LedgerHealth, LedgerSink } from './ledger-sink.js';
 
 /** A batch as the writer's observer sees it. */
 export interface LedgerBatchInfo {
@@ -61,6 +61,24 @@ export interface LedgerWriterOptions {
   redact?: readonly RedactionRule[];
   /** Metrics and logging hooks. */
   observer?: LedgerWriterObserver;
+  /** How {@link LedgerWriter.health} probes the database. */
+  health?: {
+    /** How long one probe may take before the ledger counts as down (default 1000 ms). */
+    timeoutMs?: number;
+    /**
+     * How long an answer (a probe's, or a batch's) stands before the next call probes again
+     * (default 1000 ms): however often readiness is asked, the database sees at most one probe
+     * per this time, and never two at once.
+     */
+    cacheMs?: number;
+  };
+}
+
+/** What the writer last learned about the database, and when (`performance.now()`). */
+interface HealthEvidence {
+  at: number;
+  error: LedgerError | null;
+  source: 'batch' | 'probe';
 }
 
 interface Pending {
@@ -122,6 +140,10 @@ export class LedgerWriter implements LedgerSink {
   #timer: NodeJS.Timeout | undefined;
   #pump: Promise<void> | undefined;
   #closing = false;
+  readonly #probeTimeoutMs: number;
+  readonly #probeCacheMs: number;
+  #evidence: HealthEvidence | undefined;
+  #probe: Promise<void> | undefined;
 
   /** @throws LedgerError `ledger.invalid_options` naming the option that is wrong. */
   constructor(connection: LedgerConnection, options: LedgerWriterOptions = {}) {
@@ -138,6 +160,16 @@ export class LedgerWriter implements LedgerSink {
     this.#maxBatchDelayMs = options.maxBatchDelayMs ?? 2;
     if (!Number.isFinite(this.#maxBatchDelayMs) || this.#maxBatchDelayMs < 0 || this.#maxBatchDelayMs > 1000) {
       throw new LedgerError('ledger.invalid_options', `ledger writer: "maxBatchDelayMs" must be from 0 to 1000 (got ${String(options.maxBatchDelayMs)})`);
+    }
+    this.#probeTimeoutMs = options.health?.timeoutMs ?? 1000;
+    this.#probeCacheMs = options.health?.cacheMs ?? 1000;
+    for (const [key, value, min] of [
+      ['timeoutMs', this.#probeTimeoutMs, 1],
+      ['cacheMs', this.#probeCacheMs, 0],
+    ] as const) {
+      if (!Number.isInteger(value) || value < min || value > 60_000) {
+        throw new LedgerError('ledger.invalid_options', `ledger writer: "health.${key}" must be an integer from ${min} to 60000 (got ${String(value)})`);
+      }
     }
     this.#redactor = new ArgumentRedactor(options.redact ?? []);
     this.#observer = options.observer ?? {};
@@ -182,6 +214,57 @@ export class LedgerWriter implements LedgerSink {
       this.#queue.push(entry);
       this.#schedule();
     });
+  }
+
+  /**
+   * Whether this writer can record events now, for readiness probes. Answers from the latest
+   * evidence when it is younger than `health.cacheMs`: a batch that committed (ok), a batch
+   * that failed with nothing committed since (down, with its error), or an earlier probe.
+   * Otherwise it probes the database (`LedgerConnection.probe`: reachable, writable,
+   * `ledger_events` insertable) within `health.timeoutMs`; concurrent calls share one probe.
+   * Never rejects.
+   *
+   * @example
+   * const health = await writer.health()
+   * if (!health.ok) res.writeHead(503).end(health.reason)
+   */
+  async health(): Promise<LedgerHealth> {
+    if (this.#closing) {
+      return { ok: false, reason: `ledger writer for strand ${this.strandId} is closed`, code: 'ledger.closed', source: 'closed', ageMs: 0 };
+    }
+    const fresh = this.#evidence;
+    if (fresh && performance.now() - fresh.at < this.#probeCacheMs) return this.#healthOf(fresh);
+    this.#probe ??= this.#runProbe().finally(() => {
+      this.#probe = undefined;
+    });
+    await this.#probe;
+    return this.#healthOf(this.#evidence!);
+  }
+
+  async #runProbe(): Promise<void> {
+    // A probe counts from when it started: a batch that failed while it ran is newer.
+    const started = performance.now();
+    try {
+      await this.#connection.probe(this.#probeTimeoutMs);
+      this.#record({ at: started, error: null, source: 'probe' });
+    } catch (cause) {
+      const error = cause instanceof LedgerError ? cause : ledgerErrorFromPg(cause, this.#connection.location, 'checking that it can record events');
+      this.#record({ at: started, error, source: 'probe' });
+    }
+  }
+
+  #record(evidence: HealthEvidence): void {
+    if (!this.#evidence || evidence.at >= this.#evidence.at) this.#evidence = evidence;
+  }
+
+  #healthOf(evidence: HealthEvidence): LedgerHealth {
+    const ageMs = Math.max(0, Math.round(performance.now() - evidence.at));
+    if (!evidence.error) return { ok: true, reason: null, code: null, source: evidence.source, ageMs };
+    const reason =
+      evidence.source === 'batch'
+        ? `the last batch of strand ${this.strandId} failed and nothing has committed since: ${evidence.error.message}`
+        : evidence.error.message;
+    return { ok: false, reason, code: evidence.error.code, source: evidence.source, ageMs };
   }
 
   /** Sends whatever is queued now and waits until every event appended so far has settled. */
@@ -318,6 +401,7 @@ export class LedgerWriter implements LedgerSink {
     this.#committed = { seq: last.seq, hash: last.hash };
     this.#registered = true;
     this.#registering = false;
+    this.#record({ at: performance.now(), error: null, source: 'batch' });
     this.#notify(() => this.#observer.batchCommitted?.({ ...batch.info, durationMs: performance.now() - batch.started }));
     // Wake the callers after the loop has sent the next batch (it continues in this
     // microtask), a slice at a time, so that their work overlaps that batch's commit and the
@@ -349,6 +433,7 @@ export class LedgerWriter implements LedgerSink {
         ? cause
         : ledgerErrorFromPg(cause, this.#connection.location, `committing ${batch.entries.length} ledger events of strand ${this.strandId}`);
     this.#lastFailure = error;
+    this.#record({ at: performance.now(), error, source: 'batch' });
     // Queued events chained onto the failed batch fail with it; events appended since an
     // earlier failure are not chained yet and wait for the resync.
     const waiting = this.#queue.filter((entry) => entry.chained !== undefined);
@@ -374,6 +459,7 @@ export class LedgerWriter implements LedgerSink {
       this.#committed = row && row.seq !== null && row.hash !== null ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
     } catch (cause) {
       const error = ledgerErrorFromPg(cause, this.#connection.location, `reading the head of strand ${this.strandId}`);
+      this.#record({ at: performance.now(), error, source: 'batch' });
       for (const entry of this.#queue.splice(0)) entry.reject(error);
       return false;
     }

@@ -1,9 +1,25 @@
 import { Flags } from '@oclif/core';
 import type { VerifyReport } from '@tollgate/ledger';
+import { parseDuration } from '@tollgate/policy';
 import { ExitCode } from '../../cli-error.js';
 import { TollgateCommand } from '../../base-command.js';
 import { ledgerConnectionFlags, withLedger } from '../../ledger/ledger-command-support.js';
 import { renderVerifyReport } from '../../ledger/ledger-report-renderer.js';
+
+const grace = Flags.custom<number>({
+  description:
+    'how long before a checkpoint an event it does not cover may be dated and still count as in flight when it was taken (default 60s; 0 when every writer was stopped)',
+  helpValue: '<60s|2m|0>',
+  // oclif names the flag in front of the message.
+  parse: async (input: string) => {
+    if (input.trim() === '0') return 0;
+    try {
+      return parseDuration(input.trim());
+    } catch {
+      throw new Error(`expected a duration such as 60s, 2m or 500ms, or 0, got "${input}"`);
+    }
+  },
+});
 
 /**
  * `tollgate ledger verify`: recompute every hash chain and check every checkpoint. The work is
@@ -12,9 +28,9 @@ import { renderVerifyReport } from '../../ledger/ledger-report-renderer.js';
 export default class LedgerVerify extends TollgateCommand {
   static override summary = 'Recompute every strand of the ledger and check its checkpoints; name the first bad event.';
 
-  static override description = `Reads every event of every strand in order and checks that sequence numbers have no gaps, that each event links to the one before it (prev_hash) and that its hash is SHA-256(prev_hash || canonical(event)). Checks each checkpoint (those in the database and those given with --checkpoint): its Ed25519 signature, its key (with --trust) and that every strand still begins with what it signed.
+  static override description = `Reads every event of every strand in order and checks that sequence numbers have no gaps, that each event links to the one before it (prev_hash) and that its hash is SHA-256(prev_hash || canonical(event)). Checks each checkpoint (those in the database and those given with --checkpoint): its Ed25519 signature, its key (with --trust), that every strand still begins with what it signed, and that it bounds its period: an event it does not cover (a strand it does not list, or a seq beyond the head it signed) must not be dated before it, less --grace for appends in flight when it was taken.
 
-On failure it names the first bad event (strand, sequence, event id) and what is wrong: changed, removed, inserted or reordered events, a cut tail, a forged or untrusted checkpoint. It also lists calls that were allowed but have no recorded outcome.
+On failure it names the first bad event (strand, sequence, event id) and what is wrong: changed, removed, inserted or reordered events, a cut tail, a forged or untrusted checkpoint, events backdated into a checkpoint's period. It also lists calls that were allowed but have no recorded outcome.
 
 Exit status: 0 intact, 1 tampering found (or, with --strict, allowed calls without an outcome), 2 bad input or an unreachable database.`;
 
@@ -29,6 +45,7 @@ Exit status: 0 intact, 1 tampering found (or, with --strict, allowed calls witho
     trust: Flags.string({ multiple: true, description: 'an Ed25519 public key (PEM) checkpoints must be signed by', helpValue: '<prefix>.pub' }),
     record: Flags.boolean({ description: 'store the result in ledger_verifications (integrity evidence for auditors)' }),
     strict: Flags.boolean({ description: 'also fail (exit 1) when an allowed call has no outcome' }),
+    grace: grace(),
   };
 
   public async run(): Promise<VerifyReport> {
@@ -39,6 +56,7 @@ Exit status: 0 intact, 1 tampering found (or, with --strict, allowed calls witho
         checkpointFiles: flags.checkpoint ?? [],
         trustedKeyFiles: flags.trust ?? [],
         record: flags.record,
+        ...(flags.grace === undefined ? {} : { checkpointGraceMs: flags.grace }),
       }),
     );
     this.log(renderVerifyReport(report, flags.strict).trimEnd());
