@@ -93,3 +93,15 @@ export { checkFilter, parseLedgerTime, type LedgerFilter } from './query/ledger-
 export { queryLedger, type LedgerQueryOptions, type LedgerQueryResult } from './query/ledger-query.js';
 export { exportLedger, type ExportFormat, type ExportLedgerOptions, type ExportResult } from './query/ledger-exporter.js';
 export { csvCell, csvHeader, eventToCsvLine } from './query/event-csv.js';
+export type {
+  ApprovalBinding,
+  ApprovalDecideResult,
+  ApprovalJson,
+  ApprovalListFilter,
+  ApprovalRecord,
+  ApprovalRecorder,
+  ApprovalRequestInput,
+  ApprovalStatus,
+  ApprovalStore,
+  ApprovalVote,
+} from './approval/approval-store.js';

@@ -16,6 +16,7 @@ export type RefusalCode =
   | 'invalid_arguments'
   | 'ledger.unavailable'
   | 'limits.unavailable'
+  | 'approvals.unavailable'
   | 'policy.unavailable'
   | 'decision.timeout'
   | 'upstream.unavailable'
@@ -45,6 +46,7 @@ const PREFIX: Record<RefusalCode, string> = {
   'approval.expired': '[APPROVAL EXPIRED]',
   'ledger.unavailable': '[GATEWAY ERROR]',
   'limits.unavailable': '[GATEWAY ERROR]',
+  'approvals.unavailable': '[GATEWAY ERROR]',
   'policy.unavailable': '[GATEWAY ERROR]',
   'decision.timeout': '[GATEWAY ERROR]',
   'upstream.unavailable': '[GATEWAY ERROR]',

@@ -14,6 +14,8 @@ export const GATEWAY_RULES = Object.freeze({
   limitsUnavailable: 'gateway.limits_unavailable',
   /** The limits and the decision's commit did not finish within the decision deadline. */
   decisionTimeout: 'gateway.decision_timeout',
+  /** The approval store did not answer. */
+  approvalsUnavailable: 'gateway.approvals_unavailable',
 });
 
 /** One of {@link GATEWAY_RULES}' ids. */

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult, Result, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { canonicalDigest, finiteCopy, nonFinitePaths, type Agent, type CompiledPolicy, type Decision } from '@tollgate/policy';
+import type { ApprovalBinding, ApprovalRecord } from '@tollgate/ledger';
+import { canonicalDigest, finiteCopy, nonFinitePaths, type Agent, type ApprovalState, type CompiledPolicy, type Decision, type ToolCall } from '@tollgate/policy';
 import type { Logger } from 'pino';
+import type { ApprovalDesk, ApprovalWait } from '../approvals/approval-desk.js';
 import { DEFAULT_REQUEST_LIMITS } from '../config/gateway-config.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { DecisionSink, GatewayEvent, JsonObject, JsonValue, OutcomeEvent } from '../ledger/decision-sink.js';
@@ -32,6 +34,17 @@ export interface ToolCallParams {
   readonly [key: string]: unknown;
 }
 
+/** How a {@link ToolCallPipeline} handles calls that need a human approval. */
+export interface PipelineApprovals {
+  readonly desk: ApprovalDesk;
+  /** `hold`: the call waits and runs once granted; `retry`: the agent is told to repeat it. */
+  readonly mode: 'hold' | 'retry';
+  /** hold mode, no progress token: the longest a call is held before the retry answer (ms). */
+  readonly holdMaxMs: number;
+  /** hold mode with a progress token: how often `notifications/progress` is sent (ms). */
+  readonly progressIntervalMs: number;
+}
+
 /** Dependencies of a {@link ToolCallPipeline}. */
 export interface ToolCallPipelineOptions {
   readonly registry: UpstreamRegistry;
@@ -44,6 +57,11 @@ export interface ToolCallPipelineOptions {
    * within it, or the call is refused (`decision.timeout`) and can never be forwarded later.
    */
   readonly decisionTimeoutMs?: number;
+  /**
+   * Human approval (DESIGN §5): where requests are filed and decided, and how agents wait.
+   * Without it a call that needs approval is answered `approval.required` with nothing to approve.
+   */
+  readonly approvals?: PipelineApprovals;
   /** Wait for the outcome event's commit before answering (default false). */
   readonly awaitOutcome?: boolean;
   /** Makes call ids (default: random UUIDs). */
@@ -71,6 +89,7 @@ export class ToolCallPipeline {
   readonly #logger: Logger;
   readonly #metrics: GatewayMetrics | undefined;
   readonly #decisionTimeoutMs: number;
+  readonly #approvals: PipelineApprovals | undefined;
   readonly #awaitOutcome: boolean;
   readonly #newCallId: () => string;
   #inFlight = 0;
@@ -87,6 +106,7 @@ export class ToolCallPipeline {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#decisionTimeoutMs = options.decisionTimeoutMs ?? DEFAULT_REQUEST_LIMITS.decisionTimeoutMs;
+    this.#approvals = options.approvals;
     this.#awaitOutcome = options.awaitOutcome ?? false;
     this.#newCallId = options.newCallId ?? randomUUID;
   }
@@ -134,6 +154,8 @@ export class ToolCallPipeline {
    */
   async drain(timeoutMs: number): Promise<number> {
     this.#closing = true;
+    // Held calls answer at once with the retry answer: their requests stay open.
+    this.#approvals?.desk.interruptWaits();
     if (this.#inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -169,7 +191,7 @@ export class ToolCallPipeline {
       return this.#refuse(call, gatewayRefusal(GATEWAY_RULES.noPolicy, 'policy.unavailable', `no policy governs upstream "${server}", so no call to it is forwarded`, undefined));
     }
 
-    const request = { tool, args, agent: caller.agent, session: { id: caller.sessionId } };
+    const request: ToolCall = { tool, args, agent: caller.agent, session: { id: caller.sessionId } };
     // 1. Hidden before anything else, so that nothing about a hidden tool leaks.
     if (policy.hides(tool)) {
       const decision = policy.decide(request);
@@ -183,26 +205,44 @@ export class ToolCallPipeline {
 
     // 2.–7. The policy decides: the arguments against the tool's input schema as the upstream
     // advertises it, then the rules and the limits (which may live in PostgreSQL, hence async).
-    let decision: Decision;
+    const decided = await this.#decide(call, policy, request);
+    if (!isDecision(decided)) return decided;
+    if (decided.effect === 'approval_required' && this.#approvals) return this.#approve(call, request, decided, params, caller);
+    if (decided.effect !== 'allow') return this.#refuse(call, decided);
+    return this.#allow(call, decided, params, caller);
+  }
+
+  /**
+   * Asks the policy, within the call's decision deadline. Answers the call itself (a recorded
+   * refusal) when the limit store failed or was too slow.
+   */
+  async #decide(call: CallContext, policy: CompiledPolicy, request: ToolCall, approvals?: ApprovalState): Promise<Decision | CallToolResult> {
+    const { callId, server, tool } = call.identity;
     try {
-      const decided = await within(policy.decideAsync(request, { inputSchema: routed.tool.inputSchema }), deadline);
-      if (decided === LATE) {
-        this.#logger.error({ callId, server, tool, timeoutMs: this.#decisionTimeoutMs }, 'the limits were not checked within the decision deadline; refusing the call');
-        return this.#refuse(call, gatewayRefusal(GATEWAY_RULES.decisionTimeout, 'decision.timeout', `the limit store did not answer within ${this.#decisionTimeoutMs} ms, so the call was not forwarded`, policy));
-      }
-      decision = decided;
+      const decided = await within(
+        policy.decideAsync(request, { inputSchema: call.routed.tool.inputSchema, ...(approvals ? { approvals: () => approvals } : {}) }),
+        call.deadline,
+      );
+      if (decided !== LATE) return decided;
+      this.#logger.error({ callId, server, tool, timeoutMs: this.#decisionTimeoutMs }, 'the limits were not checked within the decision deadline; refusing the call');
+      return this.#refuse(call, gatewayRefusal(GATEWAY_RULES.decisionTimeout, 'decision.timeout', `the limit store did not answer within ${this.#decisionTimeoutMs} ms, so the call was not forwarded`, policy));
     } catch (error) {
       this.#logger.error({ callId, server, tool, err: errorMessage(error) }, 'the policy could not decide (limit store unavailable?)');
       return this.#refuse(call, gatewayRefusal(GATEWAY_RULES.limitsUnavailable, 'limits.unavailable', 'the limit store could not be reached, so the call was not forwarded', policy));
     }
-    if (decision.effect !== 'allow') return this.#refuse(call, decision);
+  }
 
-    // The decision is durable before the call is forwarded; if it cannot be recorded, or not in
-    // time, the call does not happen.
+  /**
+   * An allowed call: its decision is durable before it is forwarded; if it cannot be recorded,
+   * or not in time, the call does not happen.
+   */
+  async #allow(call: CallContext, decision: Decision, params: ToolCallParams, caller: Caller): Promise<CallToolResult> {
+    const { identity, routed, started } = call;
+    const { callId, server, tool } = identity;
     const recording = this.#append(this.#decisionEvent(call, decision, false));
     let recorded: unknown;
     try {
-      recorded = await within(recording, deadline);
+      recorded = await within(recording, call.deadline);
     } catch (error) {
       this.#logger.error({ callId, server, tool, err: errorMessage(error) }, 'the ledger could not record the decision; the call was not forwarded');
       this.#observe(server, tool, 'allow', 'ledger.unavailable', started);
@@ -219,9 +259,144 @@ export class ToolCallPipeline {
       }, routed.tool.outputSchema);
     }
     this.#observe(server, tool, 'allow', null, started);
-
     // Forward, then record the outcome.
-    return this.#forward(routed, params, caller, call.identity);
+    return this.#forward(routed, params, caller, identity);
+  }
+
+  /**
+   * A call that needs a human approval (DESIGN §5). A granted, unused approval of exactly this
+   * call (same server, tool, arguments, agent, policy revision and rule) is used — by exactly
+   * one call across every replica — and the call is decided again with it (limits still apply).
+   * A denied or expired one refuses the call once. Otherwise the call opens (or joins) the
+   * request, and the held decision naming it is recorded; then, in retry mode, the agent is told
+   * at once to repeat the call after a grant; in hold mode the call waits for the decision and
+   * runs as soon as it is granted.
+   */
+  async #approve(call: CallContext, request: ToolCall, first: Decision, params: ToolCallParams, caller: Caller): Promise<CallToolResult> {
+    const approvals = this.#approvals!;
+    const { desk } = approvals;
+    const { identity } = call;
+    const argsSha256 = canonicalDigest(call.args);
+    let decision = first;
+    let current = call;
+    for (let round = 0; ; round++) {
+      const binding: ApprovalBinding = {
+        server: identity.server,
+        tool: identity.tool,
+        argsSha256,
+        agentId: identity.agentId,
+        policyRevision: decision.revision === null ? null : String(decision.revision),
+        policyDigest: decision.digest,
+        rule: decision.rule!,
+      };
+      const policy = this.#policies.policyFor(identity.server);
+      if (!policy) return this.#refuse(current, gatewayRefusal(GATEWAY_RULES.noPolicy, 'policy.unavailable', `no policy governs upstream "${identity.server}", so no call to it is forwarded`, undefined));
+      let record: ApprovalRecord | undefined;
+      try {
+        const found = await within(desk.current(binding), current.deadline);
+        if (found === LATE) return this.#refuse(current, gatewayRefusal(GATEWAY_RULES.decisionTimeout, 'decision.timeout', `the approval store did not answer within ${this.#decisionTimeoutMs} ms, so the call was not forwarded`, policy));
+        record = found;
+        if (record?.status === 'granted') {
+          if (await desk.consume(record.id, identity.callId)) {
+            const approved = await this.#decide(current, policy, request, { status: 'granted', id: record.id });
+            if (!isDecision(approved)) {
+              await desk.release(record.id, identity.callId).catch(() => undefined);
+              return approved;
+            }
+            if (approved.effect === 'allow') return this.#allow(current, approved, params, caller);
+            // Not run after all (a limit refused it): the grant stays for the next identical call.
+            await desk.release(record.id, identity.callId).catch(() => undefined);
+            return this.#refuse(current, approved);
+          }
+          // Another call used this grant first: this one asks anew.
+          record = undefined;
+        }
+        if (record && (record.status === 'denied' || record.status === 'expired')) {
+          const vote = record.votes.find((v) => v.decision === 'deny');
+          const state: ApprovalState =
+            record.status === 'denied' ? { status: 'denied', id: record.id, ...(vote ? { approver: vote.approver, reason: vote.reason } : {}) } : { status: 'expired', id: record.id };
+          const refused = await this.#decide(current, policy, request, state);
+          if (!isDecision(refused)) return refused;
+          await desk.retire(record.id).catch(() => undefined);
+          return this.#refuse(current, refused);
+        }
+      } catch (error) {
+        this.#logger.error({ callId: identity.callId, server: identity.server, tool: identity.tool, err: errorMessage(error) }, 'the approval store could not be reached');
+        return this.#refuse(current, gatewayRefusal(GATEWAY_RULES.approvalsUnavailable, 'approvals.unavailable', 'the approval store could not be reached, so the call was not forwarded', policy));
+      }
+
+      // No usable decision yet: open (or join) the request, and record the held decision.
+      let opened: ApprovalRecord;
+      try {
+        const result = await within(
+          desk.open({ binding, callId: identity.callId, sessionId: identity.sessionId, args: call.args as JsonValue, reason: decision.reason, requirement: decision.approval! }),
+          current.deadline,
+        );
+        if (result === LATE) return this.#refuse(current, gatewayRefusal(GATEWAY_RULES.decisionTimeout, 'decision.timeout', `the approval request was not recorded within ${this.#decisionTimeoutMs} ms, so the call was not forwarded`, policy));
+        opened = result.record;
+      } catch (error) {
+        this.#logger.error({ callId: identity.callId, server: identity.server, tool: identity.tool, err: errorMessage(error) }, 'could not open the approval request');
+        return this.#refuse(current, gatewayRefusal(GATEWAY_RULES.approvalsUnavailable, 'approvals.unavailable', 'the approval request could not be opened and recorded, so the call was not forwarded', policy));
+      }
+      const held: Decision = { ...decision, approval_id: opened.id };
+      if (approvals.mode === 'retry') return this.#refuse(current, held, approvalRetryFields(opened, argsSha256), approvalText(held, opened));
+      const recordedHeld = await this.#recordOnly(current, held);
+      if (recordedHeld !== null) return recordedHeld;
+
+      const waited = await this.#hold(opened, caller);
+      if (waited === 'timeout') return this.#pendingAnswer(current, held, opened, argsSha256, `held for ${Math.round(approvals.holdMaxMs / 1000)} s without a decision`);
+      if (waited === 'closing') return this.#pendingAnswer(current, held, opened, argsSha256, 'the gateway is shutting down; the request stays open');
+      if (waited === 'cancelled') return this.#pendingAnswer(current, held, opened, argsSha256, 'the call was cancelled; the request stays open');
+      if (round >= MAX_APPROVAL_ROUNDS) return this.#pendingAnswer(current, held, opened, argsSha256, 'too many rounds');
+      // Decided: the policy in force now decides again (it may have changed while the call waited).
+      current = { ...call, deadline: performance.now() + this.#decisionTimeoutMs };
+      const now = this.#policies.policyFor(identity.server);
+      if (!now) return this.#refuse(current, gatewayRefusal(GATEWAY_RULES.noPolicy, 'policy.unavailable', `no policy governs upstream "${identity.server}", so no call to it is forwarded`, undefined));
+      const again = await this.#decide(current, now, request);
+      if (!isDecision(again)) return again;
+      if (again.effect !== 'approval_required') return again.effect === 'allow' ? this.#allow(current, again, params, caller) : this.#refuse(current, again);
+      decision = again;
+    }
+  }
+
+  /**
+   * hold mode: waits for the request's decision. With a progress token the call is kept alive
+   * with `notifications/progress` every `progressIntervalMs` until the request is decided or
+   * expires; without one it is held for at most `holdMaxMs`.
+   */
+  async #hold(record: ApprovalRecord, caller: Caller): Promise<ApprovalWait> {
+    const { desk, holdMaxMs, progressIntervalMs } = this.#approvals!;
+    const progress = caller.onprogress;
+    const holdUntil = progress ? record.expiresAt.getTime() + 1 : Date.now() + holdMaxMs;
+    let sent = 0;
+    for (;;) {
+      const until = progress ? Math.min(holdUntil, Date.now() + progressIntervalMs) : holdUntil;
+      const waited = await desk.wait(record.id, until, caller.signal);
+      if (waited !== 'timeout' || !progress || Date.now() >= holdUntil) return waited;
+      progress({ progress: ++sent, message: `awaiting approval ${record.id} until ${record.expiresAt.toISOString()}` });
+    }
+  }
+
+  /** The answer to a held call that is not decided yet: the retry answer for the same approval. */
+  #pendingAnswer(call: CallContext, held: Decision, record: ApprovalRecord, argsSha256: string, why: string): CallToolResult {
+    this.#observe(call.identity.server, call.identity.tool, held.effect, 'approval.required', call.started);
+    return refusal(approvalText(held, record, why), { code: 'approval.required', rule: held.rule, decision_id: call.identity.callId, ...approvalRetryFields(record, argsSha256) }, call.routed.tool.outputSchema);
+  }
+
+  /** Records a decision without answering (a held call's); answers when the ledger failed. */
+  async #recordOnly(call: CallContext, decision: Decision): Promise<CallToolResult | null> {
+    const { callId, server, tool } = call.identity;
+    let recorded: unknown;
+    try {
+      recorded = await within(this.#append(this.#decisionEvent(call, decision, false)), call.deadline);
+    } catch (error) {
+      this.#logger.error({ callId, server, tool, err: errorMessage(error) }, 'the ledger could not record a held decision');
+      this.#observe(server, tool, decision.effect, 'ledger.unavailable', call.started);
+      return refusal('the ledger could not record the decision, so the call was not forwarded', { code: 'ledger.unavailable', rule: decision.rule, decision_id: callId }, call.routed.tool.outputSchema);
+    }
+    if (recorded !== LATE) return null;
+    this.#observe(server, tool, decision.effect, 'decision.timeout', call.started);
+    return refusal(`the ledger did not record the decision within ${this.#decisionTimeoutMs} ms, so the call was not forwarded`, { code: 'decision.timeout', rule: decision.rule, decision_id: callId }, call.routed.tool.outputSchema);
   }
 
   /**
@@ -229,7 +404,7 @@ export class ToolCallPipeline {
    * before the agent hears of it. A refusal the ledger could not record is answered as
    * `ledger.unavailable` (or `decision.timeout`): nothing is forwarded either way.
    */
-  async #refuse(call: CallContext, decision: CallDecision): Promise<CallToolResult> {
+  async #refuse(call: CallContext, decision: CallDecision, fields: Record<string, unknown> = {}, text?: string): Promise<CallToolResult> {
     const { identity, routed, started } = call;
     const { callId, server, tool } = identity;
     const outputSchema = routed.tool.outputSchema;
@@ -260,7 +435,8 @@ export class ToolCallPipeline {
       extra.approval_timeout_ms = d.approval.timeout_ms;
     }
     if (d.errors) extra.errors = d.errors;
-    return refusal(decision.reason, { code, rule: decision.rule, decision_id: callId, ...extra }, outputSchema);
+    if (d.approval_id !== undefined) extra.approval_id = d.approval_id;
+    return refusal(text ?? decision.reason, { code, rule: decision.rule, decision_id: callId, ...extra, ...fields }, outputSchema);
   }
 
   /**
@@ -415,6 +591,34 @@ export class ToolCallPipeline {
   #observe(server: string, tool: string, effect: string, code: string | null, started: number): void {
     this.#metrics?.decision(server, tool, effect, code, (performance.now() - started) / 1000);
   }
+}
+
+/** Tells a policy's decision from an answer already given (a recorded refusal). */
+function isDecision(value: Decision | CallToolResult): value is Decision {
+  return typeof (value as { effect?: unknown }).effect === 'string';
+}
+
+/** How many times a held call goes round (decided, then lost a grant to an identical call, …) before it is answered. */
+const MAX_APPROVAL_ROUNDS = 8;
+
+/** The machine-readable part of an answer about a pending approval: what to repeat, and until when. */
+function approvalRetryFields(record: ApprovalRecord, argsSha256: string): Record<string, unknown> {
+  return {
+    approval_id: record.id,
+    expires_at: record.expiresAt.toISOString(),
+    args_sha256: argsSha256,
+    approvers: record.approvers,
+    min_approvals: record.minApprovals,
+  };
+}
+
+/** The words of an answer about a pending approval: what a human must do, and what the agent does then. */
+function approvalText(held: Decision, record: ApprovalRecord, why?: string): string {
+  return (
+    `${held.reason} — approval ${record.id} is pending until ${record.expiresAt.toISOString()}${why ? ` (${why})` : ''}. ` +
+    `Ask a human approver to decide it (tollgate approvals approve ${record.id}); once it is granted, make exactly this call again — ` +
+    'the same tool with the same arguments — and it runs once.'
+  );
 }
 
 /** Longest an outcome is held back to be committed with others (milliseconds). */
