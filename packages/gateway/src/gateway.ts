@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { openLedgerSink } from '@tollgate/ledger';
+import { ArgumentRedactor, openLedgerSink, type ApprovalStore } from '@tollgate/ledger';
 import { MemoryLimitStore, type Agent, type LimitStore } from '@tollgate/policy';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
+import { ApprovalDesk } from './approvals/approval-desk.js';
+import { ApproverDirectory } from './approvals/approver-directory.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { GatewaySession } from './downstream/gateway-session.js';
 import { startHttpListener, type HttpListener } from './downstream/http-listener.js';
@@ -31,6 +33,8 @@ export interface GatewayDependencies {
   readonly sink?: DecisionSink;
   /** Where limit counters live (default: per `limits.store`). */
   readonly limits?: LimitStore;
+  /** Where approval requests live, shared by replicas; without one a call that needs approval cannot be approved. */
+  readonly approvals?: ApprovalStore;
   /** Metrics registry (default: a new one). */
   readonly metrics?: GatewayMetrics;
   /** The stdio agent's streams (default: this process's stdin and stdout). */
@@ -146,6 +150,20 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       }
     }
 
+    let desk: ApprovalDesk | undefined;
+    if (deps.approvals) {
+      const redactor = new ArgumentRedactor(config.ledger.redact.map((r) => ({ ...r, pointers: [...r.pointers] })));
+      desk = new ApprovalDesk({
+        store: deps.approvals,
+        sink,
+        directory: new ApproverDirectory(config.approvals.approvers, config.agents, config.admin?.tokenSha256),
+        defaultTimeoutMs: config.approvals.timeoutMs,
+        redact: (server, tool, args) => (redactor.empty ? args : redactor.redact(server, tool, args)),
+        logger,
+      });
+      await desk.start();
+      cleanup.push(() => desk!.close());
+    }
     const pipeline = new ToolCallPipeline({
       registry,
       policies,
@@ -153,6 +171,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       logger,
       metrics,
       decisionTimeoutMs: config.requests.decisionTimeoutMs,
+      ...(desk
+        ? { approvals: { desk, mode: config.approvals.mode, holdMaxMs: config.approvals.holdMaxMs, progressIntervalMs: config.approvals.progressIntervalMs } }
+        : {}),
       awaitOutcome: config.ledger.awaitOutcome,
     });
     const router = new PassthroughRouter(registry, logger);
@@ -188,6 +209,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         closing: () => closing,
         inFlight: () => pipeline.inFlight,
         ...(sink.health ? { ledgerHealth: () => sink.health!() } : {}),
+        ...(desk ? { approvals: desk } : {}),
         logger,
       });
       cleanup.push(() => admin!.close());

@@ -2,11 +2,14 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net';
 import { sha256Hex } from '@tollgate/policy';
 import type { Logger } from 'pino';
+import type { ApprovalDesk } from '../approvals/approval-desk.js';
+import type { AdminIdentity } from '../approvals/approver-directory.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { SinkHealth } from '../ledger/decision-sink.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { PolicySource, PolicySourceStatus } from '../policy/policy-source.js';
 import type { UpstreamRegistry } from '../upstream/upstream-registry.js';
+import { handleApprovalsRequest } from './approvals-api.js';
 
 /** What the admin API reports on. */
 export interface AdminServerOptions {
@@ -26,6 +29,8 @@ export interface AdminServerOptions {
   readonly ledgerHealth?: () => Promise<SinkHealth>;
   /** How long `/readyz` waits for {@link ledgerHealth} before it counts the ledger as down (default 2000 ms). */
   readonly ledgerHealthTimeoutMs?: number;
+  /** Approval requests and who may decide them; without it `/approvals` is not served. */
+  readonly approvals?: ApprovalDesk;
   readonly logger: Logger;
 }
 
@@ -99,6 +104,7 @@ export interface AdminServer {
  *   and the last refusal;
  * - `GET /metrics` — Prometheus text (decisions by effect and tool, decision and upstream
  *   latency, ledger batch size and commit time, …).
+ * - `/approvals…` — approval requests, for approver and admin tokens ({@link handleApprovalsRequest}).
  * `/policy` and `/metrics` need `Authorization: Bearer <admin token>` (401 otherwise).
  *
  * @throws GatewayError `listen.failed` when the port cannot be bound.
@@ -136,7 +142,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (options.approvals && (path === '/approvals' || path.startsWith('/approvals/'))) {
+      return handleApprovalsRequest(req, res, options.approvals, identify(req, options.approvals));
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'only GET is supported' }, { allow: 'GET, HEAD' });
     switch (path) {
       case '/healthz':
@@ -149,7 +158,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       case '/metrics':
         break;
       default:
-        return send(res, 404, { error: `not found: ${path}; try /healthz, /readyz, /policy or /metrics` });
+        return send(res, 404, { error: `not found: ${path}; try /healthz, /readyz, /policy, /metrics${options.approvals ? ' or /approvals' : ''}` });
     }
     if (!authorized(req, options.tokenSha256)) {
       return send(res, 401, { error: 'present the admin bearer token (Authorization: Bearer <token>)' }, { 'www-authenticate': 'Bearer realm="tollgate-admin"' });
@@ -227,6 +236,12 @@ function sourceBody(status: PolicySourceStatus): AdminSourceReport {
       ? { code: lastRefusal.code, message: lastRefusal.message, at: iso(lastRefusal.at), revision: lastRefusal.revision, digest: lastRefusal.digest, commit: lastRefusal.commit }
       : null,
   };
+}
+
+/** Who the request's bearer token belongs to (approver, admin, agent), if anyone. */
+function identify(req: IncomingMessage, desk: ApprovalDesk): AdminIdentity | undefined {
+  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return m ? desk.directory.identify(m[1]!) : undefined;
 }
 
 function authorized(req: IncomingMessage, tokenSha256: string): boolean {
