@@ -1,16 +1,10 @@
 import type { AdminPolicyReport } from '@tollgate/gateway';
+import { adminRequest, type AdminConnection } from '../admin/admin-client.js';
 import { CliError, ExitCode } from '../cli-error.js';
 import type { TerminalStyle } from '../render/terminal-style.js';
 
-/** Options of {@link fetchGatewayStatus}. */
-export interface GatewayStatusOptions {
-  /** The admin API's base URL, e.g. `http://127.0.0.1:8081`. */
-  readonly adminUrl: string;
-  /** The admin bearer token. */
-  readonly token: string | undefined;
-  /** Give up after this many milliseconds (default 5000). */
-  readonly timeoutMs?: number;
-}
+/** Options of {@link fetchGatewayStatus}: the admin API and the admin token. */
+export type GatewayStatusOptions = AdminConnection;
 
 /**
  * Asks a running gateway's admin API (`GET /policy`) what it enforces: each upstream's
@@ -23,35 +17,12 @@ export interface GatewayStatusOptions {
  * const report = await fetchGatewayStatus({ adminUrl: 'http://127.0.0.1:8081', token: process.env.TOLLGATE_ADMIN_TOKEN });
  */
 export async function fetchGatewayStatus(options: GatewayStatusOptions): Promise<AdminPolicyReport> {
-  let url: URL;
-  try {
-    url = new URL('/policy', options.adminUrl);
-  } catch {
-    throw new CliError('usage', `--admin-url: "${options.adminUrl}" is not a URL`, { hint: 'Give the admin API as http://<host>:<port>, the gateway config\'s admin.host and admin.port.' });
-  }
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
-      signal: AbortSignal.timeout(options.timeoutMs ?? 5000),
-    });
-  } catch (error) {
-    const why = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
-    throw new CliError('admin.unreachable', `the gateway's admin API at ${url.origin} is unreachable: ${why}`, {
-      exit: ExitCode.input,
-      hint: 'Is the gateway running with an `admin` section in its configuration? Check --admin-url.',
-      cause: error,
-    });
-  }
-  if (res.status === 401) {
-    throw new CliError('admin.unauthorized', `the admin API at ${url.origin} refused the ${options.token ? 'token' : 'request: no token was given'}`, {
-      exit: ExitCode.input,
-      hint: 'Pass the admin token with --token or TOLLGATE_ADMIN_TOKEN (its SHA-256 is admin.token_sha256 in the gateway config).',
-    });
-  }
-  const body = (await res.json().catch(() => undefined)) as AdminPolicyReport | undefined;
-  if (!res.ok || !body || !Array.isArray(body.policies) || typeof body.source !== 'object' || body.source === null) {
-    throw new CliError('admin.invalid', `the admin API at ${url.origin} answered ${res.status} without a policy report: is this a Tollgate gateway's admin port?`, { exit: ExitCode.input });
+  const answer = await adminRequest(options, '/policy', {
+    tokenHint: 'Pass the admin token with --token or TOLLGATE_ADMIN_TOKEN (its SHA-256 is admin.token_sha256 in the gateway config).',
+  });
+  const body = answer.body as AdminPolicyReport | undefined;
+  if (answer.status !== 200 || !body || !Array.isArray(body.policies) || typeof body.source !== 'object' || body.source === null) {
+    throw new CliError('admin.invalid', `the admin API at ${answer.url.origin} answered ${answer.status} without a policy report: is this a Tollgate gateway's admin port?`, { exit: ExitCode.input });
   }
   return body;
 }
