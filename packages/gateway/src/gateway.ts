@@ -145,7 +145,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
 
     const pipeline = new ToolCallPipeline({ registry, policies, sink, logger, metrics, awaitOutcome: config.ledger.awaitOutcome });
     const router = new PassthroughRouter(registry, logger);
-    const createSession = (agent: Agent, sessionId: string): GatewaySession => new GatewaySession({ registry, pipeline, router, agent, sessionId, logger });
+    const createSession = (agent: Agent, sessionId: string): GatewaySession => new GatewaySession({ registry, pipeline, router, agent, sessionId, logger, metrics });
 
     let http: HttpListener | undefined;
     if (config.listen.http) {
@@ -158,6 +158,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         allowedOrigins: h.allowedOrigins,
         limits: config.requests,
         sessionIdleTimeoutMs: h.sessionIdleTimeoutMs,
+        connections: h.connections,
         createSession,
         logger,
         metrics,
