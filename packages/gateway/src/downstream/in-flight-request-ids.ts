@@ -41,13 +41,18 @@ export class InFlightRequestIds {
   /**
    * A message from the agent: `notifications/cancelled` ends the request it names (the SDK
    * never answers a cancelled request). Returns that id when it was in flight.
+   *
+   * The id is free again only after the SDK has acted on the cancellation, which it does a
+   * microtask later: a request reusing the id in the same read would otherwise take the
+   * cancelled request's place and be the one aborted. Until then it is refused as in flight.
    */
   received(message: unknown): RequestId | undefined {
     const m = message as { method?: unknown; id?: unknown; params?: { requestId?: unknown } };
     if (m.method !== 'notifications/cancelled' || m.id !== undefined) return undefined;
     const id = m.params?.requestId;
-    if ((typeof id === 'string' || typeof id === 'number') && this.#ids.delete(id)) return id;
-    return undefined;
+    if ((typeof id !== 'string' && typeof id !== 'number') || !this.#ids.has(id)) return undefined;
+    setImmediate(() => this.#ids.delete(id));
+    return id;
   }
 
   /** Forgets every request (the session ended). */
