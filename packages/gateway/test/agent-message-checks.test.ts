@@ -309,6 +309,10 @@ describe('agent messages over Streamable HTTP', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('mcp-session-id')).toBeNull();
     expect(await res.json()).toEqual({ jsonrpc: '2.0', id: 'i', error: { code: -32602, message: 'Invalid params: in initialize, params.clientInfo is missing: it must be an object' } });
+    // Nor in a batch of one.
+    const batched = await fetch(url, { method: 'POST', headers: headers(TOKEN, null), body: JSON.stringify([{ ...INITIALIZE, id: 'j', params: { protocolVersion: 5, capabilities: {}, clientInfo: { name: 'x', version: '1' } } }]) });
+    expect(batched.headers.get('mcp-session-id')).toBeNull();
+    expect(await batched.json()).toEqual([{ jsonrpc: '2.0', id: 'j', error: { code: -32602, message: 'Invalid params: in initialize, params.protocolVersion must be a string, not a number' } }]);
     expect(gateway.http!.sessionCount()).toBe(sessions);
   });
 

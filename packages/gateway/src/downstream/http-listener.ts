@@ -144,12 +144,14 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   };
 
   const openSession = async (agent: Agent, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> => {
-    const init = Array.isArray(body) ? undefined : (body as { id?: string | number; method: string; params?: unknown });
+    const batch = Array.isArray(body);
+    const init = ((batch ? body : [body]) as Array<{ id?: string | number; method?: unknown; params?: unknown }>).find((m) => m.method === 'initialize')!;
     // Malformed params open no session: the agent gets -32602 saying what is wrong, as for any request.
-    const problem = init ? requestParamsProblem(init) : undefined;
+    const problem = requestParamsProblem({ method: 'initialize', params: init.params });
     if (problem !== undefined) {
       metrics?.rejected('invalid_params');
-      return sendJson(res, 200, { jsonrpc: '2.0', id: init!.id ?? null, error: { code: -32602, message: problem } });
+      const error = { jsonrpc: '2.0', id: init.id ?? null, error: { code: -32602, message: problem } };
+      return sendJson(res, 200, batch ? [error] : error);
     }
     const open = sessionsByAgent.get(agent.id) ?? 0;
     if (open >= bounds.maxSessionsPerAgent) {
@@ -161,7 +163,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
         -32000,
         `Too many sessions: agent "${agent.id}" already has ${bounds.maxSessionsPerAgent} open (listen.http.max_sessions_per_agent); end one (HTTP DELETE with its mcp-session-id) or wait until one has been idle for listen.http.session_idle_timeout`,
         {},
-        init?.id ?? null,
+        init.id ?? null,
       );
     }
     // Counted from now, so that concurrent initializes cannot overshoot the bound.
