@@ -83,7 +83,8 @@ export class GatewaySession {
     this.#handlers(capabilities);
     this.server.fallbackNotificationHandler = async (notification) => {
       // Notifications the SDK does not consume are never passed on: a tools/call without an id
-      // would reach the upstream with no decision. The guard lets only roots/list_changed through.
+      // would reach the upstream with no decision. Of what the guard lets by, only
+      // roots/list_changed gets here (and is ignored); anything else is counted as dropped.
       if (!IGNORED_NOTIFICATIONS.has(notification.method)) this.#dropped(notification.method);
     };
     this.server.onclose = () => this.#closedByTransport();
