@@ -177,7 +177,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       awaitOutcome: config.ledger.awaitOutcome,
     });
     const router = new PassthroughRouter(registry, logger);
-    const createSession = (agent: Agent, sessionId: string): GatewaySession => new GatewaySession({ registry, pipeline, router, agent, sessionId, logger });
+    const createSession = (agent: Agent, sessionId: string): GatewaySession => new GatewaySession({ registry, pipeline, router, agent, sessionId, logger, metrics });
 
     let http: HttpListener | undefined;
     if (config.listen.http) {
@@ -190,6 +190,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         allowedOrigins: h.allowedOrigins,
         limits: config.requests,
         sessionIdleTimeoutMs: h.sessionIdleTimeoutMs,
+        connections: h.connections,
         createSession,
         logger,
         metrics,

@@ -1,4 +1,6 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -79,4 +81,43 @@ export class InMemoryUpstream extends ClientUpstream {
   protected describe(): string {
     return `in-memory ${this.name}`;
   }
+}
+
+/** A recording upstream (test/recording-upstream.ts) and a policy directory that allows all of it. */
+export interface RecordingUpstream {
+  /** The upstream's entry in a gateway configuration's `upstreams`. */
+  readonly config: { command: string; args: string[]; cwd: string };
+  /** A policy directory with an allow-all policy for the upstream's name. */
+  readonly policyDir: string;
+  /** Every message the upstream has received so far, in order. */
+  messages(): Promise<Array<{ method?: string; id?: string | number; params?: Record<string, unknown> }>>;
+  /** The `tools/call` requests it received (with an id). */
+  toolCalls(): Promise<Array<{ id: string | number; params: { name: string; arguments?: Record<string, unknown> } }>>;
+  /** Removes its files. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Makes a recording upstream named `name`: a real MCP server on stdio that writes down every
+ * message it gets, so a test can show what did (and did not) reach the upstream.
+ */
+export async function recordingUpstream(name = 'rec'): Promise<RecordingUpstream> {
+  const dir = await mkdtemp(resolve(tmpdir(), 'tollgate-rec-'));
+  const record = resolve(dir, 'received.jsonl');
+  await writeFile(record, '');
+  const policyDir = resolve(dir, 'policies');
+  await mkdir(resolve(policyDir, name), { recursive: true });
+  await writeFile(resolve(policyDir, name, 'policy.json'), JSON.stringify({ version: '1', default: 'allow' }));
+  const messages = async () =>
+    (await readFile(record, 'utf8'))
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { method?: string; id?: string | number; params?: Record<string, unknown> });
+  return {
+    config: { command: process.execPath, args: ['--import', 'tsx', resolve(ROOT, 'packages/gateway/test/recording-upstream.ts'), record], cwd: ROOT },
+    policyDir,
+    messages,
+    toolCalls: async () => (await messages()).filter((m) => m.method === 'tools/call' && m.id !== undefined) as never,
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
 }

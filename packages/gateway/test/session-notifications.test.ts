@@ -6,6 +6,7 @@ import { MemoryLimitStore, compilePolicy, type CompiledPolicy } from '@tollgate/
 import { openLedgerSink, type OpenedLedgerSink } from '@tollgate/ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewaySession } from '../src/downstream/gateway-session.js';
+import { GatewayMetrics } from '../src/metrics/gateway-metrics.js';
 import { PassthroughRouter } from '../src/downstream/passthrough-router.js';
 import { ToolCallPipeline } from '../src/pipeline/tool-call-pipeline.js';
 import type { ActivePolicy, PolicySource } from '../src/policy/policy-source.js';
@@ -20,6 +21,8 @@ describe('gateway session notifications', () => {
   let registry: UpstreamRegistry;
   let client: Client;
   let session: GatewaySession;
+  let upstream: InMemoryUpstream;
+  const metrics = new GatewayMetrics({ defaultMetrics: false });
   const forwarded: unknown[] = [];
 
   beforeAll(async () => {
@@ -29,7 +32,7 @@ describe('gateway session notifications', () => {
     upstreamServer.server.fallbackNotificationHandler = async (n) => {
       forwarded.push(n);
     };
-    const upstream = new InMemoryUpstream('dynamic', () => upstreamServer.server, logger);
+    upstream = new InMemoryUpstream('dynamic', () => upstreamServer.server, logger);
     registry = new UpstreamRegistry([upstream], logger);
     await registry.start();
     const policy: CompiledPolicy = compilePolicy({ version: '1', default: 'allow' }, { server: 'dynamic', limits: new MemoryLimitStore() });
@@ -38,10 +41,10 @@ describe('gateway session notifications', () => {
       active: () => new Map<string, ActivePolicy>([['dynamic', { policy, source: 'test', activatedAt: 0 }]]),
     };
     const pipeline = new ToolCallPipeline({ registry, policies, sink, logger });
-    session = new GatewaySession({ registry, pipeline, router: new PassthroughRouter(registry, logger), agent: { id: 'a' }, sessionId: 's', logger });
+    session = new GatewaySession({ registry, pipeline, router: new PassthroughRouter(registry, logger), agent: { id: 'a' }, sessionId: 's', logger, metrics });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await session.connect(serverSide);
-    client = new Client({ name: 'agent', version: '1' }, { capabilities: {} });
+    client = new Client({ name: 'agent', version: '1' }, { capabilities: { roots: { listChanged: true } } });
     await client.connect(clientSide);
   }, 60_000);
 
@@ -60,11 +63,23 @@ describe('gateway session notifications', () => {
     expect(await client.callTool({ name: 'second', arguments: {} })).toEqual({ content: [{ type: 'text', text: 'two' }] });
   });
 
-  it('passes the agent\'s own notifications on to the upstream', async () => {
+  it('passes no agent notification on to the upstream: a tools/call without an id is dropped', async () => {
+    const callsBefore = upstream.toolCalls().length;
+    // A tools/call without an id would reach the upstream with no decision and no ledger row.
+    await client.notification({ method: 'tools/call', params: { name: 'second', arguments: {} } } as never);
     await client.notification({ method: 'notifications/vendor/heartbeat', params: { n: 1 } } as never);
-    for (let i = 0; i < 50 && forwarded.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(forwarded).toHaveLength(1);
-    expect(forwarded[0]).toMatchObject({ method: 'notifications/vendor/heartbeat', params: { n: 1 } });
+    await client.notification({ method: 'notifications/roots/list_changed' });
+    // A call after them reaches the upstream after anything they could have caused.
+    expect(await client.callTool({ name: 'first', arguments: {} })).toEqual({ content: [{ type: 'text', text: 'one' }] });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(forwarded).toEqual([]);
+    expect(upstream.toolCalls()).toHaveLength(callsBefore + 1);
+    expect(upstream.sent.filter((m) => (m as { id?: unknown }).id === undefined && m.method !== 'notifications/initialized')).toEqual([]);
+    const text = (await metrics.render()).body;
+    expect(text).toContain('tollgate_dropped_notifications_total{method="tools/call"} 1');
+    expect(text).toContain('tollgate_dropped_notifications_total{method="other"} 1');
+    // roots/list_changed is MCP's and is taken (then ignored), not counted as dropped.
+    expect(text).not.toContain('method="notifications/roots/list_changed"');
   });
 
   it('closes the session when the agent goes away', async () => {

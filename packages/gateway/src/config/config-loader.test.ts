@@ -40,7 +40,14 @@ describe('gateway configuration', () => {
     );
     expect(config.listen).toEqual({
       stdio: true,
-      http: { host: '127.0.0.1', port: 8080, path: '/mcp', allowedOrigins: [], sessionIdleTimeoutMs: 1_800_000 },
+      http: {
+        host: '127.0.0.1',
+        port: 8080,
+        path: '/mcp',
+        allowedOrigins: [],
+        sessionIdleTimeoutMs: 1_800_000,
+        connections: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 65_000, maxConnections: 1024, maxConnectionsPerAgent: 128, maxSessionsPerAgent: 64 },
+      },
     });
     expect(config.upstreams).toEqual([
       { kind: 'stdio', name: 'ccxt', command: 'node', args: ['packages/demo-exchange/dist/main.js'], env: {}, cwd: '/srv/tollgate', timeoutMs: 60_000 },
@@ -91,6 +98,32 @@ describe('gateway configuration', () => {
     ]);
     expect(problemsOf('{"listen":{"http":{}},"upstreams":{"x":{"command":"y"}},"policy":{"dir":"p"}}')).toEqual([
       expect.stringContaining('missing the required key "agents"'),
+    ]);
+  });
+
+  it('reads the bounds on agents\' HTTP connections and checks how they relate', () => {
+    const http = (extra: Record<string, unknown>) =>
+      JSON.stringify({ listen: { http: { port: 0, ...extra } }, agents: [{ id: 'a', token_sha256: HEX }], upstreams: { x: { command: 'y' } }, policy: { dir: 'p' } });
+    const set = parseGatewayConfig(
+      http({ headers_timeout: '2s', request_timeout: '1m', idle_timeout: '500ms', max_connections: 300, max_connections_per_agent: 20, max_sessions_per_agent: 5 }),
+      '/cfg/gateway.json',
+    );
+    expect(set.listen.http!.connections).toEqual({ headersTimeoutMs: 2000, requestTimeoutMs: 60_000, idleTimeoutMs: 500, maxConnections: 300, maxConnectionsPerAgent: 20, maxSessionsPerAgent: 5 });
+    // A lower max_connections lowers the default per-agent bound with it; a longer headers_timeout raises the default request_timeout.
+    const implied = parseGatewayConfig(http({ max_connections: 50, headers_timeout: '45s' }), '/cfg/gateway.json').listen.http!.connections;
+    expect(implied).toMatchObject({ maxConnections: 50, maxConnectionsPerAgent: 50, headersTimeoutMs: 45_000, requestTimeoutMs: 45_000 });
+
+    expect(problemsOf(http({ headers_timeout: '20s', request_timeout: '5s' }))).toEqual([
+      expect.stringContaining('listen.http.request_timeout ("5s") must be at least listen.http.headers_timeout ("20s"): the headers are part of the request'),
+    ]);
+    expect(problemsOf(http({ request_timeout: '5s' }))).toEqual([expect.stringContaining('listen.http.request_timeout ("5s") must be at least listen.http.headers_timeout (10s by default)')]);
+    expect(problemsOf(http({ max_connections: 10, max_connections_per_agent: 11 }))).toEqual([
+      expect.stringContaining('listen.http.max_connections_per_agent (11) must not be more than listen.http.max_connections (10)'),
+    ]);
+    expect(problemsOf(http({ idle_timeout: '50ms' }))).toEqual([expect.stringContaining('listen.http.idle_timeout must be at least 100ms (got "50ms")')]);
+    expect(problemsOf(http({ headers_timeout: 'soon', max_sessions_per_agent: 0 }))).toEqual([
+      expect.stringContaining('listen.http.headers_timeout must be a duration like "500ms", "30s", "10m" or "1h" (got "soon")'),
+      expect.stringContaining('listen.http.max_sessions_per_agent must be >= 1'),
     ]);
   });
 

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { describeSchemaErrors, parseDuration, resolveTrust, parseSourceDocument, type SchemaErrorWording, type SourceDocument } from '@tollgate/policy';
 import { GatewayError, errorMessage, type ConfigProblem } from '../gateway-error.js';
-import { DEFAULT_REQUEST_LIMITS, type GatewayConfig, type PolicySourceConfig, type TokenAgent, type TrustedKeyConfig, type UpstreamConfig } from './gateway-config.js';
+import { DEFAULT_HTTP_CONNECTION_LIMITS, DEFAULT_REQUEST_LIMITS, type GatewayConfig, type HttpConnectionLimits, type PolicySourceConfig, type TokenAgent, type TrustedKeyConfig, type UpstreamConfig } from './gateway-config.js';
 
 const require = createRequire(import.meta.url);
 
@@ -99,6 +99,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
     at('/limits/store', 'limits.store "postgres" needs ledger.database_url: counters live in the ledger\'s PostgreSQL database');
   }
   const policy = resolvePolicySource(raw.policy, baseDir, at);
+  const connections = raw.listen.http ? resolveConnectionLimits(raw.listen.http, at) : undefined;
   if (problems.length > 0) throw invalid(problems);
 
   const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]): UpstreamConfig => {
@@ -120,6 +121,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
             path: http.path ?? '/mcp',
             allowedOrigins: [...(http.allowed_origins ?? [])],
             sessionIdleTimeoutMs: http.session_idle_timeout ? parseDuration(http.session_idle_timeout) : 30 * 60_000,
+            connections: connections!,
           }
         : undefined,
     },
@@ -155,8 +157,22 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
   return deepFreeze(config);
 }
 
+interface RawHttpListen {
+  host?: string;
+  port?: number;
+  path?: string;
+  allowed_origins?: string[];
+  session_idle_timeout?: string;
+  headers_timeout?: string;
+  request_timeout?: string;
+  idle_timeout?: string;
+  max_connections?: number;
+  max_connections_per_agent?: number;
+  max_sessions_per_agent?: number;
+}
+
 interface RawConfig {
-  listen: { stdio?: boolean; http?: { host?: string; port?: number; path?: string; allowed_origins?: string[]; session_idle_timeout?: string } };
+  listen: { stdio?: boolean; http?: RawHttpListen };
   agent?: { id: string; labels?: Record<string, string> };
   agents?: Array<{ id: string; token_sha256: string; labels?: Record<string, string> }>;
   upstreams: Record<string, { command: string; args?: string[]; env?: Record<string, string>; cwd?: string; timeout?: string } | { url: string; headers?: Record<string, string>; timeout?: string }>;
@@ -181,6 +197,44 @@ interface RawPolicy {
   git?: { repo: string; ref?: string; path?: string; poll?: string; watch?: boolean };
   trust?: { keys: Array<{ keyid?: string; public_key: string }>; threshold?: number };
   state_dir?: string;
+}
+
+/** The shortest `headers_timeout`, `request_timeout` or `idle_timeout` accepted: below it, ordinary clients would be cut off. */
+const MIN_CONNECTION_TIMEOUT_MS = 100;
+
+/** Applies the defaults of `listen.http`'s connection bounds and checks how they relate; reports at `/listen/http/...`. */
+function resolveConnectionLimits(raw: RawHttpListen, at: (pointer: string, message: string) => void): HttpConnectionLimits {
+  const d = DEFAULT_HTTP_CONNECTION_LIMITS;
+  const duration = (key: 'headers_timeout' | 'request_timeout' | 'idle_timeout', fallback: number): number => {
+    const value = raw[key];
+    if (value === undefined) return fallback;
+    const ms = parseDuration(value);
+    if (ms < MIN_CONNECTION_TIMEOUT_MS) at(`/listen/http/${key}`, `listen.http.${key} must be at least ${MIN_CONNECTION_TIMEOUT_MS}ms (got "${value}")`);
+    return ms;
+  };
+  const headersTimeoutMs = duration('headers_timeout', d.headersTimeoutMs);
+  // An explicit headers_timeout longer than the default request_timeout raises the default with it.
+  const requestTimeoutMs = duration('request_timeout', Math.max(d.requestTimeoutMs, headersTimeoutMs));
+  if (headersTimeoutMs > requestTimeoutMs) {
+    // Only an explicit request_timeout can be shorter: the headers are part of the request.
+    const headers = raw.headers_timeout === undefined ? `${d.headersTimeoutMs / 1000}s by default` : `"${raw.headers_timeout}"`;
+    at(
+      raw.headers_timeout === undefined ? '/listen/http/request_timeout' : '/listen/http/headers_timeout',
+      `listen.http.request_timeout ("${raw.request_timeout}") must be at least listen.http.headers_timeout (${headers}): the headers are part of the request`,
+    );
+  }
+  const maxConnections = raw.max_connections ?? d.maxConnections;
+  if (raw.max_connections_per_agent !== undefined && raw.max_connections_per_agent > maxConnections) {
+    at('/listen/http/max_connections_per_agent', `listen.http.max_connections_per_agent (${raw.max_connections_per_agent}) must not be more than listen.http.max_connections (${maxConnections})`);
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    idleTimeoutMs: duration('idle_timeout', d.idleTimeoutMs),
+    maxConnections,
+    maxConnectionsPerAgent: raw.max_connections_per_agent ?? Math.min(d.maxConnectionsPerAgent, maxConnections),
+    maxSessionsPerAgent: raw.max_sessions_per_agent ?? d.maxSessionsPerAgent,
+  };
 }
 
 /** A remote repository: a URL with a scheme (`file://`, `https://`, `ssh://`, …) or scp-like `user@host:path`. */
@@ -281,7 +335,7 @@ function valueAt(root: unknown, pointer: string): unknown {
 const CONFIG_WORDING: SchemaErrorWording = {
   where,
   patterns: [
-    [/\/(timeout|session_idle_timeout|shutdown_timeout|decision_timeout|hold_max|progress_interval)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
+    [/\/(timeout|session_idle_timeout|shutdown_timeout|decision_timeout|hold_max|progress_interval|headers_timeout|request_timeout|idle_timeout)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
     [/\/policy\/git\/poll$/, 'must be a duration like "500ms", "2s" or "1m", or "0"/"off" to rely on watching alone'],
     [/\/policy\/git\/path$/, 'must be a path inside the repository, like "bundles/bundle.json" (no leading "/")'],
     [/\/keyid$/, 'must be 64 lower-case hex digits (the SHA-256 of the public key)'],

@@ -55,6 +55,8 @@ export interface GatewayConfig {
           readonly path: string;
           readonly allowedOrigins: readonly string[];
           readonly sessionIdleTimeoutMs: number;
+          /** Bounds on agents' connections and sessions. */
+          readonly connections: HttpConnectionLimits;
         }
       | undefined;
   };
@@ -148,3 +150,35 @@ export interface RedactRule {
 
 /** Default bounds on agents' messages, and the default decision deadline of a tool call (ms). */
 export const DEFAULT_REQUEST_LIMITS = Object.freeze({ maxBytes: 1_048_576, maxDepth: 64, decisionTimeoutMs: 5000 });
+
+/**
+ * Bounds on the agent-facing HTTP listener's connections (`listen.http`): how long a request
+ * may take to arrive, how long a keep-alive connection may idle, and how many connections and
+ * sessions there may be, in all and per agent. Responses themselves are never timed: a held
+ * call or an SSE stream stays open as long as it needs.
+ */
+export interface HttpConnectionLimits {
+  /** Longest time to receive a request's headers (ms); `headers_timeout`. */
+  readonly headersTimeoutMs: number;
+  /** Longest time to receive a whole request, headers and body (ms); `request_timeout`. */
+  readonly requestTimeoutMs: number;
+  /** Longest wait for the next request on a keep-alive connection (ms); `idle_timeout`. */
+  readonly idleTimeoutMs: number;
+  /** Most connections open at once; `max_connections`. */
+  readonly maxConnections: number;
+  /** Most connections one authenticated agent may hold; `max_connections_per_agent`. */
+  readonly maxConnectionsPerAgent: number;
+  /** Most open MCP sessions per agent; `max_sessions_per_agent`. */
+  readonly maxSessionsPerAgent: number;
+}
+
+/** The defaults of {@link HttpConnectionLimits}. */
+export const DEFAULT_HTTP_CONNECTION_LIMITS: HttpConnectionLimits = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  // Longer than the 60 s idle timeout of common load balancers, so they close first.
+  idleTimeoutMs: 65_000,
+  maxConnections: 1024,
+  maxConnectionsPerAgent: 128,
+  maxSessionsPerAgent: 64,
+});

@@ -19,10 +19,13 @@ import { Protocol, type RequestHandlerExtra } from '@modelcontextprotocol/sdk/sh
 import type { Agent } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import { GatewayError, errorMessage } from '../gateway-error.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { JsonRpcError } from '../pipeline/call-result.js';
 import type { ToolCallParams, ToolCallPipeline } from '../pipeline/tool-call-pipeline.js';
 import type { UpstreamRequestOptions } from '../upstream/upstream.js';
 import type { UpstreamRegistry } from '../upstream/upstream-registry.js';
+import { AgentMessageGuard } from './agent-message-guard.js';
+import { IGNORED_NOTIFICATIONS, methodLabel } from './agent-notifications.js';
 import type { LoggingLevel, PassthroughRouter } from './passthrough-router.js';
 
 /** The name and version the gateway reports to agents in `initialize`. */
@@ -38,14 +41,19 @@ export interface GatewaySessionOptions {
   /** The MCP session id (policy scope `session`, ledger `session_id`). */
   readonly sessionId: string;
   readonly logger: Logger;
+  /** Counts dropped notifications and requests with invalid params. */
+  readonly metrics?: GatewayMetrics;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /**
  * One agent's MCP session with the gateway: a low-level SDK `Server` whose `tools/list`
- * and `tools/call` go through the decision pipeline, and whose every other method and
- * notification passes through to the upstreams unchanged, in both directions.
+ * and `tools/call` go through the decision pipeline, and whose every other method passes
+ * through to the upstreams unchanged, in both directions. What the agent sends is checked
+ * first ({@link AgentMessageGuard}): requests with malformed params get -32602 in words, and
+ * of the agent's notifications only those MCP defines for clients reach the session, which
+ * consumes them (a cancellation cancels the call upstream) and passes none on as it is.
  *
  * @example
  * const session = new GatewaySession({ registry, pipeline, router, agent, sessionId, logger });
@@ -58,6 +66,8 @@ export class GatewaySession {
   readonly server: Server;
   readonly #options: GatewaySessionOptions;
   readonly #unsubscribe: Array<() => void> = [];
+  /** Request methods this session answers (the SDK's `initialize` and `ping`, and those registered here). */
+  readonly #served = new Set<string>(['initialize', 'ping']);
   #closed = false;
   /** Called once when the session ends (the agent left or the gateway closed it). */
   onclose: (() => void) | undefined;
@@ -72,9 +82,10 @@ export class GatewaySession {
     this.server = new Server({ ...GATEWAY_SERVER_INFO }, { capabilities, ...(only?.instructions ? { instructions: only.instructions } : {}) });
     this.#handlers(capabilities);
     this.server.fallbackNotificationHandler = async (notification) => {
-      // Agent -> upstream notifications the SDK does not consume itself (vendor notifications).
-      // roots/list_changed is not among them: upstream connections advertise no roots capability.
-      await Promise.allSettled(registry.upstreams.map((u) => u.notify(notification)));
+      // Notifications the SDK does not consume are never passed on: a tools/call without an id
+      // would reach the upstream with no decision. Of what the guard lets by, only
+      // roots/list_changed gets here (and is ignored); anything else is counted as dropped.
+      if (!IGNORED_NOTIFICATIONS.has(notification.method)) this.#dropped(notification.method);
     };
     this.server.onclose = () => this.#closedByTransport();
     this.#unsubscribe.push(
@@ -87,7 +98,13 @@ export class GatewaySession {
 
   /** Starts serving the agent over `transport`. */
   async connect(transport: Transport): Promise<void> {
-    await this.server.connect(transport);
+    const metrics = this.#options.metrics;
+    const guard = new AgentMessageGuard(transport, {
+      serves: (method) => this.#served.has(method),
+      ondropped: (method) => this.#dropped(method),
+      oninvalid: () => metrics?.rejected('invalid_params'),
+    });
+    await this.server.connect(guard);
   }
 
   /** Ends the session. */
@@ -104,9 +121,21 @@ export class GatewaySession {
     this.onclose?.();
   }
 
+  #dropped(method: string): void {
+    this.#options.metrics?.droppedNotification(methodLabel(method));
+    this.#options.logger.debug({ session: this.sessionId, agent: this.agent.id, method: method.slice(0, 200) }, 'dropped a notification the gateway does not pass on');
+  }
+
   #handlers(capabilities: ReturnType<UpstreamRegistry['capabilities']>): void {
     const { pipeline, router } = this.#options;
-    const server = this.server;
+    const served = this.#served;
+    // Every handler is registered through here, so the guard knows which methods' params to check.
+    const server = {
+      setRequestHandler: ((schema, handler) => {
+        served.add(methodOf(schema));
+        this.server.setRequestHandler(schema, handler);
+      }) as Server['setRequestHandler'],
+    };
     const options = (extra: Extra, token?: unknown): UpstreamRequestOptions => ({
       signal: extra.signal,
       ...(token !== undefined
@@ -123,7 +152,8 @@ export class GatewaySession {
     // Registered through Protocol, not Server: Server's override re-validates every result
     // against CallToolResultSchema, which would reshape (strip) what the upstream answered.
     // Upstream results pass through unchanged; the gateway's own refusals are well-formed.
-    Protocol.prototype.setRequestHandler.call(server, CallToolRequestSchema, async (request: { params: ToolCallParams }, extra: Extra) => {
+    served.add('tools/call');
+    Protocol.prototype.setRequestHandler.call(this.server, CallToolRequestSchema, async (request: { params: ToolCallParams }, extra: Extra) => {
       const p = request.params;
       const progressToken = token(p);
       return relay(() =>
@@ -164,6 +194,11 @@ export class GatewaySession {
       this.#options.logger.debug({ session: this.sessionId, method: notification.method, err: errorMessage(error) }, 'could not relay a notification');
     });
   }
+}
+
+/** The method a request schema of the SDK is for. */
+function methodOf(schema: unknown): string {
+  return (schema as { shape: { method: { value: string } } }).shape.method.value;
 }
 
 /**

@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { acceptsNotification } from './agent-notifications.js';
+import { InFlightRequestIds, inFlightRefusal } from './in-flight-request-ids.js';
+import type { MessageRefusal } from './message-limits.js';
 
 /** Most messages in one POSTed batch. */
 const MAX_BATCH = 100;
@@ -28,6 +31,12 @@ interface PostStream {
  * Sessions, identity and size and depth limits are the listener's job; messages arrive here
  * already parsed and checked.
  *
+ * A POST is accepted or refused whole, before any of it reaches the session: refused when one
+ * of its requests reuses the id of a request of the session still unanswered (409; the SDK
+ * would run both and answer one), or when it carries only notifications and responses and one
+ * of the notifications is not one the gateway takes (400, as Streamable HTTP asks of input the
+ * server does not accept; see {@link acceptsNotification}).
+ *
  * It exists because the gateway answers every agent call twice over HTTP's cost: this keeps
  * the per-call path to one JSON write, without adapting each request to web streams.
  */
@@ -36,7 +45,12 @@ export class HttpSessionTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
+  /** A POST refused because it reuses a request id still in flight (for metrics). */
+  onrefused?: (refusal: MessageRefusal) => void;
+  /** A notification refused (for metrics); `method` is the agent's, unbounded. */
+  ondropped?: (method: string) => void;
   readonly #byRequest = new Map<RequestId, PostStream>();
+  readonly #inFlight = new InFlightRequestIds();
   #standalone: ServerResponse | undefined;
   #keepAlive: NodeJS.Timeout | undefined;
   #initialized = false;
@@ -75,6 +89,7 @@ export class HttpSessionTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    this.#inFlight.sent(message);
     if (this.#closed) return;
     const m = message as { id?: RequestId; method?: string; result?: unknown; error?: unknown };
     const isResponse = m.method === undefined && m.id !== undefined && (m.result !== undefined || m.error !== undefined);
@@ -114,6 +129,7 @@ export class HttpSessionTransport implements Transport {
       }
     }
     this.#byRequest.clear();
+    this.#inFlight.clear();
     this.#standalone?.end();
     this.#standalone = undefined;
     this.onclose?.();
@@ -145,10 +161,28 @@ export class HttpSessionTransport implements Transport {
     const extra: MessageExtraInfo = { requestInfo: { headers: req.headers } };
     const requests = messages.filter((m) => (m as { method?: unknown }).method !== undefined && (m as { id?: unknown }).id !== undefined) as Array<{ id: RequestId }>;
     if (requests.length === 0) {
+      const refused = messages.map((m) => (m as { method?: unknown }).method).filter((method): method is string => typeof method === 'string' && !acceptsNotification(method));
+      if (refused.length > 0) {
+        for (const method of refused) this.ondropped?.(method);
+        const shown = refused[0]!.length > 100 ? `${refused[0]!.slice(0, 100)}…` : refused[0]!;
+        return reply(
+          res,
+          400,
+          -32600,
+          `Invalid Request: the gateway does not take the notification ${JSON.stringify(shown)}, so nothing of this POST was passed on; a request (such as tools/call) needs an id, and of notifications only those MCP defines for clients are accepted`,
+        );
+      }
       res.writeHead(202).end();
-      for (const m of messages) this.onmessage?.(m, extra);
+      for (const m of messages) this.#deliver(m, extra);
       return;
     }
+    const busy = this.#inFlight.conflict(messages);
+    if (busy !== undefined) {
+      const refusal = inFlightRefusal(busy);
+      this.onrefused?.(refusal);
+      return reply(res, 409, refusal.code, refusal.message);
+    }
+    this.#inFlight.admit(messages);
     const stream: PostStream = { res, pending: new Set(requests.map((r) => r.id)), responses: [], batch, sse: false, closed: false };
     for (const r of requests) this.#byRequest.set(r.id, stream);
     res.on('close', () => {
@@ -157,7 +191,22 @@ export class HttpSessionTransport implements Transport {
       stream.closed = true;
       for (const id of stream.pending) this.#byRequest.delete(id);
     });
-    for (const m of messages) this.onmessage?.(m, extra);
+    for (const m of messages) this.#deliver(m, extra);
+  }
+
+  #deliver(message: JSONRPCMessage, extra: MessageExtraInfo): void {
+    const cancelled = this.#inFlight.received(message);
+    // The SDK never answers a cancelled request: its POST has nothing more to wait for.
+    if (cancelled !== undefined) this.#settle(cancelled);
+    this.onmessage?.(message, extra);
+  }
+
+  #settle(id: RequestId): void {
+    const stream = this.#byRequest.get(id);
+    if (!stream) return;
+    this.#byRequest.delete(id);
+    stream.pending.delete(id);
+    if (stream.pending.size === 0) this.#finish(stream);
   }
 
   #get(req: IncomingMessage, res: ServerResponse): void {
@@ -177,6 +226,11 @@ export class HttpSessionTransport implements Transport {
     stream.closed = true;
     if (stream.sse) {
       stream.res.end();
+      return;
+    }
+    if (stream.responses.length === 0) {
+      // Every request of the POST was cancelled: nothing to answer.
+      stream.res.writeHead(202, { 'mcp-session-id': this.sessionId }).end();
       return;
     }
     const payload = JSON.stringify(stream.batch ? stream.responses : stream.responses[0]);

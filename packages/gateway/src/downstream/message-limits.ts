@@ -11,8 +11,8 @@ export interface MessageLimits {
 /** Why a message was refused, as a JSON-RPC error. */
 export interface MessageRefusal {
   readonly ok: false;
-  /** `too_large`, `too_deep` or `malformed`. */
-  readonly reason: 'too_large' | 'too_deep' | 'malformed';
+  /** `too_large`, `too_deep`, `malformed`, or `duplicate_id` (a batch or session reuses a request id still unanswered). */
+  readonly reason: 'too_large' | 'too_deep' | 'malformed' | 'duplicate_id';
   /** JSON-RPC error code: -32700 (parse error) or -32600 (invalid request). */
   readonly code: number;
   readonly message: string;
@@ -38,7 +38,9 @@ export function exceedsDepth(value: unknown, max: number): boolean {
 
 /**
  * Parses one agent message (or batch) from text, checking size, JSON syntax, nesting depth
- * and, when `validate` is set, the JSON-RPC shape.
+ * and, when `validate` is set, the JSON-RPC shape and that no two requests of a batch share an
+ * id (JSON-RPC matches answers by id alone: both would run and only one be answered). A
+ * refused batch is refused whole, before any of it runs.
  */
 export function parseAgentMessage(text: string, byteLength: number, limits: MessageLimits, validate: boolean): { ok: true; value: unknown } | MessageRefusal {
   if (byteLength > limits.maxBytes) {
@@ -61,6 +63,16 @@ export function parseAgentMessage(text: string, byteLength: number, limits: Mess
         return { ok: false, reason: 'malformed', code: -32600, message: 'Invalid Request: not a JSON-RPC 2.0 request, notification or response', id: idOf(m) };
       }
     }
+    const repeated = repeatedRequestId(messages);
+    if (repeated !== undefined) {
+      return {
+        ok: false,
+        reason: 'duplicate_id',
+        code: -32600,
+        message: `Invalid Request: the batch has more than one request with id ${JSON.stringify(repeated)}, so none of it was run; give every request in a batch its own id`,
+        id: null,
+      };
+    }
   }
   return { ok: true, value };
 }
@@ -68,6 +80,18 @@ export function parseAgentMessage(text: string, byteLength: number, limits: Mess
 /** The JSON-RPC error message for a refusal. */
 export function refusalMessage(refusal: MessageRefusal): JSONRPCMessage {
   return { jsonrpc: '2.0', id: refusal.id, error: { code: refusal.code, message: refusal.message } } as unknown as JSONRPCMessage;
+}
+
+function repeatedRequestId(messages: readonly unknown[]): string | number | undefined {
+  if (messages.length < 2) return undefined;
+  const seen = new Set<string | number>();
+  for (const m of messages) {
+    const { method, id } = m as { method?: unknown; id?: unknown };
+    if (method === undefined || (typeof id !== 'string' && typeof id !== 'number')) continue;
+    if (seen.has(id)) return id;
+    seen.add(id);
+  }
+  return undefined;
 }
 
 function idOf(value: unknown): string | number | null {

@@ -1,13 +1,16 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { InFlightRequestIds, inFlightRefusal } from './in-flight-request-ids.js';
 import { parseAgentMessage, refusalMessage, type MessageLimits, type MessageRefusal } from './message-limits.js';
 
 /**
  * MCP over stdio (newline-delimited JSON-RPC) for the agent side, hardened: a line longer
  * than `maxBytes` is discarded up to its newline and answered with -32600; malformed JSON
- * with -32700; too deep or not JSON-RPC with -32600. The session carries on after each —
- * a bad line never closes the transport or crashes the gateway.
+ * with -32700; too deep or not JSON-RPC with -32600; a batch with two requests of the same id,
+ * or a line with a request whose id is still unanswered, with -32600 (id null) and none of it
+ * is run. The session carries on after each — a bad line never closes the transport or crashes
+ * the gateway.
  */
 export class LimitedStdioServerTransport implements Transport {
   onclose?: () => void;
@@ -18,6 +21,7 @@ export class LimitedStdioServerTransport implements Transport {
   readonly #stdin: Readable;
   readonly #stdout: Writable;
   readonly #limits: MessageLimits;
+  readonly #inFlight = new InFlightRequestIds();
   #chunks: Buffer[] = [];
   #size = 0;
   #discarding = false;
@@ -38,6 +42,12 @@ export class LimitedStdioServerTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
+    this.#inFlight.sent(message);
+    return this.#write(message);
+  }
+
+  /** Writes a line; the transport's own refusals come here directly, as they answer no request in flight. */
+  async #write(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) return;
     const line = JSON.stringify(message) + '\n';
     if (!this.#stdout.write(line)) {
@@ -57,6 +67,7 @@ export class LimitedStdioServerTransport implements Transport {
     this.#stdout.off('error', this.#onwriteerror);
     if (this.#stdin.listenerCount('data') === 0) this.#stdin.pause();
     this.#chunks = [];
+    this.#inFlight.clear();
     this.onclose?.();
   }
 
@@ -112,10 +123,25 @@ export class LimitedStdioServerTransport implements Transport {
     if (!discarded && text.trim() === '') return;
     const parsed = parseAgentMessage(text, discarded ? size : Buffer.byteLength(text), this.#limits, true);
     if (!parsed.ok) {
-      this.onrefused?.(parsed);
-      void this.send(refusalMessage(parsed));
+      // An error under the id of a request still running would read as that request's answer.
+      this.#refuse(parsed.id !== null && this.#inFlight.has(parsed.id) ? { ...parsed, id: null } : parsed);
       return;
     }
-    for (const message of Array.isArray(parsed.value) ? parsed.value : [parsed.value]) this.onmessage?.(message as JSONRPCMessage);
+    const messages = (Array.isArray(parsed.value) ? parsed.value : [parsed.value]) as JSONRPCMessage[];
+    const busy = this.#inFlight.conflict(messages);
+    if (busy !== undefined) {
+      this.#refuse(inFlightRefusal(busy));
+      return;
+    }
+    this.#inFlight.admit(messages);
+    for (const message of messages) {
+      this.#inFlight.received(message);
+      this.onmessage?.(message);
+    }
+  }
+
+  #refuse(refusal: MessageRefusal): void {
+    this.onrefused?.(refusal);
+    void this.#write(refusalMessage(refusal));
   }
 }

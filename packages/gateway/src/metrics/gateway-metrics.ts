@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AgentMethodLabel } from '../downstream/agent-notifications.js';
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
@@ -22,6 +23,9 @@ export class GatewayMetrics {
   readonly #rejected: Counter<'reason'>;
   readonly #policyReloads: Counter<'outcome'>;
   readonly #policyRevision: Gauge<string>;
+  readonly #droppedNotifications: Counter<'method'>;
+  readonly #httpConnections: Gauge<string>;
+  readonly #httpConnectionsClosed: Counter<'reason'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -39,9 +43,22 @@ export class GatewayMetrics {
     this.#ledgerCommitSeconds = new Histogram({ name: 'tollgate_ledger_commit_duration_seconds', help: 'Time one ledger batch took to commit.', buckets: LATENCY_BUCKETS, registers });
     this.#inFlight = new Gauge({ name: 'tollgate_calls_in_flight', help: 'Tool calls being decided or forwarded right now.', registers });
     this.#sessions = new Gauge({ name: 'tollgate_sessions', help: 'Open agent sessions, by transport.', labelNames: ['transport'], registers });
-    this.#rejected = new Counter({ name: 'tollgate_rejected_messages_total', help: 'Agent messages refused before reaching the pipeline (too large, too deep, malformed, unauthenticated).', labelNames: ['reason'], registers });
+    this.#rejected = new Counter({ name: 'tollgate_rejected_messages_total', help: 'Agent messages refused before reaching the pipeline (too large, too deep, malformed, a repeated request id, invalid params, too many sessions, unauthenticated, shutting down).', labelNames: ['reason'], registers });
     this.#policyReloads = new Counter({ name: 'tollgate_policy_reloads_total', help: 'Checks of the Git policy source that found a new bundle, by outcome: activated, refused, error (unreadable repository, or not recordable).', labelNames: ['outcome'], registers });
     this.#policyRevision = new Gauge({ name: 'tollgate_policy_revision', help: 'The revision of the active policy bundle.', registers });
+    this.#droppedNotifications = new Counter({
+      name: 'tollgate_dropped_notifications_total',
+      help: 'Agent notifications the gateway did not pass on (a request method sent without an id, a vendor or unsupported notification), by method (an MCP client method, or "other").',
+      labelNames: ['method'],
+      registers,
+    });
+    this.#httpConnections = new Gauge({ name: 'tollgate_http_connections', help: 'Open agent connections to the Streamable HTTP listener.', registers });
+    this.#httpConnectionsClosed = new Counter({
+      name: 'tollgate_http_connections_closed_total',
+      help: 'Agent connections the gateway closed to stay within its bounds: max_connections (a new one, every connection busy), evicted (an idle one, to make room), max_connections_per_agent (a request over the agent\'s cap).',
+      labelNames: ['reason'],
+      registers,
+    });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_' });
   }
 
@@ -78,8 +95,23 @@ export class GatewayMetrics {
   }
 
   /** Counts one message refused at the edge. */
-  rejected(reason: 'too_large' | 'too_deep' | 'malformed' | 'unauthorized' | 'closing'): void {
+  rejected(reason: 'too_large' | 'too_deep' | 'malformed' | 'duplicate_id' | 'invalid_params' | 'too_many_sessions' | 'unauthorized' | 'closing'): void {
     this.#rejected.inc({ reason });
+  }
+
+  /** Counts one agent notification that was not passed on. */
+  droppedNotification(method: AgentMethodLabel): void {
+    this.#droppedNotifications.inc({ method });
+  }
+
+  /** Adjusts the number of open agent HTTP connections. */
+  httpConnections(delta: number): void {
+    this.#httpConnections.inc(delta);
+  }
+
+  /** Counts one agent HTTP connection closed to stay within the listener's bounds. */
+  httpConnectionClosed(reason: 'max_connections' | 'evicted' | 'max_connections_per_agent'): void {
+    this.#httpConnectionsClosed.inc({ reason });
   }
 
   /** Counts one policy reload by outcome; an activation also sets the active revision. */
