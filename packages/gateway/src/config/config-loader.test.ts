@@ -57,7 +57,7 @@ describe('gateway configuration', () => {
     expect(config.ledger.dataDir).toBe('/srv/tollgate/.tollgate/ledger');
     expect(config.limits.store).toBe('postgres');
     expect(config.requests).toEqual({ maxBytes: 1_048_576, maxDepth: 64, decisionTimeoutMs: 5000 });
-    expect(config.approvals).toEqual({ mode: 'hold', timeoutMs: 600_000 });
+    expect(config.approvals).toEqual({ mode: 'hold', timeoutMs: 600_000, holdMaxMs: 45_000, progressIntervalMs: 15_000, approvers: [] });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.upstreams[0])).toBe(true);
   });
@@ -183,6 +183,27 @@ describe('gateway configuration', () => {
         );
         expect(config.policy).toMatchObject({ kind: 'git', git: { repo, remote: true, ref: 'release', path: 'out/b.json', pollMs: 30_000, watch: false }, trust: { threshold: 2 }, stateDir: '/var/lib/tg' });
       }
+    });
+
+    it('reads approvers and refuses a token an agent or the admin also holds', () => {
+      const base = {
+        listen: { http: { port: 0 } },
+        agents: [{ id: 'bot', token_sha256: 'b'.repeat(64) }],
+        upstreams: { x: { command: 'y' } },
+        policy: { dir: 'p' },
+        admin: { token_sha256: 'c'.repeat(64) },
+      };
+      const ok = parseGatewayConfig(
+        JSON.stringify({ ...base, approvals: { mode: 'retry', hold_max: '30s', progress_interval: '5s', approvers: [{ id: 'alice', token_sha256: 'd'.repeat(64), groups: ['risk'] }] } }),
+        '/cfg/gateway.json',
+      );
+      expect(ok.approvals).toEqual({ mode: 'retry', timeoutMs: 600_000, holdMaxMs: 30_000, progressIntervalMs: 5_000, approvers: [{ id: 'alice', token_sha256: 'd'.repeat(64), groups: ['risk'] }] });
+      const approvers = (list: unknown[]) => JSON.stringify({ ...base, approvals: { approvers: list } }, null, 1);
+      expect(problemsOf(approvers([{ id: 'alice', token_sha256: 'b'.repeat(64) }]))).toEqual([expect.stringMatching(/approvals.approvers\[0\] has the same token as agents\[0\]: an agent's token must never decide approvals/)]);
+      expect(problemsOf(approvers([{ id: 'alice', token_sha256: 'c'.repeat(64) }]))).toEqual([expect.stringMatching(/has the admin token/)]);
+      expect(problemsOf(approvers([{ id: 'alice', token_sha256: 'd'.repeat(64) }, { id: 'bob', token_sha256: 'd'.repeat(64) }]))).toEqual([expect.stringMatching(/approvals.approvers\[1\] has the same token as approvals.approvers\[0\]/)]);
+      expect(problemsOf(approvers([{ id: 'alice', token_sha256: 'd'.repeat(64) }, { id: 'alice', token_sha256: 'e'.repeat(64) }]))).toEqual([expect.stringMatching(/repeats the id "alice"/)]);
+      expect(problemsOf(JSON.stringify({ ...base, approvals: { hold_max: 'soon' } }))).toEqual([expect.stringMatching(/approvals.hold_max must be a duration/)]);
     });
 
     it('refuses what could never work, at the line of the problem', () => {
