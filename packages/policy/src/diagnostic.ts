@@ -29,7 +29,7 @@ export const DIAGNOSTIC_CODES = {
   TG002: { name: 'duplicate-key', severity: 'error', summary: 'An object has the same key twice.' },
   TG003: { name: 'unreadable-file', severity: 'error', summary: 'The file could not be read.' },
   TG010: { name: 'schema', severity: 'error', summary: 'The document does not match the schema of its kind.' },
-  TG100: { name: 'invalid-regex', severity: 'error', summary: 'A regex condition is not a valid ECMAScript pattern.' },
+  TG100: { name: 'invalid-regex', severity: 'error', summary: 'A regex condition is not a valid ECMAScript pattern, or uses a feature the linear-time regex engine does not support (lookaround, backreferences).' },
   TG101: { name: 'redos-regex', severity: 'error', summary: 'A regex is open to catastrophic backtracking.' },
   TG102: { name: 'limit-not-positive', severity: 'error', summary: 'A limit has a zero or negative max or window.' },
   TG103: { name: 'duplicate-id', severity: 'error', summary: 'Two rules share an id, so decisions cannot say which one decided.' },

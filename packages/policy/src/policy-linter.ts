@@ -7,6 +7,7 @@ import type { Condition, Limit, Policy, ToolRule } from './generated/policy-type
 import { jsonEqual, jsonType } from './json-value.js';
 import { parsePath } from './path-expression.js';
 import { loadPolicy } from './policy-loader.js';
+import { compileRegex } from './regex-compiler.js';
 import { classifyTool, toolRisk, type RiskClass } from './risk-classifier.js';
 import { pointerOf, type SourceDocument } from './source-document.js';
 
@@ -462,7 +463,7 @@ class PolicyLinter {
 
   #checkRegex(site: ConditionSite, pattern: string, flags: string): void {
     try {
-      new RegExp(pattern, flags);
+      compileRegex(pattern, flags);
     } catch {
       return; // TG100 from the compiler already reports it.
     }
