@@ -28,6 +28,7 @@ export const DIAGNOSTIC_CODES = {
   TG001: { name: 'syntax', severity: 'error', summary: 'The file is not well-formed JSON or YAML.' },
   TG002: { name: 'duplicate-key', severity: 'error', summary: 'An object has the same key twice.' },
   TG003: { name: 'unreadable-file', severity: 'error', summary: 'The file could not be read.' },
+  TG004: { name: 'conflicting-policy-files', severity: 'error', summary: 'A server directory holds more than one policy file (policy.json, policy.yaml, policy.yml), so which one is enforced would be a guess.' },
   TG010: { name: 'schema', severity: 'error', summary: 'The document does not match the schema of its kind.' },
   TG100: { name: 'invalid-regex', severity: 'error', summary: 'A regex condition is not a valid ECMAScript pattern, or uses a feature the linear-time regex engine does not support (lookaround, backreferences).' },
   TG101: { name: 'redos-regex', severity: 'error', summary: 'A regex is open to catastrophic backtracking.' },

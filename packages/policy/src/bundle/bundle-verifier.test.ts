@@ -127,7 +127,9 @@ describe('verifyBundle', () => {
     const bad = withFile(unsigned(), 'policies/shop/policy.json', { ...SHOP_POLICY, default: 'maybe' });
     const r = refusal(verifyBundle(signBundle(bad, alice.privateKeyPem), options()));
     expect(r.code).toBe('policy.invalid');
-    expect(r.message).toMatch(/^policies\/shop\/policy\.json: \/default/);
+    // Positions are in the bundled canonical text; the pointer says where.
+    expect(r.message).toMatch(/^policies\/shop\/policy\.json:1:\d+: error TG010 .*\[at \/default\]/);
+    expect(r.diagnostics?.map((d) => [d.code, d.file, d.pointer])).toEqual([['TG010', 'policies/shop/policy.json', '/default']]);
   });
 
   it('policy.invalid: an invalid regex (compile error) or an invalid catalog', () => {
