@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILT_AT, jsonText, SHOP_CATALOG, SHOP_POLICY, SHOP_POLICY_YAML, shopFiles, withFile } from '../test/bundle-fixtures.js';
 import { buildBundle } from './bundle/bundle-builder.js';
 import { BundleError } from './bundle/bundle-error.js';
+import type { PolicyBundle } from './bundle/bundle-format.js';
 import { signBundle } from './bundle/bundle-signer.js';
 import { verifyBundle } from './bundle/bundle-verifier.js';
 import { generateSigningKey } from './bundle/signing-key.js';
@@ -131,9 +132,11 @@ describe('bundles admit their policies as lint does', () => {
     const options = { trust: [{ public_key: key.publicKeyPem }], threshold: 1, now: BUILT_AT.getTime() + 1000 };
     const base = buildBundle(input());
     const yamlPath = 'policies/shop/policy.yaml';
-    const two = structuredClone(base);
-    two.files[yamlPath] = structuredClone(base.files[FILE]);
-    two.manifest.files[yamlPath] = { ...base.manifest.files[FILE]!, kind: 'policy', server: 'shop' };
+    const two: PolicyBundle = {
+      ...base,
+      files: { ...base.files, [yamlPath]: structuredClone(base.files[FILE]) },
+      manifest: { ...base.manifest, files: { ...base.manifest.files, [yamlPath]: { ...base.manifest.files[FILE]!, kind: 'policy', server: 'shop' } } },
+    };
     const v = verifyBundle(signBundle(two, key.privateKeyPem), options);
     if (v.ok) throw new Error('accepted');
     expect(v.refusal.code).toBe('policy.invalid');
