@@ -1,7 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatDiagnostic, isPolicyFileName, loadPolicy, parseCatalog, policyFileConflict, type Catalog, type Diagnostic, type PolicySetEntry } from '@tollgate/policy';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import { gitClient, isNotARepositoryError } from '@tollgate/gateway/git';
+import type { SimpleGit } from 'simple-git';
 import { CliError, ExitCode } from '../cli-error.js';
 import { CATALOG_FILE_NAME, DEFAULT_POLICY_PATH } from '../policy-files.js';
 
@@ -36,21 +37,31 @@ interface ServerFiles {
 }
 
 /**
- * Opens the Git repository containing `cwd` (simple-git).
+ * Opens the Git repository containing `cwd` (simple-git, with the allow-listed git environment).
  *
- * @throws CliError exit 2 `diff.not-a-repository` when `cwd` is not inside one.
+ * @throws CliError exit 2 `diff.not-a-repository` when git says `cwd` is not inside one, or
+ *   `git.failed` with git's own message for any other failure.
  */
 export async function openPolicyRepository(cwd: string): Promise<PolicyRepository> {
+  let root: string;
   try {
-    const root = (await simpleGit(cwd).revparse(['--show-toplevel'])).trim();
-    return { git: simpleGit(root), root };
+    root = (await gitClient(cwd).revparse(['--show-toplevel'])).trim();
   } catch (error) {
-    throw new CliError('diff.not-a-repository', `${cwd} is not inside a Git repository`, {
+    // Only git's own "not a git repository" means that; any other failure is shown as git said it.
+    if (isNotARepositoryError(error)) {
+      throw new CliError('diff.not-a-repository', `${cwd} is not inside a Git repository`, {
+        exit: ExitCode.input,
+        hint: 'Run tollgate diff in a policy repository (git init, then commit the policies/ directory).',
+        cause: error,
+      });
+    }
+    throw new CliError('git.failed', `${cwd}: git failed: ${(error instanceof Error ? error.message : String(error)).trim() || 'no message'}`, {
       exit: ExitCode.input,
-      hint: 'Run tollgate diff in a policy repository (git init, then commit the policies/ directory).',
+      hint: 'Fix what git reports (run `git status` there to see it).',
       cause: error,
     });
   }
+  return { git: gitClient(root), root };
 }
 
 /** True when `name` selects the working tree rather than a ref. */
