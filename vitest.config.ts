@@ -9,6 +9,8 @@ export default defineConfig({
     alias: {
       '@tollgate/policy': src('policy'),
       '@tollgate/ledger': src('ledger'),
+      // The git environment alone, without the gateway's module graph (the CLI's Git features use it).
+      '@tollgate/gateway/git': fileURLToPath(new URL('./packages/gateway/src/policy/git-environment.ts', import.meta.url)),
       '@tollgate/gateway': src('gateway'),
       '@tollgate/demo-exchange': src('demo-exchange'),
     },

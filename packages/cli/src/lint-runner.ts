@@ -1,5 +1,5 @@
 import type { Diagnostic } from '@tollgate/policy';
-import { lintPolicy, parseCatalog, sortDiagnostics, type Catalog } from '@tollgate/policy';
+import { admitPolicy, sortDiagnostics } from '@tollgate/policy';
 import { ExitCode } from './cli-error.js';
 import { discoverPolicyFiles, readPolicyFile, type DiscoverOptions, type PolicyFileSet } from './policy-files.js';
 
@@ -65,26 +65,17 @@ function counts(diagnostics: readonly Diagnostic[]): { errors: number; warnings:
 
 async function lintOne(set: PolicyFileSet): Promise<{ linted: LintedPolicy; diagnostics: Diagnostic[] }> {
   const text = await readPolicyFile(set.policy);
-  const diagnostics: Diagnostic[] = [];
-  let catalogMalformed = false;
-  let catalog: Catalog | undefined;
-  if (set.catalog) {
-    const parsed = parseCatalog(await readPolicyFile(set.catalog), set.catalog.path);
-    diagnostics.push(...parsed.diagnostics);
-    catalogMalformed = parsed.document === undefined;
-    catalog = parsed.catalog;
-  }
-  const linted = lintPolicy(text, set.policy.path, catalog && set.catalog ? { catalog, catalogFile: set.catalog.path } : {});
-  // A catalog that exists but is invalid is reported by its own errors; "no catalog" would mislead.
-  diagnostics.push(...(set.catalog ? linted.diagnostics.filter((d) => d.code !== 'TG205') : linted.diagnostics));
-  const unique = uniqueDiagnostics(diagnostics);
+  const catalog = set.catalog ? { text: await readPolicyFile(set.catalog), file: set.catalog.path } : undefined;
+  // The policy sources' own admission: what lint reports as an error is exactly what they refuse.
+  const admitted = admitPolicy({ text, file: set.policy.path, ...(catalog ? { catalog } : {}), siblings: set.siblings.map((f) => f.path) }, { server: set.server });
+  const unique = uniqueDiagnostics(admitted.diagnostics);
   return {
     linted: {
       server: set.server,
       policy: set.policy.path,
       catalog: set.catalog?.path ?? null,
-      failedAt: linted.failedAt ?? null,
-      catalogMalformed,
+      failedAt: admitted.failedAt ?? null,
+      catalogMalformed: admitted.catalogMalformed,
       ...counts(unique),
     },
     diagnostics: unique,
@@ -93,9 +84,10 @@ async function lintOne(set: PolicyFileSet): Promise<{ linted: LintedPolicy; diag
 
 /**
  * Lints every policy found from `paths` (see {@link discoverPolicyFiles}) with the policy
- * package's `lintPolicy`, each against the `catalog.json` beside it when there is one
- * (checked itself with `parseCatalog`): syntax, schema, compile and semantic checks, every
- * finding with its stable code and file:line:col.
+ * package's `admitPolicy` — the admission every policy source applies — each against the
+ * `catalog.json` beside it when there is one: syntax, schema, compile, semantic and catalog
+ * checks, TG004 for a directory with two policy files, every finding with its stable code and
+ * file:line:col.
  *
  * @throws CliError exit 2 when a path is missing or unreadable.
  * @example
@@ -103,7 +95,8 @@ async function lintOne(set: PolicyFileSet): Promise<{ linted: LintedPolicy; diag
  * process.exitCode = lintExitCode(result);
  */
 export async function lintPolicies(paths: readonly string[], options: DiscoverOptions = {}): Promise<LintResult> {
-  const found = await discoverPolicyFiles(paths, options);
+  // A directory with two policy files is a finding of its own (TG004), not a reason to stop.
+  const found = await discoverPolicyFiles(paths, { ...options, conflicts: 'report' });
   const files: LintedPolicy[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const set of found.policies) {

@@ -66,6 +66,7 @@ describe('discoverPolicyFiles', () => {
         server: 'ccxt',
         policy: { path: 'policies/ccxt/policy.json', absolutePath: join(root, 'policies/ccxt/policy.json') },
         catalog: { path: 'policies/ccxt/catalog.json', absolutePath: join(root, 'policies/ccxt/catalog.json') },
+        siblings: [],
       },
     ]);
     expect(found.tests.map((t) => t.path)).toEqual(['policies/ccxt/orders.test.json', 'policies/ccxt/reads.test.yaml', 'policies/everything/all.test.yml']);
@@ -87,7 +88,18 @@ describe('discoverPolicyFiles', () => {
     await write({ 'policies/ccxt/policy.yaml': '' });
     const error = await failure(discoverPolicyFiles(['policies/ccxt'], { cwd: root }));
     expect(error.code).toBe('policy.ambiguous');
-    expect(error.message).toContain('has both policy.json and policy.yaml');
+    expect(error.exit).toBe(2);
+    expect(error.message).toContain('policies/ccxt/policy.json:1:1: error TG004 the server directory has 2 policy files (policy.json, policy.yaml)');
+    // A policy named on the command line does not get past it either.
+    expect((await failure(discoverPolicyFiles(['policies/ccxt/policy.yaml'], { cwd: root }))).message).toContain('error TG004');
+  });
+
+  it('with conflicts: report, returns the first policy file and the others as siblings (for lint to report TG004)', async () => {
+    await write({ 'policies/ccxt/policy.yaml': '' });
+    const found = await discoverPolicyFiles(['policies'], { cwd: root, conflicts: 'report' });
+    const ccxt = found.policies.find((p) => p.server === 'ccxt')!;
+    expect(ccxt.policy.path).toBe('policies/ccxt/policy.json');
+    expect(ccxt.siblings.map((f) => f.path)).toEqual(['policies/ccxt/policy.yaml']);
   });
 });
 

@@ -1,10 +1,11 @@
 import type { Dirent, Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { formatDiagnostic, policyFileConflict, POLICY_FILE_NAMES } from '@tollgate/policy';
 import { CliError, ExitCode } from './cli-error.js';
 
-/** The names a policy file may have inside `policies/<server>/`, in the order they are looked for. */
-export const POLICY_FILE_NAMES = ['policy.json', 'policy.yaml', 'policy.yml'] as const;
+/** The names a policy file may have inside `policies/<server>/`, in the order they are looked for: the policy package's one list. */
+export { POLICY_FILE_NAMES };
 
 /** The name of a server's catalog snapshot, beside its policy. */
 export const CATALOG_FILE_NAME = 'catalog.json';
@@ -29,6 +30,11 @@ export interface PolicyFileSet {
   readonly server: string;
   readonly policy: FoundFile;
   readonly catalog: FoundFile | undefined;
+  /**
+   * The other policy files of the same directory (TG004), with `conflicts: 'report'`; always
+   * empty otherwise, since discovery then refuses such a directory.
+   */
+  readonly siblings: readonly FoundFile[];
 }
 
 /** Everything `lint` and `test` act on, found from the paths on the command line. */
@@ -45,6 +51,12 @@ export interface PolicyFiles {
 export interface DiscoverOptions {
   /** The directory relative paths are resolved against and reported from (default `process.cwd()`). */
   readonly cwd?: string;
+  /**
+   * A server directory with more than one policy file: `refuse` (default) throws CliError
+   * `policy.ambiguous` carrying the TG004 finding; `report` returns its first policy file
+   * with the others as `siblings`, for the caller to report TG004 itself (`tollgate lint`).
+   */
+  readonly conflicts?: 'refuse' | 'report';
 }
 
 /**
@@ -90,23 +102,27 @@ async function listDirectory(absolutePath: string, shown: string): Promise<Diren
 /** What one directory holds, by the names that matter to a policy repository. */
 interface DirectoryEntries {
   readonly policy: string | undefined;
+  /** The other policy files of the directory (a TG004 conflict), in {@link POLICY_FILE_NAMES} order. */
+  readonly others: readonly string[];
   readonly catalog: boolean;
   readonly tests: readonly string[];
   readonly subdirectories: readonly string[];
 }
 
-async function entriesOf(absolutePath: string, shown: string): Promise<DirectoryEntries> {
+async function readEntries(absolutePath: string, shown: string, conflicts: 'refuse' | 'report' = 'refuse'): Promise<DirectoryEntries> {
   const entries = await listDirectory(absolutePath, shown);
   const files = new Set(entries.filter((e) => !e.isDirectory()).map((e) => e.name));
   const policies = POLICY_FILE_NAMES.filter((n) => files.has(n));
-  if (policies.length > 1) {
-    throw new CliError('policy.ambiguous', `${shown}: has both ${policies.join(' and ')}, so it is unclear which one is the policy`, {
+  const conflict = policyFileConflict(policies.map((n) => `${shown}/${n}`));
+  if (conflict && conflicts === 'refuse') {
+    throw new CliError('policy.ambiguous', formatDiagnostic({ ...conflict, hint: undefined }), {
       exit: ExitCode.input,
-      hint: 'Keep one policy file per server directory.',
+      hint: conflict.hint ?? 'Keep one policy file per server directory.',
     });
   }
   return {
     policy: policies[0],
+    others: policies.slice(1),
     catalog: files.has(CATALOG_FILE_NAME),
     tests: [...files].filter((n) => TEST_FILE_PATTERN.test(n)).sort(),
     subdirectories: entries
@@ -131,19 +147,26 @@ async function entriesOf(absolutePath: string, shown: string): Promise<Directory
  */
 export async function discoverPolicyFiles(paths: readonly string[], options: DiscoverOptions = {}): Promise<PolicyFiles> {
   const cwd = options.cwd ?? process.cwd();
+  const conflicts = options.conflicts ?? 'refuse';
+  const entriesOf = (absolutePath: string, shown: string): Promise<DirectoryEntries> => readEntries(absolutePath, shown, conflicts);
   const policies = new Map<string, PolicyFileSet>();
   const tests = new Map<string, FoundFile>();
   const directories = new Set<string>();
 
   const addServerDirectory = async (dir: string, entries: DirectoryEntries): Promise<void> => {
     directories.add(dir);
-    if (entries.policy) addPolicy(join(dir, entries.policy), entries.catalog);
+    if (entries.policy) addPolicy(join(dir, entries.policy), entries.catalog, entries.others.map((n) => join(dir, n)));
     for (const t of entries.tests) tests.set(join(dir, t), found(join(dir, t), cwd));
   };
-  const addPolicy = (file: string, hasCatalog: boolean): void => {
+  const addPolicy = (file: string, hasCatalog: boolean, siblings: readonly string[]): void => {
     const dir = dirname(file);
     const catalogPath = join(dir, CATALOG_FILE_NAME);
-    policies.set(file, { server: basename(dir), policy: found(file, cwd), catalog: hasCatalog ? found(catalogPath, cwd) : undefined });
+    policies.set(file, {
+      server: basename(dir),
+      policy: found(file, cwd),
+      catalog: hasCatalog ? found(catalogPath, cwd) : undefined,
+      siblings: siblings.filter((f) => f !== file).map((f) => found(f, cwd)),
+    });
   };
   const isServerDirectory = (entries: DirectoryEntries): boolean => entries.policy !== undefined || entries.tests.length > 0;
 
@@ -163,7 +186,8 @@ export async function discoverPolicyFiles(paths: readonly string[], options: Dis
         });
       } else if (/\.(json|ya?ml)$/i.test(name)) {
         const entries = await entriesOf(dir, displayPath(dir, cwd));
-        addPolicy(absolute, entries.catalog);
+        const others = [entries.policy, ...entries.others].filter((n): n is string => n !== undefined).map((n) => join(dir, n));
+        addPolicy(absolute, entries.catalog, others.includes(absolute) ? others : []);
         // The tests beside a policy come with it, so `test policies/x/policy.json` runs them.
         for (const t of entries.tests) tests.set(join(dir, t), found(join(dir, t), cwd));
       } else {

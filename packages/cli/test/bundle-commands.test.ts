@@ -136,7 +136,7 @@ describe('tollgate bundle build', () => {
   it('records uncommitted changes to the policy files as git_dirty, with a warning', async () => {
     const file = join(repo, 'policies/shop/policy.json');
     const original = await readFile(file, 'utf8');
-    await writeFile(file, JSON.stringify({ ...SHOP_POLICY, tools: { ...SHOP_POLICY.tools, audit: {} } }, null, 2));
+    await writeFile(file, JSON.stringify({ ...SHOP_POLICY, tools: { ...SHOP_POLICY.tools, wipe: { action: 'deny', reason: 'Not today.' } } }, null, 2));
     try {
       const out = await runCli(['bundle', 'build', '--out', '../out/dirty.json'], repo);
       expect(out.code, out.stderr).toBe(0);
@@ -153,6 +153,25 @@ describe('tollgate bundle build', () => {
     expect(out.code).toBe(2);
     expect(out.stderr).toContain('policies/shop/policy.json:3:14: error TG010');
     expect(await exists(join(tree.root, 'bad/bundle.json'))).toBe(false);
+  });
+
+  it('refuses what lint rejects, with lint\'s code at file:line:col: a ReDoS-prone regex (TG101), two policy files (TG004); nothing written', async () => {
+    const redos = { ...SHOP_POLICY, tools: { ...SHOP_POLICY.tools, read_order: { require: [{ path: 'args.id', op: 'regex', value: '^(a+)+$' }] } } };
+    await tree.write('redos/policies/shop/policy.json', redos);
+    await tree.write('redos/policies/shop/catalog.json', SHOP_CATALOG);
+    const text = await readFile(join(tree.root, 'redos/policies/shop/policy.json'), 'utf8');
+    const line = text.split('\n').findIndex((l) => l.includes('^(a+)+$')) + 1;
+    const out = await runCli(['bundle', 'build', 'redos', '--out', 'redos/bundle.json', '--revision', '1'], tree.root);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(new RegExp(`policies/shop/policy\\.json:${line}:\\d+: error TG101 regex "\\^\\(a\\+\\)\\+\\$" is open to catastrophic backtracking`));
+    expect(await exists(join(tree.root, 'redos/bundle.json'))).toBe(false);
+
+    await tree.write('two/policies/shop/policy.json', SHOP_POLICY);
+    await tree.write('two/policies/shop/policy.yaml', 'version: "1"\ndefault: allow\n');
+    const two = await runCli(['bundle', 'build', 'two', '--out', 'two/bundle.json', '--revision', '1'], tree.root);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toContain('policies/shop/policy.json:1:1: error TG004 the server directory has 2 policy files (policy.json, policy.yaml)');
+    expect(await exists(join(tree.root, 'two/bundle.json'))).toBe(false);
   });
 
   it('a failing bundled test: exit 1, nothing written', async () => {
@@ -264,7 +283,14 @@ describe('tollgate bundle sign and verify', () => {
     const policy = await verify(invalid, '--trust', 'keys/a.pub');
     expect(policy.code).toBe(1);
     expect(policy.result.refusal?.code).toBe('policy.invalid');
-    expect(policy.result.refusal?.message).toContain('policies/shop/policy.json: /default');
+    expect(policy.result.refusal?.message).toMatch(/^policies\/shop\/policy\.json:1:\d+: error TG010 .*\[at \/default\]/);
+    // A signed bundle whose policy lint rejects is refused with lint's code, in the refusal's diagnostics too.
+    const redos = { ...SHOP_POLICY, tools: { ...SHOP_POLICY.tools, read_order: { require: [{ path: 'args.id', op: 'regex', value: '^(a+)+$' }] } } };
+    const redosFile = await bundleFile('redos.json', signBundle(withFile(base, 'policies/shop/policy.json', redos), key));
+    const refused = await verify(redosFile, '--trust', 'keys/a.pub');
+    expect(refused.code).toBe(1);
+    expect(refused.result.refusal).toMatchObject({ code: 'policy.invalid', diagnostics: [{ code: 'TG101', file: 'policies/shop/policy.json', pointer: '/tools/read_order/require/0/value' }] });
+    expect(refused.result.refusal?.message).toContain('error TG101 regex "^(a+)+$" is open to catastrophic backtracking');
     const failing = await bundleFile('failing.json', signBundle(withFile(base, 'policies/shop/shop.test.json', SHOP_TESTS_FAILING), key));
     const tests = await verify(failing, '--trust', 'keys/a.pub');
     expect(tests.result.refusal?.code).toBe('tests.failed');

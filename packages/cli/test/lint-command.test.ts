@@ -14,6 +14,8 @@ describe('tollgate lint', () => {
       'policies/shop/catalog.json': SHOP_CATALOG,
       'broken/malformed/policy.json': MALFORMED_POLICY,
       'broken/invalid/policy.json': SCHEMA_INVALID_POLICY,
+      'twice/policies/shop/policy.json': SHOP_POLICY,
+      'twice/policies/shop/policy.yaml': 'version: "1"\ndefault: allow\n',
       'risky/policies/regex/policy.json': {
         version: '1',
         default: 'deny',
@@ -61,6 +63,13 @@ describe('tollgate lint', () => {
     expect(out.stdout).toContain('broken/malformed/policy.json:5:1');
     // Grouped by file: a blank line separates the two files' findings.
     expect(out.stdout).toMatch(/broken\/invalid\/policy\.json:4:31[^\n]*\n\nbroken\/malformed/);
+  });
+
+  it('reports a server directory with two policy files as TG004 (exit 1), as every policy source refuses it', async () => {
+    const out = await runCli(['lint', 'twice', '--format', 'json'], repo.root);
+    expect(out.code).toBe(1);
+    const result = JSON.parse(out.stdout) as { diagnostics: { code: string; file: string; line: number; column: number; severity: string }[] };
+    expect(result.diagnostics.filter((d) => d.code === 'TG004')).toEqual([expect.objectContaining({ file: 'twice/policies/shop/policy.json', line: 1, column: 1, severity: 'error' })]);
   });
 
   it('--format json prints the result document, the same as --json', async () => {

@@ -38,6 +38,8 @@ export type { BundleChecker, BundleCheckRequest, BundleCheckThreadOptions, Bundl
 export type { GitCheckOutcome, GitPolicySourceOptions, GitRefusalCode } from './policy/git-policy-source.js';
 export type { GitBundleReader } from './policy/git-bundle-reader.js';
 export { GitLocalBundleReader } from './policy/git-local-bundle-reader.js';
+export { GIT_ENVIRONMENT_ALLOWED, gitClient, gitEnvironment, isNotARepositoryError } from './policy/git-environment.js';
+export type { GitClientOptions } from './policy/git-environment.js';
 export type { GitLocalBundleReaderOptions } from './policy/git-local-bundle-reader.js';
 export { GitRemoteBundleReader } from './policy/git-remote-bundle-reader.js';
 export type { GitRemoteBundleReaderOptions } from './policy/git-remote-bundle-reader.js';

@@ -211,10 +211,50 @@ describe('Git policy source: a local repository, watched', () => {
     expect(await ledgerRows(db, 'policy.rejected')).toHaveLength(before + 1);
   });
 
+  // What `tollgate lint` rejects is refused too, with lint's code: bundles signed after an edit that lint would have caught.
+  const lintRefusals: ReadonlyArray<[string, string, () => BundleCommit]> = [
+    [
+      'a ReDoS-prone regex',
+      'TG101',
+      () => ({
+        revision: 3,
+        allowEcho: false,
+        edit: (b) => rehash(b, 'policies/everything/policy.json', { version: '1', default: 'deny', tools: { echo: { require: [{ path: 'args.message', op: 'regex', value: '^(a+)+$' }] } } }),
+      }),
+    ],
+    [
+      'two policy files for one server',
+      'TG004',
+      () => ({
+        revision: 3,
+        allowEcho: false,
+        edit: (b) => {
+          const yaml = 'policies/everything/policy.yaml';
+          const both = rehash(b, yaml, { version: '1', default: 'allow' });
+          return { ...both, manifest: { ...both.manifest, files: { ...both.manifest.files, [yaml]: { ...both.manifest.files[yaml]!, kind: 'policy', server: 'everything' } } } };
+        },
+      }),
+    ],
+  ];
+
+  it.each(lintRefusals)('refuses %s with %s, keeps the last good bundle and records policy.rejected with that code', async (_what, lintCode, spec) => {
+    const before = (await ledgerRows(db, 'policy.rejected')).length;
+    const commit = await repo.commit(spec());
+    expect(await checkedAt(run.source, commit)).toMatchObject({ outcome: 'refused' });
+    expect(run.source.status().lastRefusal).toMatchObject({ code: 'policy.invalid', commit, diagnosticCodes: [lintCode] });
+    expect(run.source.status().lastRefusal?.message).toMatch(new RegExp(`^policies/everything/policy\\.json:1:\\d+: error ${lintCode} `));
+    expect(run.source.policyFor('everything')?.revision).toBe(2);
+    expect(await echoAllowed(run.client)).toBe(true);
+    const rows = await ledgerRows(db, 'policy.rejected');
+    expect(rows).toHaveLength(before + 1);
+    expect(rows.at(-1)!.reason).toContain(`error ${lintCode} `);
+    expect(rows.at(-1)!.detail).toMatchObject({ code: 'policy.invalid', git_commit: commit, diagnostic_codes: [lintCode] });
+  });
+
   it('counts reloads by outcome in the metrics', async () => {
     const res = await fetch(`${run.gateway.admin!.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     const text = await res.text();
-    expect(sample(text, 'tollgate_policy_reloads_total{outcome="refused"}')).toBe(refusals.length);
+    expect(sample(text, 'tollgate_policy_reloads_total{outcome="refused"}')).toBe(refusals.length + lintRefusals.length);
     expect(sample(text, 'tollgate_policy_reloads_total{outcome="activated"}')).toBe(2); // revision 1 at start, then 2
     expect(sample(text, 'tollgate_policy_revision')).toBe(2);
   });

@@ -2,6 +2,7 @@ import type { ToolCall } from './decision.js';
 import type { Condition, Operator } from './generated/policy-types.js';
 import { jsonEqual, jsonType, type JsonType } from './json-value.js';
 import { MISSING, parsePath } from './path-expression.js';
+import { compileRegex } from './regex-compiler.js';
 
 /** A condition's outcome: it holds, it does not, or the value was too long to match safely. */
 export const Outcome = {
@@ -34,7 +35,11 @@ export interface ConditionOptions {
  * for `neq` and `not_in` too, so that a value of an unexpected type never satisfies a
  * condition by accident.
  *
- * @throws SyntaxError for an invalid regex (lint reports it first, with its position).
+ * A `regex` runs on the linear-time engine of {@link compileRegex}: matching takes time
+ * linear in the value's length (at most `maxPatternInput` characters) for every pattern.
+ *
+ * @throws SyntaxError for an invalid regex, and its subclass RegexSupportError for a valid
+ *   ECMAScript pattern the linear-time engine cannot run (the compiler reports both as TG100).
  */
 export function compileCondition(condition: Condition, options: ConditionOptions): CompiledCondition {
   const path = parsePath(condition.path);
@@ -85,9 +90,7 @@ export function compileCondition(condition: Condition, options: ConditionOptions
       };
     }
     case 'regex': {
-      const flags = condition.flags ?? '';
-      // Neither `g` nor `y` is allowed, so `test` keeps no state between calls.
-      const re = new RegExp(value as string, flags);
+      const re = compileRegex(value as string, condition.flags ?? '', { maxInput: options.maxPatternInput });
       const max = options.maxPatternInput;
       return {
         path: condition.path,

@@ -7,6 +7,7 @@ import type { Condition, Limit, Policy, RateLimit, Scope, ToolRule, Window } fro
 import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from './limit-store.js';
 import { parsePath, type PathGetter } from './path-expression.js';
 import { listRules, toolRuleId, type RuleInfo } from './policy-rules.js';
+import { RegexSupportError } from './regex-compiler.js';
 import { validateDocument } from './schema-validator.js';
 import { pointerOf, type SourceDocument } from './source-document.js';
 
@@ -311,7 +312,8 @@ class Compiler {
     try {
       return compileCondition(c, { maxPatternInput: this.#maxPatternInput });
     } catch (error) {
-      this.#report('TG100', `${pointer}/value`, `invalid regex ${JSON.stringify(c.value)}: ${(error as Error).message}`, 'write an ECMAScript regular expression; escape "\\" as "\\\\" in JSON');
+      if (error instanceof RegexSupportError) this.#report('TG100', `${pointer}/value`, `regex ${JSON.stringify(c.value)} cannot be used: ${error.message}`, error.hint);
+      else this.#report('TG100', `${pointer}/value`, `invalid regex ${JSON.stringify(c.value)}: ${(error as Error).message}`, 'write an ECMAScript regular expression; escape "\\" as "\\\\" in JSON');
       return undefined;
     }
   }

@@ -6,7 +6,8 @@ import { DIAGNOSTIC_CODES, sortDiagnostics, type Diagnostic, type DiagnosticCode
 import type { Condition, Limit, Policy, ToolRule } from './generated/policy-types.js';
 import { jsonEqual, jsonType } from './json-value.js';
 import { parsePath } from './path-expression.js';
-import { loadPolicy } from './policy-loader.js';
+import { loadPolicy, type LoadedPolicy } from './policy-loader.js';
+import { compileRegex } from './regex-compiler.js';
 import { classifyTool, toolRisk, type RiskClass } from './risk-classifier.js';
 import { pointerOf, type SourceDocument } from './source-document.js';
 
@@ -51,20 +52,32 @@ const DEFAULT_REGEX_TIMEOUT_MS = 5000;
  * for (const d of diagnostics) console.log(formatDiagnostic(d));
  */
 export function lintPolicy(text: string, file: string, options: LintOptions = {}): LintResult {
-  const max = Math.max(1, options.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS);
-  let loaded: ReturnType<typeof loadPolicy>;
+  let loaded: LoadedPolicy;
   try {
     loaded = loadPolicy(String(text), file);
   } catch (error) {
     return { diagnostics: [internalError(file, 'loading the policy', error)], failedAt: 'schema' };
   }
+  return lintLoadedPolicy(loaded, file, options);
+}
+
+/**
+ * {@link lintPolicy} on a policy {@link loadPolicy} has already read (and compiled, with the
+ * caller's options): the admission of a policy source lints what it is about to enforce.
+ */
+export function lintLoadedPolicy(loaded: LoadedPolicy, file: string, options: LintOptions = {}): LintResult {
+  const max = Math.max(1, options.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS);
   if (loaded.failedAt === 'parse' || loaded.failedAt === 'schema' || !loaded.document || !loaded.source) {
     const failedAt = loaded.failedAt === 'parse' || !loaded.document ? 'parse' : 'schema';
     return { diagnostics: cap(sortDiagnostics(loaded.diagnostics), max, file), failedAt };
   }
-  const linter = new PolicyLinter(loaded.document, loaded.source, options, max);
-  linter.run();
-  return { diagnostics: cap(sortDiagnostics([...loaded.diagnostics, ...linter.diagnostics]), max, file, linter.overflowed), failedAt: undefined };
+  try {
+    const linter = new PolicyLinter(loaded.document, loaded.source, options, max);
+    linter.run();
+    return { diagnostics: cap(sortDiagnostics([...loaded.diagnostics, ...linter.diagnostics]), max, file, linter.overflowed), failedAt: undefined };
+  } catch (error) {
+    return { diagnostics: [...loaded.diagnostics, internalError(file, 'starting the checks', error)], failedAt: undefined };
+  }
 }
 
 function cap(diagnostics: Diagnostic[], max: number, file: string, overflowed = false): Diagnostic[] {
@@ -462,7 +475,7 @@ class PolicyLinter {
 
   #checkRegex(site: ConditionSite, pattern: string, flags: string): void {
     try {
-      new RegExp(pattern, flags);
+      compileRegex(pattern, flags);
     } catch {
       return; // TG100 from the compiler already reports it.
     }

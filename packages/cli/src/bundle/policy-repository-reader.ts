@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BundleSourceFile } from '@tollgate/policy';
-import { simpleGit } from 'simple-git';
+import { gitClient } from '@tollgate/gateway/git';
+import type { SimpleGit } from 'simple-git';
 import { CliError, ExitCode } from '../cli-error.js';
 import { DEFAULT_POLICY_PATH, discoverPolicyFiles, readPolicyFile, type FoundFile } from '../policy-files.js';
 
@@ -29,15 +30,37 @@ export interface PolicyRepositorySnapshot {
 }
 
 /**
- * Reads the Git state of the repository at `root` with simple-git: HEAD, its commit count,
- * and whether anything under `policies/` differs from it. Outside a Git repository every
- * field is empty.
+ * Reads the Git state of the repository at `root` with simple-git (the gateway's allow-listed
+ * git environment, so the caller's EDITOR or GIT_SSH_COMMAND cannot get in the way): HEAD, its
+ * commit count, and whether anything under `policies/` differs from it. Outside a Git
+ * repository every field is empty.
+ *
+ * @throws CliError exit 2 `git.failed` with git's own message when git fails for any other
+ *   reason than "not a git repository" (git missing, a dubious-ownership refusal, …).
  */
 export async function readRepositoryRevision(root: string): Promise<RepositoryRevision> {
-  const git = simpleGit({ baseDir: root, timeout: { block: 60_000 } }).env({ ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' });
-  const inside = await git.checkIsRepo().catch(() => false);
+  const git = gitClient(root);
+  let inside: boolean;
+  try {
+    // simple-git answers false only for git's own "not a git repository"; any other failure is shown as it is.
+    inside = await git.checkIsRepo();
+  } catch (error) {
+    throw gitFailed(root, error);
+  }
   if (!inside) return { repository: false, commit: null, commitCount: null, committedAt: null, dirty: false };
-  const commit = (await git.raw(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']).catch(() => '')).trim();
+  try {
+    return await readRevision(git);
+  } catch (error) {
+    throw gitFailed(root, error);
+  }
+}
+
+async function readRevision(git: SimpleGit): Promise<RepositoryRevision> {
+  // `--quiet` makes a missing HEAD (no commit yet) an empty answer with exit status 1, not a message.
+  const commit = (await git.raw(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}']).catch((error: unknown) => {
+    if (/^\s*$/.test(error instanceof Error ? error.message : String(error))) return '';
+    throw error;
+  })).trim();
   const status = await git.raw(['status', '--porcelain', '--untracked-files=all', '--', DEFAULT_POLICY_PATH]);
   if (commit === '') return { repository: true, commit: null, commitCount: null, committedAt: null, dirty: true };
   const count = Number((await git.raw(['rev-list', '--count', 'HEAD'])).trim());
@@ -82,4 +105,13 @@ export async function readPolicyRepository(repo: string, cwd: string = process.c
   const files = await Promise.all(wanted.map(async (f) => ({ path: f.path, text: await readPolicyFile(f) })));
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { root, files, git: await readRepositoryRevision(root) };
+}
+
+function gitFailed(root: string, error: unknown): CliError {
+  const message = (error instanceof Error ? error.message : String(error)).trim();
+  return new CliError('git.failed', `${root}: git failed: ${message || 'no message'}`, {
+    exit: ExitCode.input,
+    hint: 'Fix what git reports (run `git status` in the repository to see it), or pass --revision N to build outside Git.',
+    cause: error,
+  });
 }

@@ -1,9 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { catalogInputSchemas, formatDiagnostic, loadPolicy, parseCatalog, type Catalog, type Diagnostic, type PolicySetEntry } from '@tollgate/policy';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import { catalogInputSchemas, formatDiagnostic, isPolicyFileName, loadPolicy, parseCatalog, policyFileConflict, type Catalog, type Diagnostic, type PolicySetEntry } from '@tollgate/policy';
+import { gitClient, isNotARepositoryError } from '@tollgate/gateway/git';
+import type { SimpleGit } from 'simple-git';
 import { CliError, ExitCode } from '../cli-error.js';
-import { CATALOG_FILE_NAME, DEFAULT_POLICY_PATH, POLICY_FILE_NAMES } from '../policy-files.js';
+import { CATALOG_FILE_NAME, DEFAULT_POLICY_PATH } from '../policy-files.js';
 
 /** The names that select the working tree instead of a ref. */
 export const WORKING_TREE_NAMES: readonly string[] = Object.freeze(['.', 'WORKTREE']);
@@ -36,21 +37,31 @@ interface ServerFiles {
 }
 
 /**
- * Opens the Git repository containing `cwd` (simple-git).
+ * Opens the Git repository containing `cwd` (simple-git, with the allow-listed git environment).
  *
- * @throws CliError exit 2 `diff.not-a-repository` when `cwd` is not inside one.
+ * @throws CliError exit 2 `diff.not-a-repository` when git says `cwd` is not inside one, or
+ *   `git.failed` with git's own message for any other failure.
  */
 export async function openPolicyRepository(cwd: string): Promise<PolicyRepository> {
+  let root: string;
   try {
-    const root = (await simpleGit(cwd).revparse(['--show-toplevel'])).trim();
-    return { git: simpleGit(root), root };
+    root = (await gitClient(cwd).revparse(['--show-toplevel'])).trim();
   } catch (error) {
-    throw new CliError('diff.not-a-repository', `${cwd} is not inside a Git repository`, {
+    // Only git's own "not a git repository" means that; any other failure is shown as git said it.
+    if (isNotARepositoryError(error)) {
+      throw new CliError('diff.not-a-repository', `${cwd} is not inside a Git repository`, {
+        exit: ExitCode.input,
+        hint: 'Run tollgate diff in a policy repository (git init, then commit the policies/ directory).',
+        cause: error,
+      });
+    }
+    throw new CliError('git.failed', `${cwd}: git failed: ${(error instanceof Error ? error.message : String(error)).trim() || 'no message'}`, {
       exit: ExitCode.input,
-      hint: 'Run tollgate diff in a policy repository (git init, then commit the policies/ directory).',
+      hint: 'Fix what git reports (run `git status` there to see it).',
       cause: error,
     });
   }
+  return { git: gitClient(root), root };
 }
 
 /** True when `name` selects the working tree rather than a ref. */
@@ -91,7 +102,7 @@ function groupServerFiles(paths: readonly string[], policiesDir: string): Map<st
     const [server, name] = parts as [string, string];
     if (server.startsWith('.')) continue;
     const files = servers.get(server) ?? { policy: undefined, catalog: undefined, extraPolicies: [] };
-    if ((POLICY_FILE_NAMES as readonly string[]).includes(name)) {
+    if (isPolicyFileName(name)) {
       if (files.policy === undefined) files.policy = path;
       else files.extraPolicies.push(path);
     } else if (name === CATALOG_FILE_NAME) {
@@ -117,11 +128,9 @@ async function buildSet(label: string, commit: string | null, servers: Map<strin
   const files: string[] = [];
   for (const [server, f] of [...servers].sort(([a], [b]) => a.localeCompare(b))) {
     if (f.policy === undefined) continue;
-    if (f.extraPolicies.length > 0) {
-      throw new CliError('policy.ambiguous', `${shown(f.policy)}: the directory also has ${f.extraPolicies.map(shown).join(' and ')}, so it is unclear which one is the policy`, {
-        exit: ExitCode.input,
-        hint: 'Keep one policy file per server directory.',
-      });
+    const conflict = policyFileConflict([f.policy, ...f.extraPolicies].map(shown));
+    if (conflict) {
+      throw new CliError('policy.ambiguous', formatDiagnostic({ ...conflict, hint: undefined }), { exit: ExitCode.input, hint: conflict.hint ?? 'Keep one policy file per server directory.' });
     }
     const file = shown(f.policy);
     let catalog: Catalog | undefined;
@@ -146,7 +155,7 @@ async function buildSet(label: string, commit: string | null, servers: Map<strin
  * `git show <commit>:<path>`. Files are named `<ref>:<path>` in messages.
  *
  * @throws CliError exit 2: `diff.ref-not-found`, `diff.policy-invalid` / `diff.catalog-invalid`
- *   with file:line:col, `policy.ambiguous`.
+ *   with file:line:col, `policy.ambiguous` (the TG004 finding: a server directory with two policy files).
  */
 export async function readPolicySetAtRef(repo: PolicyRepository, ref: string, role: 'base' | 'head', policiesDir = DEFAULT_POLICY_PATH): Promise<PolicySetSource> {
   const commit = await resolveRef(repo, ref, role);

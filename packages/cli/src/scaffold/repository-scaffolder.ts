@@ -1,7 +1,7 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { buildCatalog, starterPolicy, type Catalog, type Policy, type PolicyTestFile, type StarterToolPlan } from '@tollgate/policy';
-import { simpleGit } from 'simple-git';
+import { gitClient } from '@tollgate/gateway/git';
 import { CliError, ExitCode } from '../cli-error.js';
 import { CATALOG_FILE_NAME } from '../policy-files.js';
 import { catalogText, pullCatalog, type CatalogPull } from './catalog-puller.js';
@@ -220,7 +220,7 @@ export async function scaffoldPolicyRepository(options: ScaffoldOptions): Promis
 
   let gitInitialized = false;
   try {
-    const git = simpleGit({ baseDir: dir });
+    const git = gitClient(dir);
     if (!(await git.checkIsRepo())) {
       await git.init(['--initial-branch=main']);
       gitInitialized = true;

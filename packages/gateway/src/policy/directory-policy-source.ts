@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatDiagnostic, loadPolicy, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
+import { admitPolicy, formatDiagnostic, POLICY_FILE_NAMES, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { ActivePolicy, PolicySource } from './policy-source.js';
 
@@ -16,11 +16,14 @@ export interface DirectoryPolicyOptions {
   readonly clock?: () => number;
 }
 
-const FILE_NAMES = ['policy.json', 'policy.yaml', 'policy.yml'] as const;
+/** The catalog snapshot beside a policy: the policy is checked against it, as `tollgate lint` does. */
+const CATALOG_FILE_NAME = 'catalog.json';
 
 /**
  * Policies read from a policy repository on disk (DESIGN §4, `policy.dir`). Every upstream
  * must have one: an upstream without a policy would be ungoverned, so loading fails instead.
+ * A policy is enforced only when `tollgate lint` finds no error in it (`admitPolicy`, with the
+ * `catalog.json` beside it), and a server directory holding two policy files (TG004) is refused.
  *
  * @example
  * const source = await DirectoryPolicySource.load({ dir: 'policies', servers: ['ccxt'], limits: new MemoryLimitStore() });
@@ -34,25 +37,28 @@ export class DirectoryPolicySource implements PolicySource {
   }
 
   /**
-   * Reads, validates and compiles every upstream's policy.
-   * @throws GatewayError `policy.invalid` with every diagnostic at file:line:col, or naming the missing file.
+   * Reads, admits (lint's error findings refuse a policy) and compiles every upstream's policy.
+   * @throws GatewayError `policy.invalid` with every error finding at file:line:col (lint's codes), or naming the missing file.
    */
   static async load(options: DirectoryPolicyOptions): Promise<DirectoryPolicySource> {
     const active = new Map<string, ActivePolicy>();
     const problems: string[] = [];
     const now = options.clock ?? Date.now;
     for (const server of options.servers) {
-      const found = await readPolicyFile(options.dir, server);
+      const found = await readServerDirectory(options.dir, server);
       if (!found) {
-        problems.push(`upstream "${server}" has no policy: expected ${join(options.dir, server, 'policy.json')} (or policy.yaml)`);
+        problems.push(`upstream "${server}" has no policy: expected ${join(options.dir, server, POLICY_FILE_NAMES[0])} (or ${POLICY_FILE_NAMES.slice(1).join(' or ')})`);
         continue;
       }
-      const loaded = loadPolicy(found.text, found.file, { server, limits: options.limits, clock: options.clock });
-      if (!loaded.policy) {
-        problems.push(...loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
+      const admitted = admitPolicy(
+        { text: found.text, file: found.file, ...(found.catalog ? { catalog: found.catalog } : {}), siblings: found.siblings },
+        { server, limits: options.limits, ...(options.clock ? { clock: options.clock } : {}) },
+      );
+      if (!admitted.policy) {
+        problems.push(...admitted.errors.map(formatDiagnostic));
         continue;
       }
-      active.set(server, Object.freeze({ policy: loaded.policy, source: found.file, activatedAt: now() }));
+      active.set(server, Object.freeze({ policy: admitted.policy, source: found.file, activatedAt: now() }));
     }
     if (problems.length > 0) throw new GatewayError('policy.invalid', `cannot load the policies:\n  ${problems.join('\n  ')}`);
     return new DirectoryPolicySource(active);
@@ -67,15 +73,32 @@ export class DirectoryPolicySource implements PolicySource {
   }
 }
 
-async function readPolicyFile(dir: string, server: string): Promise<{ file: string; text: string } | undefined> {
-  for (const name of FILE_NAMES) {
-    const file = join(dir, server, name);
-    try {
-      return { file, text: await readFile(file, 'utf8') };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new GatewayError('policy.invalid', `cannot read ${file}: ${errorMessage(error)}`, { cause: error });
-    }
+/** A server directory's policy file (the first by {@link POLICY_FILE_NAMES}), the other policy files beside it, and its catalog. */
+interface ServerDirectory {
+  readonly file: string;
+  readonly text: string;
+  readonly siblings: readonly string[];
+  readonly catalog: { readonly file: string; readonly text: string } | undefined;
+}
+
+async function readServerDirectory(dir: string, server: string): Promise<ServerDirectory | undefined> {
+  const policies: { file: string; text: string }[] = [];
+  for (const name of POLICY_FILE_NAMES) {
+    const text = await readIfPresent(join(dir, server, name));
+    if (text !== undefined) policies.push({ file: join(dir, server, name), text });
   }
-  return undefined;
+  const [first, ...others] = policies;
+  if (!first) return undefined;
+  const catalogFile = join(dir, server, CATALOG_FILE_NAME);
+  const catalogText = await readIfPresent(catalogFile);
+  return { ...first, siblings: others.map((p) => p.file), catalog: catalogText === undefined ? undefined : { file: catalogFile, text: catalogText } };
+}
+
+async function readIfPresent(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new GatewayError('policy.invalid', `cannot read ${file}: ${errorMessage(error)}`, { cause: error });
+  }
 }

@@ -1,8 +1,9 @@
 import { watch as watchFiles, type FSWatcher } from 'node:fs';
 import { resolve } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { GitBundleReader } from './git-bundle-reader.js';
+import { gitClient } from './git-environment.js';
 
 /** Options of {@link GitLocalBundleReader}. */
 export interface GitLocalBundleReaderOptions {
@@ -73,11 +74,6 @@ export class GitLocalBundleReader implements GitBundleReader {
   async close(): Promise<void> {
     for (const w of this.#watchers.splice(0)) w.close();
   }
-}
-
-/** A simple-git client for `dir` that never prompts for credentials and gives up on a stuck command. */
-export function gitClient(dir: string): SimpleGit {
-  return simpleGit({ baseDir: dir, timeout: { block: 60_000 } }).env({ ...process.env, GIT_TERMINAL_PROMPT: '0' });
 }
 
 /** The commit `ref` names in the repository at `git`. */

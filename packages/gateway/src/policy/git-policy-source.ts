@@ -1,4 +1,4 @@
-import { tryCompilePolicy, verifyBundleText, type BundleRefusalCode, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
+import { tryCompilePolicy, verifyBundleText, type BundleRefusal, type BundleRefusalCode, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { GitPolicyConfig } from '../config/gateway-config.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
@@ -81,8 +81,9 @@ const WATCH_SETTLE_MS = 5;
 
 /**
  * Policies from a signed bundle committed in a Git repository (DESIGN §4, §6). A new bundle
- * is parsed, verified against the trusted keys and threshold, its tests run, its policies
- * compiled, and only then swapped in for every upstream at once; the pipeline asks for the
+ * is parsed, verified against the trusted keys and threshold, its policies admitted as
+ * `tollgate lint` would (`admitPolicy`: no error finding, checked against the bundle's
+ * catalogs), its tests run, its policies compiled, and only then swapped in for every upstream at once; the pipeline asks for the
  * policy once per call, so a call in flight finishes under the policy that decided it.
  * A refused bundle leaves the last good one active; both outcomes go to the ledger
  * (`policy.activated` per upstream, `policy.rejected` once per distinct refused bundle).
@@ -359,7 +360,7 @@ export class GitPolicySource implements PolicySource {
   #verify(text: string): Verified {
     const { file, ...options } = this.#request();
     const result = verifyBundleText(text, { ...options, limits: this.#options.limits, clock: this.#clock }, file);
-    if (!result.ok) return { ok: false, refusal: { code: result.refusal.code, message: result.refusal.message, revision: result.refusal.revision, digest: result.refusal.digest } };
+    if (!result.ok) return { ok: false, refusal: refusalOf(result.refusal) };
     return this.#admit(text, result);
   }
 
@@ -372,10 +373,7 @@ export class GitPolicySource implements PolicySource {
   async #verifyNew(text: string): Promise<Verified> {
     if (!this.#checker) return this.#verify(text);
     const verdict = await this.#checker.check(text, this.#request());
-    if (!verdict.ok) {
-      const r = verdict.refusal;
-      return { ok: false, refusal: { code: r.code, message: r.message, revision: r.revision, digest: r.digest } };
-    }
+    if (!verdict.ok) return { ok: false, refusal: refusalOf(verdict.refusal) };
     const policies = new Map<string, CompiledPolicy>();
     for (const p of verdict.policies) {
       // Validated and hashed by the thread; the value arrived as this thread's own copy, so it is adopted (frozen, not copied).
@@ -456,13 +454,24 @@ export class GitPolicySource implements PolicySource {
         policyRevision: refusal.revision === null ? null : String(refusal.revision),
         policyDigest: refusal.digest,
         reason: `${refusal.code}: ${refusal.message}`,
-        detail: { code: refusal.code, git_commit: refusal.commit, source: this.#reader.location },
+        detail: {
+          code: refusal.code,
+          git_commit: refusal.commit,
+          source: this.#reader.location,
+          ...(refusal.diagnosticCodes && refusal.diagnosticCodes.length > 0 ? { diagnostic_codes: [...refusal.diagnosticCodes] } : {}),
+        },
       });
     } catch (error) {
       this.#logger.error({ err: errorMessage(error), code: refusal.code }, 'cannot record the refusal in the ledger');
     }
     this.#lastRefusal = refusal;
   }
+}
+
+/** The verifier's refusal as the source keeps it: lint's codes, not the whole findings (the message has them). */
+function refusalOf(r: BundleRefusal): Omit<SourceRefusal, 'at' | 'commit'> {
+  const codes = [...new Set((r.diagnostics ?? []).map((d) => d.code))];
+  return { code: r.code, message: r.message, revision: r.revision, digest: r.digest, ...(codes.length > 0 ? { diagnosticCodes: codes } : {}) };
 }
 
 /** What the state directory keeps of an activated bundle. */

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { GitBundleReader } from './git-bundle-reader.js';
-import { gitClient, readBlob, resolveRef } from './git-local-bundle-reader.js';
+import { gitClient } from './git-environment.js';
+import { readBlob, resolveRef } from './git-local-bundle-reader.js';
 
 /** Options of {@link GitRemoteBundleReader}. */
 export interface GitRemoteBundleReaderOptions {

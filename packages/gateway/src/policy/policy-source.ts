@@ -57,6 +57,8 @@ export interface SourceRefusal {
   readonly digest: string | null;
   /** The commit it was read at, when known. */
   readonly commit: string | null;
+  /** For `policy.invalid`: the codes of lint's error findings that refused it (`TG101`, `TG004`, …), in order. */
+  readonly diagnosticCodes?: readonly string[];
 }
 
 /** An active policy and where it came from. */

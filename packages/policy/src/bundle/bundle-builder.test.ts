@@ -104,7 +104,7 @@ describe('buildBundle', () => {
   it('refuses paths outside policies/<server>/, two policies for one server, no policy, and bad metadata', () => {
     expect(buildError(() => buildBundle(input([...shopFiles(), { path: 'README.md', text: '' }]))).message).toContain('README.md: not a policy repository file');
     expect(buildError(() => buildBundle(input([...shopFiles(), { path: 'policies/shop/policy.yaml', text: SHOP_POLICY_YAML }]))).message).toContain(
-      'server "shop" already has the policy policies/shop/policy.json',
+      'policies/shop/policy.json:1:1: error TG004 the server directory has 2 policy files (policy.json, policy.yaml)',
     );
     expect(buildError(() => buildBundle(input([shopFiles()[1]!]))).message).toContain('there is no policy among the files');
     const broken = { path: 'policies/shop/shop.test.json', text: '{' };

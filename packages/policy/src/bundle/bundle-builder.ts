@@ -1,7 +1,7 @@
 import { parseCatalog } from '../catalog.js';
 import { canonicalJson, sha256Hex } from '../canonical-json.js';
 import { formatDiagnostic, sortDiagnostics, type Diagnostic } from '../diagnostic.js';
-import { loadPolicy } from '../policy-loader.js';
+import { admitPolicy, POLICY_FILE_NAMES } from '../policy-admission.js';
 import { pointerOf, type SourceDocument } from '../source-document.js';
 import { parseTestFile } from '../test-runner.js';
 import { BundleError } from './bundle-error.js';
@@ -69,19 +69,34 @@ export function buildBundleWithSources(input: BuildBundleInput): BuiltBundle {
   const seen = new Set<string>();
   const testFiles: Array<{ path: string; policy: string | undefined; document: SourceDocument }> = [];
 
-  for (const file of input.files) {
+  // Every policy is admitted as lint would admit it: with its server's catalog, and knowing the other policy files of its directory.
+  const places = input.files.map((file) => {
     const place = classifyBundlePath(file.path);
-    if (!place) fail(`${file.path}: not a policy repository file; a bundle holds policies/<server>/policy.json|yaml|yml, catalog.json and *.test.json files`);
+    if (!place) fail(`${file.path}: not a policy repository file; a bundle holds policies/<server>/${POLICY_FILE_NAMES.join('|')}, catalog.json and *.test.json files`);
+    return place;
+  });
+  const catalogOf = new Map<string, BundleSourceFile>();
+  const policiesOf = new Map<string, string[]>();
+  input.files.forEach((file, i) => {
+    const place = places[i]!;
+    if (place.kind === 'catalog') catalogOf.set(place.server, file);
+    if (place.kind === 'policy') policiesOf.set(place.server, [...(policiesOf.get(place.server) ?? []), file.path]);
+  });
+
+  for (const [i, file] of input.files.entries()) {
+    const place = places[i]!;
     if (seen.has(file.path)) fail(`${file.path}: given twice`);
     seen.add(file.path);
     let document: SourceDocument | undefined;
     if (place.kind === 'policy') {
-      const other = policyOf.get(place.server);
-      if (other !== undefined) fail(`${file.path}: server "${place.server}" already has the policy ${other}; keep one policy file per server`);
-      policyOf.set(place.server, file.path);
-      const loaded = loadPolicy(file.text, file.path, { server: place.server, revision: input.revision });
-      diagnostics.push(...loaded.diagnostics.filter((d) => d.severity === 'error'));
-      document = loaded.policy ? loaded.document : undefined;
+      if (!policyOf.has(place.server)) policyOf.set(place.server, file.path);
+      const catalog = catalogOf.get(place.server);
+      const admitted = admitPolicy(
+        { text: file.text, file: file.path, ...(catalog ? { catalog: { text: catalog.text, file: catalog.path } } : {}), siblings: (policiesOf.get(place.server) ?? []).filter((p) => p !== file.path) },
+        { server: place.server, revision: input.revision },
+      );
+      diagnostics.push(...admitted.errors);
+      document = admitted.policy ? admitted.document : undefined;
     } else if (place.kind === 'catalog') {
       const parsed = parseCatalog(file.text, file.path);
       diagnostics.push(...parsed.diagnostics);
@@ -137,7 +152,12 @@ export function buildBundleWithSources(input: BuildBundleInput): BuiltBundle {
     });
   }
   if (diagnostics.length > 0) {
-    const sorted = sortDiagnostics(diagnostics);
+    const seenFindings = new Set<string>();
+    // A catalog is checked on its own and with its policy, and TG004 comes with each of a directory's policies: each is told once.
+    const sorted = sortDiagnostics(diagnostics).filter((d) => {
+      const key = `${d.file}\u0000${d.line}\u0000${d.column}\u0000${d.code}\u0000${d.message}`;
+      return seenFindings.has(key) ? false : (seenFindings.add(key), true);
+    });
     const lines = sorted.slice(0, MESSAGE_LINES).map(formatDiagnostic);
     if (sorted.length > MESSAGE_LINES) lines.push(`…and ${sorted.length - MESSAGE_LINES} more`);
     fail(`the policy files have ${sorted.length} problem${sorted.length === 1 ? '' : 's'}:\n${lines.join('\n')}`, sorted);

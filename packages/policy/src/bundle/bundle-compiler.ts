@@ -4,7 +4,8 @@ import { canonicalJson } from '../canonical-json.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../diagnostic.js';
 import type { PolicyTestFile } from '../generated/test-file-types.js';
 import type { LimitStore } from '../limit-store.js';
-import { tryCompilePolicy, type CompiledPolicy } from '../policy-compiler.js';
+import { admitPolicy, POLICY_FILE_NAMES } from '../policy-admission.js';
+import type { CompiledPolicy } from '../policy-compiler.js';
 import { validateDocument } from '../schema-validator.js';
 import type { SourceDocument } from '../source-document.js';
 import { runTestFile, type TestFileResult } from '../test-runner.js';
@@ -38,7 +39,7 @@ export interface BundleTestSummary {
 /**
  * The result of {@link compileBundle}: every server's compiled policy and the test results,
  * or why the content is not acceptable — `policy.invalid` (a policy, catalog or test file
- * fails its schema or does not compile) or `tests.failed`.
+ * fails its schema, or lint finds an error in a policy) or `tests.failed`.
  */
 export type BundleCompilation =
   | {
@@ -77,7 +78,7 @@ function summarise(lines: readonly string[]): string {
 export function bundleTestPolicyPath(testPath: string, policyField: string | undefined, has: (path: string) => boolean): string | undefined {
   const dir = posix.dirname(testPath);
   if (policyField !== undefined) return posix.normalize(posix.join(dir, policyField));
-  for (const name of ['policy.json', 'policy.yaml', 'policy.yml']) {
+  for (const name of POLICY_FILE_NAMES) {
     const candidate = `${dir}/${name}`;
     if (has(candidate)) return candidate;
   }
@@ -85,9 +86,13 @@ export function bundleTestPolicyPath(testPath: string, policyField: string | und
 }
 
 /**
- * Validates every file of a bundle against the schema of its kind, compiles every policy
- * (one per server, carrying the bundle's revision) and runs the bundle's own test files
- * against them. Checks the content only: signatures and hashes are {@link verifyBundle}'s.
+ * Validates every file of a bundle against the schema of its kind, admits every policy as
+ * `tollgate lint` would ({@link admitPolicy}: no error finding, checked against the bundle's
+ * catalog of its server; two policies for one server are TG004), compiles it (one per server,
+ * carrying the bundle's revision) and runs the bundle's own test files against them. Checks
+ * the content only: signatures and hashes are {@link verifyBundle}'s. Without `sources`,
+ * findings are placed in each file's canonical JSON text as the bundle holds it, with their
+ * JSON pointer.
  *
  * @example
  * const compiled = compileBundle(bundle, { runTests: true });
@@ -97,51 +102,56 @@ export function compileBundle(bundle: PolicyBundle, options: CompileBundleOption
   const revision = options.revision === undefined ? bundle.manifest.revision : options.revision;
   const diagnostics: Diagnostic[] = [];
   const lines: string[] = [];
-  const describe = (d: Diagnostic): string => (options.sources?.has(d.file) ? formatDiagnostic(d) : `${d.file}: ${d.message}`);
+  // Without the files as written, positions are in the bundled canonical JSON text; the pointer says where.
+  const describe = (d: Diagnostic): string => (options.sources?.has(d.file) || !d.pointer ? formatDiagnostic(d) : `${formatDiagnostic(d)} [at ${d.pointer}]`);
   const documents = new Map<string, SourceDocument>();
   const byPath = new Map<string, CompiledPolicy>();
   const policies = new Map<string, CompiledPolicy>();
-  const policyPathOf = new Map<string, string>();
   const tests: Array<{ path: string; tests: PolicyTestFile; document: SourceDocument }> = [];
+  const reported = new Set<string>();
   const report = (found: readonly Diagnostic[]): void => {
     for (const d of found) {
+      // A catalog is checked on its own and again with its policy: each finding is told once.
+      const key = `${d.file}\u0000${d.line}\u0000${d.column}\u0000${d.code}\u0000${d.message}`;
+      if (reported.has(key)) continue;
+      reported.add(key);
       diagnostics.push(d);
       if (d.severity === 'error') lines.push(describe(d));
     }
   };
+  const textOf = (path: string): string => options.sources?.get(path)?.text || options.canonicalTexts?.get(path) || canonicalJson(bundle.files[path]);
+  const paths = Object.keys(bundle.manifest.files).sort();
+  const policyPaths = (server: string): string[] => paths.filter((p) => bundle.manifest.files[p]!.kind === 'policy' && bundle.manifest.files[p]!.server === server);
+  const catalogPath = (server: string): string | undefined => paths.find((p) => bundle.manifest.files[p]!.kind === 'catalog' && bundle.manifest.files[p]!.server === server);
 
-  for (const path of Object.keys(bundle.manifest.files).sort()) {
+  for (const path of paths) {
     const entry = bundle.manifest.files[path]!;
     const value = bundle.files[path];
     const document = options.sources?.get(path) ?? detachedDocument(path, value);
     documents.set(path, document);
     if (entry.kind === 'policy') {
-      const schema = validateDocument(document, 'policy');
-      if (schema.length > 0) {
-        report(schema);
-        continue;
-      }
-      const compiled = tryCompilePolicy(value, {
-        server: entry.server,
-        revision,
-        source: document,
-        validated: true,
-        ...(options.limits ? { limits: options.limits } : {}),
-        ...(options.clock ? { clock: options.clock } : {}),
-      });
-      report(compiled.diagnostics);
-      if (!compiled.policy) continue;
-      const other = policyPathOf.get(entry.server);
-      if (other !== undefined) {
-        lines.push(`${path}: server "${entry.server}" already has the policy ${other}; keep one policy file per server`);
-        continue;
-      }
-      policyPathOf.set(entry.server, path);
-      policies.set(entry.server, compiled.policy);
-      byPath.set(path, compiled.policy);
+      // The same admission as `tollgate lint` and every other policy source: no error finding, with the bundle's catalog.
+      const catalog = catalogPath(entry.server);
+      const admitted = admitPolicy(
+        {
+          text: textOf(path),
+          file: path,
+          ...(catalog !== undefined ? { catalog: { text: textOf(catalog), file: catalog } } : {}),
+          siblings: policyPaths(entry.server).filter((p) => p !== path),
+        },
+        {
+          server: entry.server,
+          revision,
+          ...(options.limits ? { limits: options.limits } : {}),
+          ...(options.clock ? { clock: options.clock } : {}),
+        },
+      );
+      report(admitted.errors);
+      if (!admitted.policy) continue;
+      policies.set(entry.server, admitted.policy);
+      byPath.set(path, admitted.policy);
     } else if (entry.kind === 'catalog') {
-      const text = options.sources?.get(path)?.text ?? options.canonicalTexts?.get(path) ?? canonicalJson(value);
-      report(parseCatalog(text, path).diagnostics);
+      report(parseCatalog(textOf(path), path).diagnostics);
     } else {
       const schema = validateDocument(document, 'test-file');
       if (schema.length > 0) report(schema);

@@ -1,3 +1,4 @@
+import { isPolicyFileName } from '../policy-admission.js';
 import { canonicalJson, sha256Hex } from '../canonical-json.js';
 import { formatDiagnostic } from '../diagnostic.js';
 import { parseSourceDocument } from '../source-document.js';
@@ -65,7 +66,6 @@ export interface PolicyBundle {
   readonly signatures: readonly BundleSignature[];
 }
 
-const POLICY_NAME = /^policy\.(json|ya?ml)$/;
 const TEST_NAME = /^.+\.test\.(json|ya?ml)$/;
 const CATALOG_NAME = 'catalog.json';
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -86,7 +86,7 @@ export function classifyBundlePath(path: string): { kind: BundleFileKind; server
   const server = parts[1]!;
   const name = parts[2]!;
   if (server === '' || server === '.' || server === '..' || server.includes('\\')) return undefined;
-  if (POLICY_NAME.test(name)) return { kind: 'policy', server };
+  if (isPolicyFileName(name)) return { kind: 'policy', server };
   if (name === CATALOG_NAME) return { kind: 'catalog', server };
   if (TEST_NAME.test(name)) return { kind: 'test', server };
   return undefined;

@@ -4,7 +4,7 @@ import { buildBundle } from './bundle-builder.js';
 import { BundleError } from './bundle-error.js';
 import { bundleDigest, parseBundle, serializeBundle, type PolicyBundle } from './bundle-format.js';
 import { signBundle } from './bundle-signer.js';
-import { verifyBundle, verifyBundleText, type BundleVerification, type VerifyBundleOptions } from './bundle-verifier.js';
+import { verifyBundle, verifyBundleText, type BundleRefusal, type BundleVerification, type VerifyBundleOptions } from './bundle-verifier.js';
 import { generateSigningKey, keyIdOf } from './signing-key.js';
 
 const alice = generateSigningKey();
@@ -21,7 +21,7 @@ function options(extra: Partial<VerifyBundleOptions> = {}): VerifyBundleOptions 
   return { trust: [{ public_key: alice.publicKeyPem }], threshold: 1, now: NOW, ...extra };
 }
 
-function refusal(v: BundleVerification): { code: string; message: string } {
+function refusal(v: BundleVerification): BundleRefusal {
   if (v.ok) throw new Error('expected a refusal, the bundle was accepted');
   return v.refusal;
 }
@@ -127,7 +127,9 @@ describe('verifyBundle', () => {
     const bad = withFile(unsigned(), 'policies/shop/policy.json', { ...SHOP_POLICY, default: 'maybe' });
     const r = refusal(verifyBundle(signBundle(bad, alice.privateKeyPem), options()));
     expect(r.code).toBe('policy.invalid');
-    expect(r.message).toMatch(/^policies\/shop\/policy\.json: \/default/);
+    // Positions are in the bundled canonical text; the pointer says where.
+    expect(r.message).toMatch(/^policies\/shop\/policy\.json:1:\d+: error TG010 .*\[at \/default\]/);
+    expect(r.diagnostics?.map((d) => [d.code, d.file, d.pointer])).toEqual([['TG010', 'policies/shop/policy.json', '/default']]);
   });
 
   it('policy.invalid: an invalid regex (compile error) or an invalid catalog', () => {

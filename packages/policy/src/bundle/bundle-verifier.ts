@@ -1,5 +1,6 @@
 import { verify, type KeyObject } from 'node:crypto';
 import { canonicalJson, sha256Hex } from '../canonical-json.js';
+import type { Diagnostic } from '../diagnostic.js';
 import type { LimitStore } from '../limit-store.js';
 import type { CompiledPolicy } from '../policy-compiler.js';
 import type { TestFileResult } from '../test-runner.js';
@@ -44,7 +45,7 @@ export interface VerifyBundleOptions {
  * - `bundle.hash_mismatch` — a file's content does not match its manifest SHA-256, or a file is unlisted/missing;
  * - `bundle.expired` — `expires_at` has passed (a frozen bundle);
  * - `bundle.rollback` — its revision is lower than the minimum (the active revision);
- * - `policy.invalid` — a policy, catalog or test file fails its schema or does not compile;
+ * - `policy.invalid` — a policy, catalog or test file fails its schema, or lint finds an error in a policy (its findings are in `diagnostics`);
  * - `tests.failed` — the bundle's own tests fail.
  */
 export type BundleRefusalCode =
@@ -67,6 +68,11 @@ export interface BundleRefusal {
   readonly revision: number | null;
   /** Hex SHA-256 of the canonical manifest, when the bundle was well-formed enough to say. */
   readonly digest: string | null;
+  /**
+   * For `policy.invalid`: the error findings that refused it, with lint's codes (TG101, TG004, …)
+   * and places (see {@link compileBundle}). Plain data, so a refusal can cross threads.
+   */
+  readonly diagnostics?: readonly Diagnostic[];
 }
 
 /** An accepted bundle: who signed it, what it enforces, and its tests' outcome. */
@@ -215,7 +221,10 @@ export function verifyBundle(bundle: PolicyBundle, options: VerifyBundleOptions)
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  if (!compiled.ok) return no(compiled.code, compiled.message);
+  if (!compiled.ok) {
+    const errors = compiled.diagnostics.filter((d) => d.severity === 'error');
+    return { ok: false, refusal: { code: compiled.code, message: compiled.message, revision, digest, ...(errors.length > 0 ? { diagnostics: errors } : {}) } };
+  }
   return {
     ok: true,
     bundle,
