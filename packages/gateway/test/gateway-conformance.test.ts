@@ -207,9 +207,16 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
 
     it('rate-limits the session once its limit is used up', async () => {
       expect(admitted).toBeLessThan(30);
-      for (; admitted < 30; admitted++) expect((await call('echo', { message: `n${admitted}` })).isError).toBeFalsy();
-      const limited = await call('echo', { message: 'one too many' });
-      expect(limited.isError).toBe(true);
+      // The limit's window is the current UTC minute, and the calls before may have fallen in the
+      // previous one: call until the 30 a minute are used up (at most 30 more), then one more.
+      let limited: CallToolResult | undefined;
+      for (let i = 0; i <= 30 && limited === undefined; i++) {
+        const r = await call('echo', { message: `n${i}` });
+        if (r.isError) limited = r;
+        else admitted++;
+      }
+      expect(limited?.isError).toBe(true);
+      if (!limited) return;
       expect(limited.structuredContent).toMatchObject({ code: 'rate_limited', rule: 'all_tools.limits[0]' });
       expect((limited.structuredContent as { retry_after: number }).retry_after).toBeGreaterThan(0);
     });
@@ -222,7 +229,7 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
       const outcomes = new Map(rows.filter((r) => r.event_type === 'outcome').map((r) => [r.call_id, r]));
       expect(decisions.every((d) => d.agent_id === TEST_AGENT.id && d.session_id)).toBe(true);
       const allowed = decisions.filter((d) => d.effect === 'allow');
-      expect(allowed).toHaveLength(30);
+      expect(allowed).toHaveLength(admitted);
       for (const d of allowed) expect(outcomes.get(d.call_id)?.outcome_status, d.tool).toBe(d.tool === 'trigger-long-running-operation' && outcomes.get(d.call_id)?.outcome_status === 'cancelled' ? 'cancelled' : 'ok');
       expect(allowed.filter((d) => outcomes.get(d.call_id)?.outcome_status === 'cancelled')).toHaveLength(1);
       expect(decisions.filter((d) => d.effect === 'hidden').map((d) => d.tool)).toEqual(['get-env']);

@@ -125,10 +125,8 @@ describe('runTestFile', () => {
           ],
         },
         {
-          name: 'a granted step repeated: only its first call runs',
-          sequence: [
-            { call: order(4), approval: 'granted', expect: 'allow' },
-          ],
+          name: 'each repetition of a granted step has a grant of its own',
+          sequence: [{ call: order(4), approval: 'granted', repeat: 2, expect: 'allow' }],
         },
         { name: 'denied', call: order(4), approval: 'denied', expect: { effect: 'deny', rule: 'tools.order.approve_if[0]', code: 'approval.denied', reason_contains: 'denied by test-approver' } },
         { name: 'expired', call: order(4), approval: 'expired', expect: { effect: 'deny', code: 'approval.expired', reason_contains: 'expired before it was granted' } },
@@ -139,8 +137,9 @@ describe('runTestFile', () => {
     });
     expect(r.cases.map((c) => c.passed)).toEqual([true, true, true, true, true, false]);
     expect(r.cases[5]!.failure!.mismatches).toEqual(['code: expected approval.expired, got approval.denied']);
-    const repeated = run({ cases: [{ name: 'repeat', sequence: [{ call: order(4), approval: 'granted', repeat: 2, expect: 'allow' }] }] });
-    expect(repeated.cases[0]!.failure).toMatchObject({ repetition: 2, actual: { effect: 'approval_required' } });
+    // The limits still count approved calls: the third order in a minute is rate-limited.
+    const limited = run({ cases: [{ name: 'limit', sequence: [{ call: order(4), approval: 'granted', repeat: 3, expect: 'allow' }] }] });
+    expect(limited.cases[0]!.failure).toMatchObject({ repetition: 3, actual: { effect: 'deny', rule: 'tools.order.limits[0]' } });
   });
 
   test('an impossible time fails its case and says why', () => {

@@ -194,14 +194,14 @@ export function runTestFile(tests: PolicyTestFile, document: SourceDocument, pol
       }
       const call = toCall(step.call, TEST_SESSION);
       const expected = normalise(step.expect);
-      // A granted approval is used exactly once, as in the gateway: a repeat after it is held again.
-      let approval = step.approval ?? (step.approved ? 'granted' : undefined);
+      // A step's approval stands for each of its calls (each repetition has a grant of its own);
+      // a later step without one is held again, as a grant runs exactly one call in the gateway.
+      const approval = step.approval ?? (step.approved ? 'granted' : undefined);
       const approvals = (): ApprovalState | undefined => (approval === undefined ? undefined : testApproval(approval));
       const context = { now, limits, approvals };
       const repeat = 'repeat' in step && typeof step.repeat === 'number' ? step.repeat : 1;
       for (let r = 1; r <= repeat; r++) {
         const decision = policy.decide(call, context);
-        if (decision.approval_id !== undefined && decision.effect === 'allow') approval = undefined;
         calls += 1;
         markHit(hits, policy, call.tool, decision);
         const mismatches = compare(expected, decision);
