@@ -1,8 +1,16 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import { LedgerError, describeError, type LedgerErrorCode } from '../ledger-error.js';
-import type { LedgerBackend, LedgerConnection, OpenTransaction, StatementResult } from './ledger-connection.js';
+import {
+  resolveStoreSessionOptions,
+  type LedgerBackend,
+  type LedgerConnection,
+  type OpenTransaction,
+  type ResolvedStoreSessionOptions,
+  type StatementResult,
+} from './ledger-connection.js';
 import type { LedgerDatabase } from './ledger-schema.js';
+import type { StoreSessionOptions, StoreSessions } from './store-sessions.js';
 
 const INT8_OID = 20;
 
@@ -126,6 +134,8 @@ interface PoolConnectionParts {
   settleBeforeClose: boolean;
   /** Whether COPY FROM STDIN works on this backend. */
   supportsCopy: boolean;
+  /** Opens a store's sessions on this database (see {@link LedgerConnection.openStoreSessions}). */
+  openStoreSessions: (connection: LedgerConnection, options: ResolvedStoreSessionOptions) => StoreSessions;
   /** Runs after both pools have ended. */
   onClose: () => Promise<void>;
 }
@@ -137,6 +147,7 @@ export class PoolLedgerConnection implements LedgerConnection {
   readonly db: Kysely<LedgerDatabase>;
   readonly supportsCopy: boolean;
   readonly #parts: PoolConnectionParts;
+  readonly #stores = new Set<StoreSessions>();
   #closed: Promise<void> | undefined;
 
   constructor(parts: PoolConnectionParts) {
@@ -177,6 +188,18 @@ export class PoolLedgerConnection implements LedgerConnection {
       client.release();
     };
     return { commit: () => settle('COMMIT'), rollback: () => settle('ROLLBACK') };
+  }
+
+  openStoreSessions(options: StoreSessionOptions = {}): StoreSessions {
+    if (this.#closed) throw new LedgerError('ledger.closed', `ledger connection to ${this.location} is closed`);
+    const sessions = this.#parts.openStoreSessions(this, resolveStoreSessionOptions(options));
+    const close = sessions.close.bind(sessions);
+    this.#stores.add(sessions);
+    sessions.close = async () => {
+      this.#stores.delete(sessions);
+      await close();
+    };
+    return sessions;
   }
 
   async #acquire(): Promise<pg.PoolClient> {
@@ -231,6 +254,7 @@ export class PoolLedgerConnection implements LedgerConnection {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      for (const sessions of [...this.#stores]) await sessions.close().catch(() => {});
       if (this.#parts.settleBeforeClose) await this.#settle();
       await this.db.destroy(); // ends the query pool
       if (this.#parts.writePool !== this.#parts.queryPool) await this.#parts.writePool.end();
