@@ -32,6 +32,7 @@ export {
   type StatementResult,
 } from './database/ledger-connection.js';
 export { redactDatabaseUrl } from './database/postgres-connection.js';
+export type { StoreListenHandlers, StoreSessionOptions, StoreSessions, StoreStatements } from './database/store-sessions.js';
 export type {
   LedgerCheckpointsTable,
   LedgerDatabase,
@@ -92,3 +93,23 @@ export { checkFilter, parseLedgerTime, type LedgerFilter } from './query/ledger-
 export { queryLedger, type LedgerQueryOptions, type LedgerQueryResult } from './query/ledger-query.js';
 export { exportLedger, type ExportFormat, type ExportLedgerOptions, type ExportResult } from './query/ledger-exporter.js';
 export { csvCell, csvHeader, eventToCsvLine } from './query/event-csv.js';
+export type {
+  ApprovalBinding,
+  ApprovalDecideResult,
+  ApprovalJson,
+  ApprovalListFilter,
+  ApprovalRecord,
+  ApprovalRecorder,
+  ApprovalRequestInput,
+  ApprovalStatus,
+  ApprovalStore,
+  ApprovalVote,
+} from './approval/approval-store.js';
+export { APPROVAL_CHANNEL, PostgresApprovalStore, openApprovalStore, type ApprovalStoreOptions } from './approval/postgres-approval-store.js';
+export {
+  PostgresLimitStore,
+  openLimitStore,
+  type LimitStoreLogger,
+  type OpenLimitStoreOptions,
+  type PostgresLimitStoreOptions,
+} from './limits/postgres-limit-store.js';
