@@ -49,5 +49,5 @@ export { DEMO_SCRIPT, runDemo } from './demo/demo-runner.js';
 export type { DemoCall, DemoDecision, DemoOptions, DemoProgress, DemoResult, DemoStep } from './demo/demo-runner.js';
 export { startAdminServer } from './admin/admin-server.js';
 export type { AdminPolicyReport, AdminServer, AdminServerOptions, AdminSourceReport } from './admin/admin-server.js';
-export { PostgresLimitStore } from './limits/postgres-limit-store.js';
-export type { PostgresLimitStoreOptions } from './limits/postgres-limit-store.js';
+export { PostgresLimitStore } from '@tollgate/ledger';
+export type { PostgresLimitStoreOptions } from '@tollgate/ledger';
