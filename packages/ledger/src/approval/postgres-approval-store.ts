@@ -129,6 +129,7 @@ const EXPIRE_BATCH = 500;
 const OPEN_ATTEMPTS = 5;
 // How far before a lost LISTEN session's outage a resync looks, for the clocks of the replicas.
 const RESYNC_MARGIN_S = 60;
+const RESYNC_ATTEMPTS = 5;
 
 /** Carries a failure of a caller's recorder through the store's error handling unchanged. */
 class RecorderFailure {
@@ -155,6 +156,7 @@ export class PostgresApprovalStore implements ApprovalStore {
   readonly #sessions: StoreSessions;
   readonly #listeners = new Set<(approvalId: string) => void>();
   #listening: Promise<() => Promise<void>> | undefined;
+  #closed = false;
 
   /** Builds the store on sessions of its own; {@link openApprovalStore} is the usual way. */
   constructor(sessions: StoreSessions) {
@@ -339,6 +341,7 @@ export class PostgresApprovalStore implements ApprovalStore {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#listeners.clear();
     this.#listening = undefined;
     await this.#sessions.close();
@@ -355,12 +358,18 @@ export class PostgresApprovalStore implements ApprovalStore {
   }
 
   async #resync(outageMs: number): Promise<void> {
-    try {
-      const { rows } = await this.#sessions.execute<{ id: string }>(RESYNC_SQL, [outageMs / 1000 + RESYNC_MARGIN_S]);
-      for (const { id } of rows) this.#emit(id);
-    } catch {
-      // The database went away again: the listener reconnects and resyncs once more.
+    // The store's other sessions may have been lost with the listening one: a failed read
+    // drops its session, and the next attempt opens a new one.
+    for (let attempt = 0; attempt < RESYNC_ATTEMPTS && !this.#closed; attempt++) {
+      try {
+        const { rows } = await this.#sessions.execute<{ id: string }>(RESYNC_SQL, [outageMs / 1000 + RESYNC_MARGIN_S]);
+        for (const { id } of rows) this.#emit(id);
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt).unref());
+      }
     }
+    // Still unreachable: the listening session will be lost too, and resync again once back.
   }
 
   /** Runs statements outside an exclusive section; failures become LedgerErrors saying what was being done. */
