@@ -8,10 +8,22 @@ import {
   type ApprovalStore,
   type LedgerConnection,
 } from '../../src/index.js';
-import type { LedgerContext } from './ledger-conformance.js';
+import type { TestBackend, TestLedger } from '../support/ledger-test-backend.js';
 
-const T0 = new Date('2026-01-05T10:00:00.000Z');
-const at = (ms: number): Date => new Date(T0.getTime() + ms);
+/** One database shared by the tests of the approval suite, and fresh ones for the few that need a whole database. */
+export interface ApprovalContext {
+  readonly backend: TestBackend;
+  /** The ledger every test of the suite shares. */
+  readonly ledger: TestLedger;
+  /** A ledger of the test's own, disposed after it. */
+  fresh(): Promise<TestLedger>;
+}
+
+// Tests share one database, so each lives in a time of its own: every test starts one day
+// before the one before it, so that expiring "everything due by now" in a test never reaches a
+// request of an earlier test (all of which expire later), and bindings never repeat.
+let epoch = Date.parse('2026-01-05T10:00:00.000Z');
+const at = (ms: number): Date => new Date(epoch + ms);
 const TEN_MINUTES = 600_000;
 const DIGEST = 'd'.repeat(64);
 
@@ -33,7 +45,7 @@ function request(overrides: Partial<ApprovalRequestInput> = {}): ApprovalRequest
     reason: 'cancelling needs a human',
     approvers: null,
     minApprovals: 1,
-    requestedAt: T0,
+    requestedAt: at(0),
     expiresAt: at(TEN_MINUTES),
     ...overrides,
   };
@@ -63,12 +75,14 @@ function heard(ids: string[], id: string, ms = 2000): Promise<number> {
  * expiry, retiring, and notifications — each guarantee attacked the way a racing replica or a
  * careless caller would.
  */
-export function approvalSuite(ctx: LedgerContext): void {
+export function approvalSuite(ctx: ApprovalContext): void {
   let store: ApprovalStore;
   let writer: LedgerWriter;
   const others: ApprovalStore[] = [];
+  const connections: LedgerConnection[] = [];
 
   beforeEach(() => {
+    epoch -= 86_400_000;
     store = openApprovalStore(ctx.ledger.connection);
     writer = new LedgerWriter(ctx.ledger.connection, { maxBatchDelayMs: 0 });
   });
@@ -76,11 +90,14 @@ export function approvalSuite(ctx: LedgerContext): void {
     for (const other of others.splice(0)) await other.close();
     await store.close();
     await writer.close();
+    for (const connection of connections.splice(0)) await connection.close();
   });
 
   /** A store on a second connection to the same database (PGlite: its one session). */
   const otherStore = async (): Promise<ApprovalStore> => {
     const connection: LedgerConnection = await ctx.ledger.reconnect();
+    // PGlite answers with its one connection, which stays open.
+    if (connection !== ctx.ledger.connection) connections.push(connection);
     const other = openApprovalStore(connection);
     others.push(other);
     return other;
@@ -414,16 +431,28 @@ export function approvalSuite(ctx: LedgerContext): void {
   });
 
   it('lists newest first, by status, up to a limit', async () => {
-    const a = await opened({ requestedAt: at(1), expiresAt: at(TEN_MINUTES) });
-    const b = await opened({ requestedAt: at(2), expiresAt: at(TEN_MINUTES) });
-    const c = await opened({ requestedAt: at(3), expiresAt: at(TEN_MINUTES) });
-    await store.decide(b.id, deny('alice'), at(1000), recorder());
-    expect((await store.list()).map((r) => r.id)).toEqual([c.id, b.id, a.id]);
-    expect((await store.list({ status: 'pending' })).map((r) => r.id)).toEqual([c.id, a.id]);
-    expect((await store.list({ status: 'denied' })).map((r) => [r.id, r.votes.length])).toEqual([[b.id, 1]]);
-    expect((await store.list({ limit: 2 })).map((r) => r.id)).toEqual([c.id, b.id]);
-    await expect(store.list({ limit: 0 })).rejects.toMatchObject({ code: 'ledger.invalid_approval', message: expect.stringContaining('"limit"') });
-    await expect(store.list({ status: 'open' as never })).rejects.toMatchObject({ code: 'ledger.invalid_approval', message: expect.stringContaining('"status"') });
+    const own = await ctx.fresh();
+    const listed = openApprovalStore(own.connection);
+    try {
+      const make = async (ms: number) => {
+        const { record } = await listed.open(request({ requestedAt: at(ms) }));
+        await listed.markRecorded(record.id);
+        return record;
+      };
+      const a = await make(1);
+      const b = await make(2);
+      const c = await make(3);
+      await listed.decide(b.id, deny('alice'), at(1000), async () => {});
+      expect((await listed.list()).map((r) => r.id)).toEqual([c.id, b.id, a.id]);
+      expect((await listed.list({ status: 'pending' })).map((r) => r.id)).toEqual([c.id, a.id]);
+      expect((await listed.list({ status: 'denied' })).map((r) => [r.id, r.votes.length])).toEqual([[b.id, 1]]);
+      expect((await listed.list({ limit: 2 })).map((r) => r.id)).toEqual([c.id, b.id]);
+      expect(await listed.list({ status: 'granted' })).toEqual([]);
+      await expect(listed.list({ limit: 0 })).rejects.toMatchObject({ code: 'ledger.invalid_approval', message: expect.stringContaining('"limit"') });
+      await expect(listed.list({ status: 'open' as never })).rejects.toMatchObject({ code: 'ledger.invalid_approval', message: expect.stringContaining('"status"') });
+    } finally {
+      await listed.close();
+    }
   });
 
   it('refuses malformed requests and votes, naming the field, and stores nothing', async () => {
@@ -436,14 +465,17 @@ export function approvalSuite(ctx: LedgerContext): void {
       [{ minApprovals: 0 }, '"minApprovals" must be an integer >= 1'],
       [{ minApprovals: 1.5 }, '"minApprovals"'],
       [{ approvers: [] }, '"approvers" must be null or a non-empty list'],
-      [{ expiresAt: T0 }, '"expiresAt" must be later than requestedAt'],
+      [{ expiresAt: at(0) }, '"expiresAt" must be later than requestedAt'],
       [{ requestedAt: new Date('nope') }, '"requestedAt" must be a valid Date'],
       [{ policyRevision: '' }, '"policyRevision"'],
     ];
+    const refused: string[] = [];
     for (const [overrides, message] of cases) {
-      await expect(store.open(request(overrides)), message).rejects.toMatchObject({ code: 'ledger.invalid_approval', message: expect.stringContaining(message) });
+      const input = request(overrides);
+      refused.push(input.callId || 'none');
+      await expect(store.open(input), message).rejects.toMatchObject({ code: 'ledger.invalid_approval', message: expect.stringContaining(message) });
     }
-    expect(await store.list()).toEqual([]);
+    expect(await ctx.ledger.superuser('SELECT id FROM approval_requests WHERE call_id = ANY($1::text[])', [refused])).toEqual([]);
     const r = await opened();
     await expect(store.decide(r.id, { ...grant('alice'), decision: 'maybe' as never }, at(1000), recorder())).rejects.toMatchObject({
       code: 'ledger.invalid_approval',
@@ -544,8 +576,14 @@ export function approvalSuite(ctx: LedgerContext): void {
   });
 
   it('names the fix when the database has no approval tables', async () => {
-    await ctx.ledger.superuser('DROP TABLE approval_votes; DROP TABLE approval_requests');
-    await expect(store.open(request())).rejects.toMatchObject({ code: 'ledger.not_migrated', message: expect.stringContaining('tollgate ledger migrate') });
+    const own = await ctx.fresh();
+    await own.superuser('DROP TABLE approval_votes; DROP TABLE approval_requests');
+    const unmigrated = openApprovalStore(own.connection);
+    try {
+      await expect(unmigrated.open(request())).rejects.toMatchObject({ code: 'ledger.not_migrated', message: expect.stringContaining('tollgate ledger migrate') });
+    } finally {
+      await unmigrated.close();
+    }
   });
 
   it('is closed after close()', async () => {

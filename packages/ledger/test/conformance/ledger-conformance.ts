@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe } from 'vitest';
 import type { TestBackend, TestLedger } from '../support/ledger-test-backend.js';
 import { appendOnlySuite } from './append-only.suite.js';
-import { approvalSuite } from './approval.suite.js';
 import { auditViewsSuite } from './audit-views.suite.js';
 import { checkpointSuite } from './checkpoint.suite.js';
 import { migrationSuite } from './migration.suite.js';
@@ -49,6 +48,5 @@ export function describeLedgerConformance(backend: TestBackend): void {
     describe('query and export', () => querySuite(context));
     describe('audit views', () => auditViewsSuite(context));
     describe('shadow decisions', () => shadowSuite(context));
-    describe('approval store', () => approvalSuite(context));
   });
 }
