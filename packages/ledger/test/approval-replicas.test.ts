@@ -260,3 +260,32 @@ describe('the LISTEN session survives a lost connection (PostgreSQL)', () => {
     }
   });
 });
+
+describe('store sessions belong to their ledger connection (PostgreSQL)', () => {
+  it('closing the connection closes a store it opened, LISTEN session and pool included', async () => {
+    const database = await createTestDatabase();
+    try {
+      const connection = await connectLedger({ databaseUrl: database.url });
+      await migrateLedger(connection);
+      const store = openApprovalStore(connection, { applicationName: 'tollgate-approvals-owned' });
+      await store.subscribe(() => {});
+      await store.list();
+      const sessions = async () =>
+        (
+          await asSuperuser<{ name: string }>(
+            database.url,
+            "SELECT application_name AS name FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'tollgate-approvals-owned%' ORDER BY 1",
+          )
+        ).rows.map((r) => r.name);
+      expect(await sessions()).toEqual(['tollgate-approvals-owned', 'tollgate-approvals-owned-listen']);
+      await connection.close();
+      const deadline = Date.now() + 3000;
+      while ((await sessions()).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await sessions()).toEqual([]);
+      await expect(store.get('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({ code: 'ledger.closed' });
+      await store.close();
+    } finally {
+      await database.drop();
+    }
+  });
+});

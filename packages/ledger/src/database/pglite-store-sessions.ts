@@ -40,11 +40,14 @@ export class PgliteStoreSessions implements StoreSessions {
   readonly #connection: LedgerConnection;
   readonly #lock: SerialLock;
   readonly #unlisten = new Set<() => Promise<void>>();
+  readonly #onClosed: () => void;
   #closed = false;
 
-  constructor(pglite: PGlite, connection: LedgerConnection) {
+  /** `closed` is called once the sessions are closed. */
+  constructor(pglite: PGlite, connection: LedgerConnection, closed: () => void = () => {}) {
     this.#pglite = pglite;
     this.#connection = connection;
+    this.#onClosed = closed;
     this.#lock = lockOf(pglite);
     this.location = connection.location;
   }
@@ -87,6 +90,7 @@ export class PgliteStoreSessions implements StoreSessions {
     if (this.#closed) return;
     this.#closed = true;
     for (const stop of [...this.#unlisten]) await stop();
+    this.#onClosed();
   }
 
   #checkOpen(): void {

@@ -134,8 +134,11 @@ interface PoolConnectionParts {
   settleBeforeClose: boolean;
   /** Whether COPY FROM STDIN works on this backend. */
   supportsCopy: boolean;
-  /** Opens a store's sessions on this database (see {@link LedgerConnection.openStoreSessions}). */
-  openStoreSessions: (connection: LedgerConnection, options: ResolvedStoreSessionOptions) => StoreSessions;
+  /**
+   * Opens a store's sessions on this database (see {@link LedgerConnection.openStoreSessions});
+   * they call `closed` once they are closed.
+   */
+  openStoreSessions: (connection: LedgerConnection, options: ResolvedStoreSessionOptions, closed: () => void) => StoreSessions;
   /** Runs after both pools have ended. */
   onClose: () => Promise<void>;
 }
@@ -192,13 +195,8 @@ export class PoolLedgerConnection implements LedgerConnection {
 
   openStoreSessions(options: StoreSessionOptions = {}): StoreSessions {
     if (this.#closed) throw new LedgerError('ledger.closed', `ledger connection to ${this.location} is closed`);
-    const sessions = this.#parts.openStoreSessions(this, resolveStoreSessionOptions(options));
-    const close = sessions.close.bind(sessions);
+    const sessions = this.#parts.openStoreSessions(this, resolveStoreSessionOptions(options), () => this.#stores.delete(sessions));
     this.#stores.add(sessions);
-    sessions.close = async () => {
-      this.#stores.delete(sessions);
-      await close();
-    };
     return sessions;
   }
 

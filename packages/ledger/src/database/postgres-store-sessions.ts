@@ -14,6 +14,8 @@ export interface PostgresStoreSessionParts {
   readonly applicationName: string;
   readonly maxConnections: number;
   readonly heartbeatMs: number;
+  /** Called once the sessions are closed. */
+  readonly closed?: () => void;
 }
 
 /**
@@ -101,6 +103,7 @@ export class PostgresStoreSessions implements StoreSessions {
       for (const listener of this.#listeners) await listener.stop();
       this.#listeners.clear();
       await this.#pool.end();
+      this.#parts.closed?.();
     })();
     return this.#closed;
   }
