@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { ArgumentRedactor, openLedgerSink, type ApprovalStore } from '@tollgate/ledger';
+import { ArgumentRedactor, PostgresLimitStore, connectLedger, openLedgerSink, openLimitStore, type ApprovalStore } from '@tollgate/ledger';
 import { MemoryLimitStore, type Agent, type LimitStore } from '@tollgate/policy';
-import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { ApprovalDesk } from './approvals/approval-desk.js';
@@ -14,7 +13,6 @@ import { PassthroughRouter } from './downstream/passthrough-router.js';
 import { LimitedStdioServerTransport } from './downstream/stdio-server-transport.js';
 import { GatewayError, errorMessage } from './gateway-error.js';
 import type { DecisionSink } from './ledger/decision-sink.js';
-import { PostgresLimitStore } from './limits/postgres-limit-store.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { ToolCallPipeline } from './pipeline/tool-call-pipeline.js';
 import { DirectoryPolicySource } from './policy/directory-policy-source.js';
@@ -88,22 +86,22 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     let limits: LimitStore;
     if (deps.limits) limits = deps.limits;
     else if (config.limits.store === 'postgres') {
-      const pool = new pg.Pool({
-        connectionString: config.ledger.databaseUrl,
-        max: 8,
-        connectionTimeoutMillis: 5000,
-        // A call waits for its limits: a stuck database must fail the call, not hang it. The
-        // server cancels a slow statement; the client gives up on a server that went silent
-        // (stopped, or a network that drops packets) — the decision deadline bounds the call itself.
-        statement_timeout: 5000,
-        query_timeout: 6000,
-        application_name: 'tollgate-gateway-limits',
+      // The loader refuses limits.store "postgres" without a database URL; never fall back to
+      // the embedded ledger here.
+      if (!config.ledger.databaseUrl) throw new GatewayError('config.invalid', 'limits.store "postgres" needs ledger.database_url');
+      // A call waits for its limits: a stuck database must fail the call, not hang it. The
+      // store's statements are bounded (the server cancels a slow one; the client gives up on a
+      // server that went silent) — the decision deadline bounds the call itself.
+      const connection = await connectLedger({
+        databaseUrl: config.ledger.databaseUrl,
+        statementTimeoutMs: 5000,
+        maxConnections: 1,
+        applicationName: 'tollgate-gateway-limits',
       });
-      pool.on('error', (error) => logger.warn({ err: errorMessage(error) }, 'limit store connection lost'));
-      const store = new PostgresLimitStore(pool, { logger });
+      const store = openLimitStore(connection, { logger, applicationName: 'tollgate-gateway-limits', maxConnections: 8 });
       cleanup.push(async () => {
-        store.close();
-        await pool.end();
+        await store.close();
+        await connection.close();
       });
       limits = store;
     } else limits = new MemoryLimitStore();

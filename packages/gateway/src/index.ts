@@ -69,5 +69,5 @@ export type { ApprovalCall, ApprovalDeskOptions, ApprovalWait, VoteOutcome } fro
 export { ApproverDirectory } from './approvals/approver-directory.js';
 export type { AdminIdentity, DecidableRequest, DecideRefusal } from './approvals/approver-directory.js';
 export type { AdminPolicyReport, AdminServer, AdminServerOptions, AdminSourceReport } from './admin/admin-server.js';
-export { PostgresLimitStore } from './limits/postgres-limit-store.js';
-export type { PostgresLimitStoreOptions } from './limits/postgres-limit-store.js';
+export { PostgresLimitStore } from '@tollgate/ledger';
+export type { PostgresLimitStoreOptions } from '@tollgate/ledger';

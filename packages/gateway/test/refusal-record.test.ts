@@ -1,10 +1,8 @@
 import { createDemoExchange, createDemoExchangeServer, manualClock } from '@tollgate/demo-exchange';
-import { migrateLedger, connectLedger, openLedgerSink, type OpenedLedgerSink } from '@tollgate/ledger';
+import { migrateLedger, connectLedger, openLedgerSink, openLimitStore, type OpenedLedgerSink } from '@tollgate/ledger';
 import { MemoryLimitStore, compilePolicy, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTcpProxy, type TcpProxy } from '../../ledger/test/support/tcp-proxy.js';
-import { PostgresLimitStore } from '../src/limits/postgres-limit-store.js';
 import { ToolCallPipeline } from '../src/pipeline/tool-call-pipeline.js';
 import type { ActivePolicy, PolicySource } from '../src/policy/policy-source.js';
 import { UpstreamRegistry } from '../src/upstream/upstream-registry.js';
@@ -100,18 +98,25 @@ describe('every refusal is a recorded decision', () => {
   });
 
   it('a call whose limits cannot be checked (the limit store is unreachable)', async () => {
-    // A real PostgreSQL limit store whose server does not answer: nothing listens on port 1.
-    const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectionTimeoutMillis: 1000 });
-    pool.on('error', () => undefined);
+    // A real PostgreSQL limit store whose database is taken away: every connection to it is
+    // terminated and new ones are refused.
+    const db = await createTestDatabase();
+    const connection = await connectLedger({ databaseUrl: db.url });
+    const limits = openLimitStore(connection, { sweepIntervalMs: 0 });
     try {
-      const pipeline = pipelineWith(new Map([['ccxt', spendPolicy(new PostgresLimitStore(pool, { sweepIntervalMs: 0 }))]]), { callId: 'limits-1' });
+      await migrateLedger(connection);
+      await limits.check();
+      await db.block();
+      const pipeline = pipelineWith(new Map([['ccxt', spendPolicy(limits)]]), { callId: 'limits-1' });
       const before = upstream.toolCalls().length;
       const result = await pipeline.call({ name: 'create_spot_market_order', arguments: order(0.5) }, caller);
       expect(result).toMatchObject({ isError: true, structuredContent: { code: 'limits.unavailable', rule: 'gateway.limits_unavailable' } });
       expect(upstream.toolCalls()).toHaveLength(before);
       expect(await events(sink, 'limits-1')).toEqual([expect.objectContaining({ effect: 'deny', rule: 'gateway.limits_unavailable', detail: { code: 'limits.unavailable' } })]);
     } finally {
-      await pool.end();
+      await limits.close();
+      await connection.close();
+      await db.drop();
     }
   });
 

@@ -32,6 +32,7 @@ export {
   type StatementResult,
 } from './database/ledger-connection.js';
 export { redactDatabaseUrl } from './database/postgres-connection.js';
+export type { StoreListenHandlers, StoreSessionOptions, StoreSessions, StoreStatements } from './database/store-sessions.js';
 export type {
   LedgerCheckpointsTable,
   LedgerDatabase,
@@ -105,3 +106,11 @@ export type {
   ApprovalStore,
   ApprovalVote,
 } from './approval/approval-store.js';
+export { APPROVAL_CHANNEL, PostgresApprovalStore, openApprovalStore, type ApprovalStoreOptions } from './approval/postgres-approval-store.js';
+export {
+  PostgresLimitStore,
+  openLimitStore,
+  type LimitStoreLogger,
+  type OpenLimitStoreOptions,
+  type PostgresLimitStoreOptions,
+} from './limits/postgres-limit-store.js';

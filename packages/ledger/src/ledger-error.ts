@@ -31,7 +31,13 @@ export type LedgerErrorCode =
   /** A checkpoint file could not be read or is not a signed checkpoint. */
   | 'ledger.invalid_checkpoint'
   /** A query filter or time bound is malformed. */
-  | 'ledger.invalid_query';
+  | 'ledger.invalid_query'
+  /** An approval request or vote given to the approval store is malformed; the message names the field. */
+  | 'ledger.invalid_approval'
+  /** No approval request has the given id. */
+  | 'ledger.approval_not_found'
+  /** The approval request is not in a state that allows what was asked (e.g. retiring a pending one). */
+  | 'ledger.approval_conflict';
 
 /**
  * The one error class of `@tollgate/ledger`. `code` is stable and machine-readable; `message`

@@ -76,7 +76,8 @@ export interface ApprovalRecord extends ApprovalRequestInput {
   readonly recorded: boolean;
   /**
    * When it stopped being the current request of its binding: its grant was used, or its
-   * denial or expiry was reported to a call. Null while it is current.
+   * denial or expiry was reported to a call, or it was abandoned before its
+   * `approval.requested` event could be recorded. Null while it is current.
    */
   readonly closedAt: Date | null;
 }
@@ -93,7 +94,12 @@ export interface ApprovalListFilter {
   readonly limit?: number;
 }
 
-/** Writes the ledger event of a transition; runs inside the store's transaction. */
+/**
+ * Writes the ledger event of a transition; runs inside the store's transaction, with the
+ * request's row locked, and is given the record as it will be once the transition commits.
+ * If it throws, nothing changes and the store's method rejects with its error. It must not
+ * call the store.
+ */
 export type ApprovalRecorder = (record: ApprovalRecord) => Promise<void>;
 
 /**
@@ -125,7 +131,11 @@ export interface ApprovalStore {
    * for exactly one caller across every replica; the request is then consumed and closed.
    */
   consume(id: string, callId: string, now: Date): Promise<boolean>;
-  /** Gives a consumed grant back when the call it was used for did not run after all (e.g. a limit denied it). */
+  /**
+   * Gives a consumed grant back when the call it was used for did not run after all (e.g. a
+   * limit denied it): the request is granted and current again — unless an identical call has
+   * opened a new request meanwhile, which then stands. Does nothing for another call's grant.
+   */
   release(id: string, callId: string): Promise<void>;
   /**
    * Expires every pending or granted-but-unused request whose expiry is at or before `now`;
@@ -133,12 +143,21 @@ export interface ApprovalStore {
    * request another replica expired first is not returned twice).
    */
   expire(now: Date, record: ApprovalRecorder): Promise<ApprovalRecord[]>;
-  /** Retires a denied or expired request once a call has been told (the next identical call opens a new one). */
+  /**
+   * Retires a denied or expired request once a call has been told (the next identical call
+   * opens a new one); retiring it again does nothing. Also abandons a pending request whose
+   * `approval.requested` event could not be recorded, so that the binding is not held by a
+   * request nobody can decide (it can then never be recorded).
+   * @throws LedgerError `ledger.approval_conflict` for a request that is pending (and recorded)
+   *   or granted, `ledger.approval_not_found` for an unknown id.
+   */
   retire(id: string, now: Date): Promise<void>;
   /**
    * Calls `listener` with a request's id whenever its state changes, on any replica
-   * (PostgreSQL LISTEN/NOTIFY; within the process for the embedded ledger). Resolves with a
-   * function that stops listening.
+   * (PostgreSQL LISTEN/NOTIFY; within the process for the embedded ledger). Resolves once
+   * listening, with a function that stops. A listener may also hear an id whose state did not
+   * change — after a lost connection every current request is announced again, since changes
+   * may have been missed — so it re-reads the record rather than trusting the announcement.
    */
   subscribe(listener: (approvalId: string) => void): Promise<() => Promise<void>>;
   /** Releases the store's own connections (not the ledger connection it was built on). */

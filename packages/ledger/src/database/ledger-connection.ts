@@ -2,6 +2,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { Kysely } from 'kysely';
 import { LedgerError } from '../ledger-error.js';
 import type { LedgerDatabase } from './ledger-schema.js';
+import type { StoreSessionOptions, StoreSessions } from './store-sessions.js';
 
 /** Which database holds the ledger. */
 export type LedgerBackend = 'postgres' | 'pglite';
@@ -90,6 +91,14 @@ export interface LedgerConnection {
    * `ledger.closed`.
    */
   probe(timeoutMs: number): Promise<void>;
+  /**
+   * Opens sessions of a store's own on this database (the approval and limit stores), apart
+   * from the writer's, with the write path's time bounds: PostgreSQL a pool and a LISTEN
+   * session per `listen()`; PGlite its one session and in-process notifications. Close them
+   * when done; closing this connection closes any still open.
+   * @throws LedgerError `ledger.closed`, or `ledger.invalid_options` naming a bad option.
+   */
+  openStoreSessions(options?: StoreSessionOptions): StoreSessions;
   /** Closes pools and, when this connection opened it, the embedded database. */
   close(): Promise<void>;
 }
@@ -100,6 +109,32 @@ export interface OpenTransaction {
   commit(): Promise<void>;
   /** Rolls back and returns the connection. */
   rollback(): Promise<void>;
+}
+
+/** {@link StoreSessionOptions} with defaults applied. */
+export interface ResolvedStoreSessionOptions {
+  applicationName: string;
+  maxConnections: number;
+  heartbeatMs: number;
+}
+
+/** Applies defaults to store session options and checks them, naming the bad option. */
+export function resolveStoreSessionOptions(options: StoreSessionOptions = {}): ResolvedStoreSessionOptions {
+  const resolved = {
+    applicationName: options.applicationName ?? 'tollgate-store',
+    maxConnections: options.maxConnections ?? 4,
+    heartbeatMs: options.heartbeatMs ?? 5000,
+  };
+  if (!Number.isInteger(resolved.maxConnections) || resolved.maxConnections < 1) {
+    throw new LedgerError('ledger.invalid_options', `store sessions: "maxConnections" must be an integer >= 1 (got ${String(resolved.maxConnections)})`);
+  }
+  if (!Number.isInteger(resolved.heartbeatMs) || resolved.heartbeatMs < 100) {
+    throw new LedgerError('ledger.invalid_options', `store sessions: "heartbeatMs" must be an integer >= 100 (got ${String(resolved.heartbeatMs)})`);
+  }
+  if (typeof resolved.applicationName !== 'string' || resolved.applicationName === '') {
+    throw new LedgerError('ledger.invalid_options', 'store sessions: "applicationName" must be a non-empty string');
+  }
+  return resolved;
 }
 
 /** Resolved connection settings with defaults applied. */

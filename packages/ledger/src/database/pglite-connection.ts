@@ -6,6 +6,7 @@ import pg from 'pg';
 import { LedgerError, describeError } from '../ledger-error.js';
 import type { LedgerConnection, ResolvedConnectionSettings } from './ledger-connection.js';
 import { LEDGER_PG_TYPES, PoolLedgerConnection, quietPool } from './pool-ledger-connection.js';
+import { PgliteStoreSessions } from './pglite-store-sessions.js';
 
 const MEMORY = 'memory://';
 
@@ -58,6 +59,7 @@ export async function connectPglite(source: string | PGlite, _settings: Resolved
     discardFailedClients: false,
     settleBeforeClose: true,
     supportsCopy: false,
+    openStoreSessions: (connection, _options, closed) => new PgliteStoreSessions(pglite, connection, closed),
     onClose: async () => {
       if (owned) await pglite.close();
       releaseLock();

@@ -1,8 +1,16 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import { LedgerError, describeError, type LedgerErrorCode } from '../ledger-error.js';
-import type { LedgerBackend, LedgerConnection, OpenTransaction, StatementResult } from './ledger-connection.js';
+import {
+  resolveStoreSessionOptions,
+  type LedgerBackend,
+  type LedgerConnection,
+  type OpenTransaction,
+  type ResolvedStoreSessionOptions,
+  type StatementResult,
+} from './ledger-connection.js';
 import type { LedgerDatabase } from './ledger-schema.js';
+import type { StoreSessionOptions, StoreSessions } from './store-sessions.js';
 
 const INT8_OID = 20;
 
@@ -126,6 +134,11 @@ interface PoolConnectionParts {
   settleBeforeClose: boolean;
   /** Whether COPY FROM STDIN works on this backend. */
   supportsCopy: boolean;
+  /**
+   * Opens a store's sessions on this database (see {@link LedgerConnection.openStoreSessions});
+   * they call `closed` once they are closed.
+   */
+  openStoreSessions: (connection: LedgerConnection, options: ResolvedStoreSessionOptions, closed: () => void) => StoreSessions;
   /** Runs after both pools have ended. */
   onClose: () => Promise<void>;
 }
@@ -137,6 +150,7 @@ export class PoolLedgerConnection implements LedgerConnection {
   readonly db: Kysely<LedgerDatabase>;
   readonly supportsCopy: boolean;
   readonly #parts: PoolConnectionParts;
+  readonly #stores = new Set<StoreSessions>();
   #closed: Promise<void> | undefined;
   #probing: Promise<void> | undefined;
 
@@ -268,6 +282,13 @@ export class PoolLedgerConnection implements LedgerConnection {
     }
   }
 
+  openStoreSessions(options: StoreSessionOptions = {}): StoreSessions {
+    if (this.#closed) throw new LedgerError('ledger.closed', `ledger connection to ${this.location} is closed`);
+    const sessions = this.#parts.openStoreSessions(this, resolveStoreSessionOptions(options), () => this.#stores.delete(sessions));
+    this.#stores.add(sessions);
+    return sessions;
+  }
+
   async #acquire(): Promise<pg.PoolClient> {
     if (this.#closed) throw new LedgerError('ledger.closed', `ledger connection to ${this.location} is closed`);
     return this.#parts.writePool.connect();
@@ -320,6 +341,7 @@ export class PoolLedgerConnection implements LedgerConnection {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      for (const sessions of [...this.#stores]) await sessions.close().catch(() => {});
       if (this.#parts.settleBeforeClose) await this.#settle();
       await this.db.destroy(); // ends the query pool
       if (this.#parts.writePool !== this.#parts.queryPool) await this.#parts.writePool.end();

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { LedgerError, describeError } from '../ledger-error.js';
 import type { LedgerConnection, ResolvedConnectionSettings } from './ledger-connection.js';
 import { LEDGER_PG_TYPES, PoolLedgerConnection, quietPool } from './pool-ledger-connection.js';
+import { PostgresStoreSessions } from './postgres-store-sessions.js';
 
 /** A database URL with its password removed, for messages and logs. */
 export function redactDatabaseUrl(url: string): string {
@@ -71,6 +72,7 @@ export async function connectPostgres(databaseUrl: string, settings: ResolvedCon
     discardFailedClients: true,
     settleBeforeClose: false,
     supportsCopy: true,
+    openStoreSessions: (_connection, options, closed) => new PostgresStoreSessions({ location, base, settings, ...options, closed }),
     onClose: async () => {},
   });
   try {

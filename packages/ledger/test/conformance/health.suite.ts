@@ -19,6 +19,7 @@ function countingProbes(connection: LedgerConnection): { connection: LedgerConne
         probes.push(timeoutMs);
         return connection.probe(timeoutMs);
       },
+      openStoreSessions: (options) => connection.openStoreSessions(options),
       close: () => connection.close(),
     },
   };

@@ -12,6 +12,12 @@ export type ProxyMode = 'forward' | 'refuse' | 'blackhole' | 'stall';
 export interface TcpProxy {
   port: number;
   setMode(mode: ProxyMode): Promise<void>;
+  /**
+   * From now on drops every byte of the connections open at this moment, without closing them,
+   * while new connections are forwarded: a path that went silent (a NAT or firewall that
+   * forgot the connection) on a network that otherwise works.
+   */
+  silenceOpenConnections(): void;
   close(): Promise<void>;
 }
 
@@ -26,7 +32,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   };
   // Bytes held back while stalled, with where they go, in arrival order.
   let held: Array<{ to: Socket; chunk: Buffer }> = [];
+  // Sockets whose bytes are dropped whatever the mode (silenceOpenConnections).
+  const silenced = new WeakSet<Socket>();
   const pass = (to: Socket, chunk: Buffer) => {
+    if (silenced.has(to)) return;
     if (mode === 'forward') to.write(chunk);
     else if (mode === 'stall') held.push({ to, chunk });
   };
@@ -70,6 +79,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       held = [];
       mode = next;
       for (const { to, chunk } of release) if (!to.destroyed) pass(to, chunk);
+    },
+    silenceOpenConnections() {
+      for (const s of sockets) silenced.add(s);
     },
     async close() {
       dropAll();
