@@ -7,6 +7,7 @@ import { parseGatewayConfig, startGateway, type RunningGateway, type StdioUpstre
 import { sha256Hex } from '@tollgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../packages/gateway/test/database.js';
+import { configuredServices } from '../packages/gateway/test/gateway-services.js';
 import { ROOT, everythingEntry, testLogger } from '../packages/gateway/test/fixtures.js';
 
 // One gateway in front of two upstreams: the demo exchange over Streamable HTTP and
@@ -37,7 +38,7 @@ describe('gateway with two upstreams', () => {
       }),
       join(ROOT, 'gateway.json'),
     );
-    gateway = await startGateway(config, { logger: testLogger() });
+    gateway = await startGateway(config, { logger: testLogger(), services: configuredServices(config) });
     client = new Client({ name: 'e2e', version: '1' }, { capabilities: {} });
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
   }, 60_000);

@@ -19,8 +19,14 @@ describe('tollgate demo', () => {
     expect(text).toMatch(/an allowed read\s+fetch_account_balance\s+allowed/);
     expect(text).toMatch(/an allowed small order\s+create_spot_market_order\s+allowed/);
     expect(text).toContain('denied (spot-market-max-amount)');
-    expect(text).toContain('[POLICY DENIED] Requires human approval.');
-    expect(text).toMatch(/the hidden withdrawal\s+withdraw_cryptocurrency\s+unknown tool/);
+    // cancel_order waits for a desk lead, runs once approved; the identical repeat waits again.
+    expect(text).toMatch(/cancel it: held for a desk lead\s+cancel_order\s+held, then approved by desk-lead: ran/);
+    expect(text).toContain('"cancelReason":"canceled by user"');
+    expect(text).toMatch(/the same cancel again: held again\s+cancel_order\s+held, then denied by desk-lead/);
+    expect(text).toMatch(/\[APPROVAL DENIED\] approval [0-9a-f-]{36} was denied by desk-lead: already cancelled/);
+    expect(text).toMatch(/the hidden leverage tool\s+set_trading_leverage\s+unknown tool/);
+    expect(text).toMatch(/withdraw_cryptocurrency\s+held, then approved by treasurer-1 and approved by treasurer-2: ran/);
+    expect(text).toMatch(/approval\.granted\s+withdraw_cryptocurrency\s+treasurer-2/);
     expect(text).toContain('limit reached (tools.create_spot_market_order.limits[1])');
     expect(text).toContain('limit reached (tools.create_spot_market_order.limits[0])');
     expect(text).toMatch(/Decisions in the ledger \(pglite, .*\.tollgate\/ledger/);
@@ -33,17 +39,26 @@ describe('tollgate demo', () => {
     expect(out.code, out.stderr).toBe(0);
     const result = JSON.parse(out.stdout) as {
       calls: Array<{ tool: string; verdict: string; code: string | null }>;
-      decisions: Array<{ effect: string; outcome: string | null }>;
+      decisions: Array<{ type: string; effect: string; outcome: string | null }>;
       verify: { ok: boolean; strands: unknown[] };
       tools: { listed: number; offered: number };
     };
-    expect(result.tools).toEqual({ listed: 15, offered: 19 });
+    expect(result.tools).toEqual({ listed: 17, offered: 19 });
     expect(result.calls.map((c) => c.verdict)).toEqual([
-      'allowed', 'allowed', 'denied', 'denied', 'unknown tool', 'allowed', 'allowed', 'limit reached',
-      'allowed', 'allowed', 'allowed', 'allowed', 'allowed', 'allowed', 'allowed', 'limit reached',
+      'allowed', 'allowed', 'denied', 'allowed',
+      'held, then approved by desk-lead: ran', 'held, then denied by desk-lead', 'unknown tool',
+      'held, then approved by treasurer-1 and approved by treasurer-2: ran',
+      'allowed', 'allowed', 'limit reached',
+      'allowed', 'allowed', 'allowed', 'allowed', 'allowed', 'allowed', 'limit reached',
     ]);
-    expect(result.decisions).toHaveLength(16);
-    expect(result.decisions.filter((d) => d.effect === 'allow').every((d) => d.outcome === 'ok')).toBe(true);
+    expect(result.calls[5]!.code).toBe('approval.denied');
+    const decisions = result.decisions.filter((d) => d.type === 'decision');
+    // 18 calls; the three held ones were decided twice: held, then allowed or denied by their approval.
+    expect(decisions).toHaveLength(21);
+    expect(result.decisions.filter((d) => d.type === 'approval.requested')).toHaveLength(3);
+    expect(result.decisions.filter((d) => d.type === 'approval.granted').map((d) => d.effect)).toEqual(['desk-lead', 'treasurer-1', 'treasurer-2']);
+    expect(result.decisions.filter((d) => d.type === 'approval.denied').map((d) => d.effect)).toEqual(['desk-lead']);
+    expect(decisions.filter((d) => d.effect === 'allow').every((d) => d.outcome === 'ok')).toBe(true);
     // The second run appended a second strand to the same embedded ledger.
     expect(result.verify.ok).toBe(true);
     expect(result.verify.strands).toHaveLength(2);

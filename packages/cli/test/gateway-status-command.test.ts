@@ -3,6 +3,7 @@ import { parseGatewayConfig, startGateway, type RunningGateway } from '@tollgate
 import { buildBundle, generateSigningKey, sha256Hex, signBundle } from '@tollgate/policy';
 import { simpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayServices } from '../src/gateway/gateway-runner.js';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
 import { DEMO_EXCHANGE } from './mcp-servers.js';
 
@@ -49,7 +50,7 @@ describe('tollgate gateway status', () => {
       }),
       join(tree.root, 'gateway.json'),
     );
-    gateway = await startGateway(config);
+    gateway = await startGateway(config, { services: gatewayServices(config) });
     admin = gateway.admin!.url;
   }, 60_000);
 

@@ -7,6 +7,7 @@ import { parseGatewayConfig, startGateway, type RunningGateway } from '@tollgate
 import { sha256Hex } from '@tollgate/policy';
 import type { SimpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayServices } from '../src/gateway/gateway-runner.js';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
 import { DEMO_EXCHANGE } from './mcp-servers.js';
 import { commitAll, denyFetchOhlcv, scaffoldedRepository, type EditableTests, type WorkflowRunner } from './workflow-runner.js';
@@ -94,7 +95,7 @@ describe('a policy repository made by tollgate init, from change to enforcement'
       }),
       join(tree.root, 'gateway.json'),
     );
-    gateway = await startGateway(config);
+    gateway = await startGateway(config, { services: gatewayServices(config) });
     client = new Client({ name: 'loop', version: '1' }, { capabilities: {} });
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
   }, 120_000);

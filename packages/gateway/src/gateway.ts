@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { ArgumentRedactor, PostgresLimitStore, connectLedger, openLedgerSink, openLimitStore, type ApprovalStore } from '@tollgate/ledger';
-import { MemoryLimitStore, type Agent, type LimitStore } from '@tollgate/policy';
+import { ArgumentRedactor, type ApprovalStore, type OpenLedgerServicesOptions } from '@tollgate/ledger';
+import type { Agent, LimitStore } from '@tollgate/policy';
 import { pino, type Logger } from 'pino';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { ApprovalDesk } from './approvals/approval-desk.js';
@@ -23,21 +23,53 @@ import { StdioUpstream } from './upstream/stdio-upstream.js';
 import type { Upstream } from './upstream/upstream.js';
 import { UpstreamRegistry } from './upstream/upstream-registry.js';
 
-/** What {@link startGateway} builds from the configuration unless it is given one. */
+/**
+ * The stateful services a gateway records to and keeps shared state in: the ledger (its decision
+ * sink), the limit counters and the approval requests. The gateway sees only these interfaces;
+ * the composition root builds them (`openLedgerServices` of @tollgate/ledger, with
+ * {@link ledgerServiceOptions}).
+ */
+export interface GatewayServices {
+  readonly sink: DecisionSink;
+  readonly limits: LimitStore;
+  /** Without it, a call that needs approval is refused `approval.required` with nothing to approve. */
+  readonly approvals?: ApprovalStore;
+  /** Closes them; the gateway calls it last when it shuts down. */
+  close?(): Promise<void>;
+}
+
+/** What {@link startGateway} needs besides its configuration. */
 export interface GatewayDependencies {
+  /**
+   * The services, or how to open them: a function is called once the policies loaded, so that a
+   * bad policy is reported before the ledger (which may be slow to open) is touched.
+   */
+  readonly services: GatewayServices | ((context: { readonly metrics: GatewayMetrics; readonly logger: Logger }) => Promise<GatewayServices>);
   /** Structured log (default: pino JSON on stderr at the configured level). */
   readonly logger?: Logger;
-  /** The ledger (default: `openLedgerSink` on the configured database or embedded directory). */
-  readonly sink?: DecisionSink;
-  /** Where limit counters live (default: per `limits.store`). */
-  readonly limits?: LimitStore;
-  /** Where approval requests live, shared by replicas; without one a call that needs approval cannot be approved. */
-  readonly approvals?: ApprovalStore;
   /** Metrics registry (default: a new one). */
   readonly metrics?: GatewayMetrics;
   /** The stdio agent's streams (default: this process's stdin and stdout). */
   readonly stdin?: Readable;
   readonly stdout?: Writable;
+}
+
+/**
+ * What `openLedgerServices` (of @tollgate/ledger) is given for a gateway with this
+ * configuration: the ledger's database or directory, migration, batching, redaction, the
+ * limit store, and the writer's metrics.
+ */
+export function ledgerServiceOptions(config: GatewayConfig, metrics: GatewayMetrics, logger?: Logger): OpenLedgerServicesOptions {
+  return {
+    ...(config.ledger.databaseUrl ? { databaseUrl: config.ledger.databaseUrl } : { dataDir: config.ledger.dataDir }),
+    migrate: config.ledger.migrate,
+    maxBatchDelayMs: config.ledger.maxBatchDelayMs,
+    redact: config.ledger.redact.map((r) => ({ ...r, pointers: [...r.pointers] })),
+    label: `gateway pid ${process.pid}`,
+    limits: config.limits.store,
+    ...(logger ? { logger } : {}),
+    observer: { batchCommitted: (batch) => metrics.ledgerBatch(batch.size, batch.durationMs / 1000) },
+  };
 }
 
 /** A running gateway. */
@@ -64,18 +96,19 @@ export interface RunningGateway {
 }
 
 /**
- * Starts the gateway of DESIGN §4 from a loaded configuration: opens the ledger, connects
- * the upstreams, loads their policies (recording each as `policy.activated`), and serves
- * agents on stdio and/or Streamable HTTP.
+ * Starts the gateway of DESIGN §4 from a loaded configuration: loads the upstreams' policies,
+ * opens its services (the ledger, limits, approvals), connects the upstreams, records each
+ * policy as `policy.activated`, and serves agents on stdio and/or Streamable HTTP.
  *
  * @throws GatewayError (`upstream.unavailable`, `policy.invalid`, `listen.failed`, …) or a
  *   `LedgerError` when something it needs is not there; whatever it had started is closed again.
  * @example
- * const gateway = await startGateway(await loadGatewayConfig('gateway.yaml'));
+ * const config = await loadGatewayConfig('gateway.yaml');
+ * const gateway = await startGateway(config, { services: ({ metrics, logger }) => openLedgerServices(ledgerServiceOptions(config, metrics, logger)) });
  * process.once('SIGTERM', () => void gateway.shutdown('SIGTERM'));
  * await gateway.closed;
  */
-export async function startGateway(config: GatewayConfig, deps: GatewayDependencies = {}): Promise<RunningGateway> {
+export async function startGateway(config: GatewayConfig, deps: GatewayDependencies): Promise<RunningGateway> {
   const logger = deps.logger ?? pino({ level: config.log.level, base: { service: 'tollgate-gateway' } }, pino.destination({ fd: 2, sync: false }));
   const metrics = deps.metrics ?? new GatewayMetrics();
   const cleanup: Array<() => Promise<unknown>> = [];
@@ -83,51 +116,19 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
   };
   try {
-    let limits: LimitStore;
-    if (deps.limits) limits = deps.limits;
-    else if (config.limits.store === 'postgres') {
-      // The loader refuses limits.store "postgres" without a database URL; never fall back to
-      // the embedded ledger here.
-      if (!config.ledger.databaseUrl) throw new GatewayError('config.invalid', 'limits.store "postgres" needs ledger.database_url');
-      // A call waits for its limits: a stuck database must fail the call, not hang it. The
-      // store's statements are bounded (the server cancels a slow one; the client gives up on a
-      // server that went silent) — the decision deadline bounds the call itself.
-      const connection = await connectLedger({
-        databaseUrl: config.ledger.databaseUrl,
-        statementTimeoutMs: 5000,
-        maxConnections: 1,
-        applicationName: 'tollgate-gateway-limits',
-      });
-      const store = openLimitStore(connection, { logger, applicationName: 'tollgate-gateway-limits', maxConnections: 8 });
-      cleanup.push(async () => {
-        await store.close();
-        await connection.close();
-      });
-      limits = store;
-    } else limits = new MemoryLimitStore();
-
     const upstreams: Upstream[] = config.upstreams.map((u) => (u.kind === 'stdio' ? new StdioUpstream(u, logger) : new HttpUpstream(u, logger)));
     const registry = new UpstreamRegistry(upstreams, logger);
     // Policies first: a bad one is reported before anything slow (the ledger, the upstreams) starts.
     // A Git source verifies its persisted bundle here and reaches the repository once the ledger is open.
+    // Limits are not bound here: the pipeline hands every decision the services' limit store.
     const servers = config.upstreams.map((u) => u.name);
     const policies =
       config.policy.kind === 'git'
-        ? await GitPolicySource.open({ config: config.policy, servers, limits, logger, metrics })
-        : await DirectoryPolicySource.load({ dir: config.policy.dir, servers, limits });
-    const sink =
-      deps.sink ??
-      (await openLedgerSink({
-        ...(config.ledger.databaseUrl ? { databaseUrl: config.ledger.databaseUrl } : { dataDir: config.ledger.dataDir }),
-        migrate: config.ledger.migrate,
-        maxBatchDelayMs: config.ledger.maxBatchDelayMs,
-        redact: config.ledger.redact.map((r) => ({ ...r, pointers: [...r.pointers] })),
-        label: `gateway pid ${process.pid}`,
-        observer: { batchCommitted: (batch) => metrics.ledgerBatch(batch.size, batch.durationMs / 1000) },
-      }));
-    if (!deps.sink) cleanup.push(() => sink.close());
-    // After the ledger opened (and perhaps migrated): the counters' table must exist by now.
-    if (limits instanceof PostgresLimitStore) await limits.check();
+        ? await GitPolicySource.open({ config: config.policy, servers, logger, metrics })
+        : await DirectoryPolicySource.load({ dir: config.policy.dir, servers });
+    const services = typeof deps.services === 'function' ? await deps.services({ metrics, logger }) : deps.services;
+    if (typeof deps.services === 'function' && services.close) cleanup.push(() => services.close!());
+    const { sink, limits } = services;
     if (policies instanceof GitPolicySource) {
       cleanup.push(() => policies.close());
       // Records the restored bundle (or fetches the first one), then follows the repository.
@@ -149,10 +150,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     }
 
     let desk: ApprovalDesk | undefined;
-    if (deps.approvals) {
+    if (services.approvals) {
       const redactor = new ArgumentRedactor(config.ledger.redact.map((r) => ({ ...r, pointers: [...r.pointers] })));
       desk = new ApprovalDesk({
-        store: deps.approvals,
+        store: services.approvals,
         sink,
         directory: new ApproverDirectory(config.approvals.approvers, config.agents, config.admin?.tokenSha256),
         defaultTimeoutMs: config.approvals.timeoutMs,
@@ -166,6 +167,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       registry,
       policies,
       sink,
+      limits,
       logger,
       metrics,
       decisionTimeoutMs: config.requests.decisionTimeoutMs,

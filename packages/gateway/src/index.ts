@@ -58,10 +58,8 @@ export { LimitedStdioServerTransport } from './downstream/stdio-server-transport
 export { startHttpListener } from './downstream/http-listener.js';
 export { HttpSessionTransport } from './downstream/http-session-transport.js';
 export type { HttpListener, HttpListenerOptions } from './downstream/http-listener.js';
-export { startGateway } from './gateway.js';
-export type { GatewayDependencies, RunningGateway } from './gateway.js';
-export { DEMO_SCRIPT, runDemo } from './demo/demo-runner.js';
-export type { DemoCall, DemoDecision, DemoOptions, DemoProgress, DemoResult, DemoStep } from './demo/demo-runner.js';
+export { ledgerServiceOptions, startGateway } from './gateway.js';
+export type { GatewayDependencies, GatewayServices, RunningGateway } from './gateway.js';
 export { startAdminServer } from './admin/admin-server.js';
 export type { ApprovalBody } from './admin/approvals-api.js';
 export { ApprovalDesk } from './approvals/approval-desk.js';

@@ -8,6 +8,7 @@ import { parseGatewayConfig } from '../src/config/config-loader.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { ROOT, demoExchangeStdio, testLogger } from './fixtures.js';
+import { configuredServices } from './gateway-services.js';
 
 const ADMIN_TOKEN = 'admin-secret';
 const AGENT_TOKEN = 'agent-secret';
@@ -37,7 +38,7 @@ async function startWithLedger(databaseUrl: string): Promise<{ gateway: RunningG
     }),
     `${ROOT}/gateway.json`,
   );
-  const gateway = await startGateway(config, { logger: testLogger() });
+  const gateway = await startGateway(config, { logger: testLogger(), services: configuredServices(config) });
   const client = new Client({ name: 'readiness-test', version: '1' }, { capabilities: {} });
   await client.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${AGENT_TOKEN}` } } }));
   const readyz = async (): Promise<Readiness> => {

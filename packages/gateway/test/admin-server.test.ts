@@ -7,6 +7,7 @@ import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { StdioUpstream } from '../src/upstream/stdio-upstream.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { ROOT, demoExchangeStdio, testLogger } from './fixtures.js';
+import { configuredServices } from './gateway-services.js';
 
 const ADMIN_TOKEN = 'admin-secret';
 const AGENT_TOKEN = 'agent-secret';
@@ -32,7 +33,7 @@ describe('admin API and metrics', () => {
       `${ROOT}/gateway.json`,
     );
     expect(config.limits.store).toBe('postgres');
-    gateway = await startGateway(config, { logger: testLogger() });
+    gateway = await startGateway(config, { logger: testLogger(), services: configuredServices(config) });
     admin = gateway.admin!.url;
     client = new Client({ name: 'admin-test', version: '1' }, { capabilities: {} });
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${AGENT_TOKEN}` } } }));

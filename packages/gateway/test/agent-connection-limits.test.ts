@@ -9,6 +9,7 @@ import { parseGatewayConfig } from '../src/config/config-loader.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { ROOT, recordingUpstream, testLogger, type RecordingUpstream } from './fixtures.js';
+import { configuredServices } from './gateway-services.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-harness.js';
 
 const TOKEN_A = 'connection-limits-agent-a';
@@ -85,7 +86,7 @@ async function gatewayWith(db: TestDatabase, rec: RecordingUpstream, http: Recor
     }),
     join(ROOT, 'gateway.json'),
   );
-  return startGateway(config, { logger: testLogger() });
+  return startGateway(config, { logger: testLogger(), services: configuredServices(config) });
 }
 
 async function agentClient(url: string, token: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {

@@ -9,6 +9,7 @@ import { parseGatewayConfig } from '../src/config/config-loader.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { ROOT, recordingUpstream, testLogger, type RecordingUpstream } from './fixtures.js';
+import { configuredServices } from './gateway-services.js';
 
 // What an agent sends is checked before it reaches the session, over both transports, against a
 // real gateway whose upstream writes down every message it receives.
@@ -223,7 +224,7 @@ describe('agent messages over Streamable HTTP', () => {
       }),
       join(ROOT, 'gateway.json'),
     );
-    gateway = await startGateway(config, { logger: testLogger() });
+    gateway = await startGateway(config, { logger: testLogger(), services: configuredServices(config) });
     url = gateway.http!.url;
     session = await openSession(TOKEN);
   }, 60_000);

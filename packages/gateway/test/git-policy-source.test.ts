@@ -11,6 +11,7 @@ import { GatewayError } from '../src/gateway-error.js';
 import type { GitPolicySource } from '../src/policy/git-policy-source.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { ROOT, everythingStdio, testLogger } from './fixtures.js';
+import { configuredServices } from './gateway-services.js';
 import { createPolicyRepo, type BundleCommit, type PolicyRepo } from './git-policy-repo.js';
 
 const AGENT_TOKEN = 'git-source-agent';
@@ -38,7 +39,7 @@ async function startWith(db: TestDatabase, policy: Record<string, unknown>): Pro
     }),
     join(ROOT, 'gateway.json'),
   );
-  const gateway = await startGateway(config, { logger: testLogger() });
+  const gateway = await startGateway(config, { logger: testLogger(), services: configuredServices(config) });
   const client = new Client({ name: 'git-source-test', version: '1' }, { capabilities: {} });
   await client.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${AGENT_TOKEN}` } } }));
   return {

@@ -11,6 +11,7 @@ import { parseGatewayConfig } from '../src/config/config-loader.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { ROOT, demoExchangeStdio, testLogger } from './fixtures.js';
+import { configuredServices } from './gateway-services.js';
 
 const TOKEN = 'hostile-agent';
 const LIMITS = { max_bytes: 65_536, max_depth: 16 };
@@ -41,7 +42,7 @@ describe('hostile input over Streamable HTTP', () => {
       JSON.stringify({ ...baseConfig(db), listen: { http: { port: 0 } }, agents: [{ id: 'bot', token_sha256: sha256Hex(TOKEN) }] }),
       join(ROOT, 'gateway.json'),
     );
-    gateway = await startGateway(config, { logger: testLogger() });
+    gateway = await startGateway(config, { logger: testLogger(), services: configuredServices(config) });
     client = new Client({ name: 'hostile', version: '1' }, { capabilities: {} });
     transport = new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } });
     await client.connect(transport);

@@ -11,6 +11,7 @@ import { parseGatewayConfig } from '../src/config/config-loader.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testLogger } from './fixtures.js';
+import { configuredServices } from './gateway-services.js';
 
 const TOKEN = 'shadow-mode';
 
@@ -76,7 +77,7 @@ describe('shadow mode in the gateway, with real upstreams and a PostgreSQL ledge
       }),
       join(dir, 'gateway.json'),
     );
-    gateway = await startGateway(config, { logger: testLogger() });
+    gateway = await startGateway(config, { logger: testLogger(), services: configuredServices(config) });
     client = new Client({ name: 'shadow', version: '1' }, { capabilities: {} });
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
   }, 60_000);

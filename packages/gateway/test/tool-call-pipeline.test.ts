@@ -73,9 +73,11 @@ describe('tool call pipeline', () => {
 
   it('lists only tools the policy may allow', () => {
     const names = pipeline.listTools().map((t) => t.name);
-    expect(names).toHaveLength(15);
-    for (const gone of ['withdraw_cryptocurrency', 'set_trading_leverage', 'cancel_order', 'fetch_deposit_address']) expect(names).not.toContain(gone);
-    expect(names).toContain('create_spot_market_order');
+    expect(names).toHaveLength(17);
+    // Hidden, and (a rule in shadow) denied by default whatever the arguments.
+    for (const gone of ['set_trading_leverage', 'fetch_deposit_address']) expect(names).not.toContain(gone);
+    // Tools that need an approval are listed: a call can succeed once a human approves it.
+    for (const held of ['create_spot_market_order', 'cancel_order', 'withdraw_cryptocurrency']) expect(names).toContain(held);
   });
 
   it('forwards an allowed call after its decision is durable and records the outcome', async () => {
@@ -121,12 +123,12 @@ describe('tool call pipeline', () => {
   });
 
   it('answers a hidden tool exactly like a tool that does not exist, and records the decision', async () => {
-    const hidden = await pipeline.call({ name: 'withdraw_cryptocurrency', arguments: { nonsense: true } }, caller()).then(() => undefined, (e: unknown) => e);
+    const hidden = await pipeline.call({ name: 'set_trading_leverage', arguments: { nonsense: true } }, caller()).then(() => undefined, (e: unknown) => e);
     const missing = await pipeline.call({ name: 'no_such_tool', arguments: {} }, caller()).then(() => undefined, (e: unknown) => e);
-    expect(hidden).toMatchObject({ code: -32602, message: 'Unknown tool: withdraw_cryptocurrency' });
+    expect(hidden).toMatchObject({ code: -32602, message: 'Unknown tool: set_trading_leverage' });
     expect(missing).toMatchObject({ code: -32602, message: 'Unknown tool: no_such_tool' });
     await pipeline.drain(1000);
-    const { rows } = await sink.connection.execute<{ effect: string; rule: string }>("SELECT effect, rule FROM ledger_events WHERE tool = 'withdraw_cryptocurrency'");
+    const { rows } = await sink.connection.execute<{ effect: string; rule: string }>("SELECT effect, rule FROM ledger_events WHERE tool = 'set_trading_leverage'");
     expect(rows).toEqual([{ effect: 'hidden', rule: 'hide' }]);
   });
 

@@ -56,6 +56,7 @@ export {
   type LedgerWriterOptions,
 } from './writer/ledger-writer.js';
 export { openLedgerSink, type OpenLedgerSinkOptions, type OpenedLedgerSink } from './open-ledger-sink.js';
+export { openLedgerServices, type LedgerServices, type OpenLedgerServicesOptions } from './open-ledger-services.js';
 export {
   CHECKPOINT_FORMAT,
   checkSignature,

@@ -1,16 +1,16 @@
 import { Flags } from '@oclif/core';
-import type { DemoResult } from '@tollgate/gateway';
+import type { DemoResult } from '../gateway/demo-runner.js';
 import { TollgateCommand } from '../base-command.js';
 
 /**
  * `tollgate demo [--database-url]`: the demo exchange behind the gateway with
  * policies/ccxt, a scripted agent showing every effect, the ledger's decisions and
- * `ledger verify`. The work is done by `runDemo` (@tollgate/gateway); this renders it.
+ * `ledger verify`. The work is done by `runDemo`; this renders it.
  */
 export default class Demo extends TollgateCommand {
   static override summary = 'See Tollgate work: a scripted agent trades through the gateway; every decision lands in the ledger.';
 
-  static override description = `Starts the demo exchange (an MCP server with the CCXT server's 19 tools) behind the gateway with the policy in policies/ccxt, then runs a scripted agent over Streamable HTTP: an allowed read, an allowed small order, an order over the cap, cancel_order (reserved to people), the hidden withdrawal, the daily notional cap and the rate limit. Then it prints the decisions as the ledger recorded them and verifies the ledger's hash chains.
+  static override description = `Starts the demo exchange (an MCP server with the CCXT server's 19 tools) behind the gateway with the policy in policies/ccxt, then runs a scripted agent over Streamable HTTP: an allowed read, an allowed small order, an order over the cap, cancel_order held until a scripted desk lead approves it (it then runs once; the identical repeat is held again and denied), the hidden leverage tool, a withdrawal that two treasury approvers must both grant, the daily notional cap and the rate limit. Then it prints the decisions and approvals as the ledger recorded them and verifies the ledger's hash chains.
 
 Without --database-url (or TOLLGATE_DATABASE_URL) the embedded ledger in .tollgate/ledger is used. Run it inside the repository after \`pnpm build\`.
 
@@ -26,7 +26,7 @@ Exit status: 0 when the ledger verifies, 1 when it does not, 2 when the demo can
 
   public async run(): Promise<DemoResult> {
     const { flags } = await this.parse(Demo);
-    const { runDemo } = await import('@tollgate/gateway');
+    const { runDemo } = await import('../gateway/demo-runner.js');
     const { renderDemoProgress, renderDemoReport } = await import('../gateway/demo-report.js');
     const { shouldColour } = await import('../render/terminal-style.js');
     const { asCliError } = await import('../gateway/gateway-runner.js');

@@ -1,4 +1,4 @@
-import type { DemoCall, DemoProgress, DemoResult } from '@tollgate/gateway';
+import type { DemoCall, DemoProgress, DemoResult } from './demo-runner.js';
 import { terminalStyle, type TerminalStyle } from '../render/terminal-style.js';
 
 /** One progress line of `tollgate demo`. */
@@ -13,8 +13,8 @@ export function renderDemoProgress(event: DemoProgress, colour: boolean): string
 export function renderDemoReport(result: DemoResult, colour: boolean): string {
   const style = terminalStyle(colour);
   const lines: string[] = ['', style.bold(`Decisions in the ledger (${result.ledger.backend}, ${result.ledger.location}, strand ${result.ledger.strand})`)];
-  const rows = result.decisions.map((d) => [String(d.seq), d.tool, d.effect, d.rule ?? '-', d.outcome ?? '-', truncate(d.reason, 60)]);
-  lines.push(...table(['seq', 'tool', 'effect', 'rule', 'outcome', 'reason'], rows));
+  const rows = result.decisions.map((d) => [String(d.seq), d.type, d.tool, d.effect || '-', d.rule ?? '-', d.outcome ?? '-', truncate(d.reason, 60)]);
+  lines.push(...table(['seq', 'event', 'tool', 'effect / by', 'rule', 'outcome', 'reason'], rows));
   const v = result.verify;
   lines.push('', style.bold('tollgate ledger verify'));
   lines.push(
@@ -29,7 +29,8 @@ export function renderDemoReport(result: DemoResult, colour: boolean): string {
 
 function verdict(c: DemoCall, style: TerminalStyle): string {
   const text = c.rule ? `${c.verdict} (${c.rule})` : c.verdict;
-  if (c.verdict === 'allowed') return style.green(text);
+  if (c.verdict === 'allowed' || c.verdict.endsWith(': ran')) return style.green(text);
+  if (c.verdict.startsWith('held')) return style.yellow(text);
   if (c.verdict === 'unknown tool') return style.yellow(text);
   return style.red(text);
 }

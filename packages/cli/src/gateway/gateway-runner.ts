@@ -1,7 +1,15 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { GatewayError, loadGatewayConfig, startGateway, type RunningGateway } from '@tollgate/gateway';
-import { isLedgerError } from '@tollgate/ledger';
+import {
+  GatewayError,
+  ledgerServiceOptions,
+  loadGatewayConfig,
+  startGateway,
+  type GatewayConfig,
+  type GatewayDependencies,
+  type RunningGateway,
+} from '@tollgate/gateway';
+import { isLedgerError, openLedgerServices } from '@tollgate/ledger';
 import { CliError, ExitCode } from '../cli-error.js';
 
 /** Configuration files `tollgate gateway` looks for when `--config` is not given, in order. */
@@ -40,7 +48,8 @@ export async function runGateway(options: GatewayRunOptions): Promise<GatewayRun
   }
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway(await loadGatewayConfig(file));
+    const config = await loadGatewayConfig(file);
+    gateway = await startGateway(config, { services: gatewayServices(config) });
   } catch (error) {
     throw asCliError(error);
   }
@@ -59,6 +68,15 @@ export async function runGateway(options: GatewayRunOptions): Promise<GatewayRun
     process.off('SIGINT', stop);
   }
   return { config: file, stopped: stoppedBy, url: gateway.http?.url ?? null };
+}
+
+/**
+ * The composition root of a gateway: its ledger, limit and approval stores, opened on the
+ * configured database (or embedded directory) once its policies loaded. The gateway sees them
+ * only as interfaces.
+ */
+export function gatewayServices(config: GatewayConfig): GatewayDependencies['services'] {
+  return ({ metrics, logger }) => openLedgerServices(ledgerServiceOptions(config, metrics, logger));
 }
 
 /** Maps the gateway's and ledger's coded errors to the CLI's (exit 2, with a hint). */

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult, Result, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ApprovalBinding, ApprovalRecord } from '@tollgate/ledger';
-import { canonicalDigest, finiteCopy, nonFinitePaths, type Agent, type ApprovalState, type CompiledPolicy, type Decision, type ToolCall } from '@tollgate/policy';
+import { canonicalDigest, finiteCopy, nonFinitePaths, type Agent, type ApprovalState, type CompiledPolicy, type Decision, type LimitStore, type ToolCall } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { ApprovalDesk, ApprovalWait } from '../approvals/approval-desk.js';
 import { DEFAULT_REQUEST_LIMITS } from '../config/gateway-config.js';
@@ -50,6 +50,11 @@ export interface ToolCallPipelineOptions {
   readonly registry: UpstreamRegistry;
   readonly policies: PolicySource;
   readonly sink: DecisionSink;
+  /**
+   * Where every decision counts its limits (in memory, or shared in PostgreSQL); default: the
+   * store each compiled policy was compiled with.
+   */
+  readonly limits?: LimitStore;
   readonly logger: Logger;
   readonly metrics?: GatewayMetrics;
   /**
@@ -86,6 +91,7 @@ export class ToolCallPipeline {
   readonly #registry: UpstreamRegistry;
   readonly #policies: PolicySource;
   readonly #sink: DecisionSink;
+  readonly #limits: LimitStore | undefined;
   readonly #logger: Logger;
   readonly #metrics: GatewayMetrics | undefined;
   readonly #decisionTimeoutMs: number;
@@ -103,6 +109,7 @@ export class ToolCallPipeline {
     this.#registry = options.registry;
     this.#policies = options.policies;
     this.#sink = options.sink;
+    this.#limits = options.limits;
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#decisionTimeoutMs = options.decisionTimeoutMs ?? DEFAULT_REQUEST_LIMITS.decisionTimeoutMs;
@@ -220,7 +227,11 @@ export class ToolCallPipeline {
     const { callId, server, tool } = call.identity;
     try {
       const decided = await within(
-        policy.decideAsync(request, { inputSchema: call.routed.tool.inputSchema, ...(approvals ? { approvals: () => approvals } : {}) }),
+        policy.decideAsync(request, {
+          inputSchema: call.routed.tool.inputSchema,
+          ...(this.#limits ? { limits: this.#limits } : {}),
+          ...(approvals ? { approvals: () => approvals } : {}),
+        }),
         call.deadline,
       );
       if (decided !== LATE) return decided;

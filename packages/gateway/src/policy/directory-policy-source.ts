@@ -11,7 +11,11 @@ export interface DirectoryPolicyOptions {
   /** The upstreams that need a policy. */
   readonly servers: readonly string[];
   /** Where limit counters live. */
-  readonly limits: LimitStore;
+  /**
+   * Where the compiled policies count limits when a decision names no store; the gateway's
+   * pipeline always names one (default: an in-memory store per policy).
+   */
+  readonly limits?: LimitStore;
   /** Current time in epoch ms (default `Date.now`). */
   readonly clock?: () => number;
 }
@@ -52,7 +56,7 @@ export class DirectoryPolicySource implements PolicySource {
       }
       const admitted = admitPolicy(
         { text: found.text, file: found.file, ...(found.catalog ? { catalog: found.catalog } : {}), siblings: found.siblings },
-        { server, limits: options.limits, ...(options.clock ? { clock: options.clock } : {}) },
+        { server, ...(options.limits ? { limits: options.limits } : {}), ...(options.clock ? { clock: options.clock } : {}) },
       );
       if (!admitted.policy) {
         problems.push(...admitted.errors.map(formatDiagnostic));

@@ -31,7 +31,11 @@ export interface GitPolicySourceOptions {
   /** The upstreams: a bundle must hold a policy for each. */
   readonly servers: readonly string[];
   /** Where the compiled policies' limit counters live. */
-  readonly limits: LimitStore;
+  /**
+   * Where the compiled policies count limits when a decision names no store; the gateway's
+   * pipeline always names one (default: an in-memory store per policy).
+   */
+  readonly limits?: LimitStore;
   readonly logger: Logger;
   readonly metrics?: GatewayMetrics;
   /** Current time in epoch ms (default `Date.now`): expiry, activation times. */
@@ -359,7 +363,7 @@ export class GitPolicySource implements PolicySource {
    */
   #verify(text: string): Verified {
     const { file, ...options } = this.#request();
-    const result = verifyBundleText(text, { ...options, limits: this.#options.limits, clock: this.#clock }, file);
+    const result = verifyBundleText(text, { ...options, ...(this.#options.limits ? { limits: this.#options.limits } : {}), clock: this.#clock }, file);
     if (!result.ok) return { ok: false, refusal: refusalOf(result.refusal) };
     return this.#admit(text, result);
   }
@@ -377,7 +381,7 @@ export class GitPolicySource implements PolicySource {
     const policies = new Map<string, CompiledPolicy>();
     for (const p of verdict.policies) {
       // Validated and hashed by the thread; the value arrived as this thread's own copy, so it is adopted (frozen, not copied).
-      const compiled = tryCompilePolicy(p.value, { server: p.server, revision: verdict.revision, validated: true, digest: p.digest, adopt: true, limits: this.#options.limits, clock: this.#clock });
+      const compiled = tryCompilePolicy(p.value, { server: p.server, revision: verdict.revision, validated: true, digest: p.digest, adopt: true, ...(this.#options.limits ? { limits: this.#options.limits } : {}), clock: this.#clock });
       if (!compiled.policy) {
         // The verifier thread compiled the same document; this would be a defect, and is refused like one.
         const problems = compiled.diagnostics.filter((d) => d.severity === 'error').map((d) => `${p.path}: ${d.message}`);
