@@ -159,7 +159,7 @@ describe('traceDecision on the CCXT policy of this repository', () => {
   test('a policy in shadow: every call allowed, approvals never looked up, counted in shadow counters', () => {
     const policy = compilePolicy({ ...ccxtPolicy, shadow: true }, { server: 'ccxt', inputSchemas: ccxtSchemas });
     let asked = 0;
-    const trace = traceDecision(policy, { tool: 'create_futures_limit_order', args: { exchange_id: 'binance', symbol: 'BTC/USDT:USDT', amount: 0.8 }, agent: desk }, {
+    const trace = traceDecision(policy, { tool: 'create_futures_limit_order', args: { exchange_id: 'binance', symbol: 'BTC/USDT:USDT', side: 'buy', amount: 0.8, price: 50_000 }, agent: desk }, {
       now: NOW,
       approvals: () => {
         asked += 1;
