@@ -146,7 +146,7 @@ class StepList {
     const steps = [...this.#steps];
     for (const name of TRACE_STEPS.slice(last + 1)) {
       const rules = ruleListFor(name, this.tool, this.call, 'not_reached');
-      steps.push({ step: name, status: 'not_reached', detail: `not reached: step ${verdict.step} decided`, ...(rules && rules.length > 0 ? { rules } : {}) });
+      steps.push({ step: name, status: 'not_reached', detail: `the call was decided at step ${verdict.step}`, ...(rules && rules.length > 0 ? { rules } : {}) });
     }
     return { steps, verdict };
   }
@@ -375,7 +375,7 @@ class Walk {
           s.decide('require', verdictOf(failed.decision, 'require'), c.result === 'too_long' ? `${c.path} is too long to match against a pattern (fail closed)` : `${c.text} does not hold`, { rules });
           return;
         }
-        s.add({ step: 'require', status: 'passed', detail: `all ${rules.length} condition${rules.length === 1 ? '' : 's'} held`, rules });
+        s.add({ step: 'require', status: 'passed', detail: rules.length === 1 ? 'its condition held' : `all ${rules.length} conditions held`, rules });
       }
       // 5. deny_if.
       if (t.denyIf.length === 0) s.add({ step: 'deny_if', status: 'skipped', detail: 'the rule has no deny_if rules' });
@@ -454,7 +454,7 @@ class Walk {
       }
       return true;
     }
-    s.add({ step, status: 'passed', detail: `none of the ${rules.length} rule${rules.length === 1 ? '' : 's'} matched`, rules });
+    s.add({ step, status: 'passed', detail: rules.length === 1 ? 'its rule did not match' : `none of its ${rules.length} rules matched`, rules });
     return false;
   }
 
