@@ -50,9 +50,9 @@ describe('tollgate eval', () => {
     expect(out.stdout).toBe(
       [
         'create_spot_market_order on ccxt: deny by spot-market-max-amount (policy.denied)',
-        '  rule    spot-market-max-amount',
-        '  reason  A spot order may not exceed 2 units of the base currency.',
-        '  code    policy.denied',
+        '  rule     spot-market-max-amount',
+        '  reason   A spot order may not exceed 2 units of the base currency.',
+        '  code     policy.denied',
         '',
       ].join('\n'),
     );
@@ -122,7 +122,7 @@ describe('tollgate eval', () => {
     expect(report.trace!.shadow!.verdict).toEqual({ effect: 'deny', rule: 'tools.fetch_deposit_address.require[0]', code: 'policy.denied', step: 'require' });
     const text = await runCli(['eval', 'ccxt', '--tool', 'fetch_deposit_address', '--args', '{"exchange_id":"okx","code":"BTC"}', '--explain'], ROOT);
     expect(text.stdout).toContain('Shadow: the rule of "fetch_deposit_address" is in shadow mode; this is what it would have decided (recorded, not enforced)');
-    expect(text.stdout).toContain('  shadow  deny by tools.fetch_deposit_address.require[0] (policy.denied)');
+    expect(text.stdout).toContain('  shadow   deny by tools.fetch_deposit_address.require[0] (policy.denied)');
   });
 
   it('hidden tools and invalid arguments are decided as the gateway does', async () => {

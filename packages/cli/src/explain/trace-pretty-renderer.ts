@@ -1,4 +1,4 @@
-import type { Decision, Effect, ShadowDecision, ToolCall, TraceCondition, TraceRule } from '@tollgate/policy';
+import type { Decision, Effect, ToolCall, TraceCondition, TraceRule } from '@tollgate/policy';
 import { TRACE_STEPS } from '@tollgate/policy';
 import type { TerminalStyle } from '../render/terminal-style.js';
 import type { CounterSource, ReportedEvaluation, ReportedLimit, ReportedStep, TraceReport } from './trace-report.js';
@@ -32,22 +32,19 @@ export function callerText(call: ToolCall): string {
 
 /** The decision's fields, one a line: effect, rule, reason, code and what else it carries. */
 export function decisionLines(d: Decision, style: TerminalStyle): string[] {
-  const lines = [`  rule    ${d.rule ?? '(none: a plain allow)'}`, `  reason  ${d.reason}`, `  code    ${d.code ?? '(none)'}`];
-  if (d.retry_after !== undefined) lines.push(`  retry   after ${d.retry_after}s`);
+  const line = (label: string, text: string): string => `  ${label.padEnd(9)}${text}`;
+  const lines = [line('rule', d.rule ?? '(none: a plain allow)'), line('reason', d.reason), line('code', d.code ?? '(none)')];
+  if (d.retry_after !== undefined) lines.push(line('retry', `after ${d.retry_after}s`));
   if (d.approval) {
     const who = d.approval.approvers ? d.approval.approvers.join(', ') : 'any approver';
-    const timeout = d.approval.timeout_ms !== null ? `, expires after ${d.approval.timeout_ms / 1000}s` : '';
-    lines.push(`  approve ${d.approval.min_approvals} of ${who}${timeout}`);
+    const timeout = d.approval.timeout_ms !== null ? `, open for ${d.approval.timeout_ms / 1000}s` : '';
+    lines.push(line('approvers', `${d.approval.min_approvals} of ${who}${timeout}`));
   }
-  if (d.approval_id !== undefined) lines.push(`  approval ${d.approval_id}`);
-  for (const e of d.errors ?? []) lines.push(`  error   ${e}`);
-  for (const l of d.limits ?? []) lines.push(`  limit   ${l.rule}: "${l.counter}" ${l.used} of ${l.max} (${per(l.window, l.scope)})`);
-  if (d.shadow) lines.push(...shadowLines(d.shadow, style));
+  if (d.approval_id !== undefined) lines.push(line('approval', d.approval_id));
+  for (const e of d.errors ?? []) lines.push(line('error', e));
+  for (const l of d.limits ?? []) lines.push(line('limit', `${l.rule}: "${l.counter}" ${l.used} of ${l.max} (${per(l.window, l.scope)})`));
+  if (d.shadow) lines.push(line('shadow', `${verdictText(d.shadow, style)}: ${d.shadow.reason}`));
   return lines;
-}
-
-function shadowLines(s: ShadowDecision, style: TerminalStyle): string[] {
-  return [`  shadow  ${verdictText(s, style)}: ${s.reason}`];
 }
 
 function per(window: number, scope: string): string {
@@ -61,7 +58,7 @@ function conditionLine(c: TraceCondition): string {
 }
 
 function ruleLines(r: TraceRule, indent: string, style: TerminalStyle): string[] {
-  const status = r.status === 'decided' ? style.bold('decided') : r.status === 'passed' ? 'passed' : style.dim('not reached');
+  const status = r.status === 'decided' ? style.bold('decided') : r.status === 'not_reached' ? style.dim('not reached') : r.status;
   const lines = [`${indent}${r.id}${r.id !== r.positional_id ? ` (${r.positional_id})` : ''}  ${status}`];
   if (r.conditions.length === 0) lines.push(`${indent}  (no conditions: always matches)`);
   for (const c of r.conditions) lines.push(`${indent}  ${conditionLine(c)}`);

@@ -50,10 +50,11 @@ export interface TraceRule {
   readonly positional_id: string;
   /**
    * `decided`: a require condition that failed, a deny_if or approve_if rule whose conditions
-   * all held, or a value too long for a pattern; `passed`: evaluated without deciding;
+   * all held, or a value too long for a pattern; `matched`: an approve_if rule whose conditions
+   * held and whose granted approval let the call go on; `passed`: evaluated without deciding;
    * `not_reached`: an earlier rule or step decided.
    */
-  readonly status: 'decided' | 'passed' | 'not_reached';
+  readonly status: 'decided' | 'matched' | 'passed' | 'not_reached';
   readonly conditions: readonly TraceCondition[];
 }
 

@@ -121,7 +121,8 @@ describe('traceDecision on the CCXT policy of this repository', () => {
     expect(step(asked.enforced, 'approve_if').approval).toEqual({ rule: 'futures-limit-large-order', lookup: 'none' });
     const granted = traceDecision(policy, futures(0.8), { now: NOW, approvals: () => ({ status: 'granted', id: 'ap-7' }) });
     expect(granted.decision).toMatchObject({ effect: 'allow', rule: 'futures-limit-large-order', approval_id: 'ap-7' });
-    expect(step(granted.enforced, 'approve_if')).toMatchObject({ status: 'passed', approval: { lookup: 'granted', id: 'ap-7' } });
+    expect(step(granted.enforced, 'approve_if')).toMatchObject({ status: 'passed', approval: { lookup: 'granted', id: 'ap-7' }, rules: [{ id: 'futures-limit-large-order', status: 'matched' }] });
+    expect(step(asked.enforced, 'approve_if').rules![0]!.status).toBe('decided');
     expect(granted.enforced.verdict).toMatchObject({ step: 'allow', rule: 'futures-limit-large-order' });
     const denied = traceDecision(policy, futures(0.8), { now: NOW, approvals: () => ({ status: 'denied', id: 'ap-8', approver: 'lead' }) });
     expect(denied.enforced.verdict).toEqual({ effect: 'deny', rule: 'futures-limit-large-order', code: 'approval.denied', step: 'approve_if' });

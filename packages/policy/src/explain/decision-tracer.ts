@@ -423,7 +423,9 @@ class Walk {
           });
           return;
         }
-        s.add({ step: 'approve_if', status: 'passed', detail: `${asked}; approval ${lookup.id} was granted`, ...extra, approval: { rule, lookup: 'granted', id: lookup.id } });
+        // The rule matched, but did not decide: its granted approval lets the call go on to the limits.
+        const matched = rules ? { rules: rules.map((r) => (r.status === 'decided' ? { ...r, status: 'matched' as const } : r)) } : {};
+        s.add({ step: 'approve_if', status: 'passed', detail: `${asked}; approval ${lookup.id} was granted`, ...matched, approval: { rule, lookup: 'granted', id: lookup.id } });
         allow = { effect: 'allow', rule, code: null, step: 'allow' };
         allowDetail = `allowed by approval ${lookup.id}`;
       }
