@@ -41,7 +41,14 @@ const POLICY_V1 = {
 };
 
 /** The next version: a larger spend cap. Committed after the calls, so v1 is only in history. */
-const POLICY_V2 = { ...POLICY_V1, tools: { ...POLICY_V1.tools, create_spot_market_order: { ...POLICY_V1.tools.create_spot_market_order, limits: [{ counter: 'notional', max: 10, window: 'day', scope: 'global', increment_from: 'args.amount' }] } } };
+const POLICY_V2 = {
+  ...POLICY_V1,
+  tools: {
+    ...POLICY_V1.tools,
+    create_spot_market_order: { ...POLICY_V1.tools.create_spot_market_order, limits: [{ counter: 'notional', max: 10, window: 'day', scope: 'global', increment_from: 'args.amount' }] },
+    cancel_order: { action: 'approve' },
+  },
+};
 
 interface Row {
   call_id: string;
@@ -166,6 +173,18 @@ describe('tollgate explain', () => {
     expect(report.notes).toContain('The ledger does not record agent labels; this decision read none, so it does not depend on them.');
   });
 
+  it('git runs in a minimal environment: GIT_DIR and GIT_WORK_TREE of the caller do not redirect it', async () => {
+    const elsewhere = await tempTree();
+    try {
+      execFileSync('git', ['init', '-q'], { cwd: elsewhere.root });
+      const out = await runCli(['explain', callOf('create_spot_market_order', 0).call_id, '--database-url', db.url, '--json'], repo.root, { GIT_DIR: join(elsewhere.root, '.git'), GIT_WORK_TREE: elsewhere.root });
+      expect(out.code, out.stderr).toBe(0);
+      expect(JSON.parse(out.stdout).policy.source).toMatchObject({ kind: 'commit', commit: git('rev-parse', 'HEAD~1').trim() });
+    } finally {
+      await elsewhere.remove();
+    }
+  });
+
   it('pretty output: the recorded decision, the policy version, the notes, the trace and the agreement', async () => {
     const row = callOf('create_spot_market_order', 1);
     const out = await explain(row.call_id);
@@ -273,6 +292,29 @@ describe('tollgate explain', () => {
     }
     // In the working tree again, the same digest is found there first.
     expect((await explainJson('call-from-bundle')).policy.source.kind).toBe('working-tree');
+  });
+
+  it('approvals: the one a decision went by is read from the ledger\'s approval events', async () => {
+    const connection = await connectLedger({ databaseUrl: db.url });
+    const writer = new LedgerWriter(connection, { label: 'approvals' });
+    const args = { exchange_id: 'binance', id: '42' };
+    const common = { agentId: 'desk-bot', sessionId: 's-ap', server: 'ccxt', tool: 'cancel_order' } as const;
+    const digest = canonicalDigest(POLICY_V2);
+    for (const [id, resolution] of [['ap-1', 'approval.granted'], ['ap-2', 'approval.denied']] as const) {
+      await writer.append({ type: 'approval.requested', ...common, callId: `call-${id}`, approvalId: id, args, rule: 'tools.cancel_order.action', reason: 'needs a human', policyRevision: null, policyDigest: digest, expiresAt: new Date(Date.now() + 600_000) });
+      await writer.append({ type: resolution, approvalId: id, callId: `call-${id}`, agentId: 'desk-bot', server: 'ccxt', tool: 'cancel_order', argsSha256: sha256Hex(JSON.stringify(args)), approver: 'lead', reason: 'checked' });
+    }
+    await writer.append({ type: 'decision', ...common, callId: 'call-ap-1', args, effect: 'allow', rule: 'tools.cancel_order.action', reason: 'allowed by approval ap-1', policyRevision: null, policyDigest: digest, approvalId: 'ap-1', detail: { limits: [] } });
+    await writer.append({ type: 'decision', ...common, callId: 'call-ap-2', args, effect: 'deny', rule: 'tools.cancel_order.action', reason: 'approval ap-2 was denied by lead', policyRevision: null, policyDigest: digest, approvalId: 'ap-2', detail: { code: 'approval.denied' } });
+    await writer.close();
+    await connection.close();
+    const granted = await explainJson('call-ap-1');
+    expect(granted.decision).toMatchObject({ effect: 'allow', rule: 'tools.cancel_order.action' });
+    expect(granted.agreement.agrees).toBe(true);
+    expect(granted.notes.some((n) => /^Approval ap-1 was granted \(event [0-9a-f-]+\)\.$/.test(n))).toBe(true);
+    const denied = await explainJson('call-ap-2');
+    expect(denied.decision).toMatchObject({ effect: 'deny', rule: 'tools.cancel_order.action', code: 'approval.denied' });
+    expect(denied.agreement).toEqual({ agrees: true, differences: [] });
   });
 
   it('exit 2: an unknown call id, and a digest no policy has', async () => {
