@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -9,12 +10,49 @@ import { parseGatewayConfig, startGateway, type RunningGateway } from '@tollgate
 import { LedgerWriter, connectLedger, type DecisionEventInput } from '@tollgate/ledger';
 import { canonicalDigest, sha256Hex } from '@tollgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../gateway/test/database.js';
-import { testLogger } from '../../gateway/test/fixtures.js';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
 import { DEMO_EXCHANGE } from './mcp-servers.js';
 
 const TOKEN = 'explain-desk';
+const ADMIN_URL = process.env['TOLLGATE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** A uniquely named database on the test server (trust auth), dropped by `drop()`. */
+interface TestDatabase {
+  readonly url: string;
+  query<R>(text: string): Promise<R[]>;
+  drop(): Promise<void>;
+}
+
+async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `tollgate_test_${randomBytes(6).toString('hex')}`;
+  const admin = await connectLedger({ databaseUrl: ADMIN_URL });
+  try {
+    await admin.execute(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.close();
+  }
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async query<R>(text: string) {
+      const c = await connectLedger({ databaseUrl: url.toString() });
+      try {
+        return (await c.execute(text)).rows as R[];
+      } finally {
+        await c.close();
+      }
+    },
+    async drop() {
+      const c = await connectLedger({ databaseUrl: ADMIN_URL });
+      try {
+        await c.execute(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.close();
+      }
+    },
+  };
+}
 const catalog = readFileSync(new URL('../../../policies/ccxt/catalog.json', import.meta.url), 'utf8');
 
 /** The policy the gateway enforces while the calls are made (committed as the first version). */
@@ -104,10 +142,11 @@ describe('tollgate explain', () => {
         policy: { dir: join(repo.root, 'policies') },
         ledger: { database_url: db.url, migrate: true, await_outcome: true, redact: [{ server: 'ccxt', tool: 'create_futures_market_order', pointers: ['/symbol'] }] },
         limits: { store: 'memory' },
+        log: { level: 'silent' },
       }),
       join(repo.root, 'gateway.json'),
     );
-    gateway = await startGateway(config, { logger: testLogger() });
+    gateway = await startGateway(config);
     client = new Client({ name: 'explain-test', version: '1' }, { capabilities: {} });
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
     const call = (name: string, args: Record<string, unknown>) => client.request({ method: 'tools/call', params: { name, arguments: args } }, CallToolResultSchema).catch((e: unknown) => e);
