@@ -115,3 +115,4 @@ export { TRACE_STEPS } from './explain/decision-trace.js';
 export type { DecisionTrace, TraceApproval, TraceCondition, TraceEvaluation, TraceLimit, TraceRule, TraceShadowMode, TraceStep, TraceStepName, TraceStepStatus, TraceVerdict } from './explain/decision-trace.js';
 export { plannedCounters, seedCounters } from './explain/counter-plan.js';
 export type { PlannedCounter } from './explain/counter-plan.js';
+export { handsOutSecrets } from './risk-classifier.js';

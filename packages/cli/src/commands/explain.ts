@@ -26,7 +26,7 @@ Exit status: 0 when the explanation was printed (whether or not the decisions ag
   ];
 
   static override args = {
-    callId: Args.string({ name: 'call_id', required: true, description: 'the call id of the decision (ledger column call_id; an agent sees it as decision_id)' }),
+    call_id: Args.string({ required: true, description: 'the call id of the decision (ledger column call_id; an agent sees it as decision_id)' }),
   };
 
   static override flags = {
@@ -42,7 +42,7 @@ Exit status: 0 when the explanation was printed (whether or not the decisions ag
     const { explainRecordedCall } = await import('../explain/recorded-call-explainer.js');
     const report = await explainRecordedCall({
       cwd: process.cwd(),
-      callId: args.callId,
+      callId: args.call_id,
       dataDir: flags['data-dir'],
       dir: flags.dir,
       bundlePath: flags['bundle-path'],
