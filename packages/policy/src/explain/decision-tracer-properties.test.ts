@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { ArgumentValidator } from '../argument-validator.js';
 import type { ApprovalState, Decision, ToolCall } from '../decision.js';
 import type { Condition, Limit, Policy, ToolRule } from '../generated/policy-types.js';
 import { MemoryLimitStore } from '../limit-store.js';
@@ -71,7 +72,10 @@ const policy: fc.Arbitrary<Policy> = fc
   .map((p) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as unknown as Policy);
 
 /** Input schemas for some tools: `amount` must be a number when present, so some calls are invalid. */
-const schemas = fc.subarray([...TOOLS, 'unlisted'], { maxLength: 2 }).map((tools) => new Map<string, object>(tools.map((t) => [t, { type: 'object', properties: { amount: { type: 'number' } } }])));
+const AMOUNT_SCHEMA = Object.freeze({ type: 'object', properties: { amount: { type: 'number' } } });
+const schemas = fc.subarray([...TOOLS, 'unlisted'], { maxLength: 2 }).map((tools) => new Map<string, object>(tools.map((t) => [t, AMOUNT_SCHEMA])));
+/** One validator for every policy, so the one schema is compiled once. */
+const validator = new ArgumentValidator();
 
 const approval: fc.Arbitrary<ApprovalState | undefined> = fc.oneof(
   fc.constant(undefined),
@@ -96,7 +100,7 @@ const timedCalls = fc.array(fc.tuple(toolCall, fc.integer({ min: 0, max: 3000 })
 const T0 = Date.parse('2026-05-01T00:00:00Z');
 
 function compile(p: Policy, inputSchemas: ReadonlyMap<string, object>): CompiledPolicy | undefined {
-  return tryCompilePolicy(p, { server: 'srv', inputSchemas, maxPatternInput: MAX_PATTERN_INPUT }).policy;
+  return tryCompilePolicy(p, { server: 'srv', inputSchemas, maxPatternInput: MAX_PATTERN_INPUT, validator }).policy;
 }
 
 function expectWellFormed(e: TraceEvaluation): void {
