@@ -51,14 +51,16 @@ const overrides = {
 };
 
 // Every other tool is classified from its MCP annotations, as Tollgate's classifier does for
-// this server's tools: destructive -> high, read-only -> low read, anything else -> medium write
-// (unknown effects are not assumed safe).
+// this server's tools: destructive -> high, read-only -> low read, not read-only in an open world
+// (acting on the outside world) -> high write, anything else -> medium write (unknown effects are
+// not assumed safe).
 function classify(tool) {
   const override = overrides[tool.name];
   if (override) return override;
   const a = tool.annotations ?? {};
   if (a.destructiveHint === true) return { level: 'high', category: 'destructive' };
   if (a.readOnlyHint === true) return { level: 'low', category: 'read' };
+  if (a.openWorldHint === true) return { level: 'high', category: 'write' };
   return { level: 'medium', category: 'write' };
 }
 

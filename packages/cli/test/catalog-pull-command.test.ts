@@ -97,6 +97,10 @@ describe('tollgate catalog pull', () => {
     const reviewed = parseCatalog(await readFile(new URL('../../../policies/everything/catalog.json', import.meta.url), 'utf8'), 'x').catalog!;
     expect(report.tools.map((t) => t.name)).toEqual(reviewed.tools.map((t) => t.name).sort());
     expect(report.tools.find((t) => t.name === 'echo')).toMatchObject({ level: 'low', category: 'read' });
+    // Classified afresh from the live server, every class agrees with the reviewed catalog's.
+    for (const t of report.tools) expect({ name: t.name, level: t.level, category: t.category }).toEqual({ name: t.name, ...reviewed.tools.find((r) => r.name === t.name)!.risk });
+    expect(report.tools.find((t) => t.name === 'get-env')).toMatchObject({ level: 'high', category: 'read' });
+    expect(report.tools.find((t) => t.name === 'gzip-file-as-resource')).toMatchObject({ level: 'high', category: 'write' });
   });
 
   it('a command that exits is an input error (exit 2) that quotes its stderr, and writes nothing', async () => {

@@ -5,7 +5,7 @@ import { simpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policyReviewWorkflow } from '../src/scaffold/policy-review-workflow.js';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
-import { DEMO_EXCHANGE_COMMAND, closedPortUrl, startHttpDemoExchange, type HttpDemoExchange } from './mcp-servers.js';
+import { DEMO_EXCHANGE_COMMAND, closedPortUrl, everythingCommand, startHttpDemoExchange, type HttpDemoExchange } from './mcp-servers.js';
 
 const FILES = (server: string) => [
   '.github/workflows/policy-review.yml',
@@ -83,6 +83,25 @@ describe('tollgate init', () => {
     expect(readme).toContain('tollgate keys generate --out tollgate-ci');
     expect(readme).toContain('TOLLGATE_SIGNING_KEY');
     expect(readme).toContain('policies/ccxt/policy.json');
+  });
+
+  it('--from-server server-everything: get-env (hands out the environment) and gzip-file-as-resource (acts on the open world) need approval', async () => {
+    const out = await runCli(['init', 'everything-repo', '--from-server', everythingCommand()], work.root);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/^ {2}high {6}read {9}get-env +-> needs approval$/m);
+    expect(out.stdout).toMatch(/^ {2}high {6}write {8}gzip-file-as-resource +-> needs approval$/m);
+    expect(out.stdout).toMatch(/^ {2}medium {4}write {8}toggle-simulated-logging +-> rate-limited$/m);
+    expect(out.stdout).toMatch(/^ {2}low {7}read {9}echo +-> allowed$/m);
+    const repo = join(work.root, 'everything-repo');
+    const policy = JSON.parse(await readFile(join(repo, 'policies/everything/policy.json'), 'utf8'));
+    expect(policy.tools['get-env']).toMatchObject({ action: 'approve' });
+    expect(policy.tools['get-sum']).toEqual({ description: 'low read: allowed.' });
+    const lint = await runCli(['lint'], repo);
+    expect(lint.stdout.trim().split('\n').at(-1)).toBe('0 errors, 0 warnings, 0 infos in 1 policy');
+    const test = await runCli(['test'], repo);
+    expect(test.code).toBe(0);
+    // 13 tools, one more case for each of the 3 approval tools, and the default-deny case.
+    expect(test.stdout.trim().split('\n').at(-1)).toBe('17 passed, 0 failed');
   });
 
   it('without a server: an example server with an empty catalog and a default-deny policy that lints and tests clean', async () => {

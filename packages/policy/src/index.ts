@@ -114,3 +114,9 @@ export { readInterceptPolicy, regexCompiles, splitInlineFlags } from './import/i
 export type { IgnoredKey, InterceptReadResult } from './import/intercept/intercept-policy-reader.js';
 export { counterScope, INTERCEPT_OPERATORS } from './import/intercept/intercept-policy.js';
 export type { InterceptCondition, InterceptOperator, InterceptPolicy, InterceptRule, InterceptSource, InterceptState, InterceptTool, InterceptWindow } from './import/intercept/intercept-policy.js';
+export { traceDecision } from './explain/decision-tracer.js';
+export { TRACE_STEPS } from './explain/decision-trace.js';
+export type { DecisionTrace, TraceApproval, TraceCondition, TraceEvaluation, TraceLimit, TraceRule, TraceShadowMode, TraceStep, TraceStepName, TraceStepStatus, TraceVerdict } from './explain/decision-trace.js';
+export { plannedCounters, seedCounters } from './explain/counter-plan.js';
+export type { PlannedCounter } from './explain/counter-plan.js';
+export { handsOutSecrets } from './risk-classifier.js';

@@ -507,6 +507,7 @@ class Evaluator implements CompiledPolicy {
     this.policy = parts.policy;
     this.rules = Object.freeze([...parts.rules]);
     this.#p = parts;
+    INTERNALS.set(this, { parts, checkArguments: (call, context) => this.checkArguments(call, context), shadowAllow: null });
     Object.freeze(this);
   }
 
@@ -767,6 +768,7 @@ class ShadowPolicy implements CompiledPolicy {
     this.rules = rules.rules;
     this.#rules = rules;
     this.#allow = allow;
+    INTERNALS.set(this, { ...INTERNALS.get(rules)!, shadowAllow: allow });
     Object.freeze(this);
   }
 
@@ -819,3 +821,25 @@ function matchAll(g: CompiledGate, call: ToolCall): typeof MATCH | typeof NO_MAT
 function round(n: number): number {
   return Math.round(n * 1e9) / 1e9;
 }
+
+/**
+ * What the decision tracer (`explain/decision-tracer.ts`) reads of a compiled policy: the very
+ * compiled conditions, limits and decisions `decide` runs, so that a trace cannot drift from
+ * the decision it explains. Internal to this package (not exported from its index).
+ */
+export interface CompiledInternals {
+  readonly parts: EvaluatorParts;
+  /** Step 2, exactly as `decide` runs it. */
+  readonly checkArguments: (call: ToolCall, context: DecideContext | undefined) => Decision | null;
+  /** For a policy in shadow mode (`"shadow": true`): its enforced decision; null otherwise. */
+  readonly shadowAllow: Decision | null;
+}
+
+const INTERNALS = new WeakMap<object, CompiledInternals>();
+
+/** The compiled parts behind a policy made by {@link compilePolicy}; undefined for any other object. */
+export function compiledInternals(policy: CompiledPolicy): CompiledInternals | undefined {
+  return INTERNALS.get(policy);
+}
+
+export type { CompiledGate, CompiledLimit, CompiledRequire, CompiledTool, EvaluatorParts };

@@ -13,7 +13,8 @@ export interface RiskClass {
 /**
  * The behaviour hints of an MCP tool (`tools/list` → `annotations`). They are hints from
  * the server, not guarantees, so the classifier lets them raise a tool's risk; only
- * `readOnlyHint` can make a tool count as a read, and never over a financial name.
+ * `readOnlyHint` can make a tool count as a read, and never over a financial name;
+ * `openWorldHint` on a tool that is not read-only raises it to at least high.
  */
 export interface ToolAnnotations {
   readonly title?: string;
@@ -26,6 +27,9 @@ export interface ToolAnnotations {
 /** What {@link classifyTool} needs to know about a tool. */
 export interface ClassifiableTool {
   readonly name: string;
+  /** The tool's own title and description (`tools/list`): read for tools that return secrets. */
+  readonly title?: string;
+  readonly description?: string;
   readonly annotations?: ToolAnnotations;
 }
 
@@ -117,6 +121,22 @@ function forms(word: string): string[] {
   return out;
 }
 
+// Words that name a secret wherever they appear in a tool's name (get_secret, list_credentials, dump_passwords).
+const SECRET_WORDS = new Set([
+  'secret', 'credential', 'password', 'passwd', 'passphrase', 'apikey', 'privatekey', 'keychain', 'keystore', 'mnemonic',
+  'cookie', 'getenv', 'printenv', 'environ', 'dotenv',
+]);
+// Words that name a secret only after one of these: access_token, api_key, ssh_key — not count_tokens or list_keys.
+const SECRET_TOKEN_QUALIFIERS = new Set(['access', 'auth', 'api', 'bearer', 'refresh', 'session', 'oauth', 'jwt', 'personal', 'id']);
+const SECRET_KEY_QUALIFIERS = new Set(['api', 'private', 'secret', 'ssh', 'signing', 'access', 'encryption', 'gpg', 'pgp']);
+// A description that says the tool hands secrets out: "Returns all environment variables", "Lists the stored API keys".
+const SECRET_PHRASE =
+  '(?:environment\\s+variables?|env(?:ironment)?\\s+vars?|secrets?|credentials?|passwords?|passphrases?|api[\\s_-]?keys?|private\\s+keys?|secret\\s+keys?|signing\\s+keys?|ssh\\s+keys?|(?:access|auth|authentication|bearer|refresh|session|oauth|api)\\s+tokens?|client\\s+secrets?|(?:\\.|dot)?env\\s+files?|session\\s+cookies?)';
+const HANDS_OUT = '(?:returns?|returning|lists?|listing|shows?|prints?|reveals?|exposes?|dumps?|reads?|retrieves?|gets?|fetch(?:es)?|outputs?|displays?|exports?|contains|includes)';
+// At most five words between the verb and the secret, within one sentence (no period, colon or newline between).
+const SECRET_DESCRIPTION = new RegExp(`\\b${HANDS_OUT}\\b(?:[ \\t,'"()/]+[\\w'-]+){0,5}?[ \\t,'"()/]+${SECRET_PHRASE}\\b`, 'gi');
+const NEGATION = /\b(?:not|never|no|without|nor|cannot)\b|n't\b/i;
+
 type WordClass = RiskCategory | 'financial-noun';
 
 function classifyWord(word: string): WordClass | undefined {
@@ -131,16 +151,52 @@ function classifyWord(word: string): WordClass | undefined {
   return undefined;
 }
 
-function riskClass(category: RiskCategory): RiskClass {
-  return { level: RISK_LEVEL_OF[category], category };
+function riskClass(category: RiskCategory, atLeast?: RiskLevel): RiskClass {
+  const level = RISK_LEVEL_OF[category];
+  return { level: atLeast !== undefined && RISK_LEVELS.indexOf(atLeast) < RISK_LEVELS.indexOf(level) ? atLeast : level, category };
 }
 
 /**
- * Classifies a tool's risk from its name and its MCP annotations, for `tollgate catalog
- * pull` and for lint (TG204). The rules, in order:
+ * Whether a tool hands out secrets — environment variables, credentials, passwords, keys,
+ * tokens: its name names one (`get-env`, `list_secrets`, `get_api_key`, `read_access_token`;
+ * not `count_tokens` or `list_keys`), or its title or description says it returns, lists,
+ * prints… one ("Returns all environment variables"), unless that is negated ("never returns
+ * credentials"). A description that only mentions a secret (a tool that *uses* an API key)
+ * does not count.
+ */
+export function handsOutSecrets(tool: ClassifiableTool): boolean {
+  const raw = splitToolName(tool.name);
+  const words = raw.map((w) => (w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w));
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const previous = i > 0 ? words[i - 1]! : '';
+    if (SECRET_WORDS.has(w)) return true;
+    if (w === 'token' && SECRET_TOKEN_QUALIFIERS.has(previous)) return true;
+    if (w === 'key' && SECRET_KEY_QUALIFIERS.has(previous)) return true;
+    // "env" names the process environment after a read verb (get-env, print_env, dump_env) or before
+    // "var(iable)s"; create_env, or list_envs of a package manager (named environments), are not secrets.
+    if ((w === 'env' || w === 'environment') && (words[i + 1] === 'var' || words[i + 1] === 'variable')) return true;
+    if (raw[i] === 'env' && i > 0 && (classifyWord(previous) === 'read' || previous === 'dump')) return true;
+  }
+  for (const text of [tool.title, tool.annotations?.title, tool.description]) {
+    if (typeof text !== 'string') continue;
+    for (const m of text.matchAll(SECRET_DESCRIPTION)) {
+      // The clause before the verb: "Does not return secrets", "never prints passwords".
+      const before = text.slice(0, m.index).split(/[.;:!?\n]/).at(-1)!.split(/\s+/).slice(-3).join(' ');
+      if (!NEGATION.test(before) && !NEGATION.test(m[0])) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Classifies a tool's risk from its name, its title and description, and every one of its MCP
+ * annotations, for `tollgate catalog pull` and for lint (TG204). Annotations are hints from the
+ * server, so they can raise a tool's risk but never lower it below what its name says. The
+ * category, in order:
  *
- * 1. A name that starts with a read verb (`fetch_order_history`, `get_balance`) is a read
- *    (low), unless `destructiveHint` is true.
+ * 1. A name that starts with a read verb (`fetch_order_history`, `get_balance`) is a read,
+ *    unless `destructiveHint` is true or `readOnlyHint` is false (`get_or_create_user`).
  * 2. Otherwise every word of the name and every annotation proposes a category, and the most
  *    severe wins (financial > destructive > execute > write > read):
  *    - financial verbs (withdraw, transfer, pay, buy, sell, trade, swap, …) → financial;
@@ -151,16 +207,28 @@ function riskClass(category: RiskCategory): RiskClass {
  *      `openWorldHint: true` → write; `readOnlyHint: true` → read.
  * 3. With no evidence at all, a tool is medium/write: unknown effects are not assumed safe.
  *
- * `idempotentHint` never changes the class: repeating a harmful call is still harmful.
+ * The level is the category's, raised to at least `high` for a tool that:
+ * - hands out secrets ({@link handsOutSecrets}: `get-env`, "Returns all environment
+ *   variables") — a read of credentials is as dangerous as a write;
+ * - acts on the outside world: `openWorldHint: true` and not `readOnlyHint: true` (sends mail,
+ *   posts, fetches any URL from inside the network) — its effects leave the system and cannot be
+ *   taken back. A read-only tool of an open world (`fetch_ohlcv` of an exchange) stays a read.
+ *
+ * `idempotentHint` never changes the class: repeating a harmful call is still harmful, and a
+ * harmless one is not made harmful by being repeatable.
  *
  * @example classifyTool({ name: 'withdraw_cryptocurrency' }) // { level: 'critical', category: 'financial' }
+ * @example classifyTool({ name: 'get-env', description: 'Returns all environment variables' }) // { level: 'high', category: 'read' }
  */
 export function classifyTool(tool: ClassifiableTool): RiskClass {
   const words = splitToolName(tool.name);
   const a = tool.annotations ?? {};
   const destructiveHint = a.destructiveHint === true;
   const classes = words.map(classifyWord);
-  if (classes[0] === 'read' && !destructiveHint) return riskClass('read');
+  const read = classes[0] === 'read' && !destructiveHint && a.readOnlyHint !== false;
+  const actsOnOpenWorld = a.openWorldHint === true && a.readOnlyHint !== true && !read;
+  const atLeast: RiskLevel | undefined = actsOnOpenWorld || handsOutSecrets(tool) ? 'high' : undefined;
+  if (read) return riskClass('read', atLeast);
   const found = new Set<RiskCategory>();
   const hasDestructiveVerb = classes.includes('destructive');
   for (const c of classes) {
@@ -174,8 +242,8 @@ export function classifyTool(tool: ClassifiableTool): RiskClass {
   if (destructiveHint) found.add('destructive');
   if (a.readOnlyHint === false || (a.readOnlyHint !== true && a.openWorldHint === true)) found.add('write');
   if (a.readOnlyHint === true) found.add('read');
-  for (const category of RISK_CATEGORIES) if (found.has(category)) return riskClass(category);
-  return riskClass('write');
+  for (const category of RISK_CATEGORIES) if (found.has(category)) return riskClass(category, atLeast);
+  return riskClass('write', atLeast);
 }
 
 /**
