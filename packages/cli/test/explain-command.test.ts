@@ -10,6 +10,7 @@ import { parseGatewayConfig, startGateway, type RunningGateway } from '@tollgate
 import { LedgerWriter, connectLedger, type DecisionEventInput } from '@tollgate/ledger';
 import { canonicalDigest, sha256Hex } from '@tollgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayServices } from '../src/gateway/gateway-runner.js';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
 import { DEMO_EXCHANGE } from './mcp-servers.js';
 
@@ -146,7 +147,7 @@ describe('tollgate explain', () => {
       }),
       join(repo.root, 'gateway.json'),
     );
-    gateway = await startGateway(config);
+    gateway = await startGateway(config, { services: gatewayServices(config) });
     client = new Client({ name: 'explain-test', version: '1' }, { capabilities: {} });
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
     const call = (name: string, args: Record<string, unknown>) => client.request({ method: 'tools/call', params: { name, arguments: args } }, CallToolResultSchema).catch((e: unknown) => e);

@@ -3,7 +3,7 @@ import { BundleError, canonicalDigest, parseBundle, parseSourceDocument, type Po
 import type { SimpleGit } from 'simple-git';
 import { CliError, ExitCode } from '../cli-error.js';
 import { CATALOG_FILE_NAME, POLICY_FILE_NAMES } from '../policy-files.js';
-import { readOnlyGit } from './git-environment.js';
+import { gitClient } from '@tollgate/gateway/git';
 import { compileServerPolicy, readServerPolicyText, type ServerPolicy, type ServerPolicyText } from './server-policy-loader.js';
 
 /** Where the bundle the gateway's Git source reads is committed, by default. */
@@ -127,8 +127,8 @@ export async function findPolicyByDigest(options: FindPolicyOptions): Promise<Fo
   let git: SimpleGit;
   let top: string;
   try {
-    top = (await readOnlyGit(root).revparse(['--show-toplevel'])).trim();
-    git = readOnlyGit(top);
+    top = (await gitClient(root).revparse(['--show-toplevel'])).trim();
+    git = gitClient(top);
   } catch {
     throw notFound(options, searched);
   }

@@ -133,9 +133,9 @@ describe('traceDecision on the CCXT policy of this repository', () => {
   });
 
   test('hidden by name: decided before the arguments are looked at', () => {
-    const trace = traceDecision(ccxt(), { tool: 'withdraw_cryptocurrency', args: { nonsense: true } }, { now: NOW });
+    const trace = traceDecision(ccxt(), { tool: 'set_trading_leverage', args: { nonsense: true } }, { now: NOW });
     expect(trace.enforced.verdict).toEqual({ effect: 'hidden', rule: 'hide', code: 'tool.hidden', step: 'hidden' });
-    expect(step(trace.enforced, 'hidden').detail).toBe('"withdraw_cryptocurrency" is named in "hide"');
+    expect(step(trace.enforced, 'hidden').detail).toBe('"set_trading_leverage" is named in "hide"');
     expect(step(trace.enforced, 'arguments').status).toBe('not_reached');
   });
 
