@@ -2,7 +2,7 @@ export { canonicalJson, canonicalDigest, sha256Hex } from './canonical-json.js';
 export { INPUT_SCHEMA_RULE } from './decision.js';
 export type { Agent, ApprovalLookup, ApprovalRequirement, ApprovalState, Decision, DecisionCode, Effect, LimitState, ShadowDecision, ToolCall } from './decision.js';
 export { ArgumentValidator, finiteCopy, nonFinitePaths } from './argument-validator.js';
-export type { ArgumentCheck } from './argument-validator.js';
+export type { ArgumentCheck, ArgumentIssue } from './argument-validator.js';
 export { DIAGNOSTIC_CODES, PolicyError, formatDiagnostic, hasErrors, sortDiagnostics } from './diagnostic.js';
 export type { Diagnostic, DiagnosticCode, Severity } from './diagnostic.js';
 export type * from './generated/policy-types.js';
