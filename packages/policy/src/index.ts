@@ -56,6 +56,8 @@ export type { ArgumentResolution, ArgumentStep, Catalog, CatalogParseResult, Cat
 export { classifyTool, RISK_CATEGORIES, RISK_LEVEL_OF, RISK_LEVELS, splitToolName, toolRisk } from './risk-classifier.js';
 export type { ClassifiableTool, RiskCategory, RiskClass, RiskLevel, ToolAnnotations } from './risk-classifier.js';
 export { lintPolicy } from './policy-linter.js';
+export { lintTestFile } from './test-file-linter.js';
+export type { TestFileLintOptions } from './test-file-linter.js';
 export type { LintOptions, LintResult } from './policy-linter.js';
 export { describeSchemaError, describeSchemaErrors } from './schema-error-description.js';
 export type { SchemaErrorDescription, SchemaErrorWording } from './schema-error-description.js';

@@ -6,6 +6,7 @@ import { DIAGNOSTIC_CODES, sortDiagnostics, type Diagnostic, type DiagnosticCode
 import type { Condition, Limit, Policy, ToolRule } from './generated/policy-types.js';
 import { jsonEqual, jsonType } from './json-value.js';
 import { parsePath } from './path-expression.js';
+import { closestName } from './name-suggestion.js';
 import { loadPolicy, type LoadedPolicy } from './policy-loader.js';
 import { compileRegex } from './regex-compiler.js';
 import { classifyTool, toolRisk, type RiskClass } from './risk-classifier.js';
@@ -522,7 +523,7 @@ class PolicyLinter {
         break;
       default: {
         message = i === 0 ? `tool "${tool}" has no argument "${String(segment)}" in ${this.#catalogName}` : `${path}: ${parent} has no property "${String(segment)}" in the input schema of "${tool}"`;
-        const suggestion = closest(String(segment), known);
+        const suggestion = closestName(String(segment), known);
         hint = suggestion
           ? `did you mean "${suggestion}"?`
           : known.length > 0
@@ -715,7 +716,7 @@ class PolicyLinter {
     if (!catalog) return;
     const names = catalog.tools.map((t) => t.name);
     const unknown = (name: string, pointer: string, at: 'key' | 'value', where: string): void => {
-      const suggestion = closest(name, names);
+      const suggestion = closestName(name, names);
       this.#report('TG200', pointer, `tool "${name}" in ${where} is not in ${this.#catalogName}`, {
         at,
         hint: suggestion ? `did you mean "${suggestion}"?` : `check the name, or refresh the catalog with \`tollgate catalog pull\`${catalog.server ? ` (server "${catalog.server}")` : ''}`,
@@ -890,32 +891,4 @@ function describeValue(value: unknown): string {
   const t = jsonType(value);
   if (t === 'number') return Number.isInteger(value) ? 'an integer' : 'a number';
   return t === 'other' ? 'not a JSON value' : ARTICLE[t];
-}
-
-/** The candidate closest to `name` by edit distance, when close enough to be a typo. */
-function closest(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
-  for (const c of candidates) {
-    if (Math.abs(c.length - name.length) >= bestDistance) continue;
-    const d = editDistance(name.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  if (a.length > 200 || b.length > 200) return Math.max(a.length, b.length);
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length]!;
 }
