@@ -97,7 +97,7 @@ describe('lintTestFile', () => {
       ['TG301', 'error', '/cases/2/call/tool', '"transfer_funds"'],
     ]);
     expect(r.diagnostics[0]!.message).toBe(
-      'case "typo" calls "get_stok", which is not in policies/shop/catalog.json: the gateway answers a call to a tool its server does not have as an unknown tool, without a decision, so the case tests a call that never happens',
+      'case "typo" calls "get_stok", which is not in policies/shop/catalog.json: the gateway answers such a call as an unknown tool, so the policy never decides it',
     );
     expect(r.diagnostics[0]!.hint).toMatch(/^did you mean "get_stock"\?/);
     expect(r.diagnostics[1]!.hint).toMatch(/^did you mean "place_order"\?/);

@@ -295,7 +295,7 @@ class TestFileLinter {
       this.#report(
         'TG301',
         `${at}/call/tool`,
-        `${said} calls "${call.tool}", which is not in ${this.#catalogName}: the gateway answers a call to a tool its server does not have as an unknown tool, without a decision, so the case tests a call that never happens`,
+        `${said} calls "${call.tool}", which is not in ${this.#catalogName}: the gateway answers such a call as an unknown tool, so the policy never decides it`,
         suggestion ? `did you mean "${suggestion}"? (${deliberate})` : deliberate,
       );
       return;
