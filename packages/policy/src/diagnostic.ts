@@ -41,6 +41,7 @@ export const DIAGNOSTIC_CODES = {
   TG110: { name: 'shadow-policy', severity: 'warning', summary: 'The policy is in shadow mode: it enforces nothing, every call is allowed and only recorded.' },
   TG111: { name: 'shadow-critical-tool', severity: 'warning', summary: 'A critical-risk tool\'s rule is in shadow mode, so its calls are let through by default "allow".' },
   TG112: { name: 'shadow-no-effect', severity: 'warning', summary: 'A "shadow" flag changes nothing: the policy is already in shadow, or the rule decides every call as the default does.' },
+  TG113: { name: 'impossible-approval', severity: 'error', summary: 'An approval rule can never be approved: its approvers list is empty, or it needs more than one approval from the agent\'s own user alone.' },
   TG200: { name: 'unknown-tool', severity: 'error', summary: 'The policy names a tool the server\'s catalog does not have.' },
   TG201: { name: 'unknown-argument', severity: 'error', summary: 'A path names an argument the tool\'s input schema does not have.' },
   TG202: { name: 'type-mismatch', severity: 'error', summary: 'An operator or operand does not fit the argument\'s JSON Schema type, so the condition can never hold.' },
