@@ -96,9 +96,11 @@ export type {
 export { generateSigningKey, keyIdOf, readPrivateKey, readPublicKey } from './bundle/signing-key.js';
 export type { GeneratedSigningKey, PublicSigningKey } from './bundle/signing-key.js';
 export { diffPolicySets, effectRank, UNLISTED_TOOL, widenedTools } from './diff/policy-diff.js';
-export type { DecisionSummary, FlipExample, PolicyDiffOptions, PolicySetDiff, PolicySetEntry, PrecedingCalls, ServerDiff, ToolChange, ToolDiff, WidenedTool } from './diff/policy-diff.js';
+export type { ApprovalFlip, DecisionSummary, FlipExample, PolicyDiffOptions, PolicySetDiff, PolicySetEntry, PrecedingCalls, ServerDiff, ToolChange, ToolDiff, WidenedTool } from './diff/policy-diff.js';
 export { conditionText, diffPolicyStructure } from './diff/structural-diff.js';
-export type { StructuralChange, StructuralChangeKind } from './diff/structural-diff.js';
+export type { StructuralChange, StructuralChangeKind, StructuralDiffOptions } from './diff/structural-diff.js';
+export { compareApprovals, DEFAULT_APPROVAL_TIMEOUT_MS } from './diff/approval-comparison.js';
+export type { ApprovalComparison, ApprovalField } from './diff/approval-comparison.js';
 export { generateExampleCalls, withAmounts } from './diff/example-call-generator.js';
 export type { ExampleCallInput, ExampleCalls, SequenceShape } from './diff/example-call-generator.js';
 export { sampleRegex } from './diff/regex-sampler.js';
