@@ -102,16 +102,24 @@ interface TestedPolicy {
   readonly catalogFile: string | undefined;
 }
 
+/** The policies test files are checked against, by absolute path; each compiled on first use, once. */
+type TestedPolicies = Map<string, () => TestedPolicy>;
+
+function once(make: () => TestedPolicy): () => TestedPolicy {
+  let made: TestedPolicy | undefined;
+  return () => (made ??= make());
+}
+
 function testedPolicy(file: FoundFile, text: string, catalog: { text: string; file: string } | undefined): TestedPolicy {
   const loaded = loadPolicy(text, file.path, { server: basename(dirname(file.absolutePath)) });
   const parsed = catalog ? parseCatalog(catalog.text, catalog.file) : undefined;
   return { file, policy: loaded.policy, unreadable: false, catalog: parsed?.catalog, catalogFile: parsed?.catalog ? catalog!.file : undefined };
 }
 
-async function lintOne(set: PolicyFileSet, tested: Map<string, TestedPolicy>): Promise<{ linted: LintedPolicy; diagnostics: Diagnostic[] }> {
+async function lintOne(set: PolicyFileSet, tested: TestedPolicies): Promise<{ linted: LintedPolicy; diagnostics: Diagnostic[] }> {
   const text = await readPolicyFile(set.policy);
   const catalog = set.catalog ? { text: await readPolicyFile(set.catalog), file: set.catalog.path } : undefined;
-  tested.set(set.policy.absolutePath, testedPolicy(set.policy, text, catalog));
+  tested.set(set.policy.absolutePath, once(() => testedPolicy(set.policy, text, catalog)));
   // The policy sources' own admission: what lint reports as an error is exactly what they refuse.
   const admitted = admitPolicy({ text, file: set.policy.path, ...(catalog ? { catalog } : {}), siblings: set.siblings.map((f) => f.path) }, { server: set.server });
   const unique = uniqueDiagnostics(admitted.diagnostics);
@@ -129,9 +137,9 @@ async function lintOne(set: PolicyFileSet, tested: Map<string, TestedPolicy>): P
 }
 
 /** The policy a test file names (or the one beside it), read and compiled once per run. */
-async function testedPolicyAt(absolutePath: string, cwd: string, tested: Map<string, TestedPolicy>): Promise<TestedPolicy> {
+async function testedPolicyAt(absolutePath: string, cwd: string, tested: TestedPolicies): Promise<TestedPolicy> {
   const known = tested.get(absolutePath);
-  if (known) return known;
+  if (known) return known();
   const file = foundFile(absolutePath, cwd);
   let entry: TestedPolicy;
   try {
@@ -143,15 +151,15 @@ async function testedPolicyAt(absolutePath: string, cwd: string, tested: Map<str
   } catch {
     entry = { file, policy: undefined, unreadable: true, catalog: undefined, catalogFile: undefined };
   }
-  tested.set(absolutePath, entry);
+  tested.set(absolutePath, () => entry);
   return entry;
 }
 
-function testPolicyProblem(testFile: FoundFile, at: { line: number; column: number }, message: string, hint?: string): Diagnostic {
-  return { code: 'TG300', severity: 'error', file: testFile.path, line: at.line, column: at.column, message, pointer: '/policy', ...(hint ? { hint } : {}) };
+function testPolicyProblem(testFile: FoundFile, at: { line: number; column: number; named: boolean }, message: string, hint?: string): Diagnostic {
+  return { code: 'TG300', severity: 'error', file: testFile.path, line: at.line, column: at.column, message, ...(at.named ? { pointer: '/policy' } : {}), ...(hint ? { hint } : {}) };
 }
 
-async function lintTest(testFile: FoundFile, cwd: string, tested: Map<string, TestedPolicy>, validator: ArgumentValidator): Promise<{ linted: LintedTestFile; diagnostics: Diagnostic[] }> {
+async function lintTest(testFile: FoundFile, cwd: string, tested: TestedPolicies, validator: ArgumentValidator): Promise<{ linted: LintedTestFile; diagnostics: Diagnostic[] }> {
   const parsed = parseTestFile(await readPolicyFile(testFile), testFile.path);
   const done = (diagnostics: readonly Diagnostic[], policy: TestedPolicy | undefined, failedAt: LintStage): { linted: LintedTestFile; diagnostics: Diagnostic[] } => {
     const unique = uniqueDiagnostics(diagnostics);
@@ -161,7 +169,8 @@ async function lintTest(testFile: FoundFile, cwd: string, tested: Map<string, Te
     };
   };
   if (!parsed.tests || !parsed.document) return done(parsed.diagnostics, undefined, parsed.document ? 'schema' : 'parse');
-  const at = parsed.document.positionOf('/policy');
+  // At the "policy" the file names, else at its start.
+  const at = { ...parsed.document.positionOf('/policy'), named: parsed.tests.policy !== undefined };
   const policyPath = await resolveTestPolicy(testFile, parsed.tests.policy);
   if (policyPath === undefined) {
     return done([testPolicyProblem(testFile, at, 'no policy to test: the file names none and there is no policy.json, policy.yaml or policy.yml beside it', 'add "policy": "<path to the policy, relative to this file>"')], undefined, null);
@@ -199,7 +208,7 @@ export async function lintPolicies(paths: readonly string[], options: DiscoverOp
   const files: LintedPolicy[] = [];
   const tests: LintedTestFile[] = [];
   const diagnostics: Diagnostic[] = [];
-  const tested = new Map<string, TestedPolicy>();
+  const tested: TestedPolicies = new Map();
   for (const set of found.policies) {
     const one = await lintOne(set, tested);
     files.push(one.linted);

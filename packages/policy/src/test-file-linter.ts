@@ -221,7 +221,8 @@ class TestFileLinter {
   /** TG303/TG304 for `expect.shadow`. */
   #checkShadow(said: string, tool: string, expected: Expected, pointer: string): void {
     const shadow = expected.shadow!;
-    const inShadow = this.#policy.policy.shadow === true || (this.#policy.policy.tools?.[tool]?.shadow === true && !this.#hideList.has(tool));
+    const tools = this.#policy.policy.tools ?? {};
+    const inShadow = this.#policy.policy.shadow === true || (Object.hasOwn(tools, tool) && tools[tool]?.shadow === true && !this.#hideList.has(tool));
     if (!inShadow) {
       this.#report('TG303', pointer, `${said} expects a shadow decision, but nothing in shadow mode decides a call to "${tool}": neither the policy nor tools.${tool} has "shadow": true${this.#hideList.has(tool) ? ` that it reaches (it is in hide)` : ''}`, 'remove "shadow", or put the rule to try in shadow mode');
       return;
