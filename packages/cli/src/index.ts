@@ -14,7 +14,7 @@ export {
 } from './policy-files.js';
 export type { DiscoverOptions, FoundFile, PolicyFiles, PolicyFileSet } from './policy-files.js';
 export { lintExitCode, lintPolicies, lintSummary, uniqueDiagnostics } from './lint-runner.js';
-export type { LintedPolicy, LintResult, LintStage } from './lint-runner.js';
+export type { LintedPolicy, LintedTestFile, LintResult, LintStage } from './lint-runner.js';
 export { runTestSuite, runTestSuiteWithSources, testExitCode } from './test-suite.js';
 export type { PolicyCoverage, TestFileReport, TestSuiteOptions, TestSuiteResult, TestSuiteRun, ThresholdVerdict } from './test-suite.js';
 export { isWatchedName, watchTestSuite } from './test-suite-watcher.js';

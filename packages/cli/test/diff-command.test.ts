@@ -176,6 +176,43 @@ describe('tollgate diff', () => {
     await repo.write('policies/pay/policy.json', payPolicy(1000, VAULT_DENIED));
   });
 
+  it('reports an approval made easier to get as a structural change and the tool as wider', async () => {
+    const approvals = await makeRepo(tree, 'approvals-repo');
+    const gated = (min: number, approvers?: string[]): object =>
+      payPolicy(1000, { send_payment: { action: 'approve', min_approvals: min, ...(approvers ? { approvers } : {}) } });
+    await approvals.write('policies/pay/catalog.json', CATALOG);
+    await approvals.write('policies/pay/policy.json', gated(2, ['risk']));
+    approvals.commit('two-person rule for payments');
+    await approvals.write('policies/pay/policy.json', gated(1));
+    const out = await runCli(['diff', 'HEAD', '--json', '--fail-on-widening', 'critical'], approvals.root);
+    expect(out.code).toBe(1);
+    const report = JSON.parse(out.stdout) as JsonReport;
+    expect(report.servers[0]!.changes.map((c) => c.text)).toEqual([
+      'tools.send_payment.approvers: ["risk"] → (any approver) (approval easier to get)',
+      'tools.send_payment.min_approvals: 2 → 1 (approval easier to get)',
+    ]);
+    const send = toolOf(report, 'send_payment');
+    expect(send).toMatchObject({ risk: 'critical', change: 'wider' });
+    expect(send.examples[0]).toMatchObject({
+      direction: 'wider',
+      base: { effect: 'approval_required', rule: 'tools.send_payment.action' },
+      head: { effect: 'approval_required', rule: 'tools.send_payment.action' },
+      approval: { fields: ['approvers', 'min_approvals'], base: { approvers: ['risk'], min_approvals: 2 }, head: { approvers: null, min_approvals: 1 } },
+    });
+    expect(report.widened).toEqual([{ server: 'pay', tool: 'send_payment', risk: 'critical', change: 'wider' }]);
+
+    const pretty = await runCli(['diff', 'HEAD'], approvals.root);
+    expect(pretty.stdout).toContain('send_payment  critical  WIDER');
+    expect(pretty.stdout).toMatch(/\+ \{[^\n]*\}: approval_required \(tools\.send_payment\.action\) → approval_required \(tools\.send_payment\.action\) \(approvers \["risk"\] → any approver, min_approvals 2 → 1\)\n/);
+
+    // The reverse makes approval harder: narrower, and no widening to fail on.
+    approvals.commit('any approver');
+    await approvals.write('policies/pay/policy.json', gated(3, ['risk']));
+    const back = await runCli(['diff', 'HEAD', '--json', '--fail-on-widening', 'low'], approvals.root);
+    expect(back.code).toBe(0);
+    expect(toolOf(JSON.parse(back.stdout) as JsonReport, 'send_payment').change).toBe('narrower');
+  });
+
   it('explains a missing default base and suggests refs (exit 2)', async () => {
     const out = await runCli(['diff'], repo.root);
     expect(out.code).toBe(2);

@@ -58,7 +58,7 @@ describe('tollgate init', () => {
 
     const lint = await runCli(['lint'], repo);
     expect(lint.code).toBe(0);
-    expect(lint.stdout.trim().split('\n').at(-1)).toBe('0 errors, 0 warnings, 0 infos in 1 policy');
+    expect(lint.stdout.trim().split('\n').at(-1)).toBe('0 errors, 0 warnings, 0 infos in 1 policy and 1 test file');
     const test = await runCli(['test'], repo);
     expect(test.code).toBe(0);
     // 19 tools, one more case for each of the 7 approval tools, and the default-deny case.

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
 import { sarifSchemaValidator } from './sarif-schema-validator.js';
-import { MALFORMED_POLICY, SCHEMA_INVALID_POLICY, SHOP_CATALOG, SHOP_POLICY } from './policy-fixtures.js';
+import { MALFORMED_POLICY, SCHEMA_INVALID_POLICY, SHOP_CATALOG, SHOP_POLICY, SHOP_TESTS_FULL } from './policy-fixtures.js';
 
 describe('tollgate lint', () => {
   let repo: TempTree;
@@ -181,5 +181,107 @@ describe('tollgate lint', () => {
     expect(unknown.stderr).toContain('Nonexistent flag: --frobnicate');
     const command = await runCli(['lnt'], repo.root);
     expect(command.code).toBe(2);
+  });
+});
+
+/** Test cases the gateway would never decide as they expect, one per finding. */
+const SHOP_TESTS_WRONG = {
+  cases: [
+    { name: 'typo', call: { tool: 'read_ordr', args: { id: '1' } }, expect: 'allow' },
+    { name: 'a string amount', call: { tool: 'refund', args: { amount: '500' } }, expect: { effect: 'deny', rule: 'tools.refund.deny_if[0]' } },
+    { name: 'passes for the wrong reason', call: { tool: 'refund', args: { mount: 500 } }, expect: 'deny' },
+    { name: 'valid, yet refused?', call: { tool: 'refund', args: { amount: 5 } }, expect: { effect: 'deny', rule: 'input_schema' } },
+    { name: 'no such rule', call: { tool: 'refund', args: { amount: 500 } }, expect: { effect: 'deny', rule: 'tools.refund.deny_if[1]' } },
+  ],
+};
+
+describe('tollgate lint on test files', () => {
+  let repo: TempTree;
+
+  beforeAll(async () => {
+    repo = await tempTree({
+      'clean/policies/shop/policy.json': SHOP_POLICY,
+      'clean/policies/shop/catalog.json': SHOP_CATALOG,
+      'clean/policies/shop/shop.test.json': SHOP_TESTS_FULL,
+      'wrong/policies/shop/policy.json': SHOP_POLICY,
+      'wrong/policies/shop/catalog.json': SHOP_CATALOG,
+      'wrong/policies/shop/wrong.test.json': SHOP_TESTS_WRONG,
+      'orphan/policies/shop/policy.json': SHOP_POLICY,
+      'orphan/policies/shop/orphan.test.json': { policy: '../nowhere/policy.json', cases: [] },
+      'malformed/policies/shop/policy.json': SHOP_POLICY,
+      'malformed/policies/shop/broken.test.json': '{ "cases": [ }',
+    });
+    await mkdir(join(repo.root, '.git'));
+  });
+  afterAll(() => repo.remove());
+
+  it('checks the test files it finds against the catalog, and says how many', async () => {
+    const out = await runCli(['lint', 'clean'], repo.root);
+    expect(out.code).toBe(0);
+    expect(out.stdout.trim()).toBe('0 errors, 0 warnings, 0 infos in 1 policy and 1 test file');
+  });
+
+  it('reports cases the gateway would decide otherwise at their file:line:col (pretty)', async () => {
+    const out = await runCli(['lint', 'wrong'], repo.root);
+    expect(out.code).toBe(1);
+    const file = 'wrong/policies/shop/wrong.test.json';
+    expect(out.stdout).toMatch(new RegExp(`^${file}:6:17 +error +TG301 +case "typo" calls "read_ordr", which is not in wrong/policies/shop/catalog.json`, 'm'));
+    expect(out.stdout).toMatch(/^ +hint: did you mean "read_order"\?/m);
+    expect(out.stdout).toMatch(new RegExp(`^${file}:18:21 +error +TG302 +case "a string amount": args\\.amount must be number, so the gateway refuses the call as invalid_arguments \\(rule input_schema\\) before any rule of the policy: the case expects rule "tools\\.refund\\.deny_if\\[0\\]" and can never pass$`, 'm'));
+    expect(out.stdout).toMatch(new RegExp(`^${file}:30:17 +error +TG302 +case "passes for the wrong reason": args\\.amount is required, .*: the case passes without reaching any rule of the policy$`, 'm'));
+    expect(out.stdout).toMatch(new RegExp(`^${file}:46:17 +error +TG303 +case "valid, yet refused\\?" expects the arguments to be refused`, 'm'));
+    expect(out.stdout).toMatch(new RegExp(`^${file}:59:17 +error +TG304 +case "no such rule" expects rule "tools\\.refund\\.deny_if\\[1\\]"`, 'm'));
+    expect(out.stdout.trim().split('\n').at(-1)).toBe('5 errors, 0 warnings, 0 infos in 1 policy and 1 test file');
+  });
+
+  it('--format json lists the test files with their policy and catalog', async () => {
+    const out = await runCli(['lint', 'wrong', '--format', 'json'], repo.root);
+    expect(out.code).toBe(1);
+    const doc = JSON.parse(out.stdout) as { tests: unknown[]; diagnostics: Array<{ code: string; file: string; line: number; column: number; pointer: string }> };
+    expect(doc.tests).toEqual([
+      { file: 'wrong/policies/shop/wrong.test.json', policy: 'wrong/policies/shop/policy.json', catalog: 'wrong/policies/shop/catalog.json', failedAt: null, errors: 5, warnings: 0, infos: 0 },
+    ]);
+    expect(doc.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.pointer}`)).toEqual([
+      '6:17 TG301 /cases/0/call/tool',
+      '18:21 TG302 /cases/1/call/args/amount',
+      '30:17 TG302 /cases/2/call/args',
+      '46:17 TG303 /cases/3/expect/rule',
+      '59:17 TG304 /cases/4/expect/rule',
+    ]);
+  });
+
+  it('--format github and --format sarif carry the test files\' findings', async () => {
+    const github = await runCli(['lint', 'wrong', '--format', 'github'], repo.root);
+    expect(github.code).toBe(1);
+    expect(github.stdout).toMatch(/^::error file=wrong\/policies\/shop\/wrong\.test\.json,line=18,col=21,title=TG302 test-invalid-arguments::/m);
+    const validate = await sarifSchemaValidator();
+    const sarif = await runCli(['lint', 'wrong', '--format', 'sarif'], repo.root);
+    const log = JSON.parse(sarif.stdout) as { runs: Array<{ tool: { driver: { rules: Array<{ id: string; name: string }> } }; results: Array<{ ruleId: string; ruleIndex: number; locations: Array<{ physicalLocation: { artifactLocation: { uri: string } } }> }> }> };
+    expect(validate(log)).toBe(true);
+    const run = log.runs[0]!;
+    expect(run.results.map((r) => r.ruleId)).toEqual(['TG301', 'TG302', 'TG302', 'TG303', 'TG304']);
+    for (const r of run.results) {
+      expect(run.tool.driver.rules[r.ruleIndex]!.id).toBe(r.ruleId);
+      expect(r.locations[0]!.physicalLocation.artifactLocation.uri).toBe('wrong/policies/shop/wrong.test.json');
+    }
+    expect(run.tool.driver.rules.find((r) => r.id === 'TG303')!.name).toBe('test-impossible-expectation');
+  });
+
+  it('the case lint says passes for the wrong reason does pass tollgate test', async () => {
+    const out = await runCli(['test', 'wrong', '--format', 'json'], repo.root);
+    const doc = JSON.parse(out.stdout) as { files: Array<{ cases: Array<{ name: string; passed: boolean }> }> };
+    expect(doc.files[0]!.cases.filter((c) => c.passed).map((c) => c.name)).toEqual(['passes for the wrong reason']);
+  });
+
+  it('reports a test file whose policy is missing (TG300), and exits 2 for a malformed one', async () => {
+    const orphan = await runCli(['lint', 'orphan', '--format', 'json'], repo.root);
+    expect(orphan.code).toBe(1);
+    const doc = JSON.parse(orphan.stdout) as { diagnostics: Array<{ code: string; file: string; message: string }> };
+    expect(doc.diagnostics.filter((d) => d.code === 'TG300')).toEqual([
+      expect.objectContaining({ file: 'orphan/policies/shop/orphan.test.json', message: 'its policy orphan/policies/nowhere/policy.json cannot be read' }),
+    ]);
+    const malformed = await runCli(['lint', 'malformed'], repo.root);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stdout).toMatch(/^malformed\/policies\/shop\/broken\.test\.json:1:\d+ +error +TG001/m);
   });
 });

@@ -57,6 +57,33 @@ describe('argument validator', () => {
   });
 });
 
+describe('argument issues, located', () => {
+  it('names the same problems as validate, each with a pointer into the arguments', () => {
+    const v = new ArgumentValidator();
+    const args = { exchange_id: 'ftx', tags: ['a', 2], 'a/b~c': true };
+    const check = v.validate(schema, args);
+    expect(check.valid).toBe(false);
+    const issues = v.explain(schema, args);
+    expect(issues.map((i) => i.message)).toEqual(check.valid ? [] : check.errors);
+    expect(issues).toEqual([
+      { path: 'args.amount', pointer: '', at: 'value', message: 'args.amount is required' },
+      { path: 'args.a/b~c', pointer: '/a~1b~0c', at: 'key', message: 'args.a/b~c is not an argument of this tool' },
+      { path: 'args.exchange_id', pointer: '/exchange_id', at: 'value', message: 'args.exchange_id must be one of "binance", "kraken"' },
+      { path: 'args.tags[1]', pointer: '/tags/1', at: 'value', message: 'args.tags[1] must be string' },
+    ]);
+    expect(v.explain(schema, { exchange_id: 'binance', amount: 1 })).toEqual([]);
+  });
+
+  it('locates non-finite numbers, and a schema that cannot be used', () => {
+    const v = new ArgumentValidator();
+    expect(v.explain({}, JSON.parse('{"legs": [{"qty": 1e999}]}'))).toEqual([{ path: 'args.legs[0].qty', pointer: '/legs/0/qty', at: 'value', message: 'args.legs[0].qty is not a finite number' }]);
+    const broken = v.explain({ type: 'object', properties: { a: { type: 'no-such-type' } } }, {});
+    expect(broken).toHaveLength(1);
+    expect(broken[0]).toMatchObject({ path: 'args', pointer: '' });
+    expect(broken[0]!.message).toMatch(/^the tool's input schema cannot be used/);
+  });
+});
+
 describe('non-finite numbers', () => {
   const amount = { type: 'object', properties: { price: { type: 'number' }, legs: { type: 'array' } } };
 

@@ -12,6 +12,22 @@ export type ArgumentCheck =
   | { readonly valid: true }
   | { readonly valid: false; readonly message: string; readonly errors: readonly string[]; readonly nonFinite?: readonly string[] };
 
+/**
+ * One problem with a call's arguments, located in them: what {@link ArgumentValidator.explain}
+ * returns, so that a tool pointing at the arguments as written (a test file's `args`) can put
+ * each problem where it is.
+ */
+export interface ArgumentIssue {
+  /** The argument's path, as the message names it: `args.amount`, `args.legs[2].qty`; `args` for the whole. */
+  readonly path: string;
+  /** JSON pointer of the value (or the key, see `at`) inside the arguments object; `''` for the whole. */
+  readonly pointer: string;
+  /** Point at the member's key (an argument the tool does not take) or at the value. */
+  readonly at: 'key' | 'value';
+  /** The problem in words, the same as in a decision's `errors`: `args.amount must be number`. */
+  readonly message: string;
+}
+
 type AjvInstance = { compile(schema: unknown): ValidateFunction };
 type AjvCtor = new (options: Record<string, unknown>) => AjvInstance;
 
@@ -51,6 +67,23 @@ export class ArgumentValidator {
     const errors = (fn.errors ?? []).map(describe);
     const shown = errors.slice(0, MAX_REPORTED).join('; ');
     return { valid: false, message: errors.length > MAX_REPORTED ? `${shown}; and ${errors.length - MAX_REPORTED} more` : shown, errors };
+  }
+
+  /**
+   * The problems {@link validate} finds, each located in the arguments (empty when they are
+   * valid): the same checks and words, for reports that point at where a problem is.
+   *
+   * @example
+   * new ArgumentValidator().explain(schema, { amount: '5' })
+   * // [{ path: 'args.amount', pointer: '/amount', at: 'value', message: 'args.amount must be number' }]
+   */
+  explain(schema: object, args: unknown): ArgumentIssue[] {
+    const nonFinite = nonFiniteLocations(args);
+    if (nonFinite.length > 0) return nonFinite.map(({ path, pointer }) => ({ path, pointer, at: 'value' as const, message: `${path} is not a finite number` }));
+    const fn = this.#compiled(schema);
+    if (fn instanceof Error) return [{ path: 'args', pointer: '', at: 'value', message: `the tool's input schema cannot be used, so no call is accepted: ${fn.message}` }];
+    if (fn(args ?? {})) return [];
+    return (fn.errors ?? []).map(locate);
   }
 
   #compiled(schema: object): ValidateFunction | Error {
@@ -94,26 +127,39 @@ const OPTIONS = Object.freeze({ allErrors: true, strict: false, coerceTypes: fal
  * Walks with its own stack, so a deeply nested value cannot overflow it.
  */
 export function nonFinitePaths(value: unknown): string[] {
-  const found: string[] = [];
-  if (typeof value === 'number') return Number.isFinite(value) ? found : ['args'];
+  return nonFiniteLocations(value).map((l) => l.path);
+}
+
+interface Location {
+  readonly path: string;
+  readonly pointer: string;
+}
+
+function nonFiniteLocations(value: unknown): Location[] {
+  const found: Location[] = [];
+  if (typeof value === 'number') return Number.isFinite(value) ? found : [{ path: 'args', pointer: '' }];
   if (value === null || typeof value !== 'object') return found;
-  const stack: Array<{ v: unknown; path: string }> = [{ v: value, path: 'args' }];
+  const stack: Array<{ v: unknown } & Location> = [{ v: value, path: 'args', pointer: '' }];
   while (stack.length > 0) {
-    const { v, path } = stack.pop()!;
+    const { v, path, pointer } = stack.pop()!;
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) push(stack, found, v[i], `${path}[${i}]`);
+      for (let i = v.length - 1; i >= 0; i--) push(stack, found, v[i], `${path}[${i}]`, `${pointer}/${i}`);
     } else {
       const keys = Object.keys(v as object);
-      for (let i = keys.length - 1; i >= 0; i--) push(stack, found, (v as Record<string, unknown>)[keys[i]!], `${path}.${keys[i]!}`);
+      for (let i = keys.length - 1; i >= 0; i--) push(stack, found, (v as Record<string, unknown>)[keys[i]!], `${path}.${keys[i]!}`, `${pointer}/${escapeToken(keys[i]!)}`);
     }
   }
   return found;
 }
 
-function push(stack: Array<{ v: unknown; path: string }>, found: string[], v: unknown, path: string): void {
+function push(stack: Array<{ v: unknown } & Location>, found: Location[], v: unknown, path: string, pointer: string): void {
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) found.push(path);
-  } else if (v !== null && typeof v === 'object') stack.push({ v, path });
+    if (!Number.isFinite(v)) found.push({ path, pointer });
+  } else if (v !== null && typeof v === 'object') stack.push({ v, path, pointer });
+}
+
+function escapeToken(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /**
@@ -131,8 +177,23 @@ export function finiteCopy(value: unknown): unknown {
   return out;
 }
 
+function pathOf(instancePath: string): string {
+  return instancePath === '' ? 'args' : `args${instancePath.split('/').slice(1).map((t) => (/^\d+$/.test(t) ? `[${t}]` : `.${t.replace(/~1/g, '/').replace(/~0/g, '~')}`)).join('')}`;
+}
+
+function locate(e: ErrorObject): ArgumentIssue {
+  const path = pathOf(e.instancePath);
+  const message = describe(e);
+  if (e.keyword === 'additionalProperties') {
+    const key = String((e.params as Record<string, unknown>).additionalProperty);
+    return { path: `${path}.${key}`, pointer: `${e.instancePath}/${escapeToken(key)}`, at: 'key', message };
+  }
+  if (e.keyword === 'required') return { path: `${path}.${String((e.params as Record<string, unknown>).missingProperty)}`, pointer: e.instancePath, at: 'value', message };
+  return { path, pointer: e.instancePath, at: 'value', message };
+}
+
 function describe(e: ErrorObject): string {
-  const path = e.instancePath === '' ? 'args' : `args${e.instancePath.split('/').slice(1).map((t) => (/^\d+$/.test(t) ? `[${t}]` : `.${t.replace(/~1/g, '/').replace(/~0/g, '~')}`)).join('')}`;
+  const path = pathOf(e.instancePath);
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'required':

@@ -330,9 +330,79 @@ describe('TG104 unreachable rules and unused fields', () => {
     expect(found(lint(policy({ get_balance: {} }, { hide: ['*'] })), 'TG104')).toEqual([]);
   });
 
+  it('approvers, timeout and min_approvals on a tool rule without action approve', () => {
+    const text = policy({
+      close_account: { approvers: ['ops'], timeout: '5m', min_approvals: 2, approve_if: [{ conditions: [{ path: 'args.account', op: 'eq', value: 'x' }] }] },
+      get_balance: { action: 'allow', min_approvals: 2 },
+      pay_invoice: { action: 'approve', approvers: ['finance'], timeout: '1h', min_approvals: 2 },
+    });
+    const diagnostics = lint(text);
+    expect(found(diagnostics, 'TG104')).toEqual([
+      finding('TG104', at(text, '"approvers"', 0)),
+      finding('TG104', at(text, '"timeout"', 0)),
+      finding('TG104', at(text, '"min_approvals"', 0)),
+      finding('TG104', at(text, '"min_approvals"', 1)),
+    ]);
+    const messages = diagnostics.filter((d) => d.code === 'TG104');
+    expect(messages[2]).toMatchObject({
+      message: 'tools.close_account.min_approvals is never used: on a tool rule, approvers, timeout and min_approvals only go with action "approve" (this tool has no action)',
+      hint: 'move it to the approve_if rule it is meant for, e.g. tools.close_account.approve_if[0].min_approvals',
+    });
+    expect(messages[3]).toMatchObject({
+      message: 'tools.get_balance.min_approvals is never used: on a tool rule, approvers, timeout and min_approvals only go with action "approve" (this tool\'s action is "allow")',
+      hint: 'add action "approve" to hold every call for approval, or remove min_approvals',
+    });
+  });
+
   it('points at keys in YAML', () => {
     const text = 'version: "1"\ndefault: deny\nhide: [get_balance]\ntools:\n  get_balance: {}\n  close_account:\n    action: deny\n    reason: No.\n    require:\n      - { path: args.account, op: exists }\n';
     expect(found(lint(text, {}, 'p.yaml'), 'TG104')).toEqual([finding('TG104', { line: 5, column: 3 }), finding('TG104', { line: 9, column: 5 })]);
+  });
+});
+
+describe('TG113 approvals no one can give', () => {
+  it('an empty approvers list, and more than one approval from the agent\'s user alone', () => {
+    const text = policy({
+      close_account: { action: 'approve', approvers: ['user'], min_approvals: 2 },
+      pay_invoice: {
+        approve_if: [
+          { id: 'nobody', conditions: [{ path: 'args.amount', op: 'gt', value: 10 }], approvers: [] },
+          { id: 'user-twice', conditions: [{ path: 'args.amount', op: 'gt', value: 5 }], approvers: ['user'], min_approvals: 3 },
+        ],
+      },
+    });
+    const diagnostics = lint(text);
+    // At the value of min_approvals, and of the empty list.
+    const value = (needle: string, key: string): { line: number; column: number } => {
+      const p = at(text, needle);
+      return { line: p.line, column: p.column + key.length };
+    };
+    expect(found(diagnostics, 'TG113')).toEqual([
+      finding('TG113', value('"min_approvals": 2', '"min_approvals": ')),
+      finding('TG113', value('"approvers": []', '"approvers": ')),
+      finding('TG113', value('"min_approvals": 3', '"min_approvals": ')),
+    ]);
+    const byRule = diagnostics.filter((d) => d.code === 'TG113').map((d) => d.message);
+    expect(byRule).toEqual([
+      'action "approve" of "close_account" can never be approved: it needs 2 distinct approvers, but "approvers" is ["user"], the agent\'s own user, who is one person',
+      'tools.pay_invoice.approve_if[0] can never be approved: "approvers" is empty, so no one may decide its requests and every call to "pay_invoice" it holds expires',
+      'tools.pay_invoice.approve_if[1] can never be approved: it needs 3 distinct approvers, but "approvers" is ["user"], the agent\'s own user, who is one person',
+    ]);
+  });
+
+  it('is silent where the policy alone cannot tell: groups may have many members', () => {
+    const text = policy({
+      close_account: { action: 'approve', approvers: ['risk-desk'], min_approvals: 2 },
+      pay_invoice: {
+        approve_if: [
+          { conditions: [{ path: 'args.amount', op: 'gt', value: 10 }], approvers: ['user', 'finance'], min_approvals: 2 },
+          { conditions: [{ path: 'args.amount', op: 'gt', value: 5 }], approvers: ['user'] },
+          { conditions: [{ path: 'args.amount', op: 'gt', value: 1 }], min_approvals: 4 },
+        ],
+      },
+    });
+    expect(found(lint(text), 'TG113')).toEqual([]);
+    expect(found(lint(text), 'TG104')).toEqual([]);
   });
 });
 

@@ -6,6 +6,7 @@ import { DIAGNOSTIC_CODES, sortDiagnostics, type Diagnostic, type DiagnosticCode
 import type { Condition, Limit, Policy, ToolRule } from './generated/policy-types.js';
 import { jsonEqual, jsonType } from './json-value.js';
 import { parsePath } from './path-expression.js';
+import { closestName } from './name-suggestion.js';
 import { loadPolicy, type LoadedPolicy } from './policy-loader.js';
 import { compileRegex } from './regex-compiler.js';
 import { classifyTool, toolRisk, type RiskClass } from './risk-classifier.js';
@@ -41,7 +42,7 @@ const DEFAULT_REGEX_TIMEOUT_MS = 5000;
  * {@link loadPolicy}, then, on a schema-valid policy, the semantic checks of DESIGN §3,
  * each with a stable code (see `docs/lint-rules.md`):
  * TG101 ReDoS-prone regex, TG104 unreachable rule or unused field, TG105 shadowed rule,
- * TG106 empty in/not_in list, TG200 unknown tool, TG201 unknown argument, TG202
+ * TG106 empty in/not_in list, TG113 an approval no one can give, TG200 unknown tool, TG201 unknown argument, TG202
  * operator/type mismatch, TG203/TG207 deny_if/approve_if condition bypassable by omitting an
  * optional argument, TG204 unguarded critical tool, TG205 no catalog, TG110–TG112 shadow mode.
  * Pure (no I/O), and it never throws: every problem is a diagnostic.
@@ -185,6 +186,10 @@ interface ToolView {
 }
 
 const ARRAY_SECTIONS = ['require', 'deny_if', 'approve_if', 'limits'] as const;
+/** What a tool rule says about its approvals; only `action: "approve"` reads them. */
+const APPROVAL_FIELDS = ['approvers', 'timeout', 'min_approvals'] as const;
+/** The approver that stands for the agent's own user, who approves in-band (DESIGN §5). */
+const USER_APPROVER = 'user';
 
 class PolicyLinter {
   readonly diagnostics: Diagnostic[] = [];
@@ -224,6 +229,7 @@ class PolicyLinter {
       ['checking the catalog', () => this.#checkCatalog()],
       ['checking critical tools', () => this.#checkCriticalTools()],
       ['checking shadow mode', () => this.#checkShadow()],
+      ['checking approvals', () => this.#views.forEach((v) => this.#checkApprovals(v))],
     ];
     for (const [what, check] of checks) {
       if (this.diagnostics.length >= this.#limit) break;
@@ -401,6 +407,44 @@ class PolicyLinter {
     }
   }
 
+  // TG104: approvers/timeout/min_approvals on a tool rule without action "approve"; TG113: approvals no one can give.
+  #checkApprovals(v: ToolView): void {
+    const { name, rule } = v;
+    const fields = APPROVAL_FIELDS.filter((f) => rule[f] !== undefined);
+    if (rule.action !== 'approve') {
+      // A hidden tool's rule never runs at all; #checkHide says so once.
+      if (v.hiddenByList) return;
+      const hasApproveIf = (rule.approve_if ?? []).length > 0;
+      for (const field of fields) {
+        const first = hasApproveIf ? `tools.${name}.approve_if[0].${field}` : undefined;
+        this.#report('TG104', pointerOf('tools', name, field), `tools.${name}.${field} is never used: on a tool rule, approvers, timeout and min_approvals only go with action "approve"${rule.action ? ` (this tool's action is "${rule.action}")` : ' (this tool has no action)'}`, {
+          at: 'key',
+          hint: first ? `move it to the approve_if rule it is meant for, e.g. ${first}` : `add action "approve" to hold every call for approval, or remove ${field}`,
+        });
+      }
+    } else {
+      this.#checkApprovalRequirement(name, pointerOf('tools', name), `action "approve" of "${name}"`, rule);
+    }
+    (rule.approve_if ?? []).forEach((r, j) => this.#checkApprovalRequirement(name, pointerOf('tools', name, 'approve_if', j), `tools.${name}.approve_if[${j}]`, r));
+  }
+
+  #checkApprovalRequirement(tool: string, pointer: string, what: string, r: { approvers?: string[]; min_approvals?: number }): void {
+    const approvers = r.approvers;
+    if (approvers === undefined) return;
+    if (approvers.length === 0) {
+      this.#report('TG113', `${pointer}/approvers`, `${what} can never be approved: "approvers" is empty, so no one may decide its requests and every call to "${tool}" it holds expires`, {
+        hint: 'name the approver ids or groups who may approve, or remove "approvers" to let any configured approver decide',
+      });
+      return;
+    }
+    const min = r.min_approvals ?? 1;
+    if (min > 1 && approvers.length === 1 && approvers[0] === USER_APPROVER) {
+      this.#report('TG113', `${pointer}/min_approvals`, `${what} can never be approved: it needs ${min} distinct approvers, but "approvers" is ["user"], the agent's own user, who is one person`, {
+        hint: 'add the approver ids or groups who make up the other approvals (e.g. ["user", "risk-desk"]), or set min_approvals to 1',
+      });
+    }
+  }
+
   // TG105: a rule whose conditions include all of an earlier rule's can never be the first to match.
   #checkShadowing(v: ToolView): void {
     if (!v.checksRun) return;
@@ -522,7 +566,7 @@ class PolicyLinter {
         break;
       default: {
         message = i === 0 ? `tool "${tool}" has no argument "${String(segment)}" in ${this.#catalogName}` : `${path}: ${parent} has no property "${String(segment)}" in the input schema of "${tool}"`;
-        const suggestion = closest(String(segment), known);
+        const suggestion = closestName(String(segment), known);
         hint = suggestion
           ? `did you mean "${suggestion}"?`
           : known.length > 0
@@ -715,7 +759,7 @@ class PolicyLinter {
     if (!catalog) return;
     const names = catalog.tools.map((t) => t.name);
     const unknown = (name: string, pointer: string, at: 'key' | 'value', where: string): void => {
-      const suggestion = closest(name, names);
+      const suggestion = closestName(name, names);
       this.#report('TG200', pointer, `tool "${name}" in ${where} is not in ${this.#catalogName}`, {
         at,
         hint: suggestion ? `did you mean "${suggestion}"?` : `check the name, or refresh the catalog with \`tollgate catalog pull\`${catalog.server ? ` (server "${catalog.server}")` : ''}`,
@@ -890,32 +934,4 @@ function describeValue(value: unknown): string {
   const t = jsonType(value);
   if (t === 'number') return Number.isInteger(value) ? 'an integer' : 'a number';
   return t === 'other' ? 'not a JSON value' : ARTICLE[t];
-}
-
-/** The candidate closest to `name` by edit distance, when close enough to be a typo. */
-function closest(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
-  for (const c of candidates) {
-    if (Math.abs(c.length - name.length) >= bestDistance) continue;
-    const d = editDistance(name.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  if (a.length > 200 || b.length > 200) return Math.max(a.length, b.length);
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length]!;
 }

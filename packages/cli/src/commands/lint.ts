@@ -11,7 +11,7 @@ import { LINT_FORMATS } from '../report-formats.js';
 export default class Lint extends TollgateCommand {
   static override summary = 'Check policies for schema errors and for risky, dead or bypassable rules.';
 
-  static override description = `Reads each policy (policies/<server>/policy.json|yaml) and the catalog.json beside it, and reports every finding with a stable code (TGxxx) and file:line:col.
+  static override description = `Reads each policy (policies/<server>/policy.json|yaml) and the catalog.json beside it, then each test file (*.test.json) against the policy it tests and that catalog, and reports every finding with a stable code (TGxxx) and file:line:col.
 
 PATHS may be a policy repository, a policies/ directory, a policies/<server>/ directory, or policy files; the default is policies/.
 

@@ -1,4 +1,4 @@
-import type { FlipKind, PrecedingCalls, ToolCall, ToolChange } from '@tollgate/policy';
+import type { ApprovalFlip, ApprovalRequirement, FlipKind, PrecedingCalls, ToolCall, ToolChange } from '@tollgate/policy';
 
 const EXAMPLE_AGENT = 'test-agent';
 const EXAMPLE_SESSION = 'test-session';
@@ -43,6 +43,28 @@ export function formatCall(call: ToolCall, options: { withTool?: boolean; agent?
 /** A decision in a few words: `deny (tools.x.limits[0])`, `allow`. */
 export function formatDecision(d: { effect: string; rule: string | null }): string {
   return d.rule === null ? d.effect : `${d.effect} (${d.rule})`;
+}
+
+function approvalPart(field: ApprovalFlip['fields'][number], r: ApprovalRequirement): string {
+  if (field === 'min_approvals') return String(r.min_approvals);
+  if (field === 'approvers') return r.approvers === null ? 'any approver' : JSON.stringify(r.approvers);
+  return r.timeout_ms === null ? 'gateway default' : formatDuration(r.timeout_ms);
+}
+
+function formatDuration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * What made a held call's approval easier or harder to get, for an example whose effect is
+ * `approval_required` on both sides: `min_approvals 2 → 1, approvers ["risk"] → any approver`.
+ */
+export function formatApprovalFlip(approval: ApprovalFlip | undefined): string {
+  if (!approval) return '';
+  return approval.fields.map((f) => `${f} ${approvalPart(f, approval.base)} → ${approvalPart(f, approval.head)}`).join(', ');
 }
 
 /** The calls before a limit probe's example: `after 5 identical calls, 60s apart, alternating agents`. */

@@ -40,6 +40,21 @@ describe('renderDiffMarkdown', () => {
     expect(text).not.toContain('<script>');
   });
 
+  it('says what made a held call\'s approval easier to get', () => {
+    const t = tool(1, 'wider', 'critical');
+    const held = { effect: 'approval_required' as const, rule: 'tools.tool_1.action', reason: 'r' };
+    const example = {
+      ...t.examples[0]!,
+      base: held,
+      head: held,
+      approval: { fields: ['approvers', 'timeout', 'min_approvals'] as const, base: { approvers: ['risk'], timeout_ms: null, min_approvals: 2 }, head: { approvers: null, timeout_ms: 3_600_000, min_approvals: 1 } },
+    };
+    const text = renderDiffMarkdown(report([{ ...t, examples: [example] }]));
+    expect(text).toContain(
+      '| <code>approval_required (tools.tool_1.action)</code> | <code>approval_required (tools.tool_1.action)</code> <code>approvers ["risk"] → any approver, timeout gateway default → 1h, min_approvals 2 → 1</code> |',
+    );
+  });
+
   it('stays within GitHub\'s comment limit, most severe tools first', () => {
     const tools = Array.from({ length: 3000 }, (_, i) => tool(i, i % 3 === 0 ? 'wider' : 'narrower', i % 3 === 0 ? 'critical' : 'low'));
     const text = renderDiffMarkdown(report(tools));

@@ -1,5 +1,5 @@
 import { FLIP_KINDS } from '@tollgate/policy';
-import { CHANGE_LABELS, FLIP_LABELS, formatCall, formatDecision, formatPreceded, shortCommit } from './diff-call-format.js';
+import { CHANGE_LABELS, FLIP_LABELS, formatApprovalFlip, formatCall, formatDecision, formatPreceded, shortCommit } from './diff-call-format.js';
 import { DIFF_COMMENT_MARKER } from '../scaffold/policy-review-workflow.js';
 import { diffSummaryLine } from './diff-pretty-renderer.js';
 import type { DiffReport, DiffSide } from './diff-runner.js';
@@ -82,7 +82,8 @@ export function renderDiffMarkdown(report: DiffReport): string {
       block.push('| | Call | Base | Head |', '|---|---|---|---|');
       for (const ex of tool.examples) {
         const preceded = ex.preceded_by ? ` ${formatPreceded(ex.preceded_by)}` : '';
-        block.push(`| ${ex.direction === 'wider' ? '➕' : '➖'} | ${code(formatCall(ex.call))}${preceded} | ${code(formatDecision(ex.base))} | ${code(formatDecision(ex.head))} |`);
+        const approval = ex.approval ? ` ${code(formatApprovalFlip(ex.approval))}` : '';
+        block.push(`| ${ex.direction === 'wider' ? '➕' : '➖'} | ${code(formatCall(ex.call))}${preceded} | ${code(formatDecision(ex.base))} | ${code(formatDecision(ex.head))}${approval} |`);
       }
       block.push('', '</details>', '');
       if (fits(block)) out.push(...block);

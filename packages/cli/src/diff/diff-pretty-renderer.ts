@@ -1,6 +1,6 @@
 import { FLIP_KINDS } from '@tollgate/policy';
 import { terminalStyle } from '../render/terminal-style.js';
-import { CHANGE_LABELS, FLIP_LABELS, formatCall, formatDecision, formatPreceded, shortCommit } from './diff-call-format.js';
+import { CHANGE_LABELS, FLIP_LABELS, formatApprovalFlip, formatCall, formatDecision, formatPreceded, shortCommit } from './diff-call-format.js';
 import type { DiffReport, DiffSide } from './diff-runner.js';
 
 function sideName(s: DiffSide): string {
@@ -39,7 +39,8 @@ export function renderDiffPretty(report: DiffReport, options: { colour: boolean 
       for (const ex of tool.examples) {
         const sign = ex.direction === 'wider' ? c('red', '+') : c('green', '-');
         const before = ex.preceded_by ? ` ${c('dim', `(${formatPreceded(ex.preceded_by)})`)}` : '';
-        lines.push(`    ${sign} ${formatCall(ex.call, { withTool: false })}${before}: ${formatDecision(ex.base)} → ${formatDecision(ex.head)}`);
+        const approval = ex.approval ? ` ${c('dim', `(${formatApprovalFlip(ex.approval)})`)}` : '';
+        lines.push(`    ${sign} ${formatCall(ex.call, { withTool: false })}${before}: ${formatDecision(ex.base)} → ${formatDecision(ex.head)}${approval}`);
       }
     }
     const same = server.tools.length - changed.length;

@@ -17,7 +17,7 @@ function diagnostic(overrides: Partial<Diagnostic>): Diagnostic {
 
 function lintResult(diagnostics: Diagnostic[]): LintResult {
   const count = (s: string): number => diagnostics.filter((d) => d.severity === s).length;
-  return { files: [], diagnostics, errors: count('error'), warnings: count('warning'), infos: count('info') };
+  return { files: [], tests: [], diagnostics, errors: count('error'), warnings: count('warning'), infos: count('info') };
 }
 
 function failingCase(name: string): TestCaseResult {

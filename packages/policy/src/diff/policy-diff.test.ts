@@ -136,6 +136,65 @@ describe('diffPolicySets', () => {
     expect(t.examples[0]).toMatchObject({ base: { effect: 'approval_required' }, head: { effect: 'allow' } });
   });
 
+  it('reports an approval made easier to get as wider, for the rule that asks, with both requirements', () => {
+    const approve = (extra: Record<string, unknown>): Policy => policy({ delete_account: { action: 'approve', ...extra }, get_balance: {} });
+    const base = approve({ approvers: ['risk'], min_approvals: 2, timeout: '10m' });
+    const diff = diffPolicySets(set(base), set(approve({ approvers: ['risk'], min_approvals: 1, timeout: '10m' })));
+    const t = tool(diff, 'delete_account');
+    expect(t).toMatchObject({ change: 'wider', risk: 'high', narrower: 0 });
+    expect(t.checked).toBeGreaterThan(0);
+    expect(t.wider).toBe(t.checked); // every call is held by the action, more easily now
+    const ex = t.examples[0]!;
+    expect(ex).toMatchObject({
+      direction: 'wider',
+      base: { effect: 'approval_required', rule: 'tools.delete_account.action' },
+      head: { effect: 'approval_required', rule: 'tools.delete_account.action' },
+      approval: { fields: ['min_approvals'], base: { approvers: ['risk'], timeout_ms: 600_000, min_approvals: 2 }, head: { min_approvals: 1 } },
+    });
+    // The example is a real decision of each policy.
+    expect(compilePolicy(base).decide(ex.call).approval?.min_approvals).toBe(2);
+    expect(diff.servers[0]!.changes).toEqual([expect.objectContaining({ kind: 'tool.changed', place: 'tools.delete_account.min_approvals', approval: 'wider' })]);
+    expect(widenedTools(diff, 'high')).toEqual([{ server: 'pay', tool: 'delete_account', risk: 'high', change: 'wider' }]);
+    expect(tool(diff, 'get_balance').change).toBe('unchanged');
+
+    // Wider approvers (the list removed: any approver) and a longer timeout widen too.
+    const anyone = tool(diffPolicySets(set(base), set(approve({ min_approvals: 2, timeout: '1h' }))), 'delete_account');
+    expect(anyone.change).toBe('wider');
+    expect(anyone.examples[0]!.approval!.fields).toEqual(['approvers', 'timeout']);
+    // And the reverse narrows.
+    const harder = tool(diffPolicySets(set(approve({ min_approvals: 1 })), set(approve({ approvers: ['risk'], min_approvals: 3, timeout: '2m' }))), 'delete_account');
+    expect(harder.change).toBe('narrower');
+    expect(harder.examples[0]).toMatchObject({ direction: 'narrower', approval: { fields: ['approvers', 'timeout', 'min_approvals'] } });
+  });
+
+  it('reports approvers swapped on an approve_if rule as both, and leaves an unchanged requirement alone', () => {
+    const gate = (approvers: string[] | undefined, reason?: string): Policy =>
+      policy({
+        send_payment: {
+          approve_if: [{ id: 'large', conditions: [{ path: 'args.amount', op: 'gt', value: 500 }], ...(approvers ? { approvers } : {}), ...(reason ? { reason } : {}) }],
+        },
+      });
+    const t = tool(diffPolicySets(set(gate(['risk', 'ops'])), set(gate(['risk', 'desk']))), 'send_payment');
+    expect(t.change).toBe('both');
+    const wider = t.examples.find((e) => e.direction === 'wider')!;
+    const narrower = t.examples.find((e) => e.direction === 'narrower')!;
+    expect(wider).toMatchObject({ base: { rule: 'large' }, head: { rule: 'large' }, approval: { fields: ['approvers'] } });
+    expect(wider.call.args?.['amount']).toBeGreaterThan(500);
+    expect(narrower.approval!.fields).toEqual(['approvers']);
+    // Only the reason changed: no flip, one structural change.
+    const reworded = diffPolicySets(set(gate(['risk'])), set(gate(['risk'], 'needs the risk desk')));
+    expect(tool(reworded, 'send_payment').change).toBe('unchanged');
+    expect(reworded.servers[0]!.changes.map((c) => c.text)).toEqual(['large: reason changed']);
+  });
+
+  it('compares a rule without timeout as the gateway default, which the caller may set', () => {
+    const base = policy({ delete_account: { action: 'approve', timeout: '5m' } });
+    const head = policy({ delete_account: { action: 'approve' } });
+    expect(tool(diffPolicySets(set(base), set(head)), 'delete_account').change).toBe('wider');
+    expect(tool(diffPolicySets(set(base), set(head), { defaultApprovalTimeoutMs: 60_000 }), 'delete_account').change).toBe('narrower');
+    expect(tool(diffPolicySets(set(base), set(head), { defaultApprovalTimeoutMs: 300_000 }), 'delete_account').change).toBe('unchanged');
+  });
+
   it('probes rate limits with repeated calls', () => {
     const base = policy({ get_balance: { rate_limit: { max: 5, window: 'minute' } } });
     const head = policy({ get_balance: { rate_limit: { max: 10, window: 'minute' } } });

@@ -1,11 +1,12 @@
 import type { Catalog, CatalogTool } from '../catalog.js';
 import { findCatalogTool } from '../catalog.js';
-import type { Decision, Effect, ToolCall } from '../decision.js';
+import type { ApprovalRequirement, Decision, Effect, ToolCall } from '../decision.js';
 import { MemoryLimitStore } from '../limit-store.js';
 import type { CompiledPolicy } from '../policy-compiler.js';
 import { RISK_LEVELS, toolRisk, type RiskCategory, type RiskLevel } from '../risk-classifier.js';
 import { TEST_EPOCH } from '../test-runner.js';
 import { generateExampleCalls, SECOND_AGENT, SECOND_SESSION, withAmounts, type SequenceShape } from './example-call-generator.js';
+import { compareApprovals, DEFAULT_APPROVAL_TIMEOUT_MS, type ApprovalField } from './approval-comparison.js';
 import { diffPolicyStructure, type StructuralChange } from './structural-diff.js';
 
 /** One server's policy on one side of a diff, with the catalog beside it when there is one. */
@@ -28,6 +29,11 @@ export interface PolicyDiffOptions {
    * left out (the CLI passes the gateway's own validator); without it every candidate counts.
    */
   readonly admits?: (tool: CatalogTool, args: Readonly<Record<string, unknown>>) => boolean;
+  /**
+   * What an approval rule without `timeout` is compared as (default 10 minutes, the gateway's
+   * default `approvals.timeout`): set it to the gateway's configured value when that differs.
+   */
+  readonly defaultApprovalTimeoutMs?: number;
 }
 
 /** How a tool's decisions moved: `wider` (some call is allowed more), `narrower`, `both`, or `unchanged`. */
@@ -50,6 +56,14 @@ export interface PrecedingCalls {
   readonly alternating: 'agent' | 'session' | null;
 }
 
+/** How the approval a call needs changed, when both policies hold it for approval. */
+export interface ApprovalFlip {
+  /** What made the approval easier to get (for a `wider` flip) or harder (for a `narrower` one). */
+  readonly fields: readonly ApprovalField[];
+  readonly base: ApprovalRequirement;
+  readonly head: ApprovalRequirement;
+}
+
 /** A call decided differently by the two policies: proof that a tool got wider or narrower. */
 export interface FlipExample {
   readonly direction: 'wider' | 'narrower';
@@ -58,6 +72,12 @@ export interface FlipExample {
   readonly head: DecisionSummary;
   /** For a limit probe: the identical calls made before this one in the same window. */
   readonly preceded_by?: PrecedingCalls;
+  /**
+   * For a call both policies hold for approval (`approval_required` on both sides): the
+   * requirements, and the fields (`min_approvals`, `approvers`, `timeout`) that made approval
+   * easier or harder to get. Absent for a flip of the effect.
+   */
+  readonly approval?: ApprovalFlip;
 }
 
 /** The semantic comparison of one tool. */
@@ -123,8 +143,11 @@ function noPolicy(server: string): Decision {
  * are decided under both policies, each with a fresh in-memory limit store at a fixed time
  * ({@link TEST_EPOCH}); limit probes repeat an admitted call past each policy's max. A call
  * whose effect ranks higher under head ({@link effectRank}) is a `wider` flip; lower, a
- * `narrower` one. Examples are real decisions, the most boundary ones first. A server on one
- * side only is compared with "no policy" (every call denied). Approvals are not granted.
+ * `narrower` one. A call both policies hold for approval whose approval got easier to get
+ * (fewer `min_approvals`, more approvers, a longer `timeout`: {@link compareApprovals}) is a
+ * `wider` flip too, harder a `narrower` one (a call can be both). Examples are real decisions,
+ * the most boundary ones first. A server on one side only is compared with "no policy" (every
+ * call denied). Approvals are not granted.
  *
  * @example
  * const diff = diffPolicySets([{ server: 'ccxt', policy: base }], [{ server: 'ccxt', policy: head }]);
@@ -143,7 +166,7 @@ export function diffPolicySets(base: readonly PolicySetEntry[], head: readonly P
 }
 
 function diffServer(server: string, base: PolicySetEntry | undefined, head: PolicySetEntry | undefined, options: PolicyDiffOptions): ServerDiff {
-  const changes = diffPolicyStructure(server, base?.policy.policy, head?.policy.policy);
+  const changes = diffPolicyStructure(server, base?.policy.policy, head?.policy.policy, options.defaultApprovalTimeoutMs !== undefined ? { defaultApprovalTimeoutMs: options.defaultApprovalTimeoutMs } : {});
   const names = new Set<string>();
   for (const side of [base, head]) {
     if (!side) continue;
@@ -195,6 +218,15 @@ function diffTool(
     const rb = effectRank(db.effect);
     const rh = effectRank(dh.effect);
     if (rb !== rh) flips.push({ order: flips.length, direction: rh > rb ? 'wider' : 'narrower', call: display(call), base: summary(db), head: summary(dh) });
+    else if (db.approval && dh.approval) {
+      // Held for approval by both: the approval itself may have become easier or harder to get.
+      const compared = compareApprovals(db.approval, dh.approval, options.defaultApprovalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS);
+      for (const direction of ['wider', 'narrower'] as const) {
+        const fields = compared[direction];
+        if (fields.length === 0) continue;
+        flips.push({ order: flips.length, direction, call: display(call), base: summary(db), head: summary(dh), approval: { fields, base: db.approval, head: dh.approval } });
+      }
+    }
     // Limit probes repeat a call some side admits: the first allowed by base, the first allowed by head.
     if (anchorBase === undefined && db.effect === 'allow') anchorBase = call;
     if (anchorHead === undefined && dh.effect === 'allow') anchorHead = call;

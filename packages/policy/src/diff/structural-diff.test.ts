@@ -66,6 +66,48 @@ describe('diffPolicyStructure', () => {
     ]);
   });
 
+  it('reports approval requirements, and whether approval got easier or harder to get', () => {
+    const before: Policy = {
+      version: '1',
+      default: 'deny',
+      tools: {
+        cancel: { action: 'approve', approvers: ['risk'], timeout: '10m', min_approvals: 2 },
+        order: {
+          approve_if: [
+            { id: 'big', conditions: [{ path: 'args.amount', op: 'gt', value: 1 }], approvers: ['risk', 'ops'] },
+            { id: 'huge', conditions: [{ path: 'args.amount', op: 'gt', value: 9 }], min_approvals: 2, timeout: '1h' },
+          ],
+        },
+        balance: { min_approvals: 2 },
+      },
+    };
+    const after = structuredClone(before);
+    after.tools!['cancel'] = { action: 'approve', timeout: '1h', min_approvals: 1 };
+    after.tools!['order']!.approve_if = [
+      { id: 'big', conditions: [{ path: 'args.amount', op: 'gt', value: 1 }], approvers: ['risk', 'desk'] },
+      { id: 'huge', conditions: [{ path: 'args.amount', op: 'gt', value: 5 }], min_approvals: 3, timeout: '1h', reason: 'two heads' },
+    ];
+    after.tools!['balance'] = { min_approvals: 3 };
+    const changes = diffPolicyStructure('ccxt', before, after);
+    expect(changes.map((c) => `${c.kind} ${c.approval ?? '-'}: ${c.text}`)).toEqual([
+      'tool.changed -: tools.balance.min_approvals: 2 → 3',
+      'tool.changed wider: tools.cancel.approvers: ["risk"] → (any approver) (approval easier to get)',
+      'tool.changed wider: tools.cancel.timeout: "10m" → "1h" (approval easier to get)',
+      'tool.changed wider: tools.cancel.min_approvals: 2 → 1 (approval easier to get)',
+      'rule.changed both: big: approvers ["risk","ops"] → ["risk","desk"] (approval easier to get in one way, harder in another)',
+      'rule.changed narrower: huge: approve if args.amount gt 9 → args.amount gt 5; min_approvals 2 → 3 (approval harder to get)',
+    ]);
+    expect(changes[3]).toMatchObject({ place: 'tools.cancel.min_approvals', fields: ['min_approvals'], before: 2, after: 1, approval: 'wider' });
+
+    // A rule without a timeout is compared as the gateway's default: 10 minutes unless told otherwise.
+    const withTimeout = structuredClone(before);
+    withTimeout.tools!['cancel'] = { action: 'approve', approvers: ['risk'], min_approvals: 2 };
+    expect(diffPolicyStructure('ccxt', before, withTimeout).map((c) => c.text)).toEqual(['tools.cancel.timeout: "10m" → (gateway default)']);
+    expect(diffPolicyStructure('ccxt', before, withTimeout, { defaultApprovalTimeoutMs: 60_000 }).map((c) => c.text)).toEqual([
+      'tools.cancel.timeout: "10m" → (gateway default) (approval harder to get)',
+    ]);
+  });
+
   it('reports servers added and removed', () => {
     expect(diffPolicyStructure('ccxt', undefined, base)[0]).toMatchObject({ kind: 'server.added', text: 'server "ccxt" added (default deny)' });
     expect(diffPolicyStructure('ccxt', base, undefined)[0]).toMatchObject({ kind: 'server.removed' });

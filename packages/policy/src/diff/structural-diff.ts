@@ -1,6 +1,9 @@
 import { canonicalJson } from '../canonical-json.js';
+import type { ApprovalRequirement } from '../decision.js';
 import type { Condition, Limit, Policy, RateLimit, ToolRule } from '../generated/policy-types.js';
+import { parseDuration } from '../policy-compiler.js';
 import { toolRuleId } from '../policy-rules.js';
+import { compareApprovals, DEFAULT_APPROVAL_TIMEOUT_MS, type ApprovalField } from './approval-comparison.js';
 
 /** What kind of edit a {@link StructuralChange} is. */
 export type StructuralChangeKind =
@@ -39,6 +42,18 @@ export interface StructuralChange {
   readonly after?: unknown;
   /** The change in one line, e.g. `tools.send.limits[0] (counter "spend"): max 1000 → 5000`. */
   readonly text: string;
+  /**
+   * For a changed approval requirement (`approvers`, `timeout`, `min_approvals` of an
+   * `approve_if` rule, or of a tool rule with `action: "approve"` on both sides): whether
+   * approval got easier to get (`wider`), harder (`narrower`), or both (see `compareApprovals`).
+   */
+  readonly approval?: 'wider' | 'narrower' | 'both';
+}
+
+/** Options of {@link diffPolicyStructure}. */
+export interface StructuralDiffOptions {
+  /** What a rule without `timeout` is compared as (default {@link DEFAULT_APPROVAL_TIMEOUT_MS}, the gateway's default). */
+  readonly defaultApprovalTimeoutMs?: number;
 }
 
 /** The text of a condition: `args.amount gt 1000`. */
@@ -69,13 +84,15 @@ function changedFields(before: object, after: object): string[] {
 /**
  * The structural edits from `base` to `head` of one server's policy: the server added or
  * removed; `default`, `hide` and `shadow` changed; tools added or removed; per tool, the
- * action, reason and shadow flag, each require condition (by place), deny_if and approve_if
- * rule (by `id`, else by place), limit (by `id`, else counter name, else place) and
- * rate_limit. Descriptions are free text and not reported.
+ * action, reason, shadow flag and approval fields (`approvers`, `timeout`, `min_approvals`),
+ * each require condition (by place), deny_if and approve_if rule (by `id`, else by place), limit
+ * (by `id`, else counter name, else place) and rate_limit. A changed approval requirement says
+ * whether approval got easier or harder to get (`approval`). Descriptions are free text and not reported.
  *
  * @example diffPolicyStructure('ccxt', basePolicy, headPolicy).map((c) => c.text)
  */
-export function diffPolicyStructure(server: string, base: Policy | undefined, head: Policy | undefined): StructuralChange[] {
+export function diffPolicyStructure(server: string, base: Policy | undefined, head: Policy | undefined, options: StructuralDiffOptions = {}): StructuralChange[] {
+  const defaultTimeoutMs = options.defaultApprovalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
   if (!base && !head) return [];
   if (!base) return [{ kind: 'server.added', server, tool: null, place: server, text: `server "${server}" added (default ${head!.default})` }];
   if (!head) return [{ kind: 'server.removed', server, tool: null, place: server, text: `server "${server}" removed` }];
@@ -100,18 +117,35 @@ export function diffPolicyStructure(server: string, base: Policy | undefined, he
     const h = headTools[tool];
     if (!b && h) push({ kind: 'tool.added', tool, place: tool, after: h, text: `tool "${tool}" added${h.action ? ` (action ${h.action})` : ''}` });
     else if (b && !h) push({ kind: 'tool.removed', tool, place: tool, before: b, text: `tool "${tool}" removed: now decided by hide/default (${head.default})` });
-    else if (b && h) diffTool(push, tool, b, h);
+    else if (b && h) diffTool(push, tool, b, h, defaultTimeoutMs);
   }
   return out;
 }
 
 type Push = (change: Omit<StructuralChange, 'server'>) => void;
 
-function diffTool(push: Push, tool: string, b: ToolRule, h: ToolRule): void {
+function diffTool(push: Push, tool: string, b: ToolRule, h: ToolRule, defaultTimeoutMs: number): void {
   for (const field of ['action', 'reason'] as const) {
     if (b[field] !== h[field]) {
       push({ kind: 'tool.changed', tool, place: toolRuleId(tool, field), fields: [field], before: b[field], after: h[field], text: `${toolRuleId(tool, field)}: ${show(b[field])} → ${show(h[field])}` });
     }
+  }
+  // Only action "approve" reads a tool rule's approval fields: only then does a change make approval easier or harder.
+  const approving = b.action === 'approve' && h.action === 'approve';
+  for (const field of APPROVAL_FIELDS) {
+    if (sameValue(b[field], h[field])) continue;
+    const direction = approving ? approvalDirection(b, h, [field], defaultTimeoutMs) : undefined;
+    const place = toolRuleId(tool, field);
+    push({
+      kind: 'tool.changed',
+      tool,
+      place,
+      fields: [field],
+      before: b[field],
+      after: h[field],
+      text: `${place}: ${approvalValue(field, b[field])} → ${approvalValue(field, h[field])}${directionText(direction)}`,
+      ...(direction ? { approval: direction } : {}),
+    });
   }
   if (shadowOf(b) !== shadowOf(h)) {
     push({
@@ -136,8 +170,8 @@ function diffTool(push: Push, tool: string, b: ToolRule, h: ToolRule): void {
       if (fields.length > 0) push({ kind: 'rule.changed', tool, place, fields, before, after, text: `${place}: require ${conditionText(before)} → ${conditionText(after)}` });
     }
   }
-  diffGates(push, tool, 'deny_if', b.deny_if ?? [], h.deny_if ?? []);
-  diffGates(push, tool, 'approve_if', b.approve_if ?? [], h.approve_if ?? []);
+  diffGates(push, tool, 'deny_if', b.deny_if ?? [], h.deny_if ?? [], defaultTimeoutMs);
+  diffGates(push, tool, 'approve_if', b.approve_if ?? [], h.approve_if ?? [], defaultTimeoutMs);
   diffLimits(push, tool, toolRuleId(tool, 'limits'), b.limits ?? [], h.limits ?? []);
   diffRateLimit(push, tool, b.rate_limit, h.rate_limit);
 }
@@ -156,7 +190,41 @@ function keyed<T>(items: readonly T[], key: (item: T, i: number) => string): Map
   return out;
 }
 
-function diffGates(push: Push, tool: string, part: 'deny_if' | 'approve_if', before: readonly Gate[], after: readonly Gate[]): void {
+const APPROVAL_FIELDS: readonly ApprovalField[] = ['approvers', 'timeout', 'min_approvals'];
+
+type ApprovalFields = { readonly approvers?: readonly string[]; readonly timeout?: string; readonly min_approvals?: number };
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return a === undefined || b === undefined ? a === b : canonicalJson(a) === canonicalJson(b);
+}
+
+/** The requirement a rule's approval fields make, as the compiler builds it. */
+function requirementOf(r: ApprovalFields): ApprovalRequirement {
+  return { approvers: r.approvers ?? null, timeout_ms: r.timeout === undefined ? null : parseDuration(r.timeout), min_approvals: r.min_approvals ?? 1 };
+}
+
+/** Whether the changes of `fields` make approval easier (wider), harder (narrower) or both; undefined when neither. */
+function approvalDirection(b: ApprovalFields, h: ApprovalFields, fields: readonly ApprovalField[], defaultTimeoutMs: number): 'wider' | 'narrower' | 'both' | undefined {
+  const compared = compareApprovals(requirementOf(b), requirementOf(h), defaultTimeoutMs);
+  const wider = compared.wider.some((f) => fields.includes(f));
+  const narrower = compared.narrower.some((f) => fields.includes(f));
+  return wider && narrower ? 'both' : wider ? 'wider' : narrower ? 'narrower' : undefined;
+}
+
+function directionText(direction: 'wider' | 'narrower' | 'both' | undefined): string {
+  if (direction === 'wider') return ' (approval easier to get)';
+  if (direction === 'narrower') return ' (approval harder to get)';
+  if (direction === 'both') return ' (approval easier to get in one way, harder in another)';
+  return '';
+}
+
+/** An approval field's value as a reviewer reads it; absent ones say what applies instead. */
+function approvalValue(field: ApprovalField, value: unknown): string {
+  if (value !== undefined) return JSON.stringify(value);
+  return field === 'approvers' ? '(any approver)' : field === 'timeout' ? '(gateway default)' : '(1)';
+}
+
+function diffGates(push: Push, tool: string, part: 'deny_if' | 'approve_if', before: readonly Gate[], after: readonly Gate[], defaultTimeoutMs: number): void {
   const label = part === 'deny_if' ? 'deny if' : 'approve if';
   const key = (g: Gate, i: number): string => g.id ?? `#${i}`;
   const b = keyed(before, key);
@@ -168,6 +236,15 @@ function diffGates(push: Push, tool: string, part: 'deny_if' | 'approve_if', bef
     else {
       const fields = changedFields(old.item, item);
       if (fields.length > 0) {
+        const approvalFields = part === 'approve_if' ? APPROVAL_FIELDS.filter((f) => fields.includes(f)) : [];
+        const direction = approvalFields.length > 0 ? approvalDirection(old.item as ApprovalFields, item as ApprovalFields, approvalFields, defaultTimeoutMs) : undefined;
+        const text = fields.includes('conditions')
+          ? `${place(item, index)}: ${label} ${conditionsText(old.item.conditions)} → ${conditionsText(item.conditions)}`
+          : approvalFields.length === 0
+            ? `${place(item, index)}: ${fields.join(', ')} changed`
+            : `${place(item, index)}: ${fields.map((f) => ((APPROVAL_FIELDS as readonly string[]).includes(f) ? approvalChange(f as ApprovalField, old.item, item) : `${f} changed`)).join(', ')}`;
+        // The conditions' text is kept as it was; the approval fields follow it.
+        const approvalTail = fields.includes('conditions') && approvalFields.length > 0 ? `; ${approvalFields.map((f) => approvalChange(f, old.item, item)).join(', ')}` : '';
         push({
           kind: 'rule.changed',
           tool,
@@ -175,9 +252,8 @@ function diffGates(push: Push, tool: string, part: 'deny_if' | 'approve_if', bef
           fields,
           before: old.item,
           after: item,
-          text: fields.includes('conditions')
-            ? `${place(item, index)}: ${label} ${conditionsText(old.item.conditions)} → ${conditionsText(item.conditions)}`
-            : `${place(item, index)}: ${fields.join(', ')} changed`,
+          text: `${text}${approvalTail}${directionText(direction)}`,
+          ...(direction ? { approval: direction } : {}),
         });
       }
     }
@@ -185,6 +261,10 @@ function diffGates(push: Push, tool: string, part: 'deny_if' | 'approve_if', bef
   for (const [k, { item, index }] of b) {
     if (!a.has(k)) push({ kind: 'rule.removed', tool, place: place(item, index), before: item, text: `${place(item, index)} removed: ${label} ${conditionsText(item.conditions)}` });
   }
+}
+
+function approvalChange(field: ApprovalField, before: object, after: object): string {
+  return `${field} ${approvalValue(field, (before as Record<string, unknown>)[field])} → ${approvalValue(field, (after as Record<string, unknown>)[field])}`;
 }
 
 function limitText(l: Limit | RateLimit): string {
