@@ -97,7 +97,7 @@ describe('tollgate init', () => {
     expect(policy.tools['get-env']).toMatchObject({ action: 'approve' });
     expect(policy.tools['get-sum']).toEqual({ description: 'low read: allowed.' });
     const lint = await runCli(['lint'], repo);
-    expect(lint.stdout.trim().split('\n').at(-1)).toBe('0 errors, 0 warnings, 0 infos in 1 policy');
+    expect(lint.stdout.trim().split('\n').at(-1)).toBe('0 errors, 0 warnings, 0 infos in 1 policy and 1 test file');
     const test = await runCli(['test'], repo);
     expect(test.code).toBe(0);
     // 13 tools, one more case for each of the 3 approval tools, and the default-deny case.
