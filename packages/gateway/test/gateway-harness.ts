@@ -27,6 +27,8 @@ export interface GatewayProcess {
   readonly url: string | undefined;
   /** Every stderr line (the gateway's JSON log) so far. */
   readonly log: string[];
+  /** The admin API's URL once the gateway logged it (when the config has an `admin` section). */
+  adminUrl(): Promise<string>;
   /** A second client, as another session of the same agent (HTTP only). */
   connectAnother(token?: string): Promise<Client>;
   /** Stops the gateway gracefully (SIGTERM, or stdin closed for stdio) and waits for it to exit. */
@@ -63,6 +65,7 @@ export async function startGatewayProcess(transport: DownstreamTransport, config
       client,
       url: undefined,
       log,
+      adminUrl: () => loggedAdminUrl(log),
       process: undefined,
       connectAnother: () => Promise.reject(new Error('a stdio gateway serves one session')),
       async stop() {
@@ -102,6 +105,7 @@ export async function startGatewayProcess(transport: DownstreamTransport, config
     client,
     url,
     log,
+    adminUrl: () => loggedAdminUrl(log),
     process: child,
     connectAnother: connect,
     async stop() {
@@ -112,6 +116,18 @@ export async function startGatewayProcess(transport: DownstreamTransport, config
       return code;
     },
   };
+}
+
+/** The admin URL from the gateway's "admin API listening" log line, waiting up to 10 s for it. */
+async function loggedAdminUrl(log: readonly string[]): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    for (const line of log) {
+      const m = /"url":"([^"]+)".*admin API listening|admin API listening.*"url":"([^"]+)"/.exec(line);
+      if (m) return (m[1] ?? m[2])!;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the gateway logged no admin URL:\n${log.join('\n')}`);
 }
 
 async function waitForExit(pid: number): Promise<number | null> {
