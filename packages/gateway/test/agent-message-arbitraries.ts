@@ -15,7 +15,7 @@ export type IdSpec =
 
 /** One JSON-RPC message (or something in its place), as drawn. */
 export type MessageSpec =
-  | { readonly t: 'request'; readonly id: IdSpec; readonly method: string; readonly params?: unknown; readonly jsonrpc?: unknown; readonly extra?: unknown }
+  | { readonly t: 'request'; readonly id: IdSpec; readonly method: unknown; readonly params?: unknown; readonly jsonrpc?: unknown; readonly extra?: unknown }
   | { readonly t: 'notification'; readonly method: string; readonly params?: unknown }
   /** A `notifications/cancelled` naming a request that never existed. */
   | { readonly t: 'cancel'; readonly reason?: string }
@@ -198,6 +198,7 @@ const otherRequest = fc.oneof(
   fc.record({ method: fc.constantFrom('resources/list', 'resources/read', 'completion/complete', 'sampling/createMessage', 'tasks/get', 'notifications/initialized'), params: fc.option(value, { nil: undefined }) }),
   fc.constant({ method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'fuzz', version: '1' } } }),
   fc.record({ method: fc.string({ maxLength: 20 }), params: fc.option(value, { nil: undefined }) }),
+  fc.record({ method: fc.oneof(fc.integer(), fc.constant(null), fc.array(fc.constant('tools/call'), { maxLength: 1 }), fc.constant({ name: 'tools/call' })), params: fc.option(value, { nil: undefined }) }),
 );
 
 const request: fc.Arbitrary<MessageSpec> = fc
