@@ -127,6 +127,25 @@ describe('gateway configuration', () => {
     ]);
   });
 
+  it('reads the bounds on the admin API\'s connections and checks how they relate', () => {
+    const admin = (extra: Record<string, unknown>) =>
+      JSON.stringify({ listen: { stdio: true }, agent: { id: 'a' }, upstreams: { x: { command: 'y' } }, policy: { dir: 'p' }, admin: { token_sha256: HEX, ...extra } });
+    expect(parseGatewayConfig(admin({}), '/cfg/gateway.json').admin!.connections).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 65_000, maxConnections: 256 });
+    expect(parseGatewayConfig(admin({ headers_timeout: '2s', request_timeout: '5s', idle_timeout: '1s', max_connections: 16 }), '/cfg/gateway.json').admin!.connections).toEqual({
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 5000,
+      idleTimeoutMs: 1000,
+      maxConnections: 16,
+    });
+    expect(problemsOf(admin({ headers_timeout: '20s', request_timeout: '5s' }))).toEqual([
+      expect.stringContaining('admin.request_timeout ("5s") must be at least admin.headers_timeout ("20s"): the headers are part of the request'),
+    ]);
+    expect(problemsOf(admin({ idle_timeout: '50ms', max_connections: 0 }))).toEqual([
+      expect.stringContaining('admin.max_connections must be >= 1'),
+    ]);
+    expect(problemsOf(admin({ idle_timeout: '50ms' }))).toEqual([expect.stringContaining('admin.idle_timeout must be at least 100ms (got "50ms")')]);
+  });
+
   it('refuses duplicate tokens, a listener-less config and a postgres limit store without a database', () => {
     const problems = problemsOf(
       JSON.stringify({

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { describeSchemaErrors, parseDuration, resolveTrust, parseSourceDocument, type SchemaErrorWording, type SourceDocument } from '@tollgate/policy';
 import { GatewayError, errorMessage, type ConfigProblem } from '../gateway-error.js';
-import { DEFAULT_HTTP_CONNECTION_LIMITS, DEFAULT_REQUEST_LIMITS, type GatewayConfig, type HttpConnectionLimits, type PolicySourceConfig, type TokenAgent, type TrustedKeyConfig, type UpstreamConfig } from './gateway-config.js';
+import { DEFAULT_ADMIN_CONNECTION_LIMITS, DEFAULT_HTTP_CONNECTION_LIMITS, DEFAULT_REQUEST_LIMITS, type AdminConnectionLimits, type GatewayConfig, type HttpConnectionLimits, type PolicySourceConfig, type TokenAgent, type TrustedKeyConfig, type UpstreamConfig } from './gateway-config.js';
 
 const require = createRequire(import.meta.url);
 
@@ -100,6 +100,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
   }
   const policy = resolvePolicySource(raw.policy, baseDir, at);
   const connections = raw.listen.http ? resolveConnectionLimits(raw.listen.http, at) : undefined;
+  const adminConnections = raw.admin ? resolveAdminLimits(raw.admin, at) : undefined;
   if (problems.length > 0) throw invalid(problems);
 
   const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]): UpstreamConfig => {
@@ -143,7 +144,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
       maxDepth: raw.requests?.max_depth ?? DEFAULT_REQUEST_LIMITS.maxDepth,
       decisionTimeoutMs: raw.requests?.decision_timeout ? parseDuration(raw.requests.decision_timeout) : DEFAULT_REQUEST_LIMITS.decisionTimeoutMs,
     },
-    admin: raw.admin ? { host: raw.admin.host ?? '127.0.0.1', port: raw.admin.port ?? 8081, tokenSha256: raw.admin.token_sha256 } : undefined,
+    admin: raw.admin ? { host: raw.admin.host ?? '127.0.0.1', port: raw.admin.port ?? 8081, tokenSha256: raw.admin.token_sha256, connections: adminConnections! } : undefined,
     approvals: {
       mode: raw.approvals?.mode ?? 'hold',
       timeoutMs: raw.approvals?.timeout ? parseDuration(raw.approvals.timeout) : 10 * 60_000,
@@ -171,6 +172,16 @@ interface RawHttpListen {
   max_sessions_per_agent?: number;
 }
 
+interface RawAdmin {
+  host?: string;
+  port?: number;
+  token_sha256: string;
+  headers_timeout?: string;
+  request_timeout?: string;
+  idle_timeout?: string;
+  max_connections?: number;
+}
+
 interface RawConfig {
   listen: { stdio?: boolean; http?: RawHttpListen };
   agent?: { id: string; labels?: Record<string, string> };
@@ -180,7 +191,7 @@ interface RawConfig {
   ledger?: { database_url?: string; data_dir?: string; redact?: Array<{ server?: string; tool?: string; pointers: string[] }>; await_outcome?: boolean; max_batch_delay_ms?: number; migrate?: boolean };
   limits?: { store?: 'auto' | 'memory' | 'postgres' };
   requests?: { max_bytes?: number; max_depth?: number; decision_timeout?: string };
-  admin?: { host?: string; port?: number; token_sha256: string };
+  admin?: RawAdmin;
   approvals?: {
     mode?: 'hold' | 'retry';
     timeout?: string;
@@ -235,6 +246,27 @@ function resolveConnectionLimits(raw: RawHttpListen, at: (pointer: string, messa
     maxConnectionsPerAgent: raw.max_connections_per_agent ?? Math.min(d.maxConnectionsPerAgent, maxConnections),
     maxSessionsPerAgent: raw.max_sessions_per_agent ?? d.maxSessionsPerAgent,
   };
+}
+
+/** Applies the defaults of `admin`'s connection bounds and checks how they relate; reports at `/admin/...`. */
+function resolveAdminLimits(raw: RawAdmin, at: (pointer: string, message: string) => void): AdminConnectionLimits {
+  const d = DEFAULT_ADMIN_CONNECTION_LIMITS;
+  const duration = (key: 'headers_timeout' | 'request_timeout' | 'idle_timeout', fallback: number): number => {
+    const value = raw[key];
+    if (value === undefined) return fallback;
+    const ms = parseDuration(value);
+    if (ms < MIN_CONNECTION_TIMEOUT_MS) at(`/admin/${key}`, `admin.${key} must be at least ${MIN_CONNECTION_TIMEOUT_MS}ms (got "${value}")`);
+    return ms;
+  };
+  const headersTimeoutMs = duration('headers_timeout', d.headersTimeoutMs);
+  const requestTimeoutMs = duration('request_timeout', Math.max(d.requestTimeoutMs, headersTimeoutMs));
+  if (headersTimeoutMs > requestTimeoutMs) {
+    at(
+      raw.headers_timeout === undefined ? '/admin/request_timeout' : '/admin/headers_timeout',
+      `admin.request_timeout ("${raw.request_timeout}") must be at least admin.headers_timeout (${raw.headers_timeout === undefined ? `${d.headersTimeoutMs / 1000}s by default` : `"${raw.headers_timeout}"`}): the headers are part of the request`,
+    );
+  }
+  return { headersTimeoutMs, requestTimeoutMs, idleTimeoutMs: duration('idle_timeout', d.idleTimeoutMs), maxConnections: raw.max_connections ?? d.maxConnections };
 }
 
 /** A remote repository: a URL with a scheme (`file://`, `https://`, `ssh://`, …) or scp-like `user@host:path`. */

@@ -5,6 +5,7 @@ import { sha256Hex, type Agent } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import { DEFAULT_HTTP_CONNECTION_LIMITS, type HttpConnectionLimits, type TokenAgent } from '../config/gateway-config.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
+import { closeAfterAnswer, hasUnreadBody } from '../http/unread-body-closer.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { methodLabel } from './agent-notifications.js';
 import { ConnectionLimiter } from './connection-limiter.js';
@@ -12,9 +13,6 @@ import { parseAgentMessage, type MessageLimits } from './message-limits.js';
 import type { GatewaySession } from './gateway-session.js';
 import { HttpSessionTransport } from './http-session-transport.js';
 import { requestParamsProblem } from './request-params.js';
-
-/** How long a refused connection gets to take its answer before its socket is destroyed (ms). */
-const REFUSAL_LINGER_MS = 2000;
 
 /** Options of {@link startHttpListener}. */
 export interface HttpListenerOptions {
@@ -327,18 +325,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 
 /**
  * Answers a request the listener refuses. When its body has not been read (whole), the answer
- * says `Connection: close` and the socket is ended once it is written — or destroyed if the
+ * says `Connection: close` and the connection is ended once it is written — or destroyed if the
  * client does not take it — so that a body that never ends cannot hold the connection.
  */
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const unread = !req.complete;
+  const unread = hasUnreadBody(req);
   sendJson(res, status, body, unread ? { ...headers, connection: 'close' } : headers);
-  if (!unread) return;
-  const socket = req.socket;
-  // Node ends a `Connection: close` response's socket once the response is written; this bounds a client that never reads it.
-  const linger = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
-  linger.unref();
-  socket.once('close', () => clearTimeout(linger));
+  if (unread) closeAfterAnswer(req, res);
 }
 
 function refuseRpc(req: IncomingMessage, res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}, id: string | number | null = null): void {
