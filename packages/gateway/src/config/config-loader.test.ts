@@ -127,6 +127,16 @@ describe('gateway configuration', () => {
     ]);
   });
 
+  it('reads listen.http.public_origin, an origin without a path', () => {
+    const http = (public_origin: string) =>
+      JSON.stringify({ listen: { http: { port: 0, public_origin } }, agents: [{ id: 'a', token_sha256: HEX }], upstreams: { x: { command: 'y' } }, policy: { dir: 'p' } });
+    expect(parseGatewayConfig(http('https://gateway.example.com/'), '/cfg/gateway.json').listen.http!.publicOrigin).toBe('https://gateway.example.com');
+    expect(parseGatewayConfig(http('http://10.0.0.5:8443'), '/cfg/gateway.json').listen.http!.publicOrigin).toBe('http://10.0.0.5:8443');
+    for (const bad of ['https://gateway.example.com/mcp', 'gateway.example.com', 'ftp://x', 'https://x?y=1']) {
+      expect(problemsOf(http(bad)), bad).toEqual([expect.stringContaining('listen.http.public_origin must be an origin like "https://gateway.example.com" (scheme, host and port; no path)')]);
+    }
+  });
+
   it('reads the bounds on the admin API\'s connections and checks how they relate', () => {
     const admin = (extra: Record<string, unknown>) =>
       JSON.stringify({ listen: { stdio: true }, agent: { id: 'a' }, upstreams: { x: { command: 'y' } }, policy: { dir: 'p' }, admin: { token_sha256: HEX, ...extra } });

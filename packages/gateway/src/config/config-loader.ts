@@ -122,6 +122,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
             path: http.path ?? '/mcp',
             allowedOrigins: [...(http.allowed_origins ?? [])],
             sessionIdleTimeoutMs: http.session_idle_timeout ? parseDuration(http.session_idle_timeout) : 30 * 60_000,
+            publicOrigin: http.public_origin?.replace(/\/$/, ''),
             connections: connections!,
           }
         : undefined,
@@ -164,6 +165,7 @@ interface RawHttpListen {
   path?: string;
   allowed_origins?: string[];
   session_idle_timeout?: string;
+  public_origin?: string;
   headers_timeout?: string;
   request_timeout?: string;
   idle_timeout?: string;
@@ -373,6 +375,7 @@ const CONFIG_WORDING: SchemaErrorWording = {
     [/\/keyid$/, 'must be 64 lower-case hex digits (the SHA-256 of the public key)'],
     [/sha256$/, 'must be 64 lower-case hex digits (the SHA-256 of the token)'],
     [/\/url$/, 'must be an http:// or https:// URL'],
+    [/\/public_origin$/, 'must be an origin like "https://gateway.example.com" (scheme, host and port; no path)'],
     [/\/database_url$/, 'must be a postgres:// URL'],
     [/\/path$/, 'must start with "/"'],
   ],

@@ -55,6 +55,8 @@ export interface GatewayConfig {
           readonly path: string;
           readonly allowedOrigins: readonly string[];
           readonly sessionIdleTimeoutMs: number;
+          /** `public_origin`: the origin agents reach the listener at (behind a proxy or TLS terminator), for RFC 9728 metadata; default `http://<Host>`. */
+          readonly publicOrigin: string | undefined;
           /** Bounds on agents' connections and sessions. */
           readonly connections: HttpConnectionLimits;
         }

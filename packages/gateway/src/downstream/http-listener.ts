@@ -10,6 +10,7 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { methodLabel } from './agent-notifications.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { parseAgentMessage, type MessageLimits } from './message-limits.js';
+import { NOT_AN_AUTHORIZATION_SERVER, ProtectedResource } from './protected-resource.js';
 import type { GatewaySession } from './gateway-session.js';
 import { HttpSessionTransport } from './http-session-transport.js';
 import { requestParamsProblem } from './request-params.js';
@@ -28,6 +29,8 @@ export interface HttpListenerOptions {
   readonly limits: MessageLimits;
   /** Sessions idle this long are closed (ms). */
   readonly sessionIdleTimeoutMs: number;
+  /** The origin agents reach the listener at, when it is not `http://<Host header>` (a proxy, TLS); for RFC 9728 metadata. */
+  readonly publicOrigin?: string;
   /** Bounds on connections and sessions (default {@link DEFAULT_HTTP_CONNECTION_LIMITS}). */
   readonly connections?: HttpConnectionLimits;
   /** Makes the session for a new, authenticated `initialize`. */
@@ -85,8 +88,13 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   const connections = new ConnectionLimiter(bounds, (reason) => metrics?.httpConnectionClosed(reason));
   let accepting = true;
 
+  // Known once the listener is bound (its address is the fallback origin of the metadata).
+  let resource!: ProtectedResource;
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (resource.metadataPaths.includes(path)) return serveMetadata(req, res, resource);
+    if (resource.isAuthorizationServerPath(path)) return refuse(req, res, 404, { error: 'not_found', error_description: NOT_AN_AUTHORIZATION_SERVER });
     if (path !== options.path) return refuse(req, res, 404, { error: `not found: the MCP endpoint is ${options.path}` });
     if (!accepting) {
       metrics?.rejected('closing');
@@ -99,7 +107,14 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     const agent = authenticate(req, agents);
     if (!agent) {
       metrics?.rejected('unauthorized');
-      return refuseRpc(req, res, 401, -32001, 'Unauthorized: present a valid bearer token (Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer realm="tollgate"' });
+      return refuseRpc(
+        req,
+        res,
+        401,
+        -32001,
+        'Unauthorized: present a valid bearer token (Authorization: Bearer <token>); tokens come from the gateway\'s operator — the gateway is no OAuth authorization server',
+        { 'www-authenticate': resource.challenge(req) },
+      );
     }
     if (!connections.claim(req.socket, agent.id)) {
       metrics?.httpConnectionClosed('max_connections_per_agent');
@@ -251,6 +266,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
 
   const address = http.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  resource = new ProtectedResource(options.path, options.publicOrigin, `${host}:${address.port}`);
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${address.port}${options.path}`,
@@ -319,6 +335,22 @@ function readBody(req: IncomingMessage, max: number): Promise<BodyRead> {
   });
 }
 
+/**
+ * Serves the RFC 9728 metadata: to anyone (it is public, and a client reads it before it has a
+ * token), from any origin (browser-based clients read it too).
+ */
+function serveMetadata(req: IncomingMessage, res: ServerResponse, resource: ProtectedResource): void {
+  const cors = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'mcp-protocol-version' };
+  if (req.method === 'OPTIONS') {
+    const unread = hasUnreadBody(req);
+    res.writeHead(204, { ...cors, ...(unread ? { connection: 'close' } : {}) }).end();
+    if (unread) closeAfterAnswer(req, res);
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(req, res, 405, { error: 'the protected resource metadata is read with GET' }, { allow: 'GET, HEAD, OPTIONS' });
+  answer(req, res, 200, resource.metadata(req), { ...cors, 'cache-control': 'no-store' });
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
@@ -329,6 +361,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
  * client does not take it — so that a body that never ends cannot hold the connection.
  */
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  answer(req, res, status, body, headers);
+}
+
+/** Answers with JSON; when the request's body has not been read (whole), closes the connection after (see {@link refuse}). */
+function answer(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const unread = hasUnreadBody(req);
   sendJson(res, status, body, unread ? { ...headers, connection: 'close' } : headers);
   if (unread) closeAfterAnswer(req, res);
