@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { describeSchemaErrors, parseDuration, resolveTrust, parseSourceDocument, type SchemaErrorWording, type SourceDocument } from '@tollgate/policy';
 import { GatewayError, errorMessage, type ConfigProblem } from '../gateway-error.js';
+import { PROCESS_SUBSTITUTION_SOURCES, substituteSecrets, type SubstitutionSources } from './secret-substitution.js';
 import { DEFAULT_ADMIN_CONNECTION_LIMITS, DEFAULT_HTTP_CONNECTION_LIMITS, DEFAULT_REQUEST_LIMITS, type AdminConnectionLimits, type GatewayConfig, type HttpConnectionLimits, type PolicySourceConfig, type TokenAgent, type TrustedKeyConfig, type UpstreamConfig } from './gateway-config.js';
 
 const require = createRequire(import.meta.url);
@@ -25,12 +26,14 @@ function validate(): ValidateFunction {
 
 /**
  * Reads, validates and defaults a gateway configuration file (JSON, or YAML for `.yaml`/`.yml`).
+ * String values may hold `${NAME}` (an environment variable) and `${file:path}` (a file's
+ * contents) references, so that secrets stay out of the file ({@link substituteSecrets}).
  *
  * @throws GatewayError `config.invalid` listing every problem at file:line:col.
  * @example
  * const config = await loadGatewayConfig('tollgate.gateway.yaml');
  */
-export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
+export async function loadGatewayConfig(file: string, sources: SubstitutionSources = PROCESS_SUBSTITUTION_SOURCES): Promise<GatewayConfig> {
   const path = resolve(file);
   let text: string;
   try {
@@ -38,38 +41,50 @@ export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
   } catch (error) {
     throw new GatewayError('config.invalid', `cannot read the gateway configuration ${path}: ${errorMessage(error)}`, { cause: error });
   }
-  return parseGatewayConfig(text, path);
+  return parseGatewayConfig(text, path, dirname(path), sources);
 }
 
 /**
- * Validates and defaults configuration text. Relative paths are resolved against the
- * directory of `file` (or `baseDir` when given).
+ * Validates and defaults configuration text. Relative paths — of the configuration and of
+ * `${file:…}` references — are resolved against the directory of `file` (or `baseDir` when given).
  *
  * @throws GatewayError `config.invalid` listing every problem at file:line:col.
  */
-export function parseGatewayConfig(text: string, file: string, baseDir: string = dirname(resolve(file))): GatewayConfig {
+export function parseGatewayConfig(text: string, file: string, baseDir: string = dirname(resolve(file)), sources: SubstitutionSources = PROCESS_SUBSTITUTION_SOURCES): GatewayConfig {
   const parsed = parseSourceDocument(text, file);
   if (!parsed.document) {
     const problems = parsed.diagnostics.map((d) => ({ file: d.file, line: d.line, column: d.column, pointer: d.pointer ?? '', message: d.message }));
     throw invalid(problems);
   }
-  return resolveGatewayConfig(parsed.document, baseDir);
+  return resolveGatewayConfig(parsed.document, baseDir, sources);
 }
 
 /**
- * Validates an already parsed configuration document and applies defaults.
+ * Validates an already parsed configuration document and applies defaults. References in its
+ * string values are substituted first — after parsing, so that what they are replaced by can
+ * never change the document's structure, and before the schema checks what they hold.
  *
  * @throws GatewayError `config.invalid` listing every problem at file:line:col.
  */
-export function resolveGatewayConfig(document: SourceDocument, baseDir: string): GatewayConfig {
-  const check = validate();
-  if (!check(document.value)) throw invalid(schemaProblems(check.errors ?? [], document));
-  const raw = document.value as RawConfig;
+export function resolveGatewayConfig(document: SourceDocument, baseDir: string, sources: SubstitutionSources = PROCESS_SUBSTITUTION_SOURCES): GatewayConfig {
   const problems: ConfigProblem[] = [];
   const at = (pointer: string, message: string): void => {
     const pos = document.positionOf(pointer);
     problems.push({ file: document.file, line: pos.line, column: pos.column, pointer, message });
   };
+  const substituted = substituteSecrets(document.value, baseDir, sources);
+  for (const p of substituted.problems) at(p.pointer, `${where(p.pointer)} ${p.message}`);
+  if (problems.length > 0) throw invalid(problems);
+  const check = validate();
+  if (!check(substituted.value)) {
+    // Described against the document as written: a substituted secret is never shown.
+    const described = schemaProblems(check.errors ?? [], document).map((p) => {
+      const reference = substituted.references.get(p.pointer);
+      return reference === undefined ? p : { ...p, message: `${p.message} — after substituting ${reference} (the value itself is not shown)` };
+    });
+    throw invalid(described);
+  }
+  const raw = substituted.value as RawConfig;
 
   const seenTokens = new Map<string, number>();
   const seenIds = new Map<string, number>();
