@@ -202,8 +202,10 @@ describe('the agent-facing surface, fuzzed', () => {
   }
 
   it('answers every stdio line as JSON-RPC says, and forwards no call without a recorded decision', async () => {
-    /** Lines refused so far, and the ids each refusal may carry. */
+    /** Lines refused so far, and the ids their refusals may carry besides null. */
     let refusedLines = 0;
+    const refusalIds = new Set<string>();
+    /** Every request id sent so far that must be answered. */
     const requested = new Set<string>();
 
     await assertFuzz(
@@ -213,15 +215,18 @@ describe('the agent-facing surface, fuzzed', () => {
         const expected = lines.map((line) => expectedAnswer(line, 'stdio', LIMITS));
         const requests: string[] = [];
         for (const e of expected) {
-          if (e.kind === 'refused') refusedLines++;
+          if (e.kind === 'refused') {
+            refusedLines++;
+            for (const id of e.ids) refusalIds.add(idKey(id));
+          }
           if (e.kind === 'accepted') for (const id of e.requests) requests.push(idKey(id));
         }
         for (const key of requests) requested.add(key);
         child.stdin.write(Buffer.concat(lines.flatMap((line) => [line, Buffer.from('\n')])));
 
         const strays = (): Message[] => [...stdioAnswers].filter(([key]) => !requested.has(key)).flatMap(([, ms]) => ms);
-        const describe = (): string => explain(specs, lines, expected);
-        await stdioUntil(() => requests.every((k) => stdioAnswers.has(k)) && strays().length >= refusedLines, `the answers to ${describe()}`).catch((error: Error) => {
+        const shown = (): string => explain(specs, lines, expected);
+        await stdioUntil(() => requests.every((k) => stdioAnswers.has(k)) && strays().length >= refusedLines, `the answers to ${shown()}`).catch((error: Error) => {
           const missing = requests.filter((k) => !stdioAnswers.has(k));
           throw new Error(`${error.message}\nunanswered requests: ${missing.join(', ')}\nrefusals: ${strays().length} of ${refusedLines}`);
         });
@@ -235,13 +240,16 @@ describe('the agent-facing surface, fuzzed', () => {
         expect(stdioGarbage, 'stdout carried something that is not JSON-RPC').toEqual([]);
         for (const key of requests) {
           const answers = stdioAnswers.get(key)!;
-          expect(answers, `request ${key} was answered ${answers.length} times in ${describe()}`).toHaveLength(1);
+          expect(answers, `request ${key} was answered ${answers.length} times in ${shown()}`).toHaveLength(1);
           expect(answers[0]!.result !== undefined || answers[0]!.error !== undefined).toBe(true);
         }
         // Each refused line got exactly one error; nothing else was answered.
         const stray = strays();
-        expect(stray.length, `refusals in ${describe()}`).toBe(refusedLines);
-        for (const m of stray) expect(m.error, `an answer nobody asked for: ${JSON.stringify(m).slice(0, 300)}`).toBeDefined();
+        expect(stray.length, `refusals in ${shown()}`).toBe(refusedLines);
+        for (const m of stray) {
+          expect(m.error, `an answer nobody asked for: ${JSON.stringify(m).slice(0, 300)}`).toBeDefined();
+          expect(m.id === null || refusalIds.has(idKey(m.id)), `a refusal under an id no refused line carried: ${JSON.stringify(m).slice(0, 300)}`).toBe(true);
+        }
         expect(stdioAnswers.get(idKey(barrier))).toHaveLength(1);
         await checkLedger();
       }),
@@ -261,7 +269,8 @@ describe('the agent-facing surface, fuzzed', () => {
     sent.posts++;
     const authed = post.auth === 'valid';
     // What an unauthenticated POST carries is marked: it must never be decided or run.
-    const body = !authed && post.body.t === 'message' ? Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: ids.fresh('integer'), method: 'tools/call', params: { name: 'echo', arguments: { text: `unauthenticated-${ids.never()}` } } })) : renderBody(post.body, ids, LIMITS);
+    const marked = { jsonrpc: '2.0', id: ids.fresh('integer'), method: 'tools/call', params: { name: 'echo', arguments: { text: `unauthenticated-${ids.never()}` } } };
+    const body = !authed && post.body.t === 'message' ? Buffer.from(JSON.stringify(marked)) : renderBody(post.body, ids, LIMITS);
     const h = post.headers;
     const headers: Record<string, string> = {
       'content-type': h.contentType === 'json' ? 'application/json' : 'text/plain',
@@ -269,7 +278,14 @@ describe('the agent-facing surface, fuzzed', () => {
       ...(h.accept === 'both' ? { accept: 'application/json, text/event-stream' } : h.accept === 'json-only' ? { accept: 'application/json' } : {}),
       ...(h.protocolVersion === 'current' ? { 'mcp-protocol-version': '2025-06-18' } : h.protocolVersion === 'unknown' ? { 'mcp-protocol-version': '1999-01-01' } : {}),
     };
-    const authorization = { valid: `Bearer ${TOKEN}`, none: undefined, 'unknown-token': 'Bearer not-a-known-token', 'no-scheme': TOKEN, basic: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`, 'empty-bearer': 'Bearer ' }[post.auth];
+    const authorization = {
+      valid: `Bearer ${TOKEN}`,
+      none: undefined,
+      'unknown-token': 'Bearer not-a-known-token',
+      'no-scheme': TOKEN,
+      basic: `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`,
+      'empty-bearer': 'Bearer ',
+    }[post.auth];
     if (authorization !== undefined) headers.authorization = authorization;
     const expected: ExpectedAnswer = expectedAnswer(body, 'http', LIMITS, {
       acceptsBoth: h.accept === 'both',
