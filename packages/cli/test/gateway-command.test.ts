@@ -87,7 +87,7 @@ describe('tollgate gateway', () => {
     });
     const anonymous = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
     expect(anonymous.status).toBe(401);
-    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="tollgate"');
+    expect(anonymous.headers.get('www-authenticate')).toBe(`Bearer realm="tollgate", resource_metadata="${new URL(url).origin}/.well-known/oauth-protected-resource/mcp"`);
     const wrong = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: '{}' });
     expect(wrong.status).toBe(401);
 

@@ -190,6 +190,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         allowedOrigins: h.allowedOrigins,
         limits: config.requests,
         sessionIdleTimeoutMs: h.sessionIdleTimeoutMs,
+        ...(h.publicOrigin ? { publicOrigin: h.publicOrigin } : {}),
         connections: h.connections,
         createSession,
         logger,

@@ -1,10 +1,13 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { sha256Hex } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { ApprovalDesk } from '../approvals/approval-desk.js';
 import type { AdminIdentity } from '../approvals/approver-directory.js';
+import { DEFAULT_ADMIN_CONNECTION_LIMITS, type AdminConnectionLimits } from '../config/gateway-config.js';
+import { ConnectionLimiter } from '../downstream/connection-limiter.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
+import { closeAfterAnswer, hasUnreadBody } from '../http/unread-body-closer.js';
 import type { SinkHealth } from '../ledger/decision-sink.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { PolicySource, PolicySourceStatus } from '../policy/policy-source.js';
@@ -31,8 +34,13 @@ export interface AdminServerOptions {
   readonly ledgerHealthTimeoutMs?: number;
   /** Approval requests and who may decide them; without it `/approvals` is not served. */
   readonly approvals?: ApprovalDesk;
+  /** Bounds on the API's connections (default {@link DEFAULT_ADMIN_CONNECTION_LIMITS}). */
+  readonly connections?: AdminConnectionLimits;
   readonly logger: Logger;
 }
+
+/** The largest request body the admin API takes (`POST /approvals/{id}/approve|deny`), in bytes. */
+export const ADMIN_MAX_BODY_BYTES = 16_384;
 
 /** The body of `GET /policy` (what `tollgate gateway status` prints). */
 export interface AdminPolicyReport {
@@ -107,6 +115,14 @@ export interface AdminServer {
  * - `/approvals…` — approval requests, for approver and admin tokens ({@link handleApprovalsRequest}).
  * `/policy` and `/metrics` need `Authorization: Bearer <admin token>` (401 otherwise).
  *
+ * Its connections are bounded like the agents' ({@link AdminConnectionLimits}): headers and
+ * whole requests must arrive in time, keep-alive connections may idle only so long, and there
+ * are at most so many (a new one closes the longest-idle one, or is closed when all are busy).
+ * Only `POST /approvals/{id}/approve|deny` reads a body, of at most
+ * {@link ADMIN_MAX_BODY_BYTES} (a larger declared one gets 413 unread); any answer to a request
+ * whose body was not read whole closes the connection, so that a body that never ends cannot
+ * hold it.
+ *
  * @throws GatewayError `listen.failed` when the port cannot be bound.
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
@@ -143,6 +159,14 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const readsBody = req.method === 'POST' && /^\/approvals\/[^/]+\/(?:approve|deny)$/.test(path);
+    // Nothing else reads a body: one that is still arriving would keep the connection (Node reads it to the end).
+    if (!readsBody && hasUnreadBody(req)) res.setHeader('connection', 'close');
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > ADMIN_MAX_BODY_BYTES) {
+      res.setHeader('connection', 'close');
+      return send(res, 413, { error: `the body is larger than the ${ADMIN_MAX_BODY_BYTES} bytes the admin API takes` });
+    }
     if (options.approvals && (path === '/approvals' || path.startsWith('/approvals/'))) {
       return handleApprovalsRequest(req, res, options.approvals, identify(req, options.approvals));
     }
@@ -182,12 +206,30 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     return send(res, 200, report);
   };
 
-  const http: HttpServer = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      logger.error({ err: errorMessage(error), url: req.url }, 'admin request failed');
-      if (!res.headersSent) send(res, 500, { error: 'internal error' });
-      else res.end();
-    });
+  const bounds = options.connections ?? DEFAULT_ADMIN_CONNECTION_LIMITS;
+  const connections = new ConnectionLimiter({ maxConnections: bounds.maxConnections, maxConnectionsPerAgent: bounds.maxConnections });
+  const http: HttpServer = createServer(
+    {
+      headersTimeout: bounds.headersTimeoutMs,
+      requestTimeout: bounds.requestTimeoutMs,
+      keepAliveTimeout: bounds.idleTimeoutMs,
+      // How often Node looks for connections past headersTimeout or requestTimeout (default 30 s).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(bounds.headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      const socket = req.socket;
+      connections.requestStarted(socket);
+      res.once('close', () => connections.requestEnded(socket));
+      closeAfterAnswer(req, res);
+      handle(req, res).catch((error: unknown) => {
+        logger.error({ err: errorMessage(error), url: req.url }, 'admin request failed');
+        if (!res.headersSent) send(res, 500, { error: 'internal error' });
+        else res.end();
+      });
+    },
+  );
+  http.on('connection', (socket: Socket) => {
+    connections.admit(socket);
   });
   await new Promise<void>((resolve, reject) => {
     const fail = (error: Error): void => reject(new GatewayError('listen.failed', `cannot listen for the admin API on ${options.host}:${options.port}: ${error.message}`, { cause: error }));

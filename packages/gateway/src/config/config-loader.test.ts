@@ -127,6 +127,35 @@ describe('gateway configuration', () => {
     ]);
   });
 
+  it('reads listen.http.public_origin, an origin without a path', () => {
+    const http = (public_origin: string) =>
+      JSON.stringify({ listen: { http: { port: 0, public_origin } }, agents: [{ id: 'a', token_sha256: HEX }], upstreams: { x: { command: 'y' } }, policy: { dir: 'p' } });
+    expect(parseGatewayConfig(http('https://gateway.example.com/'), '/cfg/gateway.json').listen.http!.publicOrigin).toBe('https://gateway.example.com');
+    expect(parseGatewayConfig(http('http://10.0.0.5:8443'), '/cfg/gateway.json').listen.http!.publicOrigin).toBe('http://10.0.0.5:8443');
+    for (const bad of ['https://gateway.example.com/mcp', 'gateway.example.com', 'ftp://x', 'https://x?y=1']) {
+      expect(problemsOf(http(bad)), bad).toEqual([expect.stringContaining('listen.http.public_origin must be an origin like "https://gateway.example.com" (scheme, host and port; no path)')]);
+    }
+  });
+
+  it('reads the bounds on the admin API\'s connections and checks how they relate', () => {
+    const admin = (extra: Record<string, unknown>) =>
+      JSON.stringify({ listen: { stdio: true }, agent: { id: 'a' }, upstreams: { x: { command: 'y' } }, policy: { dir: 'p' }, admin: { token_sha256: HEX, ...extra } });
+    expect(parseGatewayConfig(admin({}), '/cfg/gateway.json').admin!.connections).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 65_000, maxConnections: 256 });
+    expect(parseGatewayConfig(admin({ headers_timeout: '2s', request_timeout: '5s', idle_timeout: '1s', max_connections: 16 }), '/cfg/gateway.json').admin!.connections).toEqual({
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 5000,
+      idleTimeoutMs: 1000,
+      maxConnections: 16,
+    });
+    expect(problemsOf(admin({ headers_timeout: '20s', request_timeout: '5s' }))).toEqual([
+      expect.stringContaining('admin.request_timeout ("5s") must be at least admin.headers_timeout ("20s"): the headers are part of the request'),
+    ]);
+    expect(problemsOf(admin({ idle_timeout: '50ms', max_connections: 0 }))).toEqual([
+      expect.stringContaining('admin.max_connections must be >= 1'),
+    ]);
+    expect(problemsOf(admin({ idle_timeout: '50ms' }))).toEqual([expect.stringContaining('admin.idle_timeout must be at least 100ms (got "50ms")')]);
+  });
+
   it('refuses duplicate tokens, a listener-less config and a postgres limit store without a database', () => {
     const problems = problemsOf(
       JSON.stringify({

@@ -4,7 +4,8 @@ import { dirname, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { describeSchemaErrors, parseDuration, resolveTrust, parseSourceDocument, type SchemaErrorWording, type SourceDocument } from '@tollgate/policy';
 import { GatewayError, errorMessage, type ConfigProblem } from '../gateway-error.js';
-import { DEFAULT_HTTP_CONNECTION_LIMITS, DEFAULT_REQUEST_LIMITS, type GatewayConfig, type HttpConnectionLimits, type PolicySourceConfig, type TokenAgent, type TrustedKeyConfig, type UpstreamConfig } from './gateway-config.js';
+import { PROCESS_SUBSTITUTION_SOURCES, substituteSecrets, type SubstitutionSources } from './secret-substitution.js';
+import { DEFAULT_ADMIN_CONNECTION_LIMITS, DEFAULT_HTTP_CONNECTION_LIMITS, DEFAULT_REQUEST_LIMITS, type AdminConnectionLimits, type GatewayConfig, type HttpConnectionLimits, type PolicySourceConfig, type TokenAgent, type TrustedKeyConfig, type UpstreamConfig } from './gateway-config.js';
 
 const require = createRequire(import.meta.url);
 
@@ -25,12 +26,14 @@ function validate(): ValidateFunction {
 
 /**
  * Reads, validates and defaults a gateway configuration file (JSON, or YAML for `.yaml`/`.yml`).
+ * String values may hold `${NAME}` (an environment variable) and `${file:path}` (a file's
+ * contents) references, so that secrets stay out of the file ({@link substituteSecrets}).
  *
  * @throws GatewayError `config.invalid` listing every problem at file:line:col.
  * @example
  * const config = await loadGatewayConfig('tollgate.gateway.yaml');
  */
-export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
+export async function loadGatewayConfig(file: string, sources: SubstitutionSources = PROCESS_SUBSTITUTION_SOURCES): Promise<GatewayConfig> {
   const path = resolve(file);
   let text: string;
   try {
@@ -38,38 +41,50 @@ export async function loadGatewayConfig(file: string): Promise<GatewayConfig> {
   } catch (error) {
     throw new GatewayError('config.invalid', `cannot read the gateway configuration ${path}: ${errorMessage(error)}`, { cause: error });
   }
-  return parseGatewayConfig(text, path);
+  return parseGatewayConfig(text, path, dirname(path), sources);
 }
 
 /**
- * Validates and defaults configuration text. Relative paths are resolved against the
- * directory of `file` (or `baseDir` when given).
+ * Validates and defaults configuration text. Relative paths — of the configuration and of
+ * `${file:…}` references — are resolved against the directory of `file` (or `baseDir` when given).
  *
  * @throws GatewayError `config.invalid` listing every problem at file:line:col.
  */
-export function parseGatewayConfig(text: string, file: string, baseDir: string = dirname(resolve(file))): GatewayConfig {
+export function parseGatewayConfig(text: string, file: string, baseDir: string = dirname(resolve(file)), sources: SubstitutionSources = PROCESS_SUBSTITUTION_SOURCES): GatewayConfig {
   const parsed = parseSourceDocument(text, file);
   if (!parsed.document) {
     const problems = parsed.diagnostics.map((d) => ({ file: d.file, line: d.line, column: d.column, pointer: d.pointer ?? '', message: d.message }));
     throw invalid(problems);
   }
-  return resolveGatewayConfig(parsed.document, baseDir);
+  return resolveGatewayConfig(parsed.document, baseDir, sources);
 }
 
 /**
- * Validates an already parsed configuration document and applies defaults.
+ * Validates an already parsed configuration document and applies defaults. References in its
+ * string values are substituted first — after parsing, so that what they are replaced by can
+ * never change the document's structure, and before the schema checks what they hold.
  *
  * @throws GatewayError `config.invalid` listing every problem at file:line:col.
  */
-export function resolveGatewayConfig(document: SourceDocument, baseDir: string): GatewayConfig {
-  const check = validate();
-  if (!check(document.value)) throw invalid(schemaProblems(check.errors ?? [], document));
-  const raw = document.value as RawConfig;
+export function resolveGatewayConfig(document: SourceDocument, baseDir: string, sources: SubstitutionSources = PROCESS_SUBSTITUTION_SOURCES): GatewayConfig {
   const problems: ConfigProblem[] = [];
   const at = (pointer: string, message: string): void => {
     const pos = document.positionOf(pointer);
     problems.push({ file: document.file, line: pos.line, column: pos.column, pointer, message });
   };
+  const substituted = substituteSecrets(document.value, baseDir, sources);
+  for (const p of substituted.problems) at(p.pointer, `${where(p.pointer)} ${p.message}`);
+  if (problems.length > 0) throw invalid(problems);
+  const check = validate();
+  if (!check(substituted.value)) {
+    // Described against the document as written: a substituted secret is never shown.
+    const described = schemaProblems(check.errors ?? [], document).map((p) => {
+      const reference = substituted.references.get(p.pointer);
+      return reference === undefined ? p : { ...p, message: `${p.message} — after substituting ${reference} (the value itself is not shown)` };
+    });
+    throw invalid(described);
+  }
+  const raw = substituted.value as RawConfig;
 
   const seenTokens = new Map<string, number>();
   const seenIds = new Map<string, number>();
@@ -100,6 +115,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
   }
   const policy = resolvePolicySource(raw.policy, baseDir, at);
   const connections = raw.listen.http ? resolveConnectionLimits(raw.listen.http, at) : undefined;
+  const adminConnections = raw.admin ? resolveAdminLimits(raw.admin, at) : undefined;
   if (problems.length > 0) throw invalid(problems);
 
   const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]): UpstreamConfig => {
@@ -121,6 +137,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
             path: http.path ?? '/mcp',
             allowedOrigins: [...(http.allowed_origins ?? [])],
             sessionIdleTimeoutMs: http.session_idle_timeout ? parseDuration(http.session_idle_timeout) : 30 * 60_000,
+            publicOrigin: http.public_origin?.replace(/\/$/, ''),
             connections: connections!,
           }
         : undefined,
@@ -143,7 +160,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string):
       maxDepth: raw.requests?.max_depth ?? DEFAULT_REQUEST_LIMITS.maxDepth,
       decisionTimeoutMs: raw.requests?.decision_timeout ? parseDuration(raw.requests.decision_timeout) : DEFAULT_REQUEST_LIMITS.decisionTimeoutMs,
     },
-    admin: raw.admin ? { host: raw.admin.host ?? '127.0.0.1', port: raw.admin.port ?? 8081, tokenSha256: raw.admin.token_sha256 } : undefined,
+    admin: raw.admin ? { host: raw.admin.host ?? '127.0.0.1', port: raw.admin.port ?? 8081, tokenSha256: raw.admin.token_sha256, connections: adminConnections! } : undefined,
     approvals: {
       mode: raw.approvals?.mode ?? 'hold',
       timeoutMs: raw.approvals?.timeout ? parseDuration(raw.approvals.timeout) : 10 * 60_000,
@@ -163,12 +180,23 @@ interface RawHttpListen {
   path?: string;
   allowed_origins?: string[];
   session_idle_timeout?: string;
+  public_origin?: string;
   headers_timeout?: string;
   request_timeout?: string;
   idle_timeout?: string;
   max_connections?: number;
   max_connections_per_agent?: number;
   max_sessions_per_agent?: number;
+}
+
+interface RawAdmin {
+  host?: string;
+  port?: number;
+  token_sha256: string;
+  headers_timeout?: string;
+  request_timeout?: string;
+  idle_timeout?: string;
+  max_connections?: number;
 }
 
 interface RawConfig {
@@ -180,7 +208,7 @@ interface RawConfig {
   ledger?: { database_url?: string; data_dir?: string; redact?: Array<{ server?: string; tool?: string; pointers: string[] }>; await_outcome?: boolean; max_batch_delay_ms?: number; migrate?: boolean };
   limits?: { store?: 'auto' | 'memory' | 'postgres' };
   requests?: { max_bytes?: number; max_depth?: number; decision_timeout?: string };
-  admin?: { host?: string; port?: number; token_sha256: string };
+  admin?: RawAdmin;
   approvals?: {
     mode?: 'hold' | 'retry';
     timeout?: string;
@@ -235,6 +263,27 @@ function resolveConnectionLimits(raw: RawHttpListen, at: (pointer: string, messa
     maxConnectionsPerAgent: raw.max_connections_per_agent ?? Math.min(d.maxConnectionsPerAgent, maxConnections),
     maxSessionsPerAgent: raw.max_sessions_per_agent ?? d.maxSessionsPerAgent,
   };
+}
+
+/** Applies the defaults of `admin`'s connection bounds and checks how they relate; reports at `/admin/...`. */
+function resolveAdminLimits(raw: RawAdmin, at: (pointer: string, message: string) => void): AdminConnectionLimits {
+  const d = DEFAULT_ADMIN_CONNECTION_LIMITS;
+  const duration = (key: 'headers_timeout' | 'request_timeout' | 'idle_timeout', fallback: number): number => {
+    const value = raw[key];
+    if (value === undefined) return fallback;
+    const ms = parseDuration(value);
+    if (ms < MIN_CONNECTION_TIMEOUT_MS) at(`/admin/${key}`, `admin.${key} must be at least ${MIN_CONNECTION_TIMEOUT_MS}ms (got "${value}")`);
+    return ms;
+  };
+  const headersTimeoutMs = duration('headers_timeout', d.headersTimeoutMs);
+  const requestTimeoutMs = duration('request_timeout', Math.max(d.requestTimeoutMs, headersTimeoutMs));
+  if (headersTimeoutMs > requestTimeoutMs) {
+    at(
+      raw.headers_timeout === undefined ? '/admin/request_timeout' : '/admin/headers_timeout',
+      `admin.request_timeout ("${raw.request_timeout}") must be at least admin.headers_timeout (${raw.headers_timeout === undefined ? `${d.headersTimeoutMs / 1000}s by default` : `"${raw.headers_timeout}"`}): the headers are part of the request`,
+    );
+  }
+  return { headersTimeoutMs, requestTimeoutMs, idleTimeoutMs: duration('idle_timeout', d.idleTimeoutMs), maxConnections: raw.max_connections ?? d.maxConnections };
 }
 
 /** A remote repository: a URL with a scheme (`file://`, `https://`, `ssh://`, …) or scp-like `user@host:path`. */
@@ -341,6 +390,7 @@ const CONFIG_WORDING: SchemaErrorWording = {
     [/\/keyid$/, 'must be 64 lower-case hex digits (the SHA-256 of the public key)'],
     [/sha256$/, 'must be 64 lower-case hex digits (the SHA-256 of the token)'],
     [/\/url$/, 'must be an http:// or https:// URL'],
+    [/\/public_origin$/, 'must be an origin like "https://gateway.example.com" (scheme, host and port; no path)'],
     [/\/database_url$/, 'must be a postgres:// URL'],
     [/\/path$/, 'must start with "/"'],
   ],

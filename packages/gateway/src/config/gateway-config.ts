@@ -55,6 +55,8 @@ export interface GatewayConfig {
           readonly path: string;
           readonly allowedOrigins: readonly string[];
           readonly sessionIdleTimeoutMs: number;
+          /** `public_origin`: the origin agents reach the listener at (behind a proxy or TLS terminator), for RFC 9728 metadata; default `http://<Host>`. */
+          readonly publicOrigin: string | undefined;
           /** Bounds on agents' connections and sessions. */
           readonly connections: HttpConnectionLimits;
         }
@@ -86,7 +88,7 @@ export interface GatewayConfig {
     /** The decision deadline of a tool call (ms): limits and the decision's commit must be done by then. */
     readonly decisionTimeoutMs: number;
   };
-  readonly admin: { readonly host: string; readonly port: number; readonly tokenSha256: string } | undefined;
+  readonly admin: { readonly host: string; readonly port: number; readonly tokenSha256: string; readonly connections: AdminConnectionLimits } | undefined;
   readonly approvals: {
     readonly mode: 'hold' | 'retry';
     /** How long a request stays open when its rule sets no timeout (ms). */
@@ -181,4 +183,27 @@ export const DEFAULT_HTTP_CONNECTION_LIMITS: HttpConnectionLimits = Object.freez
   maxConnections: 1024,
   maxConnectionsPerAgent: 128,
   maxSessionsPerAgent: 64,
+});
+
+/**
+ * Bounds on the admin API's connections (`admin`): how long a request may take to arrive, how
+ * long a keep-alive connection may idle, and how many connections there may be.
+ */
+export interface AdminConnectionLimits {
+  /** Longest time to receive a request's headers (ms); `headers_timeout`. */
+  readonly headersTimeoutMs: number;
+  /** Longest time to receive a whole request, headers and body (ms); `request_timeout`. */
+  readonly requestTimeoutMs: number;
+  /** Longest wait for the next request on a keep-alive connection (ms); `idle_timeout`. */
+  readonly idleTimeoutMs: number;
+  /** Most connections open at once; `max_connections`. */
+  readonly maxConnections: number;
+}
+
+/** The defaults of {@link AdminConnectionLimits}. */
+export const DEFAULT_ADMIN_CONNECTION_LIMITS: AdminConnectionLimits = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 65_000,
+  maxConnections: 256,
 });

@@ -5,16 +5,15 @@ import { sha256Hex, type Agent } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import { DEFAULT_HTTP_CONNECTION_LIMITS, type HttpConnectionLimits, type TokenAgent } from '../config/gateway-config.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
+import { closeAfterAnswer, hasUnreadBody } from '../http/unread-body-closer.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { methodLabel } from './agent-notifications.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { parseAgentMessage, type MessageLimits } from './message-limits.js';
+import { NOT_AN_AUTHORIZATION_SERVER, ProtectedResource } from './protected-resource.js';
 import type { GatewaySession } from './gateway-session.js';
 import { HttpSessionTransport } from './http-session-transport.js';
 import { requestParamsProblem } from './request-params.js';
-
-/** How long a refused connection gets to take its answer before its socket is destroyed (ms). */
-const REFUSAL_LINGER_MS = 2000;
 
 /** Options of {@link startHttpListener}. */
 export interface HttpListenerOptions {
@@ -30,6 +29,8 @@ export interface HttpListenerOptions {
   readonly limits: MessageLimits;
   /** Sessions idle this long are closed (ms). */
   readonly sessionIdleTimeoutMs: number;
+  /** The origin agents reach the listener at, when it is not `http://<Host header>` (a proxy, TLS); for RFC 9728 metadata. */
+  readonly publicOrigin?: string;
   /** Bounds on connections and sessions (default {@link DEFAULT_HTTP_CONNECTION_LIMITS}). */
   readonly connections?: HttpConnectionLimits;
   /** Makes the session for a new, authenticated `initialize`. */
@@ -87,8 +88,13 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   const connections = new ConnectionLimiter(bounds, (reason) => metrics?.httpConnectionClosed(reason));
   let accepting = true;
 
+  // Known once the listener is bound (its address is the fallback origin of the metadata).
+  let resource!: ProtectedResource;
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (resource.metadataPaths.includes(path)) return serveMetadata(req, res, resource);
+    if (resource.isAuthorizationServerPath(path)) return refuse(req, res, 404, { error: 'not_found', error_description: NOT_AN_AUTHORIZATION_SERVER });
     if (path !== options.path) return refuse(req, res, 404, { error: `not found: the MCP endpoint is ${options.path}` });
     if (!accepting) {
       metrics?.rejected('closing');
@@ -101,7 +107,14 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     const agent = authenticate(req, agents);
     if (!agent) {
       metrics?.rejected('unauthorized');
-      return refuseRpc(req, res, 401, -32001, 'Unauthorized: present a valid bearer token (Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer realm="tollgate"' });
+      return refuseRpc(
+        req,
+        res,
+        401,
+        -32001,
+        'Unauthorized: present a valid bearer token (Authorization: Bearer <token>); tokens come from the gateway\'s operator — the gateway is no OAuth authorization server',
+        { 'www-authenticate': resource.challenge(req) },
+      );
     }
     if (!connections.claim(req.socket, agent.id)) {
       metrics?.httpConnectionClosed('max_connections_per_agent');
@@ -253,6 +266,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
 
   const address = http.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  resource = new ProtectedResource(options.path, options.publicOrigin, `${host}:${address.port}`);
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${address.port}${options.path}`,
@@ -321,24 +335,40 @@ function readBody(req: IncomingMessage, max: number): Promise<BodyRead> {
   });
 }
 
+/**
+ * Serves the RFC 9728 metadata: to anyone (it is public, and a client reads it before it has a
+ * token), from any origin (browser-based clients read it too).
+ */
+function serveMetadata(req: IncomingMessage, res: ServerResponse, resource: ProtectedResource): void {
+  const cors = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': 'mcp-protocol-version' };
+  if (req.method === 'OPTIONS') {
+    const unread = hasUnreadBody(req);
+    res.writeHead(204, { ...cors, ...(unread ? { connection: 'close' } : {}) }).end();
+    if (unread) closeAfterAnswer(req, res);
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(req, res, 405, { error: 'the protected resource metadata is read with GET' }, { allow: 'GET, HEAD, OPTIONS' });
+  answer(req, res, 200, resource.metadata(req), { ...cors, 'cache-control': 'no-store' });
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
 
 /**
  * Answers a request the listener refuses. When its body has not been read (whole), the answer
- * says `Connection: close` and the socket is ended once it is written — or destroyed if the
+ * says `Connection: close` and the connection is ended once it is written — or destroyed if the
  * client does not take it — so that a body that never ends cannot hold the connection.
  */
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const unread = !req.complete;
+  answer(req, res, status, body, headers);
+}
+
+/** Answers with JSON; when the request's body has not been read (whole), closes the connection after (see {@link refuse}). */
+function answer(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const unread = hasUnreadBody(req);
   sendJson(res, status, body, unread ? { ...headers, connection: 'close' } : headers);
-  if (!unread) return;
-  const socket = req.socket;
-  // Node ends a `Connection: close` response's socket once the response is written; this bounds a client that never reads it.
-  const linger = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
-  linger.unref();
-  socket.once('close', () => clearTimeout(linger));
+  if (unread) closeAfterAnswer(req, res);
 }
 
 function refuseRpc(req: IncomingMessage, res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}, id: string | number | null = null): void {

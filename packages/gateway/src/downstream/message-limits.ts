@@ -39,8 +39,9 @@ export function exceedsDepth(value: unknown, max: number): boolean {
 /**
  * Parses one agent message (or batch) from text, checking size, JSON syntax, nesting depth
  * and, when `validate` is set, the JSON-RPC shape and that no two requests of a batch share an
- * id (JSON-RPC matches answers by id alone: both would run and only one be answered). A
- * refused batch is refused whole, before any of it runs.
+ * id (JSON-RPC matches answers by id alone: both would run and only one be answered), and
+ * that a batch is not empty (JSON-RPC answers `[]` with one Invalid Request). A refused batch
+ * is refused whole, before any of it runs.
  */
 export function parseAgentMessage(text: string, byteLength: number, limits: MessageLimits, validate: boolean): { ok: true; value: unknown } | MessageRefusal {
   if (byteLength > limits.maxBytes) {
@@ -58,6 +59,10 @@ export function parseAgentMessage(text: string, byteLength: number, limits: Mess
   }
   if (validate) {
     const messages = Array.isArray(value) ? value : [value];
+    // JSON-RPC 2.0 §6: an empty batch is one Invalid Request, answered once.
+    if (messages.length === 0) {
+      return { ok: false, reason: 'malformed', code: -32600, message: 'Invalid Request: the batch is empty; a batch holds at least one request, notification or response', id: null };
+    }
     for (const m of messages) {
       if (!JSONRPCMessageSchema.safeParse(m).success) {
         return { ok: false, reason: 'malformed', code: -32600, message: 'Invalid Request: not a JSON-RPC 2.0 request, notification or response', id: idOf(m) };

@@ -7,9 +7,9 @@ import { parseAgentMessage, refusalMessage, type MessageLimits, type MessageRefu
 /**
  * MCP over stdio (newline-delimited JSON-RPC) for the agent side, hardened: a line longer
  * than `maxBytes` is discarded up to its newline and answered with -32600; malformed JSON
- * with -32700; too deep or not JSON-RPC with -32600; a batch with two requests of the same id,
- * or a line with a request whose id is still unanswered, with -32600 (id null) and none of it
- * is run. The session carries on after each — a bad line never closes the transport or crashes
+ * with -32700; too deep or not JSON-RPC with -32600; an empty batch, a batch with two requests
+ * of the same id, or a line with a request whose id is still unanswered, with -32600 (id null)
+ * and none of it is run. The session carries on after each — a bad line never closes the transport or crashes
  * the gateway.
  */
 export class LimitedStdioServerTransport implements Transport {
