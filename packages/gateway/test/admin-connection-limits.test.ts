@@ -7,6 +7,7 @@ import { parseGatewayConfig } from '../src/config/config-loader.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { ROOT, recordingUpstream, testLogger, type RecordingUpstream } from './fixtures.js';
+import { configuredServices } from './gateway-services.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-harness.js';
 
 // The admin API's connections are bounded like the agents': in time, in number, and a request
@@ -85,7 +86,7 @@ describe('admin API connections are bounded', () => {
       join(ROOT, 'gateway.json'),
     );
     expect(config.admin!.connections).toEqual({ headersTimeoutMs: 1000, requestTimeoutMs: 1000, idleTimeoutMs: 1000, maxConnections: 8 });
-    gateway = await startGateway(config, { logger: testLogger() });
+    gateway = await startGateway(config, { logger: testLogger(), services: configuredServices(config) });
     port = gateway.admin!.port;
   }, 60_000);
 

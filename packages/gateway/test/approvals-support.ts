@@ -130,6 +130,6 @@ export function refusalOf(result: CallToolResult | { error: Error }): Record<str
 
 /** The first text block of a result. */
 export function textOf(result: CallToolResult | { error: Error }): string {
-  if ('error' in result) return result.error.message;
+  if ('error' in result) return (result as { error: Error }).error.message;
   return String((result.content?.[0] as { text?: unknown } | undefined)?.text ?? '');
 }

@@ -9,6 +9,7 @@ import { parseGatewayConfig } from '../src/config/config-loader.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { ROOT, recordingUpstream, testLogger, type RecordingUpstream } from './fixtures.js';
+import { configuredServices } from './gateway-services.js';
 
 // The agent listener describes itself as an OAuth protected resource (RFC 9728) that takes
 // static bearer tokens, so that MCP clients answer its 401 with "a token is needed" rather than
@@ -68,20 +69,19 @@ describe('the agent listener as an RFC 9728 protected resource', () => {
   let url: string;
   let origin: string;
 
-  const start = (http: Record<string, unknown>) =>
-    startGateway(
-      parseGatewayConfig(
-        JSON.stringify({
-          listen: { http: { host: '127.0.0.1', port: 0, ...http } },
-          agents: [{ id: 'agent', token_sha256: sha256Hex(TOKEN) }],
-          upstreams: { rec: rec.config },
-          policy: { dir: rec.policyDir },
-          ledger: { database_url: db.url, migrate: true },
-        }),
-        join(ROOT, 'gateway.json'),
-      ),
-      { logger: testLogger() },
+  const start = (http: Record<string, unknown>) => {
+    const config = parseGatewayConfig(
+      JSON.stringify({
+        listen: { http: { host: '127.0.0.1', port: 0, ...http } },
+        agents: [{ id: 'agent', token_sha256: sha256Hex(TOKEN) }],
+        upstreams: { rec: rec.config },
+        policy: { dir: rec.policyDir },
+        ledger: { database_url: db.url, migrate: true },
+      }),
+      join(ROOT, 'gateway.json'),
     );
+    return startGateway(config, { logger: testLogger(), services: configuredServices(config) });
+  };
 
   beforeAll(async () => {
     db = await createTestDatabase();
