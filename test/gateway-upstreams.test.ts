@@ -56,14 +56,14 @@ describe('gateway with two upstreams', () => {
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toContain('ccxt__fetch_account_balance');
     expect(names).toContain('everything__echo');
-    expect(names).not.toContain('ccxt__withdraw_cryptocurrency');
+    expect(names).not.toContain('ccxt__set_trading_leverage');
     expect(names).not.toContain('everything__get-env');
     expect(names.every((n) => n.startsWith('ccxt__') || n.startsWith('everything__'))).toBe(true);
     expect(await call('everything__echo', { message: 'hi' })).toEqual({ content: [{ type: 'text', text: 'Echo: hi' }] });
     const balance = await call('ccxt__fetch_account_balance', { exchange_id: 'kraken' });
     expect(balance.isError).toBeFalsy();
     expect((balance.content[0] as { text: string }).text).toContain('"SOL"');
-    const hidden = await call('ccxt__withdraw_cryptocurrency', {}).then(() => undefined, (e: unknown) => e as { code: number });
+    const hidden = await call('ccxt__set_trading_leverage', {}).then(() => undefined, (e: unknown) => e as { code: number });
     expect(hidden?.code).toBe(-32602);
     // The hidden call's decision is recorded without holding up its answer: wait for it.
     let rows: Array<{ server: string; tool: string; effect: string }> = [];
@@ -74,7 +74,7 @@ describe('gateway with two upstreams', () => {
     expect(rows).toEqual([
       { server: 'everything', tool: 'echo', effect: 'allow' },
       { server: 'ccxt', tool: 'fetch_account_balance', effect: 'allow' },
-      { server: 'ccxt', tool: 'withdraw_cryptocurrency', effect: 'hidden' },
+      { server: 'ccxt', tool: 'set_trading_leverage', effect: 'hidden' },
     ]);
     // Prompts of the one upstream that has them carry its prefix too.
     const prompts = (await client.listPrompts()).prompts.map((p) => p.name);

@@ -48,6 +48,8 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
         upstreams: { everything: { command: process.execPath, args: [everythingEntry(), 'stdio'] } },
         policy: { dir: resolve(ROOT, 'policies') },
         ledger: { database_url: db.url, migrate: true },
+        // Answer a call that needs approval at once (the approvals tests cover hold mode).
+        approvals: { mode: 'retry' },
       });
       client = gateway.client;
       direct = new Client({ name: 'direct', version: '1' }, { capabilities: {} });
@@ -184,7 +186,10 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
       const held = await call('toggle-subscriber-updates', {});
       expect(held.isError).toBe(true);
       expect(held.structuredContent).toMatchObject({ code: 'approval.required', rule: 'tools.toggle-subscriber-updates.action' });
-      expect((held.content as Array<{ text: string }>)[0]!.text).toBe('[APPROVAL REQUIRED] Subscription updates affect every client of the server; a human must approve.');
+      expect((held.content as Array<{ text: string }>)[0]!.text).toMatch(
+        /^\[APPROVAL REQUIRED\] Subscription updates affect every client of the server; a human must approve\. — approval [0-9a-f-]{36} is pending until /,
+      );
+      expect(held.structuredContent).toMatchObject({ approval_id: expect.any(String), args_sha256: canonicalDigest({}) });
     });
 
     it('passes resources, prompts, completion and logging through unchanged', async () => {

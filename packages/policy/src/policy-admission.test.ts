@@ -39,7 +39,7 @@ describe('admitPolicy', () => {
     expect(admitted.errors).toEqual([]);
     expect(admitted.policy?.server).toBe('ccxt');
     expect(admitted.policy?.revision).toBe(7);
-    expect(admitted.policy?.decide({ tool: 'withdraw_cryptocurrency', args: {} }).effect).toBe('hidden');
+    expect(admitted.policy?.decide({ tool: 'set_trading_leverage', args: {} }).effect).toBe('hidden');
   });
 
   it.each(REFUSED)('refuses %s with lint\'s code and file:line:col', (_what, text, code) => {
