@@ -54,6 +54,7 @@ export type { ClassifiableTool, RiskCategory, RiskClass, RiskLevel, ToolAnnotati
 export { lintPolicy } from './policy-linter.js';
 export type { LintOptions, LintResult } from './policy-linter.js';
 export { describeSchemaError, describeSchemaErrors } from './schema-error-description.js';
+export { closestName, OPERATOR_SYNONYMS } from './name-suggester.js';
 export type { SchemaErrorDescription, SchemaErrorWording } from './schema-error-description.js';
 export { exampleArguments, exampleValue } from './example-arguments.js';
 export { STARTER_LIMITS, starterPolicy, starterTreatment } from './starter-policy.js';
