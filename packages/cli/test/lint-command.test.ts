@@ -166,11 +166,12 @@ describe('tollgate lint', () => {
   it('exits 2 for a bad flag value, an unknown flag and an unknown command', async () => {
     const format = await runCli(['lint', '--format', 'xml'], repo.root);
     expect(format.code).toBe(2);
-    expect(format.stderr).toContain('Expected --format=xml to be one of: pretty, json, github, sarif');
+    expect(format.stderr).toBe('Error: --format: "xml" is not one of pretty, json, github, sarif\nHint: Run `tollgate lint --help` for its arguments and flags.\n');
     const unknown = await runCli(['lint', '--frobnicate'], repo.root);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('Nonexistent flag: --frobnicate');
+    expect(unknown.stderr).toContain('Error: unknown flag --frobnicate\n');
     const command = await runCli(['lnt'], repo.root);
     expect(command.code).toBe(2);
+    expect(command.stderr).toContain('Error: "lnt" is not a tollgate command; did you mean "lint"?\n');
   });
 });
