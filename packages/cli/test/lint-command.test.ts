@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPOSITORY_URL } from '@tollgate/policy';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
 import { sarifSchemaValidator } from './sarif-schema-validator.js';
 import { MALFORMED_POLICY, SCHEMA_INVALID_POLICY, SHOP_CATALOG, SHOP_POLICY } from './policy-fixtures.js';
@@ -119,7 +120,7 @@ describe('tollgate lint', () => {
     expect(schema.level).toBe('error');
     expect(schema.locations[0]!.physicalLocation).toEqual({ artifactLocation: { uri: 'broken/invalid/policy.json', uriBaseId: '%SRCROOT%' }, region: { startLine: 2, startColumn: 14 } });
     expect(run.results.find((r) => r.ruleId === 'TG205')!.level).toBe('note');
-    expect(run.tool.driver.rules.find((r) => r.id === 'TG101')!.helpUri).toMatch(/lint-rules\.md#tg101$/);
+    expect(run.tool.driver.rules.find((r) => r.id === 'TG101')!.helpUri).toBe(`${REPOSITORY_URL}/blob/main/docs/lint-rules.md#tg101-redos-regex`);
   });
 
   it('SARIF paths are relative to the repository root even from a subdirectory', async () => {
