@@ -43,6 +43,7 @@ export type {
   ExpectedDecision,
   ExpectedShadowDecision,
   ParsedTestFile,
+  RunTestFileOptions,
   TestCaseResult,
   TestFailure,
   TestFileResult,
