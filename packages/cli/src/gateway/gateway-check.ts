@@ -158,6 +158,14 @@ async function checkUpstream(upstream: Upstream, timeoutMs: number, policy: Poli
   }
 }
 
+/** Whether a statement failed because its table does not exist (SQLSTATE 42P01): the schema is not migrated. */
+function missingTable(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === '42P01' || (isLedgerError(e) && e.code === 'ledger.not_migrated')) return true;
+  }
+  return /relation "[^"]+" does not exist/.test(errorMessage(error));
+}
+
 async function checkLedger(config: GatewayConfig): Promise<GatewayCheck[]> {
   const { databaseUrl, dataDir, migrate } = config.ledger;
   const shipped = readMigrationFiles(defaultMigrationsDir()).map((m) => m.name);
@@ -174,11 +182,28 @@ async function checkLedger(config: GatewayConfig): Promise<GatewayCheck[]> {
     return [{ what: 'ledger', name: databaseUrl ? redactDatabaseUrl(databaseUrl) : dataDir, status: 'error', detail: `cannot connect: ${isLedgerError(error) ? error.message : errorMessage(error)}` }];
   }
   try {
-    let applied: string[] = [];
+    let applied: string[] | undefined;
     try {
       const rows = await connection.execute<{ name: string }>(`SELECT name FROM ${MIGRATION_TABLE}`);
       applied = rows.rows.map((r) => r.name);
-    } catch {
+    } catch (error) {
+      if (!missingTable(error)) {
+        // The gateway's own role may read only the ledger's tables, not the migrations' record:
+        // then what it needs is probed directly.
+        const missing: string[] = [];
+        for (const table of ['ledger_events', ...(config.limits.store === 'postgres' ? ['limit_counters'] : [])]) {
+          try {
+            await connection.execute(`SELECT 1 FROM ${table} LIMIT 0`);
+          } catch (probe) {
+            missing.push(`${table} (${errorMessage(probe)})`);
+          }
+        }
+        if (missing.length > 0) return [{ what: 'ledger', name: connection.location, status: 'error', detail: `reachable, but this role cannot read ${missing.join(', ')}; run tollgate ledger migrate, and grant tollgate_writer to the gateway's role` }];
+        return [
+          { what: 'ledger', name: connection.location, status: 'ok', detail: `reachable; the ledger's tables are readable by this role (it may not read ${MIGRATION_TABLE}, so pending migrations are not known)` },
+          ...(config.limits.store === 'postgres' ? [{ what: 'limits' as const, name: 'postgres', status: 'ok' as const, detail: 'limit counters shared by replicas in the ledger database' }] : []),
+        ];
+      }
       applied = [];
     }
     const pending = shipped.filter((m) => !applied.includes(m));
