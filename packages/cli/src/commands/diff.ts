@@ -62,7 +62,10 @@ Exit status: 0; 1 when --fail-on-widening is given and a tool at or above that r
       }
       replay = { since, databaseUrl: flags['database-url'], dataDir: flags['data-dir'], limit: flags['replay-limit'] };
     }
+    const { progressReporter } = await import('../render/progress-reporter.js');
+    const progress = progressReporter({ json: this.jsonEnabled() });
     const report = await runDiff({
+      onProgress: progress.step,
       cwd,
       base: args.base,
       head: args.head,
@@ -70,7 +73,7 @@ Exit status: 0; 1 when --fail-on-widening is given and a tool at or above that r
       replay,
       failOnWidening: flags['fail-on-widening'],
       maxExamples: flags.examples,
-    });
+    }).finally(() => progress.stop());
     if (!this.jsonEnabled()) {
       const { emitReport } = await import('../report-output.js');
       const { diffSummaryLine, renderDiffPretty } = await import('../diff/diff-pretty-renderer.js');

@@ -61,7 +61,10 @@ Files that exist with other content are refused (nothing is written) unless --fo
       throw new CliError('usage', `--action: ${(error as Error).message}`, { exit: ExitCode.input, hint: 'Give the action as a workflow names it in uses:, e.g. my-org/tollgate@v0.1.0 for a fork.' });
     }
     const cwd = process.cwd();
+    const { progressReporter } = await import('../render/progress-reporter.js');
+    const progress = progressReporter({ json: this.jsonEnabled() });
     const result = await scaffoldPolicyRepository({
+      onProgress: progress.step,
       dir: resolve(cwd, args.dir),
       cwd,
       timeoutMs: flags.timeout * 1000,
@@ -71,7 +74,7 @@ Files that exist with other content are refused (nothing is written) unless --fo
       ...(flags['cli-package'] !== undefined ? { cliPackage: flags['cli-package'] } : {}),
       ...(flags['from-server'] !== undefined ? { fromServer: flags['from-server'] } : {}),
       ...(flags['server-name'] !== undefined ? { serverName: checkServerName(flags['server-name'], '--server-name') } : {}),
-    });
+    }).finally(() => progress.stop());
     if (!this.jsonEnabled()) {
       const { renderInit } = await import('../render/scaffold-report-renderer.js');
       const { writeStdout } = await import('../report-output.js');

@@ -26,6 +26,8 @@ export interface ScaffoldOptions extends ConnectOptions {
   readonly action: string;
   /** An npm package spec or tarball URL the action installs the CLI from (default: it builds the CLI of its own ref). */
   readonly cliPackage?: string;
+  /** Told each step of the work as it starts (a progress display on a terminal). */
+  readonly onProgress?: (step: string) => void;
 }
 
 /** The result of {@link scaffoldPolicyRepository}. */
@@ -212,6 +214,7 @@ export async function scaffoldPolicyRepository(options: ScaffoldOptions): Promis
     ({ policy, tests } = examplePolicy(server));
   }
 
+  options.onProgress?.(`writing the policy repository in ${options.dir}`);
   const files = policyRepositoryFiles(server, catalog, policy, tests, options.action, options.cliPackage);
   let written: WrittenFile[];
   try {
@@ -226,6 +229,7 @@ export async function scaffoldPolicyRepository(options: ScaffoldOptions): Promis
   try {
     const git = simpleGit({ baseDir: dir });
     if (!(await git.checkIsRepo())) {
+      options.onProgress?.('git init');
       await git.init(['--initial-branch=main']);
       gitInitialized = true;
     }
