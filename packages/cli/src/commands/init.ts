@@ -37,7 +37,7 @@ Files that exist with other content are refused (nothing is written) unless --fo
   static override flags = {
     'from-server': Flags.string({ char: 's', description: 'pull the catalog from this server (a command line, quoted, or an http(s):// URL) and write a starter policy', helpValue: '<command|url>' }),
     'server-name': Flags.string({ char: 'n', description: 'the server\'s name, i.e. policies/<name>/ (default: the name the server reports, or "example")' }),
-    force: Flags.boolean({ char: 'f', default: false, description: 'replace files that exist with other content' }),
+    force: Flags.boolean({ default: false, description: 'replace files that exist with other content' }),
     action: Flags.string({
       description: 'the Tollgate GitHub Action the review workflow uses, owner/repo@ref (default: this repository at the tag of this version, e.g. tollgate-project/tollgate@v0.1.0)',
       helpValue: '<owner/repo@ref>',
