@@ -7,7 +7,9 @@
 //     oclif.manifest.json     every command's flags and help, so --help loads no command
 //     bin/tollgate.js         the executable: checks the Node version, starts the CLI
 //     lib/tollgate.js         the CLI's entry (oclif and the error handling)
-//     lib/commands.js         every command, by id (oclif's "explicit" command discovery), and the hooks
+//     lib/commands/**.js      one file per command, as in dist/commands: oclif finds them the same
+//                             way (pattern discovery) and loads only the one that runs
+//     lib/hooks/*.js          oclif hooks (command_not_found)
 //     lib/git-bundle-check-worker.js   the gateway's bundle verifier thread
 //     lib/chunk-*.js          code shared by those entries and code commands load on demand
 //     lib/pglite.wasm, pglite.data, initdb.wasm   PGlite (the embedded ledger), read beside its code
@@ -39,8 +41,13 @@ const BESIDE = [
   // JavaScript build, on every platform. RECHECK_BIN may name a native binary.
   'recheck',
 ];
-/** Optional dependencies that are never loaded unless installed: left out of the bundle. */
-const ABSENT = ['pg-native'];
+/**
+ * Left out of the bundle, and not shipped: optional dependencies loaded only when installed
+ * (pg's native binding), and the TypeScript toolchain oclif's loader would use to run `.ts`
+ * commands in development — the standalone build runs compiled JavaScript only
+ * (settings.enableAutoTranspile is off), and TypeScript alone would be 3.4 MB of its start-up.
+ */
+const ABSENT = ['pg-native', 'typescript', 'ts-node', 'tsx'];
 /** Workspace packages the code imports by name at run time (a worker thread's `import(name)`). */
 const RUNTIME_WORKSPACE_MODULES = { '@tollgate/policy': join(repoRoot, 'packages/policy/dist/index.js') };
 /** Extra entry points: files code starts by URL beside itself (`new URL('./x.js', import.meta.url)`). */
@@ -74,12 +81,12 @@ async function walk(dir) {
   return found.sort();
 }
 
-/** oclif's ids for the command files under `dir` (bundle/build.js is bundle:build; x/index.js is x). */
+/** oclif's ids for the command files under `dir` (bundle/build.js is bundle:build; x/index.js is x), and their entry names. */
 async function commandFiles(dir) {
   return (await walk(dir)).map((file) => {
-    const parts = relative(dir, file).slice(0, -'.js'.length).split(sep);
-    if (parts.at(-1) === 'index') parts.pop();
-    return { id: parts.join(':'), file };
+    const path = relative(dir, file).slice(0, -'.js'.length).split(sep);
+    const parts = path.at(-1) === 'index' ? path.slice(0, -1) : path;
+    return { id: parts.join(':'), file, entry: `commands/${path.join('/')}` };
   });
 }
 
@@ -99,17 +106,6 @@ await rm(entries, { recursive: true, force: true });
 await mkdir(entries, { recursive: true });
 await mkdir(join(out, 'bin'), { recursive: true });
 const lit = (path) => JSON.stringify(path);
-await writeFile(
-  join(entries, 'commands.js'),
-  [
-    ...commands.map((c, i) => `import command${i} from ${lit(c.file)};`),
-    ...Object.entries(hooks).map(([event, target], i) => `export { default as hook${i} } from ${lit(join(cliRoot, target))}; // ${event}`),
-    `export const COMMANDS = {`,
-    ...commands.map((c, i) => `  ${lit(c.id)}: command${i},`),
-    `};`,
-    '',
-  ].join('\n'),
-);
 await writeFile(join(entries, 'tollgate.js'), `export { runTollgate } from ${lit(join(cliRoot, 'dist', 'cli-main.js'))};\n`);
 
 // --- workspace modules: make their module-relative requires visible to the bundler -------------
@@ -145,8 +141,12 @@ const workspaceModules = {
 const result = await build({
   entryPoints: {
     tollgate: join(entries, 'tollgate.js'),
-    commands: join(entries, 'commands.js'),
+    ...Object.fromEntries(commands.map((c) => [c.entry, c.file])),
+    ...Object.fromEntries(Object.values(hooks).map((target) => [target.replace(/^\.\/dist\//, '').replace(/\.js$/, ''), join(cliRoot, target)])),
     ...WORKER_ENTRIES,
+    // A module that finds files beside itself must be in lib/, never inlined into a command's
+    // file under lib/commands/: as an entry of its own it is shared, so its code goes to a chunk.
+    ...Object.fromEntries(Object.keys(IMPORT_META_USERS).map((name) => [`internal/${name.replace(/\//g, '-').replace(/\.js$/, '')}`, join(repoRoot, 'packages', name)])),
     ...Object.fromEntries(Object.entries(RUNTIME_WORKSPACE_MODULES).map(([name, file]) => [moduleEntry(name), file])),
   },
   outdir: lib,
@@ -237,9 +237,9 @@ const standalonePkg = {
   files: ['bin', 'lib', 'oclif.manifest.json', 'THIRD-PARTY-NOTICES.md', 'README.md'],
   oclif: {
     ...pkg.oclif,
-    commands: { strategy: 'explicit', target: './lib/commands.js', identifier: 'COMMANDS' },
-    hooks: Object.fromEntries(Object.keys(hooks).map((event, i) => [event, { target: './lib/commands.js', identifier: `hook${i}` }])),
-    // The autocomplete plugin's commands are in the bundle's command map.
+    commands: './lib/commands',
+    hooks: Object.fromEntries(Object.entries(hooks).map(([event, target]) => [event, target.replace(/^\.\/dist\//, './lib/')])),
+    // The autocomplete plugin's commands are bundled under lib/commands/autocomplete/.
     plugins: (pkg.oclif.plugins ?? []).filter((p) => p !== '@oclif/plugin-autocomplete'),
   },
 };

@@ -1,5 +1,4 @@
 import { Command, Errors, toConfiguredId } from '@oclif/core';
-import { closestName } from '@tollgate/policy';
 import { CliError, ExitCode } from './cli-error.js';
 
 /** How a failed command reports itself: a stable code, the message, a fix, and the exit status. */
@@ -16,6 +15,11 @@ export interface FailedCommand {
   readonly name: string;
   /** The names of its flags (without `--`), for "did you mean". */
   readonly flags: readonly string[];
+  /**
+   * Finds the name meant among candidates (`closestName` of @tollgate/policy, loaded only when
+   * a command failed, to keep it off the start-up path).
+   */
+  readonly closest?: (input: string, candidates: readonly string[]) => string | undefined;
 }
 
 // oclif colours parts of its messages; ours are plain (the renderer colours what it colours).
@@ -41,7 +45,7 @@ function usageMessage(error: Errors.CLIError, command: FailedCommand | undefined
     return (flags as string[])
       .map((flag) => {
         const name = flag.split('=')[0]!;
-        const suggestion = closestName(name, known);
+        const suggestion = command?.closest?.(name, known);
         return `unknown flag ${name}${suggestion ? `; did you mean ${suggestion}?` : ''}`;
       })
       .join('; ');
@@ -60,7 +64,7 @@ function usageMessage(error: Errors.CLIError, command: FailedCommand | undefined
   const option = /^Expected --([\w-]+)=([\s\S]*) to be one of: (.*)$/.exec(message);
   if (option) {
     const allowed = option[3]!.split(', ');
-    const suggestion = closestName(option[2]!, allowed);
+    const suggestion = command?.closest?.(option[2]!, allowed);
     return `--${option[1]}: "${option[2]}" is not one of ${allowed.join(', ')}${suggestion ? `; did you mean "${suggestion}"?` : ''}`;
   }
   return undefined;
@@ -111,7 +115,8 @@ export abstract class TollgateCommand extends Command {
   protected override async catch(error: Error & { exitCode?: number }): Promise<never> {
     // `this.exit(n)` throws ExitError: it already carries its status and says nothing.
     if (error instanceof Errors.ExitError) throw error;
-    const failure = commandFailure(error, { name: `${this.config.bin} ${toConfiguredId(this.id ?? '', this.config)}`.trim(), flags: Object.keys(this.ctor.flags ?? {}) });
+    const { closestName } = await import('@tollgate/policy');
+    const failure = commandFailure(error, { name: `${this.config.bin} ${toConfiguredId(this.id ?? '', this.config)}`.trim(), flags: Object.keys(this.ctor.flags ?? {}), closest: closestName });
     process.exitCode = failure.exit;
     if (this.jsonEnabled()) {
       this.logJson({ error: { code: failure.code, message: failure.message, hint: failure.hint ?? null, exit: failure.exit } });

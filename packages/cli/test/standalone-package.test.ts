@@ -138,7 +138,8 @@ describe('the standalone tollgate (dist/standalone), copied into a directory wit
     const script = await exec(bin, ['autocomplete', 'script', 'bash'], work, env);
     expect(script.stdout).toContain(`TOLLGATE_AC_BASH_SETUP_PATH=${join(home, '.cache/tollgate/autocomplete/bash_setup')}`);
     const functions = await readFile(join(home, '.cache/tollgate/autocomplete/functions/bash/tollgate.bash'), 'utf8');
-    expect(functions).toMatch(/^lint --json --format --output/m);
+    expect(functions).toMatch(/^lint --json --format --out$/m);
+    expect(functions).toMatch(/^test --json --format --out .*--run$/m);
     expect(functions).toMatch(/^bundle:build --json --out/m);
     expect(functions).toMatch(/^ledger:verify --json /m);
   });
@@ -182,7 +183,7 @@ describe('the packed packages (pnpm pack of every workspace package)', () => {
     expect(packed.get('@tollgate/ledger')!.files).toContain('dist/migrations/0001_ledger_events.sql');
     // The CLI is the standalone build: no dependencies at all.
     expect(packed.get('@tollgate/cli')!.pkg['dependencies']).toBeUndefined();
-    expect(packed.get('@tollgate/cli')!.files).toEqual(expect.arrayContaining(['bin/tollgate.js', 'lib/commands.js', 'lib/pglite.wasm', 'oclif.manifest.json', 'THIRD-PARTY-NOTICES.md']));
+    expect(packed.get('@tollgate/cli')!.files).toEqual(expect.arrayContaining(['bin/tollgate.js', 'lib/commands/lint.js', 'lib/commands/bundle/build.js', 'lib/hooks/command-not-found.js', 'lib/pglite.wasm', 'oclif.manifest.json', 'THIRD-PARTY-NOTICES.md']));
   });
 
   it('npm install of the CLI tarball, offline with an empty cache, then npx tollgate lint and test', async () => {

@@ -1,5 +1,4 @@
 import { Errors, loadHelpClass, toConfiguredId, type Hook } from '@oclif/core';
-import { closestName } from '@tollgate/policy';
 import { CliError, ExitCode } from '../cli-error.js';
 
 const LIST_HINT = (bin: string): string => `Run \`${bin} --help\` for the list of commands, or \`${bin} <command> --help\` for one.`;
@@ -14,6 +13,7 @@ const LIST_HINT = (bin: string): string => `Run \`${bin} --help\` for the list o
  */
 const commandNotFound: Hook<'command_not_found'> = async function (options) {
   const { config, id, argv = [] } = options;
+  const { closestName } = await import('@tollgate/policy');
   const typed = toConfiguredId(id, config);
   if (id.startsWith('-')) {
     const flag = closestName(id, ['--help', '--version']);
