@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,45 @@ function onTerminal(args: readonly string[], cwd: string): Promise<{ code: numbe
     });
   });
 }
+
+/** Like {@link onTerminal}, typing `answer` once the CLI has asked its question. */
+function answering(args: readonly string[], cwd: string, answer: string): Promise<{ code: number; output: string }> {
+  const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, RUN_JS, ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], { cwd, env: { ...cliEnv(), TERM: 'xterm' } });
+    let output = '';
+    let answered = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!answered && output.includes('(Y/n)')) {
+        answered = true;
+        child.stdin.write(answer);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+  });
+}
+
+describe('"did you mean" on an interactive terminal (@oclif/plugin-not-found)', () => {
+  let tree: TempTree;
+  beforeAll(async () => {
+    tree = await tempTree({ 'policies/shop/policy.json': SHOP_POLICY, 'policies/shop/catalog.json': SHOP_CATALOG });
+  });
+  afterAll(() => tree?.remove());
+
+  it('offers the closest command: yes runs it, no ends with the usage error (exit 2)', async () => {
+    const yes = await answering(['lnt'], tree.root, 'y\r');
+    const plain = (text: string): string => text.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+    expect(plain(yes.output)).toContain('Did you mean lint?');
+    expect(plain(yes.output)).toContain('0 errors, 0 warnings, 0 infos in 1 policy');
+    expect(yes.code).toBe(0);
+    const no = await answering(['lnt'], tree.root, 'n\r');
+    expect(plain(no.output)).toContain('Error: "lnt" is not a tollgate command; did you mean "lint"?');
+    expect(no.code).toBe(2);
+  });
+});
 
 describe('progress of long work, on a terminal only', () => {
   let tree: TempTree;
