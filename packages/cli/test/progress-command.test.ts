@@ -1,5 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { connectLedger } from '@tollgate/ledger';
 import { simpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_JS, cliEnv, runCli, tempTree, type TempTree } from './cli-process.js';
@@ -98,5 +100,24 @@ describe('progress of long work, on a terminal only', () => {
     expect(piped.code).toBe(0);
     expect(piped.stderr).toBe('');
     expect(piped.stdout).not.toMatch(SPINNER);
+  });
+
+  it('diff --replay says when it reads the ledger and re-decides the recorded calls', async () => {
+    const admin = new URL(process.env['TOLLGATE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+    const name = `tollgate_test_${randomBytes(6).toString('hex')}`;
+    const server = await connectLedger({ databaseUrl: admin.toString() });
+    await server.execute(`CREATE DATABASE ${name}`);
+    const url = new URL(admin.toString());
+    url.pathname = `/${name}`;
+    try {
+      expect((await runCli(['ledger', 'migrate', '--database-url', url.toString()], tree.root)).code).toBe(0);
+      const out = await onTerminal(['diff', 'HEAD', '.', '--replay', '--database-url', url.toString()], join(tree.root, 'repo'));
+      expect(out.code).toBe(0);
+      expect(out.output).toMatch(new RegExp(`${SPINNER.source}reading the decisions recorded since \\d{4}-\\d\\d-\\d\\dT`));
+      expect(out.output).toMatch(new RegExp(`${SPINNER.source}re-deciding 0 recorded calls under both policies`));
+    } finally {
+      await server.execute(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await server.close();
+    }
   });
 });
