@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseGatewayConfig } from '@tollgate/gateway';
 import { connectLedger } from '@tollgate/ledger';
 import { parseSourceDocument } from '@tollgate/policy';
+import { simpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, runCli, tempTree, type TempTree } from './cli-process.js';
 import { DEMO_EXCHANGE } from './mcp-servers.js';
@@ -15,6 +16,7 @@ import { DEMO_EXCHANGE } from './mcp-servers.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DEPLOY = join(ROOT, 'deploy');
 const STANDALONE = join(ROOT, 'packages/cli/dist/standalone/bin/tollgate.js');
+const ADMIN_TOKEN = 'deploy-test-admin';
 const ADMIN_URL = process.env['TOLLGATE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 type Yaml = Record<string, unknown>;
@@ -190,17 +192,34 @@ describe('deploy/: the database roles and the image health check, for real', () 
     expect(JSON.parse(check.stdout).checks.find((c: { what: string }) => c.what === 'ledger').status).toBe('ok');
   });
 
-  it("the image's HEALTHCHECK command passes against a ready gateway (the standalone CLI) and fails once it is gone", async () => {
+  it("the image's HEALTHCHECK command passes against a ready gateway (the standalone CLI, policy from a signed bundle in Git) and fails once it is gone", async () => {
     const command = JSON.parse(/^ {2}CMD (\[.*\])$/m.exec(await readFile(join(DEPLOY, 'Dockerfile'), 'utf8'))![1]!) as string[];
     expect(command[0]).toBe('node');
     const adminPort = await freePort();
+    // The policy from a signed bundle in Git, as in production: the standalone gateway verifies
+    // it in its bundle verifier thread (lib/git-bundle-check-worker.js) before it is ready.
+    const repo = join(tree.root, 'policy-repo');
+    await tree.write('policy-repo/policies/ccxt/policy.json', await readFile(join(ROOT, 'policies/ccxt/policy.json'), 'utf8'));
+    await tree.write('policy-repo/policies/ccxt/catalog.json', await readFile(join(ROOT, 'policies/ccxt/catalog.json'), 'utf8'));
+    const git = simpleGit(repo);
+    await git.init(['--initial-branch=main']);
+    await git.addConfig('user.name', 'T').addConfig('user.email', 't@example.com');
+    await git.add('.').commit('policies');
+    expect((await runCli(['keys', 'generate', '--out', join(tree.root, 'ci')], tree.root)).code).toBe(0);
+    expect((await runCli(['bundle', 'build', '--out', 'bundles/bundle.json'], repo)).code).toBe(0);
+    expect((await runCli(['bundle', 'sign', 'bundles/bundle.json', '--key', join(tree.root, 'ci.key')], repo)).code).toBe(0);
+    await git.add('.').commit('bundle');
     const config = await tree.write('gateway.json', {
       listen: { http: { host: '127.0.0.1', port: 0 } },
       agents: [{ id: 'desk-bot', token_sha256: 'a'.repeat(64) }],
       upstreams: { ccxt: { command: process.execPath, args: [DEMO_EXCHANGE] } },
-      policy: { dir: join(ROOT, 'policies') },
-      ledger: { database_url: databaseUrl },
-      admin: { host: '127.0.0.1', port: adminPort, token_sha256: 'b'.repeat(64) },
+      policy: {
+        git: { repo, ref: 'main', path: 'bundles/bundle.json' },
+        trust: { keys: [{ public_key: await readFile(join(tree.root, 'ci.pub'), 'utf8') }], threshold: 1 },
+        state_dir: join(tree.root, 'gateway-state'),
+      },
+      ledger: { database_url: databaseUrl, migrate: true },
+      admin: { host: '127.0.0.1', port: adminPort, token_sha256: createHash('sha256').update(ADMIN_TOKEN).digest('hex') },
       log: { level: 'error' },
     });
     const probe = () => exec(process.execPath, command.slice(1), { TOLLGATE_ADMIN_PORT: String(adminPort) });
@@ -215,6 +234,8 @@ describe('deploy/: the database roles and the image health check, for real', () 
       healthy = await probe();
     }
     expect(healthy.code, said).toBe(0);
+    const policy = await fetch(`http://127.0.0.1:${adminPort}/policy`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(((await policy.json()) as { source: { bundle: { revision: number; via: string } } }).source.bundle).toMatchObject({ revision: 1, via: 'repository' });
     gateway.kill('SIGTERM');
     await new Promise((done) => gateway!.once('exit', done));
     expect((await probe()).code).toBe(1);
