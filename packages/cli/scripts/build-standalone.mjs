@@ -139,6 +139,8 @@ const workspaceModules = {
 };
 
 const result = await build({
+  // Paths in the metafile (for the licence notices) are relative to this package, wherever the script is run from.
+  absWorkingDir: cliRoot,
   entryPoints: {
     tollgate: join(entries, 'tollgate.js'),
     ...Object.fromEntries(commands.map((c) => [c.entry, c.file])),
