@@ -80,6 +80,15 @@ describe('the standalone tollgate (dist/standalone), copied into a directory wit
     expect(pkg.bin).toEqual({ tollgate: './bin/tollgate.js' });
   });
 
+  it("its manifest lists every command of the repository's CLI, with the same flags, plus the bundled autocomplete commands", async () => {
+    type Manifest = { version: string; commands: Record<string, { flags: Record<string, unknown> }> };
+    const bundled = JSON.parse(await readFile(join(scratch, 'tollgate/oclif.manifest.json'), 'utf8')) as Manifest;
+    const repository = JSON.parse(await readFile(join(repoRoot, 'packages/cli/oclif.manifest.json'), 'utf8')) as Manifest;
+    expect(bundled.version).toBe(repository.version);
+    expect(Object.keys(bundled.commands).sort()).toEqual([...Object.keys(repository.commands), 'autocomplete', 'autocomplete:create', 'autocomplete:script'].sort());
+    for (const [id, command] of Object.entries(repository.commands)) expect(Object.keys(bundled.commands[id]!.flags).sort(), id).toEqual(Object.keys(command.flags).sort());
+  });
+
   it('--version, --help (from the manifest) and a command', async () => {
     const version = await exec(bin, ['--version'], work);
     expect(version.code).toBe(0);
