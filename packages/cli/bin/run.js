@@ -1,8 +1,6 @@
 #!/usr/bin/env node
-import { execute, settings } from '@oclif/core';
+// The repository's entry point: the commands compiled by tsc into dist/ (the standalone build,
+// dist/standalone/bin/tollgate.js, runs the same code from its bundle).
+import { runTollgate } from '../dist/cli-main.js';
 
-// This entry point always runs the compiled commands in dist/: oclif would otherwise try to
-// load src/*.ts through a TypeScript loader whenever NODE_ENV is "development" or "test".
-settings.enableAutoTranspile = false;
-
-await execute({ dir: import.meta.url });
+await runTollgate(import.meta.url);

@@ -58,8 +58,8 @@ export { catalogText, pullCatalog, readPreviousCatalog, refreshCatalogFile } fro
 export type { CatalogChanges, CatalogFileOptions, CatalogFileReport, CatalogPull, CatalogPullOptions, PulledTool } from './scaffold/catalog-puller.js';
 export { writeFileSet } from './scaffold/file-set-writer.js';
 export type { PlannedFile, WriteFileSetOptions, WrittenFile, WrittenStatus } from './scaffold/file-set-writer.js';
-export { BUNDLE_PATH, DEFAULT_CLI_PACKAGE, DIFF_COMMENT_MARKER, POLICY_REVIEW_WORKFLOW_PATH, WIDENING_LABEL, policyReviewWorkflow } from './scaffold/policy-review-workflow.js';
-export type { CliInstall } from './scaffold/policy-review-workflow.js';
+export { BUNDLE_PATH, DIFF_COMMENT_MARKER, POLICY_REVIEW_WORKFLOW_PATH, WIDENING_LABEL, checkActionRef, defaultActionRef, policyReviewWorkflow } from './scaffold/policy-review-workflow.js';
+export type { ActionSource } from './scaffold/policy-review-workflow.js';
 export { EXAMPLE_SERVER, policyRepositoryFiles, scaffoldPolicyRepository } from './scaffold/repository-scaffolder.js';
 export type { ScaffoldOptions, ScaffoldResult } from './scaffold/repository-scaffolder.js';
 export { SERVER_NAME_PATTERN, checkServerName, defaultServerName, parseServerTarget, splitCommandLine, upstreamConfigOf } from './scaffold/server-target.js';

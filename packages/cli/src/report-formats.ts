@@ -8,7 +8,7 @@ export const LINT_FORMATS = ['pretty', 'json', 'github', 'sarif'] as const;
 export type LintFormat = (typeof LINT_FORMATS)[number];
 
 /** The output formats of `tollgate test`. */
-export const TEST_FORMATS = ['pretty', 'json', 'junit'] as const;
+export const TEST_FORMATS = ['pretty', 'json', 'junit', 'github'] as const;
 
 /** An output format of `tollgate test`. */
 export type TestFormat = (typeof TEST_FORMATS)[number];

@@ -62,6 +62,8 @@ export interface TestSuiteResult {
 export interface TestSuiteOptions extends DiscoverOptions {
   /** Coverage, in percent, that every policy must reach (`--threshold`). */
   readonly threshold?: number;
+  /** Run only the cases whose name matches (`--run`); a test file with none is left out. */
+  readonly only?: RegExp;
 }
 
 /** A run of {@link runTestSuiteWithSources}: the result and the directories its files live in. */
@@ -192,7 +194,9 @@ export async function runTestSuiteWithSources(paths: readonly string[], options:
       });
       continue;
     }
-    const ran = runTestFile(parsed.tests, parsed.document, entry.policy);
+    const only = options.only;
+    const ran = runTestFile(parsed.tests, parsed.document, entry.policy, only ? { only: (name) => only.test(name) } : {});
+    if (only && ran.cases.length === 0) continue;
     entry.hits.push(ran.hits);
     files.push({
       file: ran.file,

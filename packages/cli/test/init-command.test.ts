@@ -76,13 +76,27 @@ describe('tollgate init', () => {
 
   it('writes the review workflow, key instructions and a .gitignore for keys and local state', async () => {
     const repo = join(work.root, 'desk');
-    expect(await readFile(join(repo, '.github/workflows/policy-review.yml'), 'utf8')).toBe(policyReviewWorkflow({ install: 'npm', cliPackage: '@tollgate/cli@0.1.0' }));
+    expect(await readFile(join(repo, '.github/workflows/policy-review.yml'), 'utf8')).toBe(policyReviewWorkflow({ kind: 'remote', ref: 'tollgate-project/tollgate@v0.1.0' }));
     const gitignore = (await readFile(join(repo, '.gitignore'), 'utf8')).split('\n');
     expect(gitignore).toEqual(expect.arrayContaining(['*.key', '.tollgate/']));
     const readme = await readFile(join(repo, 'README.md'), 'utf8');
     expect(readme).toContain('tollgate keys generate --out tollgate-ci');
     expect(readme).toContain('TOLLGATE_SIGNING_KEY');
     expect(readme).toContain('policies/ccxt/policy.json');
+    expect(readme).toContain('`uses: tollgate-project/tollgate@v0.1.0`');
+  });
+
+  it('--action pins another owner/ref of the action (a fork, a branch), --cli-package an npm spec; a malformed --action is refused', async () => {
+    const out = await runCli(['init', 'forked', '--action', 'acme-sec/tollgate@release-2', '--cli-package', 'https://example.com/tollgate-cli-0.1.0.tgz', '--json'], work.root);
+    expect(out.code).toBe(0);
+    const workflow = await readFile(join(work.root, 'forked/.github/workflows/policy-review.yml'), 'utf8');
+    expect(workflow).toBe(policyReviewWorkflow({ kind: 'remote', ref: 'acme-sec/tollgate@release-2', cliPackage: 'https://example.com/tollgate-cli-0.1.0.tgz' }));
+    expect(workflow.match(/uses: acme-sec\/tollgate@release-2/g)).toHaveLength(2);
+    expect(workflow.match(/cli-package: "https:\/\/example\.com\/tollgate-cli-0\.1\.0\.tgz"/g)).toHaveLength(2);
+    const bad = await runCli(['init', 'bad', '--action', 'tollgate@v1'], work.root);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('Error: --action: "tollgate@v1" is not an action reference: expected owner/repo@ref');
+    expect(existsSync(join(work.root, 'bad'))).toBe(false);
   });
 
   it('--from-server server-everything: get-env (hands out the environment) and gzip-file-as-resource (acts on the open world) need approval', async () => {

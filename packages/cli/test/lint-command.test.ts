@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPOSITORY_URL } from '@tollgate/policy';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
 import { sarifSchemaValidator } from './sarif-schema-validator.js';
 import { MALFORMED_POLICY, SCHEMA_INVALID_POLICY, SHOP_CATALOG, SHOP_POLICY, SHOP_TESTS_FULL } from './policy-fixtures.js';
@@ -128,7 +129,7 @@ describe('tollgate lint', () => {
     expect(schema.level).toBe('error');
     expect(schema.locations[0]!.physicalLocation).toEqual({ artifactLocation: { uri: 'broken/invalid/policy.json', uriBaseId: '%SRCROOT%' }, region: { startLine: 2, startColumn: 14 } });
     expect(run.results.find((r) => r.ruleId === 'TG205')!.level).toBe('note');
-    expect(run.tool.driver.rules.find((r) => r.id === 'TG101')!.helpUri).toMatch(/lint-rules\.md#tg101$/);
+    expect(run.tool.driver.rules.find((r) => r.id === 'TG101')!.helpUri).toBe(`${REPOSITORY_URL}/blob/main/docs/lint-rules.md#tg101-redos-regex`);
   });
 
   it('SARIF paths are relative to the repository root even from a subdirectory', async () => {
@@ -175,12 +176,13 @@ describe('tollgate lint', () => {
   it('exits 2 for a bad flag value, an unknown flag and an unknown command', async () => {
     const format = await runCli(['lint', '--format', 'xml'], repo.root);
     expect(format.code).toBe(2);
-    expect(format.stderr).toContain('Expected --format=xml to be one of: pretty, json, github, sarif');
+    expect(format.stderr).toBe('Error: --format: "xml" is not one of pretty, json, github, sarif\nHint: Run `tollgate lint --help` for its arguments and flags.\n');
     const unknown = await runCli(['lint', '--frobnicate'], repo.root);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('Nonexistent flag: --frobnicate');
+    expect(unknown.stderr).toContain('Error: unknown flag --frobnicate\n');
     const command = await runCli(['lnt'], repo.root);
     expect(command.code).toBe(2);
+    expect(command.stderr).toContain('Error: "lnt" is not a tollgate command; did you mean "lint"?\n');
   });
 });
 

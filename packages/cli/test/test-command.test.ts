@@ -220,4 +220,64 @@ describe('tollgate test', () => {
       await dir.remove();
     }
   });
+
+  it('--format github: an ::error annotation at each failing case, none for passing ones, then the summary line', async () => {
+    // From a subdirectory of a Git repository: paths are relative to the repository root, as GitHub resolves them.
+    const git = await tempTree({ '.git/HEAD': 'ref: refs/heads/main\n', 'policies/shop/policy.json': SHOP_POLICY, 'policies/shop/refunds.test.json': SHOP_TESTS_FAILING });
+    try {
+      const out = await runCli(['test', 'shop', '--format', 'github'], join(git.root, 'policies'));
+      expect(out.code).toBe(1);
+      const lines = out.stdout.trimEnd().split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(/^::error file=policies\/shop\/refunds\.test\.json,line=\d+,col=\d+,title=tollgate test%3A small refunds need a manager too::case "small refunds need a manager too" failed%0A/);
+      expect(lines[0]).toContain('mismatch effect: expected deny, got allow');
+      expect(lines[0]).not.toContain('\n');
+      expect(lines[1]).toBe('1 passed, 1 failed');
+      const passing = await runCli(['test', '--format', 'github'], join(repo.root, 'full'));
+      expect(passing.code).toBe(0);
+      expect(passing.stdout).toBe('5 passed, 0 failed\n');
+      // Files that cannot run, and coverage under the threshold, are annotated too.
+      const invalid = await runCli(['test', '.', '--format', 'github'], join(repo.root, 'invalid'));
+      expect(invalid.code).toBe(2);
+      expect(invalid.stdout).toMatch(/^::error file=shop\/bad\.test\.json,line=3,col=\d+,title=TG010 schema::/m);
+      const below = await runCli(['test', '.', '--format', 'github', '--threshold', '100'], join(repo.root, 'partial'));
+      expect(below.code).toBe(1);
+      expect(below.stdout).toContain('::error file=shop/policy.json,title=tollgate test%3A coverage::rule coverage of shop/policy.json is 60%25, below the threshold of 100%25; run tollgate test --coverage');
+    } finally {
+      await git.remove();
+    }
+  });
+
+  it('--run runs only the cases whose name matches; coverage counts only what ran', async () => {
+    const out = await runCli(['test', '--run', 'refund', '--format', 'json'], join(repo.root, 'full'));
+    expect(out.code).toBe(0);
+    const result = JSON.parse(out.stdout) as { files: Array<{ cases: Array<{ name: string }> }>; summary: string; coverage: Array<{ total: { hit: number } }> };
+    expect(result.files.flatMap((f) => f.cases.map((c) => c.name))).toEqual(['a small refund is allowed', 'a big refund needs a manager']);
+    expect(result.summary).toBe('2 passed, 0 failed');
+    expect(result.coverage[0]!.total.hit).toBe(2);
+    // Regular expressions, case-sensitive: a failing case left out makes the run pass.
+    const only = await runCli(['test', '.', '--run', '^orders'], join(repo.root, 'failing'));
+    expect(only.code).toBe(0);
+    expect(lastLine(only.stdout)).toBe('1 passed, 0 failed');
+    expect((await runCli(['test', '.', '--run', '^Orders'], join(repo.root, 'failing'))).code).toBe(2);
+  });
+
+  it('--run that matches no case, or is not a regular expression, is an input error (exit 2)', async () => {
+    const none = await runCli(['test', '--run', 'nothing-like-this'], join(repo.root, 'full'));
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('Error: no test case\'s name matches --run "nothing-like-this"');
+    const bad = await runCli(['test', '--run', '(unclosed'], join(repo.root, 'full'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^Error: --run: "\(unclosed" is not a regular expression/);
+  });
+
+  it('--out writes the report; the old spelling --output still works (hidden)', async () => {
+    const out = await runCli(['test', '--format', 'junit', '--out', 'junit.xml'], join(repo.root, 'full'));
+    expect(out.code).toBe(0);
+    expect(out.stdout).toBe('5 passed, 0 failed\n');
+    expect(XMLValidator.validate(await readFile(join(repo.root, 'full', 'junit.xml'), 'utf8'))).toBe(true);
+    const help = await runCli(['test', '--help'], repo.root);
+    expect(help.stdout).toContain('--out=<file>');
+    expect(help.stdout).not.toContain('--output');
+  });
 });

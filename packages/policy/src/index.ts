@@ -47,6 +47,7 @@ export type {
   ExpectedDecision,
   ExpectedShadowDecision,
   ParsedTestFile,
+  RunTestFileOptions,
   TestCaseResult,
   TestFailure,
   TestFileResult,
@@ -60,6 +61,8 @@ export { lintTestFile } from './test-file-linter.js';
 export type { TestFileLintOptions } from './test-file-linter.js';
 export type { LintOptions, LintResult } from './policy-linter.js';
 export { describeSchemaError, describeSchemaErrors } from './schema-error-description.js';
+export { closestName, OPERATOR_SYNONYMS } from './name-suggester.js';
+export { DOCS_URL, REPOSITORY_SLUG, REPOSITORY_URL, schemaUrl } from './project-links.js';
 export type { SchemaErrorDescription, SchemaErrorWording } from './schema-error-description.js';
 export { exampleArguments, exampleValue } from './example-arguments.js';
 export { STARTER_LIMITS, starterPolicy, starterTreatment } from './starter-policy.js';

@@ -1,5 +1,6 @@
 import type { ErrorObject } from 'ajv';
 import type { Diagnostic } from './diagnostic.js';
+import { closestName } from './name-suggester.js';
 import type { SourceDocument } from './source-document.js';
 
 /** One schema error in words, and the node it is about. */
@@ -18,6 +19,19 @@ export interface SchemaErrorWording {
   readonly patterns?: ReadonlyArray<readonly [RegExp, string]>;
   /** Wording for particular errors; undefined falls back to the shared wording. */
   readonly special?: (error: ErrorObject, context: { readonly where: string; readonly shown: string }) => SchemaErrorDescription | undefined;
+  /**
+   * Words users write for a value an `enum` allows, by pointer (the first whose test matches):
+   * `"op": "greater"` is then answered with `did you mean "gt"?` (see `closestName`).
+   */
+  readonly synonyms?: ReadonlyArray<readonly [RegExp, Readonly<Record<string, string>>]>;
+}
+
+/** `; did you mean "x"?` when `closestName` finds one, else nothing. */
+function didYouMean(input: unknown, candidates: readonly unknown[], synonyms?: Readonly<Record<string, string>>): string {
+  if (typeof input !== 'string') return '';
+  const names = candidates.filter((c): c is string => typeof c === 'string');
+  const suggestion = closestName(input, names, synonyms);
+  return suggestion === undefined ? '' : `; did you mean "${suggestion}"?`;
 }
 
 function valueAt(root: unknown, pointer: string): unknown {
@@ -46,12 +60,17 @@ export function describeSchemaError(e: ErrorObject, root: unknown, wording: Sche
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
-      return { pointer: `${p}/${escapeToken(key)}`, message: `unknown key "${key}" in ${where}`, at: 'key' };
+      // The keys the object may hold: known when the validator was built with ajv's `verbose`.
+      const allowed = Object.keys((e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
+      return { pointer: `${p}/${escapeToken(key)}`, message: `unknown key "${key}" in ${where}${didYouMean(key, allowed)}`, at: 'key' };
     }
     case 'required':
       return { pointer: p, message: `${where} is missing the required key "${String(params.missingProperty)}"`, at: 'value' };
-    case 'enum':
-      return { pointer: p, message: `${where} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}${shown}`, at: 'value' };
+    case 'enum': {
+      const allowed = params.allowedValues as unknown[];
+      const synonyms = wording.synonyms?.find(([test]) => test.test(p))?.[1];
+      return { pointer: p, message: `${where} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}${shown}${didYouMean(actual, allowed, synonyms)}`, at: 'value' };
+    }
     case 'const':
       return { pointer: p, message: `${where} must be ${JSON.stringify(params.allowedValue)}${shown}`, at: 'value' };
     case 'type':

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic } from './diagnostic.js';
+import { OPERATOR_SYNONYMS } from './name-suggester.js';
 import { describeSchemaErrors, type SchemaErrorWording } from './schema-error-description.js';
 import type { SourceDocument } from './source-document.js';
 
@@ -18,7 +19,8 @@ function load(): { policy: ValidateFunction; testFile: ValidateFunction } {
   if (!validators) {
     // ajv is CommonJS; loading it on first use keeps `tollgate --help` from paying for it.
     const Ajv2020 = (require('ajv/dist/2020') as { default: Ajv2020Ctor }).default;
-    const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, coerceTypes: false, useDefaults: false });
+    // verbose: errors carry their schema, so an unknown key can be answered with the closest known one.
+    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true, coerceTypes: false, useDefaults: false });
     validators = { policy: ajv.compile(policySchema), testFile: ajv.compile(testFileSchema) };
   }
   return validators;
@@ -47,6 +49,7 @@ function schemaDiagnostics(errors: readonly ErrorObject[], document: SourceDocum
 /** How schema errors in policies and test files are worded. */
 const POLICY_WORDING: SchemaErrorWording = {
   where: (pointer) => (pointer === '' ? 'the document' : pointer),
+  synonyms: [[/\/op$/, OPERATOR_SYNONYMS]],
   patterns: [
     [/\/(path|increment_from)$/, 'is not a valid path: expected args.<field> (dots and [index] allowed), agent.id, agent.labels.<key> or session.id'],
     [/\/timeout$/, 'must be a duration like "30s", "10m", "2h" or "1d"'],

@@ -146,6 +146,12 @@ function compare(expected: ExpectedDecision, actual: Decision): string[] {
   return out;
 }
 
+/** Options of {@link runTestFile}. */
+export interface RunTestFileOptions {
+  /** Run only the cases whose name it accepts (`tollgate test --run`); the others are left out of the result and of its hits. */
+  readonly only?: (name: string) => boolean;
+}
+
 /**
  * Runs every case of a validated test file against a compiled policy. Each case gets its
  * own in-memory limit store and a clock fixed at {@link TEST_EPOCH} (or its `at`), so cases
@@ -155,11 +161,12 @@ function compare(expected: ExpectedDecision, actual: Decision): string[] {
  * `at` values must have been validated by the schema; an `at` that is still not a real
  * time (e.g. month 13) fails its case with a message saying so.
  */
-export function runTestFile(tests: PolicyTestFile, document: SourceDocument, policy: CompiledPolicy): TestFileResult {
+export function runTestFile(tests: PolicyTestFile, document: SourceDocument, policy: CompiledPolicy, options: RunTestFileOptions = {}): TestFileResult {
   const hits = new Set<string>();
   const cases: TestCaseResult[] = [];
   let passed = 0;
   tests.cases.forEach((c, index) => {
+    if (options.only && !options.only(c.name)) return;
     const pos = document.positionOf(pointerOf('cases', index));
     const steps = c.sequence ?? [
       {

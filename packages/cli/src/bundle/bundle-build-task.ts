@@ -17,6 +17,8 @@ export interface BundleBuildOptions {
   readonly cwd?: string;
   /** The current time (default now); also the creation time of a bundle not built from a clean commit. */
   readonly now?: Date;
+  /** Told each step of the work as it starts (a progress display on a terminal). */
+  readonly onProgress?: (step: string) => void;
 }
 
 /** What `tollgate bundle build` wrote. */
@@ -70,6 +72,7 @@ export async function buildBundleFile(options: BundleBuildOptions): Promise<Bund
   const cwd = options.cwd ?? process.cwd();
   const repo = options.repo ?? '.';
   const now = options.now ?? new Date();
+  options.onProgress?.(`reading the policies of ${repo} and their Git commit`);
   const snapshot = await readPolicyRepository(repo, cwd);
   const revision = options.revision ?? snapshot.git.commitCount;
   if (revision === null) {
@@ -85,6 +88,7 @@ export async function buildBundleFile(options: BundleBuildOptions): Promise<Bund
   // the signing workflow changes nothing, and anyone can rebuild a bundle to check it.
   const createdAt = gitCommit !== null && !gitDirty && snapshot.git.committedAt !== null ? snapshot.git.committedAt : now;
   const expiresAt = parseExpiry(options.expires, createdAt, now);
+  options.onProgress?.(`building the bundle of ${snapshot.files.length} files (revision ${revision})`);
   const built = (() => {
     try {
       return buildBundleWithSources({ files: snapshot.files, revision, gitCommit, gitDirty, createdAt, expiresAt });
@@ -95,6 +99,7 @@ export async function buildBundleFile(options: BundleBuildOptions): Promise<Bund
       throw error;
     }
   })();
+  options.onProgress?.("compiling the bundle's policies and running its tests");
   const compiled = compileBundle(built.bundle, { sources: built.sources });
   if (!compiled.ok) {
     const failed = compiled.code === 'tests.failed';
@@ -103,6 +108,7 @@ export async function buildBundleFile(options: BundleBuildOptions): Promise<Bund
       hint: failed ? 'Run `tollgate test` to see every failing case; fix the policy or the tests, then build again.' : 'Fix the files, then build again.',
     });
   }
+  options.onProgress?.(`writing ${options.out}`);
   const file = await writeBundleFile(options.out, built.bundle, cwd);
   const manifest = built.bundle.manifest;
   return {

@@ -43,7 +43,7 @@ Exit status: 0; 1 when --fail-on-widening is given and a tool at or above that r
     'replay-limit': Flags.integer({ min: 1, max: 100_000, default: 10_000, description: 'with --replay: most recorded decisions read, oldest first' }),
     policies: Flags.string({ default: 'policies', description: 'the policies directory inside the repository', helpValue: 'dir' }),
     examples: Flags.integer({ min: 1, max: 50, default: 3, description: 'most example calls shown per tool' }),
-    output: Flags.string({ char: 'o', description: 'write the report to this file instead of stdout (stdout then gets the summary line)' }),
+    out: Flags.string({ char: 'o', aliases: ['output'], helpValue: '<file>', description: 'write the report to this file instead of stdout (stdout then gets the summary line)' }),
   };
 
   public async run(): Promise<DiffReport> {
@@ -62,7 +62,10 @@ Exit status: 0; 1 when --fail-on-widening is given and a tool at or above that r
       }
       replay = { since, databaseUrl: flags['database-url'], dataDir: flags['data-dir'], limit: flags['replay-limit'] };
     }
+    const { progressReporter } = await import('../render/progress-reporter.js');
+    const progress = progressReporter({ json: this.jsonEnabled() });
     const report = await runDiff({
+      onProgress: progress.step,
       cwd,
       base: args.base,
       head: args.head,
@@ -70,7 +73,7 @@ Exit status: 0; 1 when --fail-on-widening is given and a tool at or above that r
       replay,
       failOnWidening: flags['fail-on-widening'],
       maxExamples: flags.examples,
-    });
+    }).finally(() => progress.stop());
     if (!this.jsonEnabled()) {
       const { emitReport } = await import('../report-output.js');
       const { diffSummaryLine, renderDiffPretty } = await import('../diff/diff-pretty-renderer.js');
@@ -79,9 +82,9 @@ Exit status: 0; 1 when --fail-on-widening is given and a tool at or above that r
       else if (flags.format === 'markdown') text = (await import('../diff/diff-markdown-renderer.js')).renderDiffMarkdown(report);
       else {
         const { shouldColour } = await import('../render/terminal-style.js');
-        text = renderDiffPretty(report, { colour: flags.output === undefined && shouldColour(process.stdout) });
+        text = renderDiffPretty(report, { colour: flags.out === undefined && shouldColour(process.stdout) });
       }
-      await emitReport({ text, summary: diffSummaryLine(report), summaryOnStderr: false }, flags.output, cwd);
+      await emitReport({ text, summary: diffSummaryLine(report), summaryOnStderr: false }, flags.out, cwd);
     }
     process.exitCode = diffExitCode(report);
     return report;

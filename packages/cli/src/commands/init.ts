@@ -12,7 +12,7 @@ export default class Init extends TollgateCommand {
 
   static override description = `Writes into DIR (default: the current directory):
   policies/<server>/catalog.json, policy.json, <server>.test.json
-  .github/workflows/policy-review.yml   lint, test and diff on pull requests; build, sign and commit the bundle on main
+  .github/workflows/policy-review.yml   the Tollgate GitHub Action (--action): lint, test and diff on pull requests; build, sign and commit the bundle on main
   bundles/                             where CI commits the signed bundle.json the gateway reads
   README.md                            how to work on the policies, and how to make the signing key and the TOLLGATE_SIGNING_KEY secret
   .gitignore                           *.key, .tollgate/
@@ -22,7 +22,7 @@ With --from-server, the server's catalog is pulled and the policy is a recommend
 
 Files that exist with other content are refused (nothing is written) unless --force. Exit status: 0 written, 2 a conflict, an unreachable server, or a write error.`;
 
-  static override usage = 'init [DIR] [--from-server <command|url>] [--server-name <name>] [--force] [--json]';
+  static override usage = 'init [DIR] [--from-server <command|url>] [--server-name <name>] [--action <owner/repo@ref>] [--force] [--json]';
 
   static override examples = [
     '<%= config.bin %> init my-policies',
@@ -37,8 +37,12 @@ Files that exist with other content are refused (nothing is written) unless --fo
   static override flags = {
     'from-server': Flags.string({ char: 's', description: 'pull the catalog from this server (a command line, quoted, or an http(s):// URL) and write a starter policy', helpValue: '<command|url>' }),
     'server-name': Flags.string({ char: 'n', description: 'the server\'s name, i.e. policies/<name>/ (default: the name the server reports, or "example")' }),
-    force: Flags.boolean({ char: 'f', default: false, description: 'replace files that exist with other content' }),
-    'cli-package': Flags.string({ description: 'the npm package spec the workflow installs the tollgate CLI from (default: @tollgate/cli@<this version>)', helpValue: '<spec>' }),
+    force: Flags.boolean({ default: false, description: 'replace files that exist with other content' }),
+    action: Flags.string({
+      description: 'the Tollgate GitHub Action the review workflow uses, owner/repo@ref (default: this repository at the tag of this version, e.g. tollgate-project/tollgate@v0.1.0)',
+      helpValue: '<owner/repo@ref>',
+    }),
+    'cli-package': Flags.string({ description: 'an npm package spec or tarball URL the action installs the tollgate CLI from (default: the action builds the CLI of its own ref)', helpValue: '<spec>' }),
     ...connectFlags,
   };
 
@@ -47,18 +51,30 @@ Files that exist with other content are refused (nothing is written) unless --fo
     const { scaffoldPolicyRepository } = await import('../scaffold/repository-scaffolder.js');
     const { checkServerName } = await import('../scaffold/server-target.js');
     const { parseHeaders } = await import('../scaffold/connect-flags.js');
+    const { checkActionRef, defaultActionRef } = await import('../scaffold/policy-review-workflow.js');
+    const { CliError, ExitCode } = await import('../cli-error.js');
     const { resolve } = await import('node:path');
+    let action: string;
+    try {
+      action = checkActionRef(flags.action ?? defaultActionRef(this.config.version));
+    } catch (error) {
+      throw new CliError('usage', `--action: ${(error as Error).message}`, { exit: ExitCode.input, hint: 'Give the action as a workflow names it in uses:, e.g. my-org/tollgate@v0.1.0 for a fork.' });
+    }
     const cwd = process.cwd();
+    const { progressReporter } = await import('../render/progress-reporter.js');
+    const progress = progressReporter({ json: this.jsonEnabled() });
     const result = await scaffoldPolicyRepository({
+      onProgress: progress.step,
       dir: resolve(cwd, args.dir),
       cwd,
       timeoutMs: flags.timeout * 1000,
       headers: parseHeaders(flags.header),
       force: flags.force,
-      cliPackage: flags['cli-package'] ?? `@tollgate/cli@${this.config.version}`,
+      action,
+      ...(flags['cli-package'] !== undefined ? { cliPackage: flags['cli-package'] } : {}),
       ...(flags['from-server'] !== undefined ? { fromServer: flags['from-server'] } : {}),
       ...(flags['server-name'] !== undefined ? { serverName: checkServerName(flags['server-name'], '--server-name') } : {}),
-    });
+    }).finally(() => progress.stop());
     if (!this.jsonEnabled()) {
       const { renderInit } = await import('../render/scaffold-report-renderer.js');
       const { writeStdout } = await import('../report-output.js');

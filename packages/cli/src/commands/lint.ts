@@ -17,13 +17,13 @@ PATHS may be a policy repository, a policies/ directory, a policies/<server>/ di
 
 Exit status: 0 no errors (warnings allowed), 1 errors found, 2 a file is malformed or a path is missing.`;
 
-  static override usage = 'lint [PATHS...] [--format pretty|json|github|sarif] [--output <file>] [--json]';
+  static override usage = 'lint [PATHS...] [--format pretty|json|github|sarif] [--out <file>] [--json]';
 
   static override examples = [
     '<%= config.bin %> lint',
     '<%= config.bin %> lint policies/ccxt',
     '<%= config.bin %> lint --format github',
-    '<%= config.bin %> lint --format sarif --output tollgate.sarif',
+    '<%= config.bin %> lint --format sarif --out tollgate.sarif',
   ];
 
   static override strict = false;
@@ -39,7 +39,7 @@ Exit status: 0 no errors (warnings allowed), 1 errors found, 2 a file is malform
       default: 'pretty' as const,
       description: 'pretty (people), json (the result document), github (workflow annotations), sarif (code scanning)',
     })(),
-    output: Flags.string({ char: 'o', description: 'write the report to this file instead of stdout (stdout then gets the summary line)' }),
+    out: Flags.string({ char: 'o', aliases: ['output'], helpValue: '<file>', description: 'write the report to this file instead of stdout (stdout then gets the summary line)' }),
   };
 
   public async run(): Promise<LintResult> {
@@ -50,12 +50,12 @@ Exit status: 0 no errors (warnings allowed), 1 errors found, 2 a file is malform
     const { renderLintReport } = await import('../render/lint-report-renderer.js');
     const { emitReport, writeReportFile } = await import('../report-output.js');
     if (this.jsonEnabled()) {
-      if (flags.output !== undefined) await writeReportFile(flags.output, JSON.stringify(result, null, 2), cwd);
+      if (flags.out !== undefined) await writeReportFile(flags.out, JSON.stringify(result, null, 2), cwd);
     } else {
       const { findSourceRoot } = await import('../render/source-root.js');
       const { shouldColour } = await import('../render/terminal-style.js');
-      const colour = flags.output === undefined && shouldColour(process.stdout);
-      await emitReport(renderLintReport(result, flags.format, { colour, cwd, root: findSourceRoot(cwd), version: this.config.version }), flags.output, cwd);
+      const colour = flags.out === undefined && shouldColour(process.stdout);
+      await emitReport(renderLintReport(result, flags.format, { colour, cwd, root: findSourceRoot(cwd), version: this.config.version }), flags.out, cwd);
     }
     process.exitCode = lintExitCode(result);
     return result;

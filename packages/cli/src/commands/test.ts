@@ -26,18 +26,20 @@ export default class Test extends TollgateCommand {
 
   static override description = `Runs every *.test.json (or *.test.yaml) file against the policy it names ("policy", default the policy beside it). Each case's calls are decided by the compiled policy with a fixed clock and fresh limit state; a sequence shares both.
 
-PATHS may be a policy repository, a policies/ directory, a policies/<server>/ directory, or test and policy files; the default is policies/. Output ends with the line "N passed, M failed" (in --format json it is the "summary" field; with --format junit it goes to stderr, or to stdout with --output).
+PATHS may be a policy repository, a policies/ directory, a policies/<server>/ directory, or test and policy files; the default is policies/. --run <pattern> runs only the cases whose name matches. Output ends with the line "N passed, M failed" (in --format json it is the "summary" field; --format github prints an annotation for each failing case first; with --format junit it goes to stderr, or to stdout with --out).
 
 Exit status: 0 all cases pass (and coverage reaches --threshold), 1 a case failed or coverage is below the threshold, 2 a test or policy file is invalid or a path is missing.`;
 
-  static override usage = 'test [PATHS...] [--format pretty|json|junit] [--output <file>] [--coverage] [--threshold <pct>] [--watch] [--json]';
+  static override usage = 'test [PATHS...] [--format pretty|json|junit|github] [--run <pattern>] [--out <file>] [--coverage] [--threshold <pct>] [--watch] [--json]';
 
   static override examples = [
     '<%= config.bin %> test',
     '<%= config.bin %> test policies/ccxt --coverage',
     '<%= config.bin %> test --coverage --threshold 100',
-    '<%= config.bin %> test --format junit --output test-results/tollgate.xml',
+    '<%= config.bin %> test --format junit --out test-results/tollgate.xml',
     '<%= config.bin %> test --watch',
+    '<%= config.bin %> test --run "refund"',
+    '<%= config.bin %> test --format github',
   ];
 
   static override strict = false;
@@ -51,12 +53,24 @@ Exit status: 0 all cases pass (and coverage reaches --threshold), 1 a case faile
       char: 'f',
       options: TEST_FORMATS,
       default: 'pretty' as const,
-      description: 'pretty (people), json (the result document), junit (JUnit XML for CI test reports)',
+      description: 'pretty (people), json (the result document), junit (JUnit XML for CI test reports), github (workflow annotations on failing cases)',
     })(),
-    output: Flags.string({ char: 'o', description: 'write the report to this file instead of stdout (stdout then gets the summary line)' }),
+    out: Flags.string({ char: 'o', aliases: ['output'], helpValue: '<file>', description: 'write the report to this file instead of stdout (stdout then gets the summary line)' }),
     coverage: Flags.boolean({ char: 'c', default: false, description: 'show which rules the tests hit, per policy and tool, and the uncovered rule ids' }),
     threshold: threshold(),
     watch: Flags.boolean({ char: 'w', default: false, description: 're-run when a policy, catalog or test file changes; stop with Ctrl-C' }),
+    run: Flags.custom<RegExp>({
+      char: 'r',
+      helpValue: '<pattern>',
+      description: 'run only the cases whose name matches this regular expression (JavaScript syntax, case-sensitive)',
+      parse: async (input: string) => {
+        try {
+          return new RegExp(input, 'u');
+        } catch (error) {
+          throw new Error(`"${input}" is not a regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`);
+        }
+      },
+    })(),
   };
 
   public async run(): Promise<TestSuiteResult | undefined> {
@@ -69,14 +83,22 @@ Exit status: 0 all cases pass (and coverage reaches --threshold), 1 a case faile
     const { renderTestReport } = await import('../render/test-report-renderer.js');
     const { shouldColour } = await import('../render/terminal-style.js');
     const { emitReport, writeReportFile, writeStderr, writeStdout } = await import('../report-output.js');
-    const context = { colour: flags.output === undefined && shouldColour(process.stdout), coverage: flags.coverage };
-    const options = { cwd, ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}) };
+    const { findSourceRoot } = await import('../render/source-root.js');
+    const context = { colour: flags.out === undefined && shouldColour(process.stdout), coverage: flags.coverage, cwd, root: findSourceRoot(cwd) };
+    const options = { cwd, ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}), ...(flags.run !== undefined ? { only: flags.run } : {}) };
 
     if (!flags.watch) {
       const result = await runTestSuite(paths, options);
-      // With --json oclif prints the returned result; --output gets the same document.
-      if (!json) await emitReport(renderTestReport(result, format, context), flags.output, cwd);
-      else if (flags.output !== undefined) await writeReportFile(flags.output, renderTestReport(result, 'json', context).text, cwd);
+      if (flags.run !== undefined && result.files.length === 0 && result.diagnostics.length === 0) {
+        const { CliError, ExitCode } = await import('../cli-error.js');
+        throw new CliError('test.no_match', `no test case's name matches --run ${JSON.stringify(flags.run.source)}`, {
+          exit: ExitCode.input,
+          hint: 'Check the pattern against the case names (tollgate test lists them); it is a regular expression, case-sensitive.',
+        });
+      }
+      // With --json oclif prints the returned result; --out gets the same document.
+      if (!json) await emitReport(renderTestReport(result, format, context), flags.out, cwd);
+      else if (flags.out !== undefined) await writeReportFile(flags.out, renderTestReport(result, 'json', context).text, cwd);
       process.exitCode = testExitCode(result);
       return result;
     }
@@ -95,11 +117,11 @@ Exit status: 0 all cases pass (and coverage reaches --threshold), 1 a case faile
         onRun: async ({ iteration, result, error }) => {
           if (iteration > 1) {
             const separator = `\n──── run ${iteration} · ${new Date().toISOString()} · files changed ────\n`;
-            if (format === 'pretty' && flags.output === undefined) writeStdout(separator);
+            if (format === 'pretty' && flags.out === undefined) writeStdout(separator);
             else writeStderr(separator);
           }
           if (result) {
-            await emitReport(renderTestReport(result, format, context), flags.output, cwd).catch((e: unknown) => writeStderr(`Error: ${commandFailure(e).message}`));
+            await emitReport(renderTestReport(result, format, context), flags.out, cwd).catch((e: unknown) => writeStderr(`Error: ${commandFailure(e).message}`));
             exit = testExitCode(result);
           } else {
             const failure = commandFailure(error);

@@ -48,6 +48,8 @@ export interface RunDiffOptions {
   readonly failOnWidening?: RiskLevel | undefined;
   /** Most example calls per tool (default 3). */
   readonly maxExamples?: number | undefined;
+  /** Told each step of the work as it starts (a progress display on a terminal). */
+  readonly onProgress?: (step: string) => void;
 }
 
 /** One side of the diff as the report shows it. */
@@ -110,7 +112,9 @@ export async function runDiff(options: RunDiffOptions = {}): Promise<DiffReport>
   if (options.replay) {
     const r = options.replay;
     const servers = [...new Set([...base.entries, ...head.entries].map((e) => e.server))];
+    options.onProgress?.(`reading the decisions recorded since ${r.since.toISOString()} from the ledger`);
     const recorded = await withLedger({ 'database-url': r.databaseUrl, 'data-dir': r.dataDir }, (connection) => readRecordedCalls(connection, { since: r.since, servers, limit: r.limit }));
+    options.onProgress?.(`re-deciding ${recorded.calls.length} recorded calls under both policies`);
     replay = { ...replayDecisions(recorded.calls, base.entries, head.entries), since: r.since.toISOString(), truncated: recorded.truncated };
   }
   const widened = options.failOnWidening ? widenedTools(diff, options.failOnWidening) : [];

@@ -1,15 +1,19 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import {
   GatewayError,
   ledgerServiceOptions,
   loadGatewayConfig,
+  parseGatewayConfig,
+  resolveGatewayConfig,
   startGateway,
   type GatewayConfig,
   type GatewayDependencies,
   type RunningGateway,
 } from '@tollgate/gateway';
 import { isLedgerError, openLedgerServices } from '@tollgate/ledger';
+import { parseSourceDocument } from '@tollgate/policy';
 import { CliError, ExitCode } from '../cli-error.js';
 
 /** Configuration files `tollgate gateway` looks for when `--config` is not given, in order. */
@@ -23,13 +27,51 @@ export interface GatewayRunResult {
   readonly url: string | null;
 }
 
-/** Options of {@link runGateway}. */
-export interface GatewayRunOptions {
+/** How the configuration file is found and read (`tollgate gateway`, `tollgate gateway --check`). */
+export interface ConfigFileOptions {
   /** The configuration file (default: the first of {@link DEFAULT_GATEWAY_CONFIGS} in `cwd`). */
   readonly config?: string;
   readonly cwd: string;
+  /**
+   * The ledger's PostgreSQL URL (`--database-url` or TOLLGATE_DATABASE_URL): it replaces the
+   * file's `ledger.database_url`, so the password need not be written in the file.
+   */
+  readonly databaseUrl?: string;
+}
+
+/** Options of {@link runGateway}. */
+export interface GatewayRunOptions extends ConfigFileOptions {
   /** Called once the gateway serves (the CLI prints where). */
   readonly onReady?: (gateway: RunningGateway) => void;
+}
+
+/**
+ * Finds, reads and validates the gateway configuration, with the ledger's URL from
+ * `databaseUrl` when given (validated with the rest of the file).
+ *
+ * @throws CliError exit 2 `config.missing`, or `config.invalid` naming every problem at file:line:col.
+ */
+export async function loadConfigFile(options: ConfigFileOptions): Promise<{ file: string; config: GatewayConfig }> {
+  const file = options.config !== undefined ? resolve(options.cwd, options.config) : DEFAULT_GATEWAY_CONFIGS.map((f) => resolve(options.cwd, f)).find((f) => existsSync(f));
+  if (file === undefined) {
+    throw new CliError('config.missing', `no gateway configuration: pass --config <file> or create ${DEFAULT_GATEWAY_CONFIGS[0]} here`, {
+      hint: 'See docs/gateway.md for the configuration reference.',
+    });
+  }
+  try {
+    if (options.databaseUrl === undefined || options.databaseUrl === '') return { file, config: await loadGatewayConfig(file) };
+    const text = await readFile(file, 'utf8');
+    const { document } = parseSourceDocument(text, file);
+    const value = document?.value;
+    // A file that does not parse, or is not an object, is reported by the loader as it is.
+    if (!document || value === null || typeof value !== 'object' || Array.isArray(value)) return { file, config: parseGatewayConfig(text, file) };
+    const root = value as Record<string, unknown>;
+    const ledger = root['ledger'] !== null && typeof root['ledger'] === 'object' && !Array.isArray(root['ledger']) ? (root['ledger'] as Record<string, unknown>) : {};
+    root['ledger'] = { ...ledger, database_url: options.databaseUrl };
+    return { file, config: resolveGatewayConfig(document, dirname(file)) };
+  } catch (error) {
+    throw asCliError(error);
+  }
 }
 
 /**
@@ -40,15 +82,9 @@ export interface GatewayRunOptions {
  * @throws CliError exit 2 for a bad configuration, policy, upstream, port or ledger.
  */
 export async function runGateway(options: GatewayRunOptions): Promise<GatewayRunResult> {
-  const file = options.config !== undefined ? resolve(options.cwd, options.config) : DEFAULT_GATEWAY_CONFIGS.map((f) => resolve(options.cwd, f)).find((f) => existsSync(f));
-  if (file === undefined) {
-    throw new CliError('config.missing', `no gateway configuration: pass --config <file> or create ${DEFAULT_GATEWAY_CONFIGS[0]} here`, {
-      hint: 'See docs/gateway.md for the configuration reference.',
-    });
-  }
+  const { file, config } = await loadConfigFile(options);
   let gateway: RunningGateway;
   try {
-    const config = await loadGatewayConfig(file);
     gateway = await startGateway(config, { services: gatewayServices(config) });
   } catch (error) {
     throw asCliError(error);

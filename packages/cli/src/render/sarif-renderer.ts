@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DIAGNOSTIC_CODES, sha256Hex, type Diagnostic, type DiagnosticCode, type Severity } from '@tollgate/policy';
+import { DIAGNOSTIC_CODES, DOCS_URL, REPOSITORY_URL, sha256Hex, type Diagnostic, type DiagnosticCode, type Severity } from '@tollgate/policy';
 import type { Log, ReportingDescriptor, Result } from 'sarif';
 import type { LintResult } from '../lint-runner.js';
 import { rootRelativePath } from './source-root.js';
 
 /** Where the project's documentation lives; SARIF rules link into `lint-rules.md`. */
-export const DOCS_BASE_URL = 'https://tollgate.dev/docs/';
+export const DOCS_BASE_URL = DOCS_URL;
 
 /** The `$schema` of the SARIF logs `lint --format sarif` writes. */
 export const SARIF_SCHEMA_URI = 'https://json.schemastore.org/sarif-2.1.0.json';
@@ -36,7 +36,8 @@ function ruleOf(code: DiagnosticCode): ReportingDescriptor {
     name: entry.name,
     shortDescription: { text: entry.summary },
     defaultConfiguration: { level: LEVELS[entry.severity] },
-    helpUri: `${DOCS_BASE_URL}lint-rules.md#${code.toLowerCase()}`,
+    // The anchor GitHub gives the rule's heading, `## TG101 redos-regex`.
+    helpUri: `${DOCS_BASE_URL}lint-rules.md#${code.toLowerCase()}-${entry.name}`,
   };
 }
 
@@ -82,7 +83,7 @@ export function buildSarifLog(result: LintResult, options: SarifOptions): Log {
         tool: {
           driver: {
             name: 'tollgate',
-            informationUri: 'https://tollgate.dev',
+            informationUri: REPOSITORY_URL,
             semanticVersion: options.version,
             version: options.version,
             rules: RULE_CODES.map(ruleOf),

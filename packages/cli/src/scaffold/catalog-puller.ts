@@ -17,6 +17,8 @@ export interface CatalogPullOptions extends ConnectOptions {
   readonly previous?: Catalog;
   /** Classify every tool afresh instead of keeping the previous catalog's classes. */
   readonly reclassify?: boolean;
+  /** Told each step of the work as it starts (a progress display on a terminal). */
+  readonly onProgress?: (step: string) => void;
 }
 
 /** One pulled tool's risk, and where it came from. */
@@ -149,6 +151,7 @@ export async function pullCatalog(server: string, options: CatalogPullOptions): 
   const target = parseServerTarget(server);
   let snapshot: Awaited<ReturnType<typeof snapshotToolList>>;
   const config = upstreamConfigOf(target, options.name ?? 'server', options);
+  options.onProgress?.(`${target.kind === 'http' ? 'connecting to' : 'starting'} ${target.display} and listing its tools`);
   try {
     snapshot = await snapshotToolList(config);
   } catch (error) {
@@ -163,6 +166,7 @@ export async function pullCatalog(server: string, options: CatalogPullOptions): 
     });
   }
   const name = options.name ?? defaultServerName(target, snapshot.serverInfo?.name);
+  options.onProgress?.(`classifying ${snapshot.tools.length} tools`);
   const pulled = classified(name, [...snapshot.tools].sort(byName), options.reclassify ? undefined : options.previous);
   return {
     server: name,
@@ -219,6 +223,7 @@ export async function refreshCatalogFile(server: string, options: CatalogFileOpt
     if (previous) pull = rebase(pull, previous);
   }
   const absolute = resolve(options.cwd, file);
+  options.onProgress?.(`writing ${file}`);
   const [written] = await writeFileSet(dirname(absolute), [{ path: basename(absolute), text: pull.text }], { overwrite: true });
   const { catalog: _catalog, text: _text, ...report } = pull;
   return { ...report, file, status: written!.status };

@@ -6,7 +6,7 @@ import { CliError, ExitCode } from '../cli-error.js';
 import { CATALOG_FILE_NAME } from '../policy-files.js';
 import { catalogText, pullCatalog, type CatalogPull } from './catalog-puller.js';
 import { writeFileSet, type PlannedFile, type WrittenFile } from './file-set-writer.js';
-import { BUNDLE_PATH, DEFAULT_CLI_PACKAGE, DIFF_COMMENT_MARKER, POLICY_REVIEW_WORKFLOW_PATH, WIDENING_LABEL, policyReviewWorkflow } from './policy-review-workflow.js';
+import { BUNDLE_PATH, DIFF_COMMENT_MARKER, POLICY_REVIEW_WORKFLOW_PATH, WIDENING_LABEL, policyReviewWorkflow } from './policy-review-workflow.js';
 import type { ConnectOptions } from './server-target.js';
 
 /** The server name of a repository scaffolded without `--from-server`. */
@@ -22,8 +22,12 @@ export interface ScaffoldOptions extends ConnectOptions {
   readonly serverName?: string;
   /** Replace files that exist with other content (default: refuse and write nothing). */
   readonly force?: boolean;
-  /** The npm package spec the workflow installs the CLI from (default {@link DEFAULT_CLI_PACKAGE}). */
+  /** The Tollgate GitHub Action the workflow uses, `owner/repo@ref` (see `defaultActionRef`). */
+  readonly action: string;
+  /** An npm package spec or tarball URL the action installs the CLI from (default: it builds the CLI of its own ref). */
   readonly cliPackage?: string;
+  /** Told each step of the work as it starts (a progress display on a terminal). */
+  readonly onProgress?: (step: string) => void;
 }
 
 /** The result of {@link scaffoldPolicyRepository}. */
@@ -63,7 +67,7 @@ function examplePolicy(server: string): { policy: Policy; tests: PolicyTestFile 
   };
 }
 
-function readme(server: string): string {
+function readme(server: string, action: string): string {
   return `# Policy repository
 
 The rules for what AI agents may do with MCP tools, enforced by the Tollgate gateway.
@@ -97,9 +101,11 @@ adds the label \`${WIDENING_LABEL}\`.
 On every push to main that changes \`policies/\`, it builds \`${BUNDLE_PATH}\`, signs it with the
 key in the \`TOLLGATE_SIGNING_KEY\` secret, and commits it with \`[skip ci]\`.
 
-The workflow installs the CLI with \`npm install --global "$TOLLGATE_CLI_PACKAGE"\`; the spec is
-pinned in the workflow's \`env\`. Tollgate is not published to the npm registry yet: point
-\`TOLLGATE_CLI_PACKAGE\` at a tarball or a registry where you publish the Tollgate packages.
+Both jobs are the Tollgate GitHub Action, pinned in the workflow (\`uses: ${action}\`): it
+installs the \`tollgate\` CLI of that ref and runs the checks, so this repository needs no other
+setup. To move to a newer Tollgate, change the ref in a pull request like any other change. The
+action's inputs (policies path, coverage threshold, fail-on-widening level, …) are described in
+the Tollgate repository's docs/policy-repository.md.
 
 ## Signing keys
 
@@ -145,12 +151,12 @@ const BUNDLES_README = `# Signed policy bundles
 `;
 
 /** Every file of a new policy repository for one server. */
-export function policyRepositoryFiles(server: string, catalog: Catalog, policy: Policy, tests: PolicyTestFile, cliPackage: string): PlannedFile[] {
+export function policyRepositoryFiles(server: string, catalog: Catalog, policy: Policy, tests: PolicyTestFile, action: string, cliPackage?: string): PlannedFile[] {
   const dir = `policies/${server}`;
   return [
-    { path: 'README.md', text: readme(server) },
+    { path: 'README.md', text: readme(server, action) },
     { path: '.gitignore', text: GITIGNORE },
-    { path: POLICY_REVIEW_WORKFLOW_PATH, text: policyReviewWorkflow({ install: 'npm', cliPackage }) },
+    { path: POLICY_REVIEW_WORKFLOW_PATH, text: policyReviewWorkflow({ kind: 'remote', ref: action, ...(cliPackage !== undefined ? { cliPackage } : {}) }) },
     { path: 'bundles/README.md', text: BUNDLES_README },
     { path: `${dir}/${CATALOG_FILE_NAME}`, text: catalogText(catalog) },
     { path: `${dir}/policy.json`, text: json(policy) },
@@ -208,7 +214,8 @@ export async function scaffoldPolicyRepository(options: ScaffoldOptions): Promis
     ({ policy, tests } = examplePolicy(server));
   }
 
-  const files = policyRepositoryFiles(server, catalog, policy, tests, options.cliPackage ?? DEFAULT_CLI_PACKAGE);
+  options.onProgress?.(`writing the policy repository in ${options.dir}`);
+  const files = policyRepositoryFiles(server, catalog, policy, tests, options.action, options.cliPackage);
   let written: WrittenFile[];
   try {
     await mkdir(dir, { recursive: true });
@@ -222,6 +229,7 @@ export async function scaffoldPolicyRepository(options: ScaffoldOptions): Promis
   try {
     const git = gitClient(dir);
     if (!(await git.checkIsRepo())) {
+      options.onProgress?.('git init');
       await git.init(['--initial-branch=main']);
       gitInitialized = true;
     }

@@ -37,12 +37,15 @@ Exit status: 0 written, 1 a bundled test fails (nothing written), 2 a file is in
     const { args, flags } = await this.parse(BundleBuild);
     const { buildBundleFile } = await import('../../bundle/bundle-build-task.js');
     const { renderBuiltBundle } = await import('../../bundle/bundle-report-renderer.js');
+    const { progressReporter } = await import('../../render/progress-reporter.js');
+    const progress = progressReporter({ json: this.jsonEnabled() });
     const result = await buildBundleFile({
+      onProgress: progress.step,
       repo: args.repo,
       out: flags.out,
       ...(flags.revision !== undefined ? { revision: flags.revision } : {}),
       ...(flags.expires !== undefined ? { expires: flags.expires } : {}),
-    });
+    }).finally(() => progress.stop());
     for (const warning of result.warnings) process.stderr.write(`Warning: ${warning}\n`);
     if (!this.jsonEnabled()) process.stdout.write(renderBuiltBundle(result));
     return result;

@@ -40,14 +40,17 @@ Exit status: 0 written (or unchanged), 2 the server could not be started or reac
     const { refreshCatalogFile } = await import('../../scaffold/catalog-puller.js');
     const { checkServerName } = await import('../../scaffold/server-target.js');
     const { parseHeaders } = await import('../../scaffold/connect-flags.js');
+    const { progressReporter } = await import('../../render/progress-reporter.js');
+    const progress = progressReporter({ json: this.jsonEnabled() });
     const report = await refreshCatalogFile(args.server, {
+      onProgress: progress.step,
       cwd: process.cwd(),
       timeoutMs: flags.timeout * 1000,
       headers: parseHeaders(flags.header),
       reclassify: flags.reclassify,
       ...(flags.name !== undefined ? { name: checkServerName(flags.name, '--name') } : {}),
       ...(flags.out !== undefined ? { out: flags.out } : {}),
-    });
+    }).finally(() => progress.stop());
     if (!this.jsonEnabled()) {
       const { renderCatalogPull } = await import('../../render/scaffold-report-renderer.js');
       const { writeStdout } = await import('../../report-output.js');
