@@ -62,7 +62,7 @@ const WORKER_ENTRIES = { 'git-bundle-check-worker': join(repoRoot, 'packages/gat
 const IMPORT_META_USERS = {
   'ledger/dist/migration/sql-file-migration-provider.js': 'finds lib/migrations/ beside the bundle',
   'gateway/dist/policy/git-bundle-check-thread.js': 'starts lib/git-bundle-check-worker.js',
-  'gateway/dist/demo/demo-runner.js': 'the demo runs inside a clone of the repository',
+  'cli/dist/gateway/demo-runner.js': 'the demo runs inside a clone of the repository',
 };
 
 const fail = (message) => {
