@@ -135,7 +135,7 @@ export class WebhookNotifier implements ApprovalNotifier {
           // Stored for a replica that is running (or this one, once started) to deliver.
           this.#park(job);
         } else if (this.#queue.length >= this.#delivery.queue) {
-          this.#drop(job, `dropped: this replica's notification queue was full (${this.#delivery.queue} waiting, ${this.#delivery.concurrency} in flight)`);
+          this.#drop(job, `this replica's notification queue was full (${this.#delivery.queue} waiting, ${this.#delivery.concurrency} in flight)`);
         } else {
           this.#queue.push(job);
         }
@@ -297,7 +297,7 @@ export class WebhookNotifier implements ApprovalNotifier {
   /** Records a notification that will not be sent, with why; recording itself is bounded too. */
   #drop(job: QueuedDelivery, note: string): void {
     const log = { approval: job.input.approvalId, event: job.input.event, receiver: job.receiver.id, delivery: job.input.id };
-    this.#logger.warn(log, note);
+    this.#logger.warn(log, `approval notification dropped: ${note}`);
     if (this.#recordingDrops >= this.#delivery.concurrency) return;
     this.#recordingDrops++;
     this.#store
