@@ -110,6 +110,7 @@ describe('approval notifications (webhooks)', () => {
       notify: [
         { id: 'ops', url: receiver.url('/ops'), secret: SECRET, timeout: '300ms', attempts: 4, backoff: '50ms', max_backoff: '100ms' },
         { id: 'chat', url: receiver.url('/slack'), format: 'slack', events: ['requested', 'granted'], backoff: '50ms' },
+        { id: 'moved', url: receiver.url('/moved'), secret: SECRET, events: ['expired'], attempts: 1 },
       ],
       delivery: { sweep: '100ms' },
     });
@@ -216,7 +217,7 @@ describe('approval notifications (webhooks)', () => {
   });
 
   it('tells a denial with its reason and an expiry, each once, and only to receivers that asked for them', async () => {
-    receiver.answer = () => 200;
+    receiver.answer = (r) => (r.path === '/moved' ? 302 : 200);
     const denied = started.call('deny-me');
     const deniedId = await started.pendingId('deny-me');
     expect((await started.decide(deniedId, 'deny', 'not today')).status).toBe(200);
@@ -230,11 +231,21 @@ describe('approval notifications (webhooks)', () => {
     expect(deny[0]!.json).toMatchObject({ vote: { approver: 'desk-lead', decision: 'deny', reason: 'not today' }, approval: { id: deniedId, status: 'denied' } });
     expect((deny[0]!.json as ApprovalNotificationBody).summary).toBe('desk-lead denied rec/echo for agent agent-7: not today');
     const expiry = receiver.received.filter((r) => event(r) === 'approval.expired');
-    expect(expiry.map((r) => r.path)).toEqual(['/ops']);
+    expect(expiry.map((r) => r.path).sort()).toEqual(['/moved', '/ops']);
     expect(expiry[0]!.json).toMatchObject({ vote: null, approval: { status: 'expired', rule: 'short', arguments: { text: 'short-lived' } } });
     expect((expiry[0]!.json as ApprovalNotificationBody).summary).toBe('The approval of rec/echo for agent agent-7 expired: not decided in time (0 of 1 grants)');
-    expect(expiry.every((r) => r.signatureValid === true)).toBe(true);
+    expect(expiry.find((r) => r.path === '/ops')!.signatureValid).toBe(true);
   }, 30_000);
+
+  it('does not follow a redirect: the attempt is recorded as failed, and nothing reaches where it pointed', async () => {
+    const expiry = receiver.received.find((r) => r.path === '/moved')!;
+    expect(expiry.answered).toBe(302);
+    const id = approvalOf(expiry)!;
+    await sleep(200);
+    expect(receiver.received.filter((r) => r.path === '/redirected')).toEqual([]);
+    const moved = (await started.show(id)).deliveries!.find((d) => d.receiver === 'moved')!;
+    expect(moved).toMatchObject({ event: 'expired', status: 'failed', attempts: [{ attempt: 1, status_code: 302, error: 'HTTP 302: redirects are not followed' }] });
+  });
 });
 
 describe('approval notifications never hold anything up', () => {
@@ -292,6 +303,7 @@ describe('approval notifications never hold anything up', () => {
       if (shown.every((a) => a.deliveries!.some((d) => d.event === 'requested'))) break;
       await sleep(20);
     }
+    expect(shown.every((a) => a.deliveries!.some((d) => d.event === 'requested'))).toBe(true);
     const dropped = shown.flatMap((a) => a.deliveries!.filter((d) => d.status === 'dropped'));
     expect(dropped.length).toBeGreaterThanOrEqual(2);
     for (const d of dropped) {
@@ -304,4 +316,64 @@ describe('approval notifications never hold anything up', () => {
     for (const call of calls) expect((await call).structuredContent).toMatchObject({ code: 'approval.denied' });
     expect(receiver.maxInFlight).toBe(1);
   }, 30_000);
+});
+
+describe('approval notifications outlive the replica that queued them', () => {
+  let db: TestDatabase;
+  let upstream: RecordingUpstream;
+  let receiver: WebhookReceiver;
+  const approvals = (notify: Record<string, unknown>) => ({
+    mode: 'retry',
+    notify: [{ id: 'later', timeout: '1s', attempts: 3, backoff: '100ms', ...notify }],
+    delivery: { concurrency: 1, queue: 10, sweep: '100ms' },
+  });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    upstream = await recordingUpstream('rec');
+    await writeFile(join(upstream.policyDir, 'rec', 'policy.json'), JSON.stringify(POLICY));
+    receiver = await startWebhookReceiver({ '/later': SECRET });
+  }, 60_000);
+
+  afterAll(async () => {
+    await receiver?.close();
+    await upstream?.cleanup();
+    await db?.drop();
+  });
+
+  it('stores what is still queued at shutdown, and the next gateway on the database delivers it', async () => {
+    receiver.answer = () => 'hang';
+    const first = await startNotifying(db, upstream, approvals({ url: receiver.url('/later'), secret: SECRET }));
+    const ids: string[] = [];
+    for (const text of ['park-1', 'park-2', 'park-3']) {
+      const answer = await first.call(text);
+      ids.push((answer.structuredContent as { approval_id: string }).approval_id);
+    }
+    await receiver.waitFor((rs) => rs.length === 1, 5000, 'the first attempt');
+    await first.client.close();
+    await first.gateway.shutdown('test: stop the first replica');
+    const stored = await db.query<{ approval_id: string; status: string; attempts: number; lease_owner: string | null }>(
+      "SELECT approval_id, status, attempts, lease_owner FROM approval_deliveries WHERE event = 'requested' ORDER BY created_at",
+    );
+    expect(stored.map((d) => [d.approval_id, d.status, d.lease_owner])).toEqual(ids.map((id) => [id, 'pending', null]));
+    expect(stored.map((d) => d.attempts)).toEqual([1, 0, 0]);
+
+    receiver.answer = () => 200;
+    const second = await startNotifying(db, upstream, approvals({ url: receiver.url('/later'), secret: SECRET }));
+    try {
+      await receiver.waitFor((rs) => ids.every((id) => rs.some((r) => approvalOf(r) === id && r.answered === 200)), 10_000, 'every stored notification');
+      await sleep(300);
+      for (const id of ids) {
+        const got = receiver.received.filter((r) => approvalOf(r) === id);
+        expect(got.filter((r) => r.answered === 200)).toHaveLength(1);
+        expect(got.every((r) => r.signatureValid)).toBe(true);
+      }
+      expect(receiver.received.filter((r) => approvalOf(r) === ids[1]).map((r) => r.headers['x-tollgate-attempt'])).toEqual(['1']);
+      const shown = await second.show(ids[0]!);
+      expect(shown.deliveries!.map((d) => [d.status, d.attempts.map((a) => a.status_code ?? a.error)])).toEqual([['delivered', ['no answer within 1000 ms', 200]]]);
+    } finally {
+      await second.client.close();
+      await second.gateway.shutdown('test over');
+    }
+  }, 60_000);
 });

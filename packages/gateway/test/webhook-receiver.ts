@@ -131,7 +131,8 @@ export async function startWebhookReceiver(secrets: Record<string, string> = {})
       request.answered = answer;
       received.push(request);
       if (answer === 'hang') hanging.add(res);
-      else res.writeHead(answer, { 'content-type': 'text/plain' }).end(answer >= 200 && answer < 300 ? 'ok' : 'no');
+      // A redirect points at /redirected on the same receiver: a sender that followed it would show there.
+      else res.writeHead(answer, { 'content-type': 'text/plain', ...(answer >= 300 && answer < 400 ? { location: receiver.url('/redirected') } : {}) }).end(answer >= 200 && answer < 300 ? 'ok' : 'no');
       for (const check of [...waiters]) check();
     });
   });

@@ -35,6 +35,8 @@ interface QueuedDelivery {
 }
 
 const USER_AGENT = 'Tollgate-Webhook/1';
+/** Dropped notifications being recorded at once; beyond that a drop is only logged. */
+const DROP_RECORDS_IN_FLIGHT = 64;
 
 /**
  * Delivers approval notifications to webhooks (`approvals.notify`, docs/approvals.md): signed
@@ -298,7 +300,8 @@ export class WebhookNotifier implements ApprovalNotifier {
   #drop(job: QueuedDelivery, note: string): void {
     const log = { approval: job.input.approvalId, event: job.input.event, receiver: job.receiver.id, delivery: job.input.id };
     this.#logger.warn(log, `approval notification dropped: ${note}`);
-    if (this.#recordingDrops >= this.#delivery.concurrency) return;
+    // A burst past the queue must not become a burst of writes without end either.
+    if (this.#recordingDrops >= DROP_RECORDS_IN_FLIGHT) return;
     this.#recordingDrops++;
     this.#store
       .drop(job.input, note)
