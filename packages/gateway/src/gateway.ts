@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { ArgumentRedactor, type ApprovalStore, type OpenLedgerServicesOptions } from '@tollgate/ledger';
+import { ArgumentRedactor, type ApprovalDeliveryStore, type ApprovalStore, type OpenLedgerServicesOptions } from '@tollgate/ledger';
 import type { Agent, LimitStore } from '@tollgate/policy';
 import { pino, type Logger } from 'pino';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { ApprovalDesk } from './approvals/approval-desk.js';
 import { ApproverDirectory } from './approvals/approver-directory.js';
+import { WebhookNotifier } from './approvals/notify/webhook-notifier.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import { GatewaySession } from './downstream/gateway-session.js';
 import { startHttpListener, type HttpListener } from './downstream/http-listener.js';
@@ -34,6 +35,8 @@ export interface GatewayServices {
   readonly limits: LimitStore;
   /** Without it, a call that needs approval is refused `approval.required` with nothing to approve. */
   readonly approvals?: ApprovalStore;
+  /** Where webhook notifications of approvals are kept; needed when `approvals.notify` lists receivers. */
+  readonly deliveries?: ApprovalDeliveryStore;
   /** Closes them; the gateway calls it last when it shuts down. */
   close?(): Promise<void>;
 }
@@ -150,6 +153,24 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     }
 
     let desk: ApprovalDesk | undefined;
+    // The console's public address is known once the admin port listens (it may be port 0).
+    let adminUrl: string | undefined;
+    let notifier: WebhookNotifier | undefined;
+    if (services.approvals && config.approvals.notify.length > 0) {
+      if (!services.deliveries) {
+        throw new GatewayError('config.invalid', 'approvals.notify lists webhooks, but the gateway was given no store for their deliveries (the ledger\'s approval_deliveries, migration 0014)');
+      }
+      notifier = new WebhookNotifier({
+        receivers: config.approvals.notify,
+        delivery: config.approvals.delivery,
+        store: services.deliveries,
+        consoleUrl: () => config.approvals.consoleUrl ?? adminUrl,
+        logger,
+      });
+      await notifier.start();
+      cleanup.push(() => notifier!.close());
+      logger.info({ receivers: config.approvals.notify.map((r) => r.id), replica: notifier.replica }, 'approval notifications on');
+    }
     if (services.approvals) {
       const redactor = new ArgumentRedactor(config.ledger.redact.map((r) => ({ ...r, pointers: [...r.pointers] })));
       desk = new ApprovalDesk({
@@ -159,6 +180,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         defaultTimeoutMs: config.approvals.timeoutMs,
         redact: (server, tool, args) => (redactor.empty ? args : redactor.redact(server, tool, args)),
         logger,
+        ...(notifier ? { notifier } : {}),
       });
       await desk.start();
       cleanup.push(() => desk!.close());
@@ -215,6 +237,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         logger,
       });
       cleanup.push(() => admin!.close());
+      adminUrl = admin.url;
       logger.info({ url: admin.url }, 'admin API listening');
     }
 

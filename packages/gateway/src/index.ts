@@ -1,6 +1,7 @@
 export { GatewayError, errorMessage } from './gateway-error.js';
 export type { ConfigProblem, GatewayErrorCode } from './gateway-error.js';
 export { DEFAULT_REQUEST_LIMITS } from './config/gateway-config.js';
+export type { ApprovalNotifyEvent, NotificationDeliveryConfig, WebhookReceiverConfig } from './config/gateway-config.js';
 export type { DirectoryPolicyConfig, GatewayConfig, GitPolicyConfig, HttpUpstreamConfig, PolicySourceConfig, RedactRule, StdioUpstreamConfig, TokenAgent, TrustedKeyConfig, UpstreamConfig } from './config/gateway-config.js';
 export { gatewayConfigSchema, loadGatewayConfig, parseGatewayConfig, resolveGatewayConfig } from './config/config-loader.js';
 export type { Upstream, UpstreamInfo, UpstreamRequest, UpstreamRequestOptions } from './upstream/upstream.js';
@@ -61,7 +62,7 @@ export type { HttpListener, HttpListenerOptions } from './downstream/http-listen
 export { ledgerServiceOptions, startGateway } from './gateway.js';
 export type { GatewayDependencies, GatewayServices, RunningGateway } from './gateway.js';
 export { startAdminServer } from './admin/admin-server.js';
-export type { ApprovalBody } from './admin/approvals-api.js';
+export type { ApprovalBody, ApprovalView, DeliveryAttemptBody, DeliveryBody } from './admin/approvals-api.js';
 export { ApprovalDesk } from './approvals/approval-desk.js';
 export type { ApprovalCall, ApprovalDeskOptions, ApprovalWait, VoteOutcome } from './approvals/approval-desk.js';
 export { ApproverDirectory } from './approvals/approver-directory.js';
@@ -69,3 +70,13 @@ export type { AdminIdentity, DecidableRequest, DecideRefusal } from './approvals
 export type { AdminPolicyReport, AdminServer, AdminServerOptions, AdminSourceReport } from './admin/admin-server.js';
 export { PostgresLimitStore } from '@tollgate/ledger';
 export type { PostgresLimitStoreOptions } from '@tollgate/ledger';
+export type { ApprovalNotifier, ApprovalTransition } from './approvals/notify/approval-notifier.js';
+export { WebhookNotifier } from './approvals/notify/webhook-notifier.js';
+export type { WebhookNotifierOptions } from './approvals/notify/webhook-notifier.js';
+export { WEBHOOK_HEADERS, signWebhook } from './approvals/notify/webhook-signature.js';
+export { consoleLink, renderJsonNotification } from './approvals/notify/json-notification.js';
+export type { ApprovalNotificationBody } from './approvals/notify/json-notification.js';
+export { renderSlackNotification } from './approvals/notify/slack-notification.js';
+export type { SlackBlock, SlackMessage, SlackText } from './approvals/notify/slack-notification.js';
+export { retryDelayMs } from './approvals/notify/retry-schedule.js';
+export type { RetrySchedule } from './approvals/notify/retry-schedule.js';

@@ -109,6 +109,23 @@ export type {
 } from './approval/approval-store.js';
 export { APPROVAL_CHANNEL, PostgresApprovalStore, openApprovalStore, type ApprovalStoreOptions } from './approval/postgres-approval-store.js';
 export {
+  APPROVAL_DELIVERY_EVENTS,
+  type ApprovalDeliveryAttempt,
+  type ApprovalDeliveryEvent,
+  type ApprovalDeliveryFormat,
+  type ApprovalDeliveryInput,
+  type ApprovalDeliveryNext,
+  type ApprovalDeliveryRecord,
+  type ApprovalDeliveryStatus,
+  type ApprovalDeliveryStore,
+  type ClaimedDelivery,
+} from './approval/approval-delivery-store.js';
+export {
+  PostgresApprovalDeliveryStore,
+  openApprovalDeliveryStore,
+  type ApprovalDeliveryStoreOptions,
+} from './approval/postgres-approval-delivery-store.js';
+export {
   PostgresLimitStore,
   openLimitStore,
   type LimitStoreLogger,

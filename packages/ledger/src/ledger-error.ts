@@ -37,7 +37,9 @@ export type LedgerErrorCode =
   /** No approval request has the given id. */
   | 'ledger.approval_not_found'
   /** The approval request is not in a state that allows what was asked (e.g. retiring a pending one). */
-  | 'ledger.approval_conflict';
+  | 'ledger.approval_conflict'
+  /** A delivery of an approval event given to the delivery store is malformed; the message names the field. */
+  | 'ledger.invalid_delivery';
 
 /**
  * The one error class of `@tollgate/ledger`. `code` is stable and machine-readable; `message`

@@ -1,4 +1,5 @@
 import { MemoryLimitStore, type LimitStore } from '@tollgate/policy';
+import { openApprovalDeliveryStore, type PostgresApprovalDeliveryStore } from './approval/postgres-approval-delivery-store.js';
 import { openApprovalStore, type PostgresApprovalStore } from './approval/postgres-approval-store.js';
 import { connectLedger, type LedgerConnection, type LedgerConnectionOptions } from './database/ledger-connection.js';
 import type { AppendedEvent, LedgerEventInput } from './event/ledger-event.js';
@@ -25,7 +26,8 @@ export interface OpenLedgerServicesOptions extends LedgerConnectionOptions, Ledg
 
 /**
  * Everything a gateway records to and keeps its shared state in, on one ledger database:
- * the writer of its strand (its decision sink), its limit counters and its approval requests.
+ * the writer of its strand (its decision sink), its limit counters, its approval requests and
+ * the webhook deliveries of their events.
  */
 export interface LedgerServices {
   readonly connection: LedgerConnection;
@@ -34,6 +36,8 @@ export interface LedgerServices {
   readonly writer: LedgerWriter;
   readonly limits: LimitStore;
   readonly approvals: PostgresApprovalStore;
+  /** Webhook deliveries of approval events (`approvals.notify`); its tables are checked only when used. */
+  readonly deliveries: PostgresApprovalDeliveryStore;
   /** Settles every appended event, then closes the stores and the connection. */
   close(): Promise<void>;
 }
@@ -56,6 +60,7 @@ export async function openLedgerServices(options: OpenLedgerServicesOptions): Pr
   const connection = await connectLedger(options);
   let limits: PostgresLimitStore | undefined;
   let approvals: PostgresApprovalStore | undefined;
+  let deliveries: PostgresApprovalDeliveryStore | undefined;
   try {
     if (options.migrate) await migrateLedger(connection, options.migrationsDir === undefined ? {} : { migrationsDir: options.migrationsDir });
     const writer = new LedgerWriter(connection, options);
@@ -65,6 +70,8 @@ export async function openLedgerServices(options: OpenLedgerServicesOptions): Pr
       await limits.check();
     }
     approvals = openApprovalStore(connection);
+    deliveries = openApprovalDeliveryStore(connection);
+    const deliveryStore = deliveries;
     const limitStore: LimitStore = limits ?? new MemoryLimitStore();
     const opened = approvals;
     const postgresLimits = limits;
@@ -73,6 +80,7 @@ export async function openLedgerServices(options: OpenLedgerServicesOptions): Pr
       writer,
       limits: limitStore,
       approvals: opened,
+      deliveries: deliveryStore,
       sink: {
         append: (event: LedgerEventInput): Promise<AppendedEvent> => writer.append(event),
         health: (): Promise<LedgerHealth> => writer.health(),
@@ -83,6 +91,7 @@ export async function openLedgerServices(options: OpenLedgerServicesOptions): Pr
           await writer.close();
         } finally {
           await opened.close().catch(() => undefined);
+          await deliveryStore.close().catch(() => undefined);
           await postgresLimits?.close().catch(() => undefined);
           await connection.close();
         }
@@ -90,6 +99,7 @@ export async function openLedgerServices(options: OpenLedgerServicesOptions): Pr
     };
   } catch (error) {
     await approvals?.close().catch(() => undefined);
+    await deliveries?.close().catch(() => undefined);
     await limits?.close().catch(() => undefined);
     await connection.close();
     throw error;

@@ -1,4 +1,4 @@
-import type { ApprovalBody } from '@tollgate/gateway';
+import type { ApprovalBody, DeliveryBody } from '@tollgate/gateway';
 import { adminRequest, type AdminConnection } from '../admin/admin-client.js';
 import { CliError, ExitCode } from '../cli-error.js';
 import type { TerminalStyle } from '../render/terminal-style.js';
@@ -112,7 +112,45 @@ export function renderApproval(a: ApprovalBody, style: TerminalStyle, now: numbe
   }
   if (a.consumed_at) lines.push(`  used         ${a.consumed_at}`);
   if (!a.can_decide && a.cannot_decide_reason && a.status === 'pending') lines.push(`  ${style.yellow('you cannot decide it:')} ${a.cannot_decide_reason}`);
+  lines.push(...renderDeliveries(a, style, now));
   return lines.join('\n');
+}
+
+/**
+ * The request's webhook notifications (`approvals.notify`), each with every attempt: when, the
+ * HTTP status or why it failed, how long it took, and which replica made it. Nothing when the
+ * gateway has no notifications configured.
+ */
+export function renderDeliveries(a: ApprovalBody, style: TerminalStyle, now: number): string[] {
+  if (a.deliveries_error) return [`  notifications ${style.red(printable(a.deliveries_error))}`];
+  if (a.deliveries === undefined) return [];
+  if (a.deliveries.length === 0) return ['  notifications none yet'];
+  const lines: string[] = [];
+  for (const [i, d] of a.deliveries.entries()) {
+    const what = `${printable(d.receiver)}: ${d.event}${d.approver ? ` by ${printable(d.approver)}` : ''} (${d.format})`;
+    lines.push(`  ${i === 0 ? 'notifications' : '             '} ${what} — ${deliveryStatus(d, style, now)}  ${style.dim(`delivery ${d.id}`)}`);
+    for (const t of d.attempts) {
+      const result = t.status_code !== null && t.error === null ? style.green(`HTTP ${t.status_code}`) : style.red(printable(t.error ?? `HTTP ${t.status_code}`));
+      lines.push(`                  #${t.attempt} ${t.at} ${result} in ${t.duration_ms} ms ${style.dim(`by ${printable(t.replica)}`)}`);
+    }
+  }
+  return lines;
+}
+
+function deliveryStatus(d: DeliveryBody, style: TerminalStyle, now: number): string {
+  const tried = `${d.attempts.length} of ${d.max_attempts} attempts`;
+  switch (d.status) {
+    case 'delivered':
+      return style.green(`delivered`) + ` (${d.attempts.length === 1 ? '1 attempt' : `${d.attempts.length} attempts`})`;
+    case 'failed':
+      return style.red('failed') + ` (${tried}${d.note ? `; ${printable(d.note)}` : ''})`;
+    case 'dropped':
+      return style.red('dropped') + (d.note ? `: ${printable(d.note)}` : '');
+    case 'delivering':
+      return style.yellow('delivering') + ` (${tried} so far)`;
+    default:
+      return style.yellow('pending') + ` (${tried}${d.next_attempt_at ? `; next ${timeLeft(d.next_attempt_at, now)}` : ''})`;
+  }
 }
 
 function statusText(status: string, style: TerminalStyle): string {

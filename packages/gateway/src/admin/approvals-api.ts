@@ -1,10 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ApprovalRecord, ApprovalStatus } from '@tollgate/ledger';
+import type { ApprovalDeliveryEvent, ApprovalDeliveryRecord, ApprovalDeliveryStatus, ApprovalRecord, ApprovalStatus } from '@tollgate/ledger';
 import type { ApprovalDesk } from '../approvals/approval-desk.js';
 import type { AdminIdentity } from '../approvals/approver-directory.js';
+import { errorMessage } from '../gateway-error.js';
 
-/** One approval request as the admin API shows it (`GET /approvals`, `GET /approvals/{id}`). */
-export interface ApprovalBody {
+/**
+ * One approval request as it is, whoever looks: what `GET /approvals/{id}` shows and what a
+ * webhook notification carries (`approvals.notify`).
+ */
+export interface ApprovalView {
   readonly id: string;
   readonly status: ApprovalStatus;
   readonly server: string;
@@ -26,9 +30,52 @@ export interface ApprovalBody {
   readonly decided_at: string | null;
   readonly consumed_at: string | null;
   readonly decisions: ReadonlyArray<{ readonly approver: string; readonly decision: 'grant' | 'deny'; readonly reason: string | null; readonly at: string }>;
+}
+
+/** One attempt at a webhook delivery, as `GET /approvals/{id}` shows it. */
+export interface DeliveryAttemptBody {
+  readonly attempt: number;
+  readonly at: string;
+  readonly duration_ms: number;
+  /** The HTTP status the receiver answered with; null when it did not answer. */
+  readonly status_code: number | null;
+  readonly error: string | null;
+  /** The gateway replica that made it. */
+  readonly replica: string;
+}
+
+/** One webhook delivery of an event of the request (`approvals.notify`), with its attempts. */
+export interface DeliveryBody {
+  /** The delivery id, sent as `X-Tollgate-Delivery`. */
+  readonly id: string;
+  readonly event: ApprovalDeliveryEvent;
+  /** Whose vote a `granted` or `denied` delivery tells of. */
+  readonly approver: string | null;
+  /** The receiver's id (`approvals.notify[].id`). */
+  readonly receiver: string;
+  readonly format: 'json' | 'slack';
+  /** `delivering` while a replica is making an attempt. */
+  readonly status: ApprovalDeliveryStatus | 'delivering';
+  readonly max_attempts: number;
+  readonly created_at: string;
+  readonly next_attempt_at: string | null;
+  readonly finished_at: string | null;
+  readonly note: string | null;
+  readonly attempts: readonly DeliveryAttemptBody[];
+}
+
+/** One approval request as the admin API shows it (`GET /approvals`, `GET /approvals/{id}`). */
+export interface ApprovalBody extends ApprovalView {
   /** Whether the identity that asked may decide it (and if not, why). */
   readonly can_decide: boolean;
   readonly cannot_decide_reason?: string;
+  /**
+   * `GET /approvals/{id}` with notifications configured: every webhook delivery of the
+   * request's events and every attempt, the same on every replica.
+   */
+  readonly deliveries?: readonly DeliveryBody[];
+  /** Why the deliveries could not be read (the request itself could). */
+  readonly deliveries_error?: string;
 }
 
 const STATUSES: ReadonlySet<string> = new Set(['pending', 'granted', 'denied', 'expired', 'consumed']);
@@ -69,7 +116,7 @@ export async function handleApprovalsRequest(req: IncomingMessage, res: ServerRe
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: `GET /approvals/${id} shows a request; POST /approvals/${id}/approve or /deny decides it` }, { allow: 'GET, HEAD' });
     const record = await desk.get(id);
     if (!record) return send(res, 404, { error: `no approval request ${id}` });
-    return send(res, 200, approvalBody(record, desk, who));
+    return send(res, 200, { ...approvalBody(record, desk, who), ...(await deliveriesOf(desk, id)) });
   }
   const verb = parts[2];
   if (parts.length !== 3 || (verb !== 'approve' && verb !== 'deny')) return send(res, 404, { error: `not found: ${url.pathname}; POST /approvals/${id}/approve or /approvals/${id}/deny` });
@@ -84,6 +131,15 @@ export async function handleApprovalsRequest(req: IncomingMessage, res: ServerRe
 /** An {@link ApprovalRecord} in the admin API's snake_case, with whether `who` may decide it. */
 export function approvalBody(r: ApprovalRecord, desk: ApprovalDesk, who: AdminIdentity): ApprovalBody {
   const may = desk.directory.mayDecide(who, r);
+  return {
+    ...approvalView(r),
+    can_decide: may.allowed && r.status === 'pending',
+    ...(may.allowed ? (r.status === 'pending' ? {} : { cannot_decide_reason: `it is ${r.status}` }) : { cannot_decide_reason: may.reason }),
+  };
+}
+
+/** An {@link ApprovalRecord} in the admin API's snake_case, as anyone sees it. */
+export function approvalView(r: ApprovalRecord): ApprovalView {
   return {
     id: r.id,
     status: r.status,
@@ -105,8 +161,31 @@ export function approvalBody(r: ApprovalRecord, desk: ApprovalDesk, who: AdminId
     decided_at: r.decidedAt?.toISOString() ?? null,
     consumed_at: r.consumedAt?.toISOString() ?? null,
     decisions: r.votes.map((v) => ({ approver: v.approver, decision: v.decision, reason: v.reason, at: v.at.toISOString() })),
-    can_decide: may.allowed && r.status === 'pending',
-    ...(may.allowed ? (r.status === 'pending' ? {} : { cannot_decide_reason: `it is ${r.status}` }) : { cannot_decide_reason: may.reason }),
+  };
+}
+
+/** A {@link ApprovalDeliveryRecord} in the admin API's snake_case. */
+export function deliveryBody(d: ApprovalDeliveryRecord): DeliveryBody {
+  return {
+    id: d.id,
+    event: d.event,
+    approver: d.approver,
+    receiver: d.receiver,
+    format: d.format,
+    status: d.status === 'pending' && d.inProgress ? 'delivering' : d.status,
+    max_attempts: d.maxAttempts,
+    created_at: d.createdAt.toISOString(),
+    next_attempt_at: d.nextAttemptAt?.toISOString() ?? null,
+    finished_at: d.finishedAt?.toISOString() ?? null,
+    note: d.note,
+    attempts: d.attempts.map((a) => ({
+      attempt: a.attempt,
+      at: a.startedAt.toISOString(),
+      duration_ms: a.durationMs,
+      status_code: a.statusCode,
+      error: a.error,
+      replica: a.replica,
+    })),
   };
 }
 
@@ -137,6 +216,16 @@ async function readReason(req: IncomingMessage): Promise<{ ok: true; reason: str
   if (typeof reason !== 'string') return { ok: false, error: `"reason" must be a string (got ${typeof reason})` };
   if (reason.length > MAX_REASON) return { ok: false, error: `"reason" is longer than ${MAX_REASON} characters` };
   return { ok: true, reason: reason.trim() === '' ? null : reason };
+}
+
+/** The request's webhook deliveries, when notifications are configured; a failure to read them is said, not fatal. */
+async function deliveriesOf(desk: ApprovalDesk, id: string): Promise<Pick<ApprovalBody, 'deliveries' | 'deliveries_error'>> {
+  try {
+    const deliveries = await desk.deliveries(id);
+    return deliveries === undefined ? {} : { deliveries: deliveries.map(deliveryBody) };
+  } catch (error) {
+    return { deliveries_error: `the deliveries could not be read: ${errorMessage(error)}` };
+  }
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -1,9 +1,10 @@
-import type { ApprovalBinding, ApprovalJson, ApprovalRecord, ApprovalStatus, ApprovalStore } from '@tollgate/ledger';
+import type { ApprovalBinding, ApprovalDeliveryRecord, ApprovalJson, ApprovalRecord, ApprovalStatus, ApprovalStore } from '@tollgate/ledger';
 import type { ApprovalRequirement } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import { errorMessage } from '../gateway-error.js';
 import type { DecisionSink, JsonValue } from '../ledger/decision-sink.js';
 import type { AdminIdentity, ApproverDirectory } from './approver-directory.js';
+import type { ApprovalNotifier, ApprovalTransition } from './notify/approval-notifier.js';
 
 /** Dependencies of an {@link ApprovalDesk}. */
 export interface ApprovalDeskOptions {
@@ -26,6 +27,11 @@ export interface ApprovalDeskOptions {
    * the way calls are woken.
    */
   readonly recheckMs?: number;
+  /**
+   * Told of every transition (opened, each vote, expired) once its ledger event is committed
+   * and the request's new state stored (`approvals.notify`); it returns at once.
+   */
+  readonly notifier?: ApprovalNotifier;
 }
 
 /** A call that needs an approval: who asked, for what, under which rule. */
@@ -67,6 +73,7 @@ export class ApprovalDesk {
   readonly #clock: () => number;
   readonly #sweepIntervalMs: number;
   readonly #recheckMs: number;
+  readonly #notifier: ApprovalNotifier | undefined;
   readonly #waiters = new Map<string, Set<(why: 'changed' | 'closing') => void>>();
   #unsubscribe: (() => Promise<void>) | undefined;
   #sweep: NodeJS.Timeout | undefined;
@@ -83,6 +90,7 @@ export class ApprovalDesk {
     this.#clock = options.clock ?? Date.now;
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 5000;
     this.#recheckMs = options.recheckMs ?? 10_000;
+    this.#notifier = options.notifier;
   }
 
   /** Who may decide approvals. */
@@ -163,7 +171,9 @@ export class ApprovalDesk {
       detail: { approvers: requirement.approvers as JsonValue, min_approvals: requirement.min_approvals },
     });
     await this.#store.markRecorded(r.id);
-    return { record: { ...r, recorded: true }, created: true };
+    const record: ApprovalRecord = { ...r, recorded: true };
+    this.#tell({ event: 'requested', record, vote: null, reason: null, at: r.requestedAt });
+    return { record, created: true };
   }
 
   /** Uses the request's grant for `callId`: true for exactly one call across every replica. */
@@ -183,6 +193,11 @@ export class ApprovalDesk {
 
   get(id: string): Promise<ApprovalRecord | undefined> {
     return this.#store.get(id);
+  }
+
+  /** Every webhook delivery of the request's events and its attempts; undefined without notifications. */
+  async deliveries(id: string): Promise<ApprovalDeliveryRecord[] | undefined> {
+    return this.#notifier?.deliveries(id);
   }
 
   list(status?: ApprovalStatus, limit?: number): Promise<ApprovalRecord[]> {
@@ -260,7 +275,11 @@ export class ApprovalDesk {
         detail: { grants, min_approvals: after.minApprovals, status: after.status },
       });
     });
-    if (result.ok) return { status: 200, record: result.record };
+    if (result.ok) {
+      const cast = result.record.votes.find((v) => v.approver === who.id) ?? null;
+      this.#tell({ event: decision === 'grant' ? 'granted' : 'denied', record: result.record, vote: cast, reason: null, at: cast?.at ?? new Date(this.#clock()) });
+      return { status: 200, record: result.record };
+    }
     switch (result.reason) {
       case 'not_found':
         return { status: 404, error: `no approval request ${id}` };
@@ -292,9 +311,12 @@ export class ApprovalDesk {
           tool: r.tool,
           argsSha256: r.argsSha256,
           approver: null,
-          reason: r.status === 'granted' ? 'granted but not used before it expired' : `not decided in time (${grants} of ${r.minApprovals} grants)`,
+          reason: expiryReason(r),
           detail: { grants, min_approvals: r.minApprovals },
         });
+      })
+      .then((expired) => {
+        for (const r of expired) this.#tell({ event: 'expired', record: r, vote: null, reason: expiryReason(r), at: r.decidedAt ?? new Date(this.#clock()) });
       })
       .catch((error: unknown) => {
         this.#logger.warn({ err: errorMessage(error) }, 'could not expire approval requests');
@@ -305,9 +327,27 @@ export class ApprovalDesk {
     return this.#sweeping;
   }
 
+  /** Tells the notifier of a committed transition; a notifier's failure never reaches the caller. */
+  #tell(transition: ApprovalTransition): void {
+    try {
+      this.#notifier?.notify(transition);
+    } catch (error) {
+      this.#logger.error({ err: errorMessage(error), approval: transition.record.id }, 'could not notify an approval transition');
+    }
+  }
+
   #wake(id: string, why: 'changed' | 'closing'): void {
     const waiters = this.#waiters.get(id);
     if (!waiters) return;
     for (const wake of [...waiters]) wake(why);
   }
+}
+
+/**
+ * Why a request expired, as `approval.expired` records it. The record is the one the store
+ * expires (its status already `expired`), so a grant that went unused shows in its votes.
+ */
+function expiryReason(r: ApprovalRecord): string {
+  const grants = new Set(r.votes.filter((v) => v.decision === 'grant').map((v) => v.approver)).size;
+  return r.status === 'granted' || grants >= r.minApprovals ? 'granted but not used before it expired' : `not decided in time (${grants} of ${r.minApprovals} grants)`;
 }

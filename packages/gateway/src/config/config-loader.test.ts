@@ -57,7 +57,16 @@ describe('gateway configuration', () => {
     expect(config.ledger.dataDir).toBe('/srv/tollgate/.tollgate/ledger');
     expect(config.limits.store).toBe('postgres');
     expect(config.requests).toEqual({ maxBytes: 1_048_576, maxDepth: 64, decisionTimeoutMs: 5000 });
-    expect(config.approvals).toEqual({ mode: 'hold', timeoutMs: 600_000, holdMaxMs: 45_000, progressIntervalMs: 15_000, approvers: [] });
+    expect(config.approvals).toEqual({
+      mode: 'hold',
+      timeoutMs: 600_000,
+      holdMaxMs: 45_000,
+      progressIntervalMs: 15_000,
+      approvers: [],
+      consoleUrl: undefined,
+      notify: [],
+      delivery: { concurrency: 4, queue: 1000, sweepMs: 10_000 },
+    });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.upstreams[0])).toBe(true);
   });
@@ -226,7 +235,7 @@ describe('gateway configuration', () => {
         JSON.stringify({ ...base, approvals: { mode: 'retry', hold_max: '30s', progress_interval: '5s', approvers: [{ id: 'alice', token_sha256: 'd'.repeat(64), groups: ['risk'] }] } }),
         '/cfg/gateway.json',
       );
-      expect(ok.approvals).toEqual({ mode: 'retry', timeoutMs: 600_000, holdMaxMs: 30_000, progressIntervalMs: 5_000, approvers: [{ id: 'alice', token_sha256: 'd'.repeat(64), groups: ['risk'] }] });
+      expect(ok.approvals).toMatchObject({ mode: 'retry', timeoutMs: 600_000, holdMaxMs: 30_000, progressIntervalMs: 5_000, approvers: [{ id: 'alice', token_sha256: 'd'.repeat(64), groups: ['risk'] }] });
       const approvers = (list: unknown[]) => JSON.stringify({ ...base, approvals: { approvers: list } }, null, 1);
       expect(problemsOf(approvers([{ id: 'alice', token_sha256: 'b'.repeat(64) }]))).toEqual([expect.stringMatching(/approvals.approvers\[0\] has the same token as agents\[0\]: an agent's token must never decide approvals/)]);
       expect(problemsOf(approvers([{ id: 'alice', token_sha256: 'c'.repeat(64) }]))).toEqual([expect.stringMatching(/has the admin token/)]);

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { describeSchemaErrors, parseDuration, resolveTrust, parseSourceDocument, type SchemaErrorWording, type SourceDocument } from '@tollgate/policy';
 import { GatewayError, errorMessage, type ConfigProblem } from '../gateway-error.js';
+import { resolveApprovalNotify, type RawApprovalNotify } from './approval-notify-config.js';
 import { PROCESS_SUBSTITUTION_SOURCES, substituteSecrets, type SubstitutionSources } from './secret-substitution.js';
 import { DEFAULT_ADMIN_CONNECTION_LIMITS, DEFAULT_HTTP_CONNECTION_LIMITS, DEFAULT_REQUEST_LIMITS, type AdminConnectionLimits, type GatewayConfig, type HttpConnectionLimits, type PolicySourceConfig, type TokenAgent, type TrustedKeyConfig, type UpstreamConfig } from './gateway-config.js';
 
@@ -116,6 +117,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string, 
   const policy = resolvePolicySource(raw.policy, baseDir, at);
   const connections = raw.listen.http ? resolveConnectionLimits(raw.listen.http, at) : undefined;
   const adminConnections = raw.admin ? resolveAdminLimits(raw.admin, at) : undefined;
+  const notify = resolveApprovalNotify(raw.approvals, baseDir, at);
   if (problems.length > 0) throw invalid(problems);
 
   const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]): UpstreamConfig => {
@@ -167,6 +169,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string, 
       holdMaxMs: raw.approvals?.hold_max ? parseDuration(raw.approvals.hold_max) : 45_000,
       progressIntervalMs: raw.approvals?.progress_interval ? parseDuration(raw.approvals.progress_interval) : 15_000,
       approvers: (raw.approvals?.approvers ?? []).map((a) => ({ id: a.id, token_sha256: a.token_sha256, groups: [...(a.groups ?? [])] })),
+      ...notify,
     },
     log: { level: raw.log?.level ?? 'info' },
     shutdownTimeoutMs: raw.shutdown_timeout ? parseDuration(raw.shutdown_timeout) : 30_000,
@@ -209,7 +212,7 @@ interface RawConfig {
   limits?: { store?: 'auto' | 'memory' | 'postgres' };
   requests?: { max_bytes?: number; max_depth?: number; decision_timeout?: string };
   admin?: RawAdmin;
-  approvals?: {
+  approvals?: RawApprovalNotify & {
     mode?: 'hold' | 'retry';
     timeout?: string;
     hold_max?: string;
@@ -384,13 +387,15 @@ function valueAt(root: unknown, pointer: string): unknown {
 const CONFIG_WORDING: SchemaErrorWording = {
   where,
   patterns: [
-    [/\/(timeout|session_idle_timeout|shutdown_timeout|decision_timeout|hold_max|progress_interval|headers_timeout|request_timeout|idle_timeout)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
+    [/\/(timeout|session_idle_timeout|shutdown_timeout|decision_timeout|hold_max|progress_interval|headers_timeout|request_timeout|idle_timeout|backoff|max_backoff|sweep)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
     [/\/policy\/git\/poll$/, 'must be a duration like "500ms", "2s" or "1m", or "0"/"off" to rely on watching alone'],
     [/\/policy\/git\/path$/, 'must be a path inside the repository, like "bundles/bundle.json" (no leading "/")'],
     [/\/keyid$/, 'must be 64 lower-case hex digits (the SHA-256 of the public key)'],
     [/sha256$/, 'must be 64 lower-case hex digits (the SHA-256 of the token)'],
     [/\/url$/, 'must be an http:// or https:// URL'],
     [/\/public_origin$/, 'must be an origin like "https://gateway.example.com" (scheme, host and port; no path)'],
+    [/\/console_url$/, 'must be an http:// or https:// URL with no query or fragment, like "https://tollgate.example.com"'],
+    [/\/notify\/\d+\/id$/, 'must be letters, digits, ".", "_" and "-" (at most 64), starting with a letter or digit'],
     [/\/database_url$/, 'must be a postgres:// URL'],
     [/\/path$/, 'must start with "/"'],
   ],

@@ -34,6 +34,38 @@ export interface ApproverConfig {
   readonly groups: readonly string[];
 }
 
+/** The approval events a webhook may be told of. */
+export type ApprovalNotifyEvent = 'requested' | 'granted' | 'denied' | 'expired';
+
+/** A webhook told of approval events (one entry of `approvals.notify`), defaulted. */
+export interface WebhookReceiverConfig {
+  /** Its name in delivery records (given, or the URL's host and a hash of the URL). */
+  readonly id: string;
+  readonly url: string;
+  /** The key of the `X-Tollgate-Signature` HMAC (from `secret` or `secret_file`); always set for `json`. */
+  readonly secret: string | undefined;
+  readonly events: readonly ApprovalNotifyEvent[];
+  readonly format: 'json' | 'slack';
+  /** How long one attempt may take (ms). */
+  readonly timeoutMs: number;
+  /** The most attempts at each notification. */
+  readonly attempts: number;
+  /** The wait after the first failed attempt (ms); doubled after each further one. */
+  readonly backoffMs: number;
+  /** The longest wait between attempts (ms). */
+  readonly maxBackoffMs: number;
+}
+
+/** How a replica delivers notifications (`approvals.delivery`), defaulted. */
+export interface NotificationDeliveryConfig {
+  /** Attempts in flight at once. */
+  readonly concurrency: number;
+  /** Notifications waiting for a slot before new ones are dropped (and recorded as dropped). */
+  readonly queue: number;
+  /** How often due attempts nobody makes are looked for (ms). */
+  readonly sweepMs: number;
+}
+
 /** An HTTP agent: its id, labels, and the SHA-256 of its bearer token. */
 export interface TokenAgent extends Agent {
   readonly token_sha256: string;
@@ -98,6 +130,12 @@ export interface GatewayConfig {
     /** hold mode with a progress token: how often progress is sent (ms). */
     readonly progressIntervalMs: number;
     readonly approvers: readonly ApproverConfig[];
+    /** The public base URL of the admin port, for console links in notifications (no trailing `/`). */
+    readonly consoleUrl: string | undefined;
+    /** Webhooks told of approval events (`approvals.notify`). */
+    readonly notify: readonly WebhookReceiverConfig[];
+    /** How this replica delivers them (`approvals.delivery`). */
+    readonly delivery: NotificationDeliveryConfig;
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   readonly shutdownTimeoutMs: number;

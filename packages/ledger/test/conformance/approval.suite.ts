@@ -577,7 +577,8 @@ export function approvalSuite(ctx: ApprovalContext): void {
 
   it('names the fix when the database has no approval tables', async () => {
     const own = await ctx.fresh();
-    await own.superuser('DROP TABLE approval_votes; DROP TABLE approval_requests');
+    // CASCADE: the delivery tables (0014) refer to the requests.
+    await own.superuser('DROP TABLE approval_votes; DROP TABLE approval_requests CASCADE');
     const unmigrated = openApprovalStore(own.connection);
     try {
       await expect(unmigrated.open(request())).rejects.toMatchObject({ code: 'ledger.not_migrated', message: expect.stringContaining('tollgate ledger migrate') });

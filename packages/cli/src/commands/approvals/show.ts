@@ -7,9 +7,9 @@ import { shouldColour, terminalStyle } from '../../render/terminal-style.js';
 
 /** `tollgate approvals show <id>`: one request in full. The work is `showApproval`. */
 export default class ApprovalsShow extends TollgateCommand {
-  static override summary = 'Show one approval request: the call and its arguments (redacted as in the ledger), the rule, who may decide, and every decision.';
+  static override summary = 'Show one approval request: the call and its arguments (redacted as in the ledger), the rule, who may decide, every decision, and every webhook notification with its attempts.';
 
-  static override description = `Asks the gateway's admin API (GET /approvals/<id>).
+  static override description = `Asks the gateway's admin API (GET /approvals/<id>). With approvals.notify configured, it lists each notification of the request's events (requested, each grant or denial, expired) per receiver: delivered, pending, failed or dropped, and every attempt with its time, HTTP status or error, duration and the replica that made it.
 
 Exit status: 0 when the request was read, 2 when it does not exist or the admin API is unreachable or refuses the token.`;
 
