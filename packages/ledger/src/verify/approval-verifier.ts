@@ -252,7 +252,15 @@ function checkApproval(events: ApprovalEvent[], graceMs: number, summary: Approv
     const grants = votes.filter((v) => v.event_type === 'approval.granted' && v.approver !== null);
     const counted = new Set(grants.filter((g) => g.at <= use.at + graceMs && g.approver !== request.agent_id).map((g) => g.approver!));
     if (denial) {
-      found('approval_ungranted', 'unauthorized', use, `${call}, which was denied by ${denial.approver} (${where(denial)})`);
+      // The store refuses every vote once a request is denied: a grant after the denial means
+      // the denial never took effect (its gateway stopped between recording and applying it).
+      const overruled = grants.filter((g) => g.at > denial.at + graceMs).length;
+      const note =
+        overruled > 0
+          ? `; ${overruled === 1 ? 'a grant is' : `${overruled} grants are`} dated after the denial, which the approval store refuses once a request is denied: ` +
+            'the denial was recorded by a gateway that stopped before it took effect, or events were forged'
+          : '';
+      found('approval_ungranted', 'unauthorized', use, `${call}, which was denied by ${denial.approver} (${where(denial)})${note}`);
     } else if (counted.size < needed) {
       const by = [...counted].join(', ');
       const had = counted.size === 0 ? 'none was recorded before it' : `only ${counted.size} (${by}) ${counted.size === 1 ? 'was' : 'were'} recorded before it`;

@@ -208,6 +208,10 @@ export function approvalVerifySuite(ctx: LedgerContext): void {
     await write(a, e.requested('ap-denied', 0));
     const [denial] = await write(b, e.denied('ap-denied', 5));
     const [denied] = await write(a, e.used('ap-denied', 10));
+    // A denial whose gateway stopped before it took effect, then a grant: still named.
+    await write(a, e.requested('ap-lost-denial', 0));
+    await write(b, e.denied('ap-lost-denial', 5, 'treasurer-1'), e.granted('ap-lost-denial', 100));
+    const [overruled] = await write(a, e.used('ap-lost-denial', 101));
     // A request from before min_approvals was recorded needs one grant.
     await write(a, e.requested('ap-legacy', 0, { minApprovals: null }));
     await write(b, e.granted('ap-legacy', 5));
@@ -219,6 +223,7 @@ export function approvalVerifySuite(ctx: LedgerContext): void {
       [
         ['approval_ungranted', 'ap-after', after!.eventId],
         ['approval_ungranted', 'ap-denied', denied!.eventId],
+        ['approval_ungranted', 'ap-lost-denial', overruled!.eventId],
         ['approval_ungranted', 'ap-none', none!.eventId],
         ['approval_ungranted', 'ap-two', two!.eventId],
         ['approval_ungranted', 'never-requested', ghost!.eventId],
@@ -230,7 +235,10 @@ export function approvalVerifySuite(ctx: LedgerContext): void {
     expect(message(two!)).toContain('which needs grants by 2 distinct approvers: only 1 (treasurer-1) was recorded before it');
     expect(message(after!)).toContain(`none was recorded before it; the grant by desk-lead (${where(lateGrant!)}) is dated after it, beyond the 1 min of slack`);
     expect(message(denied!)).toContain(`call call-ap-denied ran on approval ap-denied, which was denied by desk-lead (${where(denial!)})`);
-    expect(report.approvals).toMatchObject({ requests: 5, uses: 6, problems: 5 });
+    expect(message(denied!)).not.toContain('dated after the denial');
+    expect(message(overruled!)).toContain('which was denied by treasurer-1');
+    expect(message(overruled!)).toContain('a grant is dated after the denial, which the approval store refuses once a request is denied');
+    expect(report.approvals).toMatchObject({ requests: 6, uses: 7, problems: 6 });
   });
 
   it('reports an approval granted by the agent that requested it, which counts for nothing', async () => {
