@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe } from 'vitest';
 import type { TestBackend, TestLedger } from '../support/ledger-test-backend.js';
 import { appendOnlySuite } from './append-only.suite.js';
+import { approvalAuditViewsSuite } from './approval-audit-views.suite.js';
 import { approvalVerifySuite } from './approval-verify.suite.js';
 import { auditViewsSuite } from './audit-views.suite.js';
 import { checkpointPeriodSuite } from './checkpoint-period.suite.js';
@@ -55,6 +56,7 @@ export function describeLedgerConformance(backend: TestBackend): void {
     describe('verify checks approvals across strands', () => approvalVerifySuite(context));
     describe('query and export', () => querySuite(context));
     describe('audit views', () => auditViewsSuite(context));
+    describe('approval audit views', () => approvalAuditViewsSuite(context));
     describe('shadow decisions', () => shadowSuite(context));
   });
 }

@@ -80,7 +80,7 @@ export class ApprovalEventFactory {
     return this.decision(id, seconds, callId, { effect: 'approval_required', reason: 'needs a human approval', detail: { code: 'approval.required' } });
   }
 
-  vote(type: 'approval.granted' | 'approval.denied', id: string, seconds: number, approver: string, grants = 1): ApprovalResolvedEventInput {
+  vote(type: 'approval.granted' | 'approval.denied', id: string, seconds: number, approver: string, grants = 1, reason?: string): ApprovalResolvedEventInput {
     return {
       type,
       at: this.at(seconds),
@@ -92,21 +92,21 @@ export class ApprovalEventFactory {
       tool: this.call.tool,
       argsSha256: this.digest,
       approver,
-      reason: type === 'approval.granted' ? 'looks right' : 'not now',
+      reason: reason ?? (type === 'approval.granted' ? 'looks right' : 'not now'),
       detail: { grants, min_approvals: 1, status: type === 'approval.granted' ? 'granted' : 'denied' },
     };
   }
 
-  granted(id: string, seconds: number, approver = 'desk-lead', grants = 1): ApprovalResolvedEventInput {
-    return this.vote('approval.granted', id, seconds, approver, grants);
+  granted(id: string, seconds: number, approver = 'desk-lead', grants = 1, reason?: string): ApprovalResolvedEventInput {
+    return this.vote('approval.granted', id, seconds, approver, grants, reason);
   }
 
-  denied(id: string, seconds: number, approver = 'desk-lead'): ApprovalResolvedEventInput {
-    return this.vote('approval.denied', id, seconds, approver, 0);
+  denied(id: string, seconds: number, approver = 'desk-lead', reason?: string): ApprovalResolvedEventInput {
+    return this.vote('approval.denied', id, seconds, approver, 0, reason);
   }
 
-  expired(id: string, seconds: number): ApprovalResolvedEventInput {
-    return { ...this.vote('approval.granted', id, seconds, 'x'), type: 'approval.expired', approver: null, reason: 'not decided in time (0 of 1 grants)', detail: { grants: 0, min_approvals: 1 } };
+  expired(id: string, seconds: number, reason = 'not decided in time (0 of 1 grants)'): ApprovalResolvedEventInput {
+    return { ...this.vote('approval.granted', id, seconds, 'x'), type: 'approval.expired', approver: null, reason, detail: { grants: 0, min_approvals: 1 } };
   }
 
   /** The allowed call that ran on approval `id`. */
