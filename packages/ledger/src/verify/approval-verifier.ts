@@ -165,8 +165,9 @@ function checkApproval(events: ApprovalEvent[], graceMs: number, summary: Approv
   const uses = events.filter((e) => e.event_type === 'decision');
   const request = requests[0];
   if (request) summary.requests += 1;
-  summary.votes += votes.filter((v) => v.event_type !== 'approval.expired').length;
-  summary.expiries += votes.length - votes.filter((v) => v.event_type !== 'approval.expired').length;
+  const expiries = votes.filter((v) => v.event_type === 'approval.expired').length;
+  summary.votes += votes.length - expiries;
+  summary.expiries += expiries;
   summary.uses += uses.length;
   const found = (kind: VerifyProblemKind, cause: VerifyProblemCause, event: ApprovalEvent, message: string): void => {
     report({ kind, cause, strand_id: event.strand_id, seq: event.seq, event_id: event.event_id, checkpoint_id: null, approval_id: id, message: `${where(event)}: ${message}` });

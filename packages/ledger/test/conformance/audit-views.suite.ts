@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { canonicalDigest } from '@tollgate/policy';
 import { expect, it } from 'vitest';
 import { createCheckpoint, verifyLedger } from '../../src/index.js';
+import { writeApprovalScenario } from '../support/approval-audit-scenario.js';
 import { WITHDRAWAL, writeAuditScenario } from '../support/audit-scenario.js';
 import type { LedgerContext } from './ledger-conformance.js';
 import { writeKeyPair } from './tamper.suite.js';
@@ -145,6 +146,7 @@ export function auditViewsSuite(ctx: LedgerContext): void {
 
   it('runs every SQL query of docs/audit.md', async () => {
     await writeAuditScenario(ctx.ledger.connection);
+    await writeApprovalScenario(ctx.ledger.connection);
     const blocks = auditDocSql();
     expect(blocks.length).toBeGreaterThanOrEqual(10);
     for (const block of blocks) {
