@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { LedgerConnection } from '../database/ledger-connection.js';
+import type { LedgerDatabase } from '../database/ledger-schema.js';
 import { ledgerErrorFromPg } from '../database/pool-ledger-connection.js';
 import type { JsonObject, LedgerEventType } from '../event/ledger-event.js';
 import { spellDuration, spellGrace } from './duration-text.js';
@@ -91,61 +92,72 @@ export async function verifyApprovals(
     summary.problems += 1;
     report(problem);
   };
+  try {
+    // One snapshot for every page: a vote committed between two pages, but sorted before the
+    // cursor by its (skewed) time, would otherwise be missed, and a call that used it reported.
+    await connection.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute((trx) => readApprovals(trx, options, (events) => checkApproval(events, options.graceMs, summary, found)));
+  } catch (error) {
+    throw ledgerErrorFromPg(error, connection.location, 'reading the approval events');
+  }
+  return summary;
+}
+
+/** Reads the approvals' events page by page, handing `check` each approval's events in turn. */
+async function readApprovals(db: Kysely<LedgerDatabase>, options: VerifyApprovalsOptions, check: (events: ApprovalEvent[]) => void): Promise<void> {
   let group: ApprovalEvent[] = [];
   let cursor: ApprovalEvent | undefined;
   for (;;) {
-    let page: ApprovalEvent[];
-    try {
-      let query = connection.db
-        .selectFrom('ledger_events')
-        .select([
-          'event_id',
-          'occurred_at',
-          'strand_id',
-          'seq',
-          'event_type',
-          'call_id',
-          'agent_id',
-          'server',
-          'tool',
-          'args_sha256',
-          'approval_id',
-          'approver',
-          // A decision's detail (its limits) is not needed: only a request's.
-          sql<JsonObject | null>`CASE WHEN event_type = 'approval.requested' THEN detail END`.as('detail'),
-        ])
-        .where('approval_id', 'is not', null)
+    let query = db
+      .selectFrom('ledger_events')
+      .select([
+        'event_id',
+        'occurred_at',
+        'strand_id',
+        'seq',
+        'event_type',
+        'call_id',
+        'agent_id',
+        'server',
+        'tool',
+        'args_sha256',
+        'approval_id',
+        'approver',
+        // A decision's detail (its limits) is not needed: only a request's.
+        sql<JsonObject | null>`CASE WHEN event_type = 'approval.requested' THEN detail END`.as('detail'),
+      ])
+      .where('approval_id', 'is not', null)
+      .where((eb) =>
+        eb.or([
+          eb('event_type', 'in', [...VOTES, 'approval.requested']),
+          eb.and([eb('event_type', '=', 'decision'), eb('effect', '=', 'allow')]),
+        ]),
+      )
+      .orderBy('approval_id')
+      .orderBy('occurred_at')
+      .orderBy('strand_id')
+      .orderBy('seq')
+      .limit(options.pageSize);
+    if (cursor) {
+      const { approval_id: id, occurred_at: at, strand_id: strand, seq } = cursor;
+      query = query
+        .where('approval_id', '>=', id)
         .where((eb) =>
-          eb.or([
-            eb('event_type', 'in', [...VOTES, 'approval.requested']),
-            eb.and([eb('event_type', '=', 'decision'), eb('effect', '=', 'allow')]),
-          ]),
-        )
-        .orderBy('approval_id')
-        .orderBy('occurred_at')
-        .orderBy('strand_id')
-        .orderBy('seq')
-        .limit(options.pageSize);
-      if (cursor) {
-        const { approval_id: id, occurred_at: at, strand_id: strand, seq } = cursor;
-        query = query
-          .where('approval_id', '>=', id)
-          .where((eb) =>
-            eb(eb.refTuple('approval_id', 'occurred_at', 'strand_id', 'seq'), '>', eb.tuple(id, at as never, strand, seq as never)),
-          );
-      }
-      page = (await query.execute()).map((row) => ({
-        ...row,
-        approval_id: row.approval_id!,
-        occurred_at: row.occurred_at.toISOString(),
-        at: row.occurred_at.getTime(),
-      }));
-    } catch (error) {
-      throw ledgerErrorFromPg(error, connection.location, 'reading the approval events');
+          eb(eb.refTuple('approval_id', 'occurred_at', 'strand_id', 'seq'), '>', eb.tuple(id, at as never, strand, seq as never)),
+        );
     }
+    const page: ApprovalEvent[] = (await query.execute()).map((row) => ({
+      ...row,
+      approval_id: row.approval_id!,
+      occurred_at: row.occurred_at.toISOString(),
+      at: row.occurred_at.getTime(),
+    }));
     for (const event of page) {
       if (group.length > 0 && group[0]!.approval_id !== event.approval_id) {
-        checkApproval(group, options.graceMs, summary, found);
+        check(group);
         group = [];
       }
       group.push(event);
@@ -153,8 +165,7 @@ export async function verifyApprovals(
     if (page.length < options.pageSize) break;
     cursor = page[page.length - 1]!;
   }
-  if (group.length > 0) checkApproval(group, options.graceMs, summary, found);
-  return summary;
+  if (group.length > 0) check(group);
 }
 
 /** The checks of one approval id; `events` are all of its events, in time order. */
