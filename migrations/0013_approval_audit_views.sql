@@ -11,9 +11,9 @@
 
 -- audit_approvals (0003) keeps its columns and what they mean, reads `min_approvals`
 -- (`resolution`, `approver` and `resolved_at` are now those of the deciding event: for an
--- approval that needs two approvers, the second grant, no longer the first), counts a grant by
--- the requester nowhere but in `self_approved`, and gains, at the end (as CREATE OR REPLACE
--- VIEW requires), what an approval was about and how it ended:
+-- approval that needs two approvers, the second grant, no longer the first), never counts a
+-- grant by the requester towards it (such a grant shows in `self_approved` and `votes`), and
+-- gains, at the end (as CREATE OR REPLACE VIEW requires), what it was about and how it ended:
 --   min_approvals       grants by distinct approvers it needed
 --   expires_at          when it expired, or would have
 --   approvers           who granted it (distinct, never the requester), in order
