@@ -31,6 +31,8 @@ describe('tollgate demo', () => {
     expect(text).toContain('limit reached (tools.create_spot_market_order.limits[0])');
     expect(text).toMatch(/Decisions in the ledger \(pglite, .*\.tollgate\/ledger/);
     expect(text).toMatch(/ok: \d+ events in 1 strand\(s\), every hash link intact, no gaps/);
+    // verify checked the gateway's approval events: every one sound.
+    expect(text).toContain('3 approval request(s), 2 call(s) run on one: each decided after its request, by someone other than the agent, used once, before it expired');
     expect(text).toContain('every allowed call has its outcome');
   }, 90_000);
 
@@ -40,7 +42,7 @@ describe('tollgate demo', () => {
     const result = JSON.parse(out.stdout) as {
       calls: Array<{ tool: string; verdict: string; code: string | null }>;
       decisions: Array<{ type: string; effect: string; outcome: string | null }>;
-      verify: { ok: boolean; strands: unknown[] };
+      verify: { ok: boolean; strands: unknown[]; approvals: unknown };
       tools: { listed: number; offered: number };
     };
     expect(result.tools).toEqual({ listed: 17, offered: 19 });
@@ -62,6 +64,8 @@ describe('tollgate demo', () => {
     // The second run appended a second strand to the same embedded ledger.
     expect(result.verify.ok).toBe(true);
     expect(result.verify.strands).toHaveLength(2);
+    // Both runs' approvals: three requests, four votes and two uses each.
+    expect(result.verify.approvals).toEqual({ requests: 6, votes: 8, expiries: 0, uses: 4, problems: 0 });
   }, 90_000);
 
   it('fails with exit 2 and the reason when the database cannot be reached', async () => {

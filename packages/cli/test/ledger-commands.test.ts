@@ -83,7 +83,8 @@ function decision(n: number, minutes: number, overrides: Partial<DecisionEventIn
 /**
  * The day docs/audit.md's examples are about (the ledger package's audit views suite uses the
  * same one): an order, a denied withdrawal retried, an approval granted by alice, trader-2's
- * session, and a cancel allowed without an outcome. 19 events on one strand.
+ * session with an approval granted by bob, and a cancel allowed without an outcome. 19 events on
+ * one strand; every approval is sound, so verify passes.
  */
 async function writeScenario(connection: LedgerConnection): Promise<LedgerWriter> {
   const writer = new LedgerWriter(connection);
@@ -100,8 +101,8 @@ async function writeScenario(connection: LedgerConnection): Promise<LedgerWriter
     decision(4, 7, { tool: 'withdraw_cryptocurrency', args: WITHDRAWAL, callId: 'call-appr-1', approvalId: 'appr-1' }),
     { type: 'outcome', ...call(4, 8, 'call-appr-1'), tool: 'withdraw_cryptocurrency', status: 'ok', durationMs: 80 },
     { type: 'approval.requested', ...call(0, 10, 'call-appr-2'), agentId: 'trader-2', sessionId: 'session-2', tool: 'withdraw_cryptocurrency', approvalId: 'appr-2', args: WITHDRAWAL, rule: null, reason: 'needs a human', policyRevision: '7', policyDigest: 'c0ffee'.padEnd(64, '0'), expiresAt: at(20) },
-    { type: 'approval.granted', ...call(0, 11, 'call-appr-2'), agentId: 'trader-2', sessionId: 'session-2', tool: 'withdraw_cryptocurrency', approvalId: 'appr-2', argsSha256: digest, approver: 'trader-2' },
-    decision(5, 12, { agentId: 'trader-2', sessionId: 'session-2', tool: 'withdraw_cryptocurrency', args: { ...WITHDRAWAL, address: 'bc1qattacker' }, callId: 'call-appr-2', approvalId: 'appr-2' }),
+    { type: 'approval.granted', ...call(0, 11, 'call-appr-2'), agentId: 'trader-2', sessionId: 'session-2', tool: 'withdraw_cryptocurrency', approvalId: 'appr-2', argsSha256: digest, approver: 'bob' },
+    decision(5, 12, { agentId: 'trader-2', sessionId: 'session-2', tool: 'withdraw_cryptocurrency', args: WITHDRAWAL, callId: 'call-appr-2', approvalId: 'appr-2' }),
     { type: 'outcome', ...call(5, 13, 'call-appr-2'), agentId: 'trader-2', sessionId: 'session-2', tool: 'withdraw_cryptocurrency', status: 'ok', durationMs: 75 },
     { type: 'approval.requested', ...call(0, 14, 'call-appr-3'), tool: 'withdraw_cryptocurrency', approvalId: 'appr-3', args: WITHDRAWAL, rule: null, reason: 'needs a human', policyRevision: '7', policyDigest: 'c0ffee'.padEnd(64, '0'), expiresAt: at(24) },
     { type: 'approval.expired', ...call(0, 24, 'call-appr-3'), tool: 'withdraw_cryptocurrency', approvalId: 'appr-3', argsSha256: digest, approver: null },

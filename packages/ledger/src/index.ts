@@ -91,6 +91,7 @@ export {
   type VerifyProblemKind,
   type VerifyReport,
 } from './verify/ledger-verifier.js';
+export { DEFAULT_APPROVAL_GRACE_MS, type ApprovalSummary } from './verify/approval-verifier.js';
 export { checkFilter, parseLedgerTime, type LedgerFilter } from './query/ledger-filter.js';
 export { queryLedger, type LedgerQueryOptions, type LedgerQueryResult } from './query/ledger-query.js';
 export { exportLedger, type ExportFormat, type ExportLedgerOptions, type ExportResult } from './query/ledger-exporter.js';

@@ -22,6 +22,14 @@ export function renderDemoReport(result: DemoResult, colour: boolean): string {
       ? style.green(`ok: ${v.events} events in ${v.strands.length} strand(s), every hash link intact, no gaps`)
       : style.red(`FAILED: ${v.problem_count} problem(s); first: ${JSON.stringify(v.first_problem)}`),
   );
+  const a = v.approvals;
+  if (a.requests > 0) {
+    lines.push(
+      a.problems === 0
+        ? `${a.requests} approval request(s), ${a.uses} call(s) run on one: each decided after its request, by someone other than the agent, used once, before it expired`
+        : style.red(`${a.problems} approval problem(s)`),
+    );
+  }
   lines.push(v.missing_outcomes.count === 0 ? 'every allowed call has its outcome' : style.yellow(`${v.missing_outcomes.count} allowed call(s) without an outcome`));
   lines.push('', style.dim(`demo finished in ${(result.durationMs / 1000).toFixed(1)} s; inspect the ledger with \`tollgate ledger query\``), '');
   return lines.join('\n');

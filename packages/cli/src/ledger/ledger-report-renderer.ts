@@ -50,6 +50,7 @@ export function renderVerifyReport(report: VerifyReport, strict: boolean): strin
       if (first.seq !== null) lines.push(`  seq      ${first.seq}`);
       if (first.event_id) lines.push(`  event    ${first.event_id}`);
       if (first.checkpoint_id) lines.push(`  checkpoint ${first.checkpoint_id}`);
+      if (first.approval_id) lines.push(`  approval ${first.approval_id}`);
       lines.push(`  problem  ${first.kind} (${first.cause})`);
       lines.push(`  ${first.message}`);
     }
@@ -65,6 +66,14 @@ export function renderVerifyReport(report: VerifyReport, strict: boolean): strin
   for (const c of report.checkpoints) {
     const trust = c.trusted === null ? '' : c.trusted ? ', trusted key' : ', UNTRUSTED key';
     lines.push(`Checkpoint ${c.checkpoint_id} (${c.source}, ${c.created_at}, ${plural(c.strands, 'strand')}${trust}): ${c.ok ? 'ok' : 'BAD'}`);
+  }
+  const a = report.approvals;
+  if (a.requests + a.votes + a.expiries + a.uses > 0) {
+    const verdict = a.problems === 0 ? 'all sound' : `${plural(a.problems, 'problem')} (above)`;
+    lines.push(
+      `Approvals: ${plural(a.requests, 'request')}, ${plural(a.votes, 'vote')}, ${a.expiries} ${a.expiries === 1 ? 'expiry' : 'expiries'}, ` +
+        `${plural(a.uses, 'call')} run on an approval: ${verdict}.`,
+    );
   }
   const missing = report.missing_outcomes;
   if (missing.count > 0) {

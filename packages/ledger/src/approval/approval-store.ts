@@ -139,7 +139,9 @@ export interface ApprovalStore {
   release(id: string, callId: string): Promise<void>;
   /**
    * Expires every pending or granted-but-unused request whose expiry is at or before `now`;
-   * `record` writes each one's `approval.expired` event first. Returns what it expired (a
+   * `record` writes each one's `approval.expired` event first — except for a request whose
+   * `approval.requested` event was never recorded, whose expiry is not recorded either (in the
+   * ledger an `approval.expired` always follows its request). Returns what it expired (a
    * request another replica expired first is not returned twice).
    */
   expire(now: Date, record: ApprovalRecorder): Promise<ApprovalRecord[]>;

@@ -287,7 +287,9 @@ export class PostgresApprovalStore implements ApprovalStore {
           if (!(await q(LOCK_DUE_SQL, [id, now]))[0]) return undefined;
           const current = toRecord((await q(GET_SQL, [id]))[0]!);
           const next: ApprovalRecord = { ...current, status: 'expired', decidedAt: now };
-          await recordWith(record, next);
+          // A request whose approval.requested never made it to the ledger is not on the
+          // record, so neither is its expiry: an approval.expired would follow no request.
+          if (current.recorded) await recordWith(record, next);
           await q(EXPIRE_SQL, [id, now]);
           return next;
         });

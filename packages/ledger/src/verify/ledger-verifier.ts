@@ -9,6 +9,8 @@ import { GENESIS_HASH, eventHash } from '../event/event-hash.js';
 import type { LedgerEventRow } from '../event/ledger-event.js';
 import { LedgerError } from '../ledger-error.js';
 import { toEventRow } from '../query/event-row.js';
+import { DEFAULT_APPROVAL_GRACE_MS, verifyApprovals, type ApprovalSummary } from './approval-verifier.js';
+import { spellDuration, spellGrace } from './duration-text.js';
 
 /** What kind of fault `verifyLedger` found. */
 export type VerifyProblemKind =
@@ -41,7 +43,27 @@ export type VerifyProblemKind =
    * grace) that the checkpoint does not cover: a strand it does not list, or a seq beyond the
    * head it signed. It was written after the checkpoint and dated back into its period.
    */
-  | 'checkpoint_backdated';
+  | 'checkpoint_backdated'
+  /**
+   * An `approval.granted`, `approval.denied` or `approval.expired` with no `approval.requested`
+   * of its approval id, or dated before it (beyond the approval grace).
+   */
+  | 'approval_unrequested'
+  /** A second `approval.requested` with an approval id already requested. */
+  | 'approval_duplicate_request'
+  /** An approval granted by the agent that requested it. */
+  | 'approval_self_granted'
+  /**
+   * An allowed call naming an approval that was never requested, was denied, or had fewer
+   * than its `min_approvals` distinct grants before the call.
+   */
+  | 'approval_ungranted'
+  /** An allowed call naming an approval already used by another allowed call. */
+  | 'approval_reused'
+  /** An allowed call naming an approval after the approval expired (beyond the approval grace). */
+  | 'approval_expired_use'
+  /** An allowed call naming an approval requested for another call (server, tool, agent or arguments). */
+  | 'approval_mismatch';
 
 /** The likely tampering behind a problem. */
 export type VerifyProblemCause =
@@ -52,8 +74,17 @@ export type VerifyProblemCause =
   | 'renumbered'
   | 'truncated'
   | 'forged'
-  /** Written after a checkpoint but dated inside its period. */
+  /**
+   * Dated earlier than it can have happened: written after a checkpoint but dated inside its
+   * period, or an approval's decision dated before its request.
+   */
   | 'backdated'
+  /**
+   * A call ran, or a grant was given, that the approval rules forbid: the events are chained
+   * soundly, so they were written by a gateway at fault or forged by someone with the writer's
+   * rights.
+   */
+  | 'unauthorized'
   | 'unknown';
 
 /**
@@ -75,6 +106,8 @@ export interface VerifyProblem {
   seq: number | null;
   event_id: string | null;
   checkpoint_id: string | null;
+  /** The approval a problem of an `approval_*` kind is about; null for the others. */
+  approval_id: string | null;
   message: string;
 }
 
@@ -136,6 +169,8 @@ export interface VerifyReport {
   first_problem: VerifyProblem | null;
   /** Allowed calls with no outcome (the gateway stopped mid-call, or an outcome was removed). */
   missing_outcomes: { count: number; sample: MissingOutcome[] };
+  /** The approvals checked across every strand, and how many problems they had. */
+  approvals: ApprovalSummary;
   /** The row written to `ledger_verifications`, when `record` was set. */
   verification_id: string | null;
 }
@@ -165,6 +200,13 @@ export interface VerifyLedgerOptions {
    * writers were all stopped when its checkpoints were taken.
    */
   checkpointGraceMs?: number;
+  /**
+   * How far out of order the events of one approval may be dated (a grant before its request,
+   * a use before its grants or after its expiry) and still count as in order (default
+   * {@link DEFAULT_APPROVAL_GRACE_MS}): the clocks of the replicas that stamped them differ.
+   * Raise it for clocks that drift further apart; 0 for a single gateway.
+   */
+  approvalGraceMs?: number;
 }
 
 /** The period a checkpoint bounds: every event dated before `limit` must be one it covers. */
@@ -219,8 +261,11 @@ const MAX_DIAGNOSES = 25;
  * Recomputes every strand of the ledger and checks every checkpoint: sequence numbers run
  * 1, 2, 3… without gaps, each `prev_hash` is the hash of the event before, each `hash` is
  * SHA-256(prev_hash || canonical(event)), each checkpoint is validly signed (by a trusted
- * key, when given) and still a prefix of its strands. Also reports allowed calls without an
- * outcome. Reads the ledger page by page, so memory does not grow with its size.
+ * key, when given) and still a prefix of its strands; and, across all strands, that every
+ * approval was requested before it was decided, never granted by its requester, and used at
+ * most once, unexpired, for the call it was requested for, after enough distinct grants
+ * (`verifyApprovals`). Also reports allowed calls without an outcome. Reads the ledger page
+ * by page, so memory does not grow with its size.
  *
  * @example
  * const report = await verifyLedger(connection, { checkpointFiles: ['ledger/checkpoint.json'] })
@@ -240,6 +285,13 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
     throw new LedgerError(
       'ledger.invalid_options',
       `verify: "checkpointGraceMs" must be an integer number of milliseconds >= 0 (got ${String(options.checkpointGraceMs)})`,
+    );
+  }
+  const approvalGraceMs = options.approvalGraceMs ?? DEFAULT_APPROVAL_GRACE_MS;
+  if (!Number.isInteger(approvalGraceMs) || approvalGraceMs < 0) {
+    throw new LedgerError(
+      'ledger.invalid_options',
+      `verify: "approvalGraceMs" must be an integer number of milliseconds >= 0 (got ${String(options.approvalGraceMs)})`,
     );
   }
   const trusted = new Set((options.trustedKeyFiles ?? []).map((file) => readTrustedKey(file).keyId));
@@ -412,9 +464,9 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
       row.seq,
       row.event_id,
       named.checkpointId,
-      `strand ${row.strand_id} seq ${row.seq} (event ${row.event_id}) is dated ${row.occurred_at}, ${spell(named.limit + graceMs - dated)} before checkpoint ${named.checkpointId} ` +
+      `strand ${row.strand_id} seq ${row.seq} (event ${row.event_id}) is dated ${row.occurred_at}, ${spellDuration(named.limit + graceMs - dated)} before checkpoint ${named.checkpointId} ` +
         `was taken at ${named.createdAt}, but ${what}: it was written after the checkpoint and dated back into the period the checkpoint bounds ` +
-        `(events in flight when a checkpoint is taken may be dated up to ${graceMs % 1000 === 0 ? spell(graceMs) : `${graceMs} ms`} before it)`,
+        `(events in flight when a checkpoint is taken may be dated up to ${spellGrace(graceMs)} before it)`,
     );
     s.backdated = found;
     s.problems += 1;
@@ -773,6 +825,7 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
     }
   }
 
+  const approvals = await verifyApprovals(connection, { graceMs: approvalGraceMs, pageSize }, report);
   const missingOutcomes = await readMissingOutcomes(connection, options.missingOutcomeSample ?? 20);
   const ordered = orderProblems(problems);
   const result: VerifyReport = {
@@ -788,6 +841,7 @@ export async function verifyLedger(connection: LedgerConnection, options: Verify
     problem_count: problemCount,
     first_problem: ordered.find((p) => p.event_id !== null) ?? ordered[0] ?? null,
     missing_outcomes: missingOutcomes,
+    approvals,
     verification_id: null,
   };
   if (options.record) {
@@ -847,17 +901,6 @@ function orderProblems(problems: VerifyProblem[]): VerifyProblem[] {
   });
 }
 
-/** A length of time for messages: `750 ms`, `42 s`, `3 min 20 s`, `2 h 5 min`, `3 d 4 h`. */
-function spell(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 60) return `${seconds} s`;
-  const [d, h, m, sec] = [Math.floor(seconds / 86_400), Math.floor(seconds / 3600) % 24, Math.floor(seconds / 60) % 60, seconds % 60];
-  if (d > 0) return h > 0 ? `${d} d ${h} h` : `${d} d`;
-  if (h > 0) return m > 0 ? `${h} h ${m} min` : `${h} h`;
-  return sec > 0 ? `${m} min ${sec} s` : `${m} min`;
-}
-
 function problem(
   kind: VerifyProblemKind,
   cause: VerifyProblemCause,
@@ -867,5 +910,5 @@ function problem(
   checkpointId: string | null,
   message: string,
 ): VerifyProblem {
-  return { kind, cause, strand_id: strandId, seq, event_id: eventId, checkpoint_id: checkpointId, message };
+  return { kind, cause, strand_id: strandId, seq, event_id: eventId, checkpoint_id: checkpointId, approval_id: null, message };
 }

@@ -368,6 +368,23 @@ export function approvalSuite(ctx: ApprovalContext): void {
     expect(await store.expire(at(60_001), recorder())).toEqual([]);
   });
 
+  it('expires a request whose approval.requested was never recorded without recording its expiry', async () => {
+    const { record: unrecorded } = await store.open(request({ expiresAt: at(60_000) }));
+    const { record: abandoned } = await store.open(request({ expiresAt: at(60_000) }));
+    await store.retire(abandoned.id, at(500));
+    const recordedOne = await opened({ expiresAt: at(60_000) });
+    const calls: ApprovalRecord[] = [];
+    const expired = await store.expire(at(60_000), recorder(calls));
+    expect(expired.map((r) => r.id).sort()).toEqual([unrecorded.id, abandoned.id, recordedOne.id].sort());
+    // Only the recorded one's expiry is on the record.
+    expect(calls.map((r) => r.id)).toEqual([recordedOne.id]);
+    expect(await ledgerEvents(unrecorded.id)).toEqual([]);
+    expect(await ledgerEvents(abandoned.id)).toEqual([]);
+    expect(await ledgerEvents(recordedOne.id)).toEqual([{ event_type: 'approval.expired', approver: null }]);
+    expect((await store.get(unrecorded.id))!).toMatchObject({ status: 'expired', recorded: false });
+    expect(await store.decide(unrecorded.id, grant('alice'), at(30_000), recorder())).toMatchObject({ ok: false, reason: 'expired' });
+  });
+
   it('expires each request once when two replicas expire at the same moment', async () => {
     const other = await otherStore();
     const ids = new Set<string>();

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { canonicalDigest } from '@tollgate/policy';
 import { expect, it } from 'vitest';
 import { createCheckpoint, verifyLedger } from '../../src/index.js';
-import { SWAPPED_WITHDRAWAL, WITHDRAWAL, writeAuditScenario } from '../support/audit-scenario.js';
+import { writeApprovalScenario } from '../support/approval-audit-scenario.js';
+import { WITHDRAWAL, writeAuditScenario } from '../support/audit-scenario.js';
 import type { LedgerContext } from './ledger-conformance.js';
 import { writeKeyPair } from './tamper.suite.js';
 
@@ -45,7 +46,7 @@ export function auditViewsSuite(ctx: LedgerContext): void {
     ]);
   });
 
-  it('audit_approvals: requester, approver, self-approval and changed arguments', async () => {
+  it('audit_approvals: requester, approver and resolution of each request', async () => {
     await writeAuditScenario(ctx.ledger.connection);
     const rows = await q(
       `SELECT approval_id, requester, approver, resolution, executions::int, self_approved, args_mismatch, executed_without_grant, reused,
@@ -55,7 +56,7 @@ export function auditViewsSuite(ctx: LedgerContext): void {
     const approved = canonicalDigest(WITHDRAWAL);
     expect(rows).toEqual([
       { approval_id: 'appr-1', requester: 'trader-1', approver: 'alice', resolution: 'granted', executions: 1, self_approved: false, args_mismatch: false, executed_without_grant: false, reused: false, requested_args_sha256: approved, executed_args_sha256: approved },
-      { approval_id: 'appr-2', requester: 'trader-2', approver: 'trader-2', resolution: 'granted', executions: 1, self_approved: true, args_mismatch: true, executed_without_grant: false, reused: false, requested_args_sha256: approved, executed_args_sha256: canonicalDigest(SWAPPED_WITHDRAWAL) },
+      { approval_id: 'appr-2', requester: 'trader-2', approver: 'bob', resolution: 'granted', executions: 1, self_approved: false, args_mismatch: false, executed_without_grant: false, reused: false, requested_args_sha256: approved, executed_args_sha256: approved },
       { approval_id: 'appr-3', requester: 'trader-1', approver: null, resolution: 'expired', executions: 0, self_approved: false, args_mismatch: false, executed_without_grant: false, reused: false, requested_args_sha256: approved, executed_args_sha256: null },
     ]);
   });
@@ -145,6 +146,7 @@ export function auditViewsSuite(ctx: LedgerContext): void {
 
   it('runs every SQL query of docs/audit.md', async () => {
     await writeAuditScenario(ctx.ledger.connection);
+    await writeApprovalScenario(ctx.ledger.connection);
     const blocks = auditDocSql();
     expect(blocks.length).toBeGreaterThanOrEqual(10);
     for (const block of blocks) {

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe } from 'vitest';
 import type { TestBackend, TestLedger } from '../support/ledger-test-backend.js';
 import { appendOnlySuite } from './append-only.suite.js';
+import { approvalAuditViewsSuite } from './approval-audit-views.suite.js';
+import { approvalVerifySuite } from './approval-verify.suite.js';
 import { auditViewsSuite } from './audit-views.suite.js';
 import { checkpointPeriodSuite } from './checkpoint-period.suite.js';
 import { checkpointSuite } from './checkpoint.suite.js';
@@ -51,8 +53,10 @@ export function describeLedgerConformance(backend: TestBackend): void {
     describe('verify names the event at fault', () => linkDiagnosisSuite(context));
     describe('checkpoints', () => checkpointSuite(context));
     describe('checkpoints bound their periods', () => checkpointPeriodSuite(context));
+    describe('verify checks approvals across strands', () => approvalVerifySuite(context));
     describe('query and export', () => querySuite(context));
     describe('audit views', () => auditViewsSuite(context));
+    describe('approval audit views', () => approvalAuditViewsSuite(context));
     describe('shadow decisions', () => shadowSuite(context));
   });
 }
