@@ -26,7 +26,9 @@ const POLICY = {
   hide: ['set_trading_leverage'],
   tools: {
     fetch_account_balance: {},
-    create_spot_limit_order: {},
+    create_spot_limit_order: {
+      approve_if: [{ id: 'large-resting-order', conditions: [{ path: 'args.amount', op: 'gte', value: 1 }], reason: 'Large resting orders need a desk lead and treasury.', approvers: ['desk-leads', 'treasury'], min_approvals: 2 }],
+    },
     create_spot_market_order: { deny_if: [{ id: 'order-too-large', conditions: [{ path: 'args.amount', op: 'gt', value: 2 }], on_deny: 'Orders above 2 units are refused.' }] },
     cancel_order: { action: 'approve', reason: 'Cancelling an order needs a desk lead.', approvers: ['desk-leads'], timeout: '10m' },
     withdraw_cryptocurrency: {
@@ -75,7 +77,9 @@ describe('the approvals console, in Chromium', () => {
       join(dir, 'gateway.json'),
       dir,
     );
-    const [, started, launched] = await Promise.all([buildConsolePage(), startGateway(config, { logger: testLogger(), services: configuredServices(config) }), launchConsoleBrowser()]);
+    // Built first: the admin server reads the page's files when it starts.
+    await buildConsolePage();
+    const [started, launched] = await Promise.all([startGateway(config, { logger: testLogger(), services: configuredServices(config) }), launchConsoleBrowser()]);
     gateway = started;
     browser = launched;
     admin = gateway.admin!.url;
@@ -270,6 +274,24 @@ describe('the approvals console, in Chromium', () => {
     expect(((await allowed.json()) as { status: string }).status).toBe('granted');
     expect((await held).isError).toBeFalsy();
     await c.waitFor({ state: 'detached' });
+  });
+
+  it('counts the votes of a two-person rule; after voting, the approver cannot vote again, and the second vote (elsewhere) runs the call', async () => {
+    const held = call('create_spot_limit_order', { exchange_id: 'binance', symbol: 'SOL/USDT', side: 'buy', amount: 1, price: 40 });
+    const c = card('create_spot_limit_order');
+    await c.waitFor();
+    expect(await c.locator('.approvers').innerText()).toBe('desk-leads, treasury · 2 distinct approvers');
+    await c.getByRole('button', { name: 'Approve' }).click();
+    await c.locator('.votes', { hasText: /^1 of 2 granted: desk-lead at [\d:]+$/ }).waitFor();
+    await c.locator('.cannot', { hasText: 'you have already voted on it; it needs other approvers' }).waitFor();
+    expect(await c.getByRole('button').count()).toBe(0);
+    const id = (await c.getAttribute('data-id'))!;
+    const second = await fetch(`${admin}/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${TREASURER_TOKEN}` } });
+    expect(second.status).toBe(200);
+    const result = await held;
+    expect(result.isError, text(result)).toBeFalsy();
+    await c.waitFor({ state: 'detached' });
+    expect(await page.locator(`#history li.history-item[data-id="${id}"]`).innerText()).toMatch(/Approved by desk-lead at [\d:]+, treasurer at [\d:]+ · the call ran/);
   });
 
   it('streams the live record: every decision, filterable by agent, tool and effect, and a chart per minute', async () => {

@@ -3,7 +3,7 @@ import { byId, h, replaceChildren } from './dom-builder.js';
 import { clockTime, durationLeft, labelsText } from './time-format.js';
 
 /** How a vote is cast (the view asks; the app calls the API and hands back the answer). */
-export type CastVote = (id: string, verb: 'approve' | 'deny', reason: string) => Promise<{ ok: true; approval: ConsoleApproval } | { ok: false; error: string; approval?: ConsoleApproval }>;
+export type CastVote = (id: string, verb: 'approve' | 'deny', reason: string) => Promise<{ ok: true } | { ok: false; error: string }>;
 
 /** The most decided requests the history keeps. */
 const HISTORY_LIMIT = 100;
@@ -136,12 +136,10 @@ export class ApprovalsView {
       approve.disabled = deny.disabled = true;
       card.error.textContent = '';
       const answer = await this.#vote(a.id, verb, reason.value);
-      if (answer.ok) {
-        this.update(answer.approval);
-        return;
-      }
+      // The request's new state comes by the event stream, which orders it among every other
+      // change (the answer to this vote may arrive after the call it approved has already run).
+      if (answer.ok) return;
       card.error.textContent = answer.error;
-      if (answer.approval) this.update(answer.approval);
       approve.disabled = deny.disabled = false;
     };
     approve.addEventListener('click', () => void cast('approve'));

@@ -13,9 +13,9 @@ function start(): void {
   const client = new ConsoleClient();
   const approvals = new ApprovalsView(async (id, verb, reason) => {
     const answer = await client.vote(id, verb, reason);
-    if (answer.ok) return { ok: true, approval: answer.body };
+    if (answer.ok) return { ok: true };
     if (answer.status === 401) signedOut('Your session has ended. Sign in again.');
-    return { ok: false, error: answer.error, ...(answer.body?.approval ? { approval: answer.body.approval } : {}) };
+    return { ok: false, error: answer.error };
   });
   const decisions = new DecisionsView();
   const chart = new DecisionChart(byId('chart'));

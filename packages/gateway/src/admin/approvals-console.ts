@@ -307,7 +307,14 @@ export class ApprovalsConsole {
   }
 
   #approval(record: ApprovalRecord, who: AdminIdentity): ConsoleApproval {
-    return { ...approvalBody(record, this.#desk!, who), agent_labels: this.#labels(record.agentId) ?? {} };
+    const body = approvalBody(record, this.#desk!, who);
+    // A second vote of the same approver would be refused (409): the page shows it cannot be cast.
+    const voted = body.can_decide && record.votes.some((v) => v.approver === who.id);
+    return {
+      ...body,
+      ...(voted ? { can_decide: false, cannot_decide_reason: `you have already voted on it; it needs ${record.minApprovals > 1 ? 'other approvers' : 'another approver'}` } : {}),
+      agent_labels: this.#labels(record.agentId) ?? {},
+    };
   }
 
   #approvalChanged(id: string): void {
