@@ -179,7 +179,7 @@ describe('the approvals console, in Chromium', () => {
     expect(c.value).not.toContain(DESK_LEAD_TOKEN);
     expect(c.value).not.toBe(sha256Hex(DESK_LEAD_TOKEN));
     // Out of the page's reach.
-    expect(await page.evaluate(() => document.cookie)).toBe('');
+    expect(await page.evaluate('document.cookie')).toBe('');
   });
 
   it('shows a held call within a second, with everything an approver needs; approving it runs the call', async () => {
@@ -309,11 +309,11 @@ describe('the approvals console, in Chromium', () => {
     expect(await page.locator('#decisions li.decision[data-effect="deny"]').first().innerText()).toContain('Orders above 2 units are refused.');
 
     await page.locator('#filter-effect').selectOption('deny');
-    await page.waitForFunction(() => [...document.querySelectorAll('#decisions li.decision')].every((e) => e.getAttribute('data-effect') === 'deny'));
+    await page.waitForFunction(`[...document.querySelectorAll('#decisions li.decision')].every((e) => e.getAttribute('data-effect') === 'deny')`);
     expect(await rows.count()).toBeGreaterThan(0);
     await page.locator('#filter-effect').selectOption('');
     await page.locator('#filter-tool').selectOption('ccxt/cancel_order');
-    await page.waitForFunction(() => [...document.querySelectorAll('#decisions li.decision')].every((e) => e.getAttribute('data-tool') === 'cancel_order'));
+    await page.waitForFunction(`[...document.querySelectorAll('#decisions li.decision')].every((e) => e.getAttribute('data-tool') === 'cancel_order')`);
     // Held, then allowed or denied by its approval: both decisions of each cancel are there.
     expect(await rows.evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute('data-effect')))].sort())).toEqual(['allow', 'approval_required', 'deny']);
     await page.locator('#filter-tool').selectOption('');
@@ -323,7 +323,7 @@ describe('the approvals console, in Chromium', () => {
 
     // The chart counts what the feed recorded this hour.
     const recorded = gateway.decisions.recent().length;
-    await page.waitForFunction((n) => Number(document.querySelector('svg.decision-chart')?.getAttribute('data-total')) === n, recorded);
+    await page.waitForFunction(`Number(document.querySelector('svg.decision-chart')?.getAttribute('data-total')) === ${recorded}`);
     expect(await page.locator('svg.decision-chart g.bar rect.fill-hidden').count()).toBeGreaterThan(0);
   });
 
@@ -338,7 +338,7 @@ describe('the approvals console, in Chromium', () => {
     await page.screenshot({ path: join(DOCS_IMAGES, 'console-desktop.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     // Nothing wider than the phone's screen.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(DOCS_IMAGES, 'console-phone.png'), fullPage: false });
     await page.setViewportSize({ width: 1280, height: 900 });
     await card('cancel_order').getByRole('button', { name: 'Approve' }).click();
