@@ -313,7 +313,8 @@ function describeAnswer(base: Pick<DemoCall, 'step' | 'title' | 'tool'>, answere
   const refusal = result.structuredContent as { code?: string; rule?: string | null } | undefined;
   const held = approval ? `held, then ${approval.votes.map((v) => `${v.decision === 'approve' ? 'approved' : 'denied'} by ${v.approver}`).join(' and ')}` : undefined;
   if (result.isError && refusal?.code) {
-    const verdict = held ?? (refusal.code === 'rate_limited' ? 'limit reached' : refusal.code === 'approval.required' ? 'approval required' : 'denied');
+    const verdict =
+      held ?? (refusal.code === 'rate_limited' ? 'limit reached' : refusal.code === 'approval.required' ? 'approval required' : refusal.code === 'approval.expired' ? 'held, then expired' : 'denied');
     return { ...base, verdict, code: refusal.code, rule: refusal.rule ?? null, text, ...(approval ? { approval } : {}) };
   }
   const verdict = held ? `${held}: ran` : result.isError ? 'allowed (upstream error)' : 'allowed';
