@@ -14,6 +14,7 @@
 //     lib/chunk-*.js          code shared by those entries and code commands load on demand
 //     lib/pglite.wasm, pglite.data, initdb.wasm   PGlite (the embedded ledger), read beside its code
 //     lib/migrations/*.sql    the ledger's migrations (found beside the code, as in the repository)
+//     lib/console/            the approvals console's built files (served by the admin port)
 //     lib/node_modules/       packages that cannot be bundled (recheck: it starts itself as a worker)
 //     THIRD-PARTY-NOTICES.md  the licences of everything bundled or shipped
 //
@@ -63,6 +64,7 @@ const IMPORT_META_USERS = {
   'ledger/dist/migration/sql-file-migration-provider.js': 'finds lib/migrations/ beside the bundle',
   'gateway/dist/policy/git-bundle-check-thread.js': 'starts lib/git-bundle-check-worker.js',
   'cli/dist/gateway/demo-runner.js': 'the demo runs inside a clone of the repository',
+  'gateway/dist/admin/console-assets.js': 'serves lib/console/ (the approvals console) beside the bundle',
 };
 
 const fail = (message) => {
@@ -178,6 +180,7 @@ const requireFromLedger = createRequire(join(repoRoot, 'packages/ledger/package.
 const pgliteDist = dirname(requireFromLedger.resolve('@electric-sql/pglite'));
 for (const file of ['pglite.wasm', 'pglite.data', 'initdb.wasm']) await cp(join(pgliteDist, file), join(lib, file));
 await cp(join(repoRoot, 'migrations'), join(lib, 'migrations'), { recursive: true, filter: (p) => !basename(p).startsWith('.') });
+await cp(join(repoRoot, 'packages/gateway/dist/console'), join(lib, 'console'), { recursive: true });
 
 // --- packages beside the bundle: copied with their (non-optional) dependencies ----------------
 const shipped = new Map();

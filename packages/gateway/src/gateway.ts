@@ -13,7 +13,9 @@ import { startHttpListener, type HttpListener } from './downstream/http-listener
 import { PassthroughRouter } from './downstream/passthrough-router.js';
 import { LimitedStdioServerTransport } from './downstream/stdio-server-transport.js';
 import { GatewayError, errorMessage } from './gateway-error.js';
-import type { DecisionSink } from './ledger/decision-sink.js';
+import type { DecisionSink, JsonValue } from './ledger/decision-sink.js';
+import { FeedSink } from './ledger/feed-sink.js';
+import { DecisionFeed } from './metrics/decision-feed.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { ToolCallPipeline } from './pipeline/tool-call-pipeline.js';
 import { DirectoryPolicySource } from './policy/directory-policy-source.js';
@@ -80,6 +82,8 @@ export interface RunningGateway {
   readonly config: GatewayConfig;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
+  /** The decisions recorded since start-up, live and bounded (the approvals console's live record). */
+  readonly decisions: DecisionFeed;
   readonly registry: UpstreamRegistry;
   readonly pipeline: ToolCallPipeline;
   readonly policies: PolicySource;
@@ -131,7 +135,13 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         : await DirectoryPolicySource.load({ dir: config.policy.dir, servers });
     const services = typeof deps.services === 'function' ? await deps.services({ metrics, logger }) : deps.services;
     if (typeof deps.services === 'function' && services.close) cleanup.push(() => services.close!());
-    const { sink, limits } = services;
+    const { limits } = services;
+    const labelsOf = agentLabels(config);
+    const redactor = new ArgumentRedactor(config.ledger.redact.map((r) => ({ ...r, pointers: [...r.pointers] })));
+    const redact = (server: string, tool: string, args: JsonValue): JsonValue => (redactor.empty ? args : (redactor.redact(server, tool, args) as JsonValue));
+    // Every decision the ledger commits is also shown, live, by the approvals console.
+    const decisions = new DecisionFeed({ redact, labels: labelsOf });
+    const sink: DecisionSink = new FeedSink(services.sink, decisions);
     if (policies instanceof GitPolicySource) {
       cleanup.push(() => policies.close());
       // Records the restored bundle (or fetches the first one), then follows the repository.
@@ -152,6 +162,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       }
     }
 
+    const directory = new ApproverDirectory(config.approvals.approvers, config.agents, config.admin?.tokenSha256);
     let desk: ApprovalDesk | undefined;
     // The console's public address is known once the admin port listens (it may be port 0).
     let adminUrl: string | undefined;
@@ -172,13 +183,12 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       logger.info({ receivers: config.approvals.notify.map((r) => r.id), replica: notifier.replica }, 'approval notifications on');
     }
     if (services.approvals) {
-      const redactor = new ArgumentRedactor(config.ledger.redact.map((r) => ({ ...r, pointers: [...r.pointers] })));
       desk = new ApprovalDesk({
         store: services.approvals,
         sink,
-        directory: new ApproverDirectory(config.approvals.approvers, config.agents, config.admin?.tokenSha256),
+        directory,
         defaultTimeoutMs: config.approvals.timeoutMs,
-        redact: (server, tool, args) => (redactor.empty ? args : redactor.redact(server, tool, args)),
+        redact,
         logger,
         ...(notifier ? { notifier } : {}),
       });
@@ -234,6 +244,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
         inFlight: () => pipeline.inFlight,
         ...(sink.health ? { ledgerHealth: () => sink.health!() } : {}),
         ...(desk ? { approvals: desk } : {}),
+        directory,
+        decisions,
+        agentLabels: labelsOf,
         logger,
       });
       cleanup.push(() => admin!.close());
@@ -285,6 +298,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       config,
       logger,
       metrics,
+      decisions,
       registry,
       pipeline,
       policies,
@@ -301,4 +315,12 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     if (error instanceof GatewayError) throw error;
     throw error instanceof Error ? error : new GatewayError('upstream.unavailable', errorMessage(error));
   }
+}
+
+/** The configured labels of each agent (HTTP agents and the stdio agent), by id. */
+function agentLabels(config: GatewayConfig): (agentId: string) => Readonly<Record<string, string>> | undefined {
+  const labels = new Map<string, Readonly<Record<string, string>>>();
+  for (const a of config.agents) labels.set(a.id, a.labels ?? {});
+  if (config.agent) labels.set(config.agent.id, config.agent.labels ?? {});
+  return (agentId) => labels.get(agentId);
 }

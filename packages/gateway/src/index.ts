@@ -80,3 +80,15 @@ export { renderSlackNotification } from './approvals/notify/slack-notification.j
 export type { SlackBlock, SlackMessage, SlackText } from './approvals/notify/slack-notification.js';
 export { retryDelayMs } from './approvals/notify/retry-schedule.js';
 export type { RetrySchedule } from './approvals/notify/retry-schedule.js';
+export { ApprovalsConsole, CONSOLE_COOKIE, CONSOLE_CSP } from './admin/approvals-console.js';
+export type { ApprovalsConsoleOptions } from './admin/approvals-console.js';
+export type { ConsoleApproval, ConsoleErrorBody, ConsoleEvents, ConsoleIdentity, ConsoleSessionBody, ConsoleSignedOut, ConsoleSnapshot } from './admin/console-messages.js';
+export { ConsoleSessions } from './admin/console-sessions.js';
+export type { ConsoleSession, ConsoleSessionsOptions } from './admin/console-sessions.js';
+export { DEFAULT_CONSOLE_ASSETS_DIR, loadConsoleAssets } from './admin/console-assets.js';
+export type { ConsoleAsset, ConsoleAssets } from './admin/console-assets.js';
+export { SignInLimiter } from './admin/sign-in-limiter.js';
+export type { SignInLimiterOptions } from './admin/sign-in-limiter.js';
+export { DecisionFeed, FEED_EFFECTS, FEED_MINUTES } from './metrics/decision-feed.js';
+export type { DecisionFeedOptions, FeedDecision, FeedEffect, FeedMinute } from './metrics/decision-feed.js';
+export { FeedSink } from './ledger/feed-sink.js';

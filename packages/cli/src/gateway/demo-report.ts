@@ -5,8 +5,22 @@ import { terminalStyle, type TerminalStyle } from '../render/terminal-style.js';
 export function renderDemoProgress(event: DemoProgress, colour: boolean): string {
   const style = terminalStyle(colour);
   if (event.kind === 'stage') return `${style.cyan('==>')} ${event.text}\n`;
+  if (event.kind === 'console') return renderConsoleInvitation(event, colour);
   const c = event.call;
   return `${String(c.step).padStart(3)}. ${c.title.padEnd(34)} ${c.tool.padEnd(26)} ${verdict(c, style)}\n       ${style.dim(c.text)}\n`;
+}
+
+/** What `tollgate demo --console` prints once the console waits for a person: where, as whom, and what to decide. */
+export function renderConsoleInvitation(event: Extract<DemoProgress, { kind: 'console' }>, colour: boolean): string {
+  const style = terminalStyle(colour);
+  return [
+    '',
+    `${style.cyan('==>')} ${style.bold('The approvals console is open')}: ${event.url}`,
+    `    Sign in as ${event.approver} with this token: ${event.token}`,
+    `    A ${event.tool} is held for a desk lead (approval ${event.approvalId}): approve or deny it there.`,
+    '    Press Ctrl-C to stop.',
+    '',
+  ].join('\n') + '\n';
 }
 
 /** The closing report of `tollgate demo`: the ledger's decisions, then `ledger verify`. */

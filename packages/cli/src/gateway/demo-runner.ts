@@ -80,12 +80,29 @@ export interface DemoOptions {
   readonly databaseUrl?: string;
   /** Progress as the demo goes (the CLI prints it). */
   readonly onProgress?: (event: DemoProgress) => void;
+  /**
+   * `tollgate demo --console`: after the script, the gateway keeps running with the approvals
+   * console open and one more `cancel_order` held for a desk lead, for a person to decide,
+   * until `signal` aborts (Ctrl-C); then the demo ends as usual.
+   */
+  readonly console?: { readonly signal: AbortSignal; readonly port?: number };
 }
 
 /** A progress event of the demo. */
 export type DemoProgress =
   | { readonly kind: 'stage'; readonly text: string }
-  | { readonly kind: 'call'; readonly call: DemoCall };
+  | { readonly kind: 'call'; readonly call: DemoCall }
+  | {
+      readonly kind: 'console';
+      /** The approvals console's address. */
+      readonly url: string;
+      /** The approver to sign in as, and their token. */
+      readonly approver: string;
+      readonly token: string;
+      /** The held call waiting for that approver. */
+      readonly tool: string;
+      readonly approvalId: string;
+    };
 
 const ORDER = { exchange_id: 'binance', symbol: 'SOL/USDT', side: 'buy' } as const;
 /** Cancels the resting limit order placed earlier in the script. */
@@ -164,19 +181,25 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   });
   let gateway: RunningGateway | undefined;
   let client: Client | undefined;
+  let second: Client | undefined;
   try {
     const token = randomBytes(24).toString('base64url');
+    const secondToken = randomBytes(24).toString('base64url');
     const adminToken = randomBytes(24).toString('base64url');
     const approverTokens = new Map<string, string>(APPROVERS.map((a) => [a.id, randomBytes(24).toString('base64url')]));
     const config = parseGatewayConfig(
       JSON.stringify({
         listen: { http: { host: '127.0.0.1', port: 0 } },
-        agents: [{ id: 'desk-bot', token_sha256: sha256Hex(token), labels: { team: 'desk' } }],
+        agents: [
+          { id: 'desk-bot', token_sha256: sha256Hex(token), labels: { team: 'desk' } },
+          // --console: a second agent of the desk, with limits of its own, makes the call held for a person.
+          { id: 'desk-bot-2', token_sha256: sha256Hex(secondToken), labels: { team: 'desk', shift: 'late' } },
+        ],
         upstreams: { ccxt: { command: process.execPath, args: [exchangeMain, '--stdio'] } },
         policy: { dir: 'policies' },
         limits: { store: 'memory' },
         ledger: { await_outcome: true },
-        admin: { host: '127.0.0.1', port: 0, token_sha256: sha256Hex(adminToken) },
+        admin: { host: '127.0.0.1', port: options.console?.port ?? 0, token_sha256: sha256Hex(adminToken) },
         log: { level: 'error' },
         approvals: { mode: 'hold', hold_max: '30s', approvers: APPROVERS.map((a) => ({ id: a.id, groups: [...a.groups], token_sha256: sha256Hex(approverTokens.get(a.id)!) })) },
       }),
@@ -197,6 +220,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const call = await callOnce(client, i + 1, step, typeof step.args === 'function' ? step.args(calls) : step.args, admin, adminToken, gateway.admin!.url);
       calls.push(call);
       progress({ kind: 'call', call });
+    }
+    if (options.console) {
+      // desk-bot has used up its orders for this minute: desk-bot-2 places the order whose cancel waits for a person.
+      second = new Client({ name: 'tollgate-demo-agent-2', version: '0.1.0' }, { capabilities: {} });
+      await second.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${secondToken}` } } }));
+      progress({ kind: 'stage', text: 'Agent desk-bot-2 connected over HTTP' });
+      calls.push(...(await heldForAPerson(second, calls, { adminUrl: gateway.admin!.url, token: adminToken }, approverTokens.get('desk-lead')!, options.console.signal, progress)));
+      await second.close();
+      second = undefined;
     }
     await client.close();
     client = undefined;
@@ -232,6 +264,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       durationMs: Math.round(performance.now() - started),
     };
   } finally {
+    await second?.close().catch(() => undefined);
     await client?.close().catch(() => undefined);
     await gateway?.shutdown('demo stopped').catch(() => undefined);
     await services.close().catch(() => undefined);
@@ -265,7 +298,11 @@ async function callOnce(
     }
     approval = { id: pending.id, votes: s.votes };
   }
-  const answered = await answer;
+  return describeAnswer(base, await answer, approval);
+}
+
+/** A call answered by the gateway, as the demo shows it. */
+function describeAnswer(base: Pick<DemoCall, 'step' | 'title' | 'tool'>, answered: { result: CallToolResult } | { error: unknown }, approval: DemoCall['approval']): DemoCall {
   if ('error' in answered) {
     const error = answered.error;
     const message = (error instanceof Error ? error.message : String(error)).replace(/^MCP error -?\d+: /, '');
@@ -276,7 +313,8 @@ async function callOnce(
   const refusal = result.structuredContent as { code?: string; rule?: string | null } | undefined;
   const held = approval ? `held, then ${approval.votes.map((v) => `${v.decision === 'approve' ? 'approved' : 'denied'} by ${v.approver}`).join(' and ')}` : undefined;
   if (result.isError && refusal?.code) {
-    const verdict = held ?? (refusal.code === 'rate_limited' ? 'limit reached' : refusal.code === 'approval.required' ? 'approval required' : 'denied');
+    const verdict =
+      held ?? (refusal.code === 'rate_limited' ? 'limit reached' : refusal.code === 'approval.required' ? 'approval required' : refusal.code === 'approval.expired' ? 'held, then expired' : 'denied');
     return { ...base, verdict, code: refusal.code, rule: refusal.rule ?? null, text, ...(approval ? { approval } : {}) };
   }
   const verdict = held ? `${held}: ran` : result.isError ? 'allowed (upstream error)' : 'allowed';
@@ -290,6 +328,58 @@ async function callOnce(
     ...(approval ? { approval } : {}),
     ...(resultId ? { resultId } : {}),
   };
+}
+
+/**
+ * `tollgate demo --console`: one more resting order, and its `cancel_order` held for a desk
+ * lead — a person, this time, in the approvals console. The call is kept alive with progress
+ * until it is decided (or expires); the gateway runs on until `signal` aborts.
+ */
+async function heldForAPerson(
+  client: Client,
+  before: readonly DemoCall[],
+  admin: AdminConnection,
+  deskLeadToken: string,
+  signal: AbortSignal,
+  progress: (event: DemoProgress) => void,
+): Promise<DemoCall[]> {
+  const calls: DemoCall[] = [];
+  let step = before.length;
+  const order = await callOnce(client, ++step, { title: 'desk-bot-2: a resting limit order', tool: 'create_spot_limit_order', args: { ...ORDER, amount: 0.05, price: 45 } }, { ...ORDER, amount: 0.05, price: 45 }, () => admin, admin.token!, admin.adminUrl);
+  calls.push(order);
+  progress({ kind: 'call', call: order });
+  const title = 'desk-bot-2 cancels it: held for you';
+  const base = { step: ++step, title, tool: 'cancel_order' };
+  const stopped = new Promise<'stopped'>((resolve) => {
+    if (signal.aborted) resolve('stopped');
+    else signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+  });
+  const answer = client
+    .request({ method: 'tools/call', params: { name: 'cancel_order', arguments: { exchange_id: 'binance', id: order.resultId ?? 'unknown', symbol: ORDER.symbol } } }, CallToolResultSchema, {
+      // Progress from the gateway keeps the held call open until a person decides it.
+      onprogress: () => undefined,
+      resetTimeoutOnProgress: true,
+      timeout: 60_000,
+      signal,
+    })
+    .then((r) => ({ result: r as CallToolResult }), (error: unknown) => ({ error }));
+  const pending = await Promise.race([awaitPending('cancel_order', admin), stopped]);
+  if (pending === 'stopped') return calls;
+  progress({ kind: 'console', url: `${admin.adminUrl}/console`, approver: 'desk-lead', token: deskLeadToken, tool: 'cancel_order', approvalId: pending.id });
+  const answered = await Promise.race([answer, stopped]);
+  if (answered === 'stopped') {
+    progress({ kind: 'stage', text: 'Stopped before anyone decided the held cancel_order' });
+    return calls;
+  }
+  const decided = await adminRequest(admin, `/approvals/${pending.id}`, { tokenHint: 'the demo admin token' });
+  const record = decided.body as ApprovalBody | undefined;
+  const votes: DemoVote[] = (record?.decisions ?? []).map((d) => ({ approver: d.approver, decision: d.decision === 'grant' ? 'approve' : 'deny', reason: d.reason ?? '' }));
+  const call = describeAnswer(base, answered, votes.length > 0 ? { id: pending.id, votes } : undefined);
+  calls.push(call);
+  progress({ kind: 'call', call });
+  if (!signal.aborted) progress({ kind: 'stage', text: 'The gateway and the console keep running; press Ctrl-C to stop them and see the ledger' });
+  await stopped;
+  return calls;
 }
 
 /** The `id` a JSON tool result names, if any. */

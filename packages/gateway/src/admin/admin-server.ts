@@ -3,16 +3,19 @@ import type { AddressInfo, Socket } from 'node:net';
 import { sha256Hex } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { ApprovalDesk } from '../approvals/approval-desk.js';
-import type { AdminIdentity } from '../approvals/approver-directory.js';
+import type { AdminIdentity, ApproverDirectory } from '../approvals/approver-directory.js';
 import { DEFAULT_ADMIN_CONNECTION_LIMITS, type AdminConnectionLimits } from '../config/gateway-config.js';
 import { ConnectionLimiter } from '../downstream/connection-limiter.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import { closeAfterAnswer, hasUnreadBody } from '../http/unread-body-closer.js';
 import type { SinkHealth } from '../ledger/decision-sink.js';
+import type { DecisionFeed } from '../metrics/decision-feed.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { PolicySource, PolicySourceStatus } from '../policy/policy-source.js';
 import type { UpstreamRegistry } from '../upstream/upstream-registry.js';
 import { handleApprovalsRequest } from './approvals-api.js';
+import { ApprovalsConsole } from './approvals-console.js';
+import { loadConsoleAssets } from './console-assets.js';
 
 /** What the admin API reports on. */
 export interface AdminServerOptions {
@@ -36,6 +39,17 @@ export interface AdminServerOptions {
   readonly approvals?: ApprovalDesk;
   /** Bounds on the API's connections (default {@link DEFAULT_ADMIN_CONNECTION_LIMITS}). */
   readonly connections?: AdminConnectionLimits;
+  /**
+   * Who may sign in to the approvals console at `/console` (default: the approval desk's
+   * directory); without either, the console is not served.
+   */
+  readonly directory?: ApproverDirectory;
+  /** The recorded decisions, live, for the console's live record. */
+  readonly decisions?: DecisionFeed;
+  /** An agent's configured labels, which the console shows beside its id. */
+  readonly agentLabels?: (agentId: string) => Readonly<Record<string, string>> | undefined;
+  /** Where the console's built files are (default: this package's `dist/console`). */
+  readonly consoleAssetsDir?: string;
   readonly logger: Logger;
 }
 
@@ -112,7 +126,8 @@ export interface AdminServer {
  *   and the last refusal;
  * - `GET /metrics` — Prometheus text (decisions by effect and tool, decision and upstream
  *   latency, ledger batch size and commit time, …).
- * - `/approvals…` — approval requests, for approver and admin tokens ({@link handleApprovalsRequest}).
+ * - `/approvals…` — approval requests, for approver and admin tokens ({@link handleApprovalsRequest});
+ * - `/console` — the approvals console, a web page for approvers ({@link ApprovalsConsole}).
  * `/policy` and `/metrics` need `Authorization: Bearer <admin token>` (401 otherwise).
  *
  * Its connections are bounded like the agents' ({@link AdminConnectionLimits}): headers and
@@ -157,16 +172,33 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     return { ready: reasons.length === 0, reasons };
   };
 
+  const directory = options.directory ?? options.approvals?.directory;
+  let approvalsConsole: ApprovalsConsole | undefined;
+  if (directory) {
+    const assets = await loadConsoleAssets(options.consoleAssetsDir);
+    if (!assets.ok) logger.warn({ problem: assets.problem }, 'the approvals console cannot be served');
+    approvalsConsole = new ApprovalsConsole({
+      directory,
+      ...(options.approvals ? { desk: options.approvals } : {}),
+      ...(options.decisions ? { decisions: options.decisions } : {}),
+      ...(options.agentLabels ? { labels: options.agentLabels } : {}),
+      assets,
+      logger,
+    });
+  }
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const readsBody = req.method === 'POST' && /^\/approvals\/[^/]+\/(?:approve|deny)$/.test(path);
-    // Nothing else reads a body: one that is still arriving would keep the connection (Node reads it to the end).
+    // The console's sign-in and votes and the approvals API's votes read a body; nothing else does.
+    const readsBody = req.method === 'POST' && (/^\/approvals\/[^/]+\/(?:approve|deny)$/.test(path) || (approvalsConsole !== undefined && ApprovalsConsole.serves(path)));
+    // A body that is still arriving would keep the connection (Node reads it to the end).
     if (!readsBody && hasUnreadBody(req)) res.setHeader('connection', 'close');
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > ADMIN_MAX_BODY_BYTES) {
       res.setHeader('connection', 'close');
       return send(res, 413, { error: `the body is larger than the ${ADMIN_MAX_BODY_BYTES} bytes the admin API takes` });
     }
+    if (approvalsConsole && ApprovalsConsole.serves(path)) return approvalsConsole.handle(req, res);
     if (options.approvals && (path === '/approvals' || path.startsWith('/approvals/'))) {
       return handleApprovalsRequest(req, res, options.approvals, identify(req, options.approvals));
     }
@@ -182,7 +214,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       case '/metrics':
         break;
       default:
-        return send(res, 404, { error: `not found: ${path}; try /healthz, /readyz, /policy, /metrics${options.approvals ? ' or /approvals' : ''}` });
+        return send(res, 404, { error: `not found: ${path}; try /healthz, /readyz, /policy, /metrics${options.approvals ? ', /approvals' : ''}${approvalsConsole ? ' or /console' : ''}` });
     }
     if (!authorized(req, options.tokenSha256)) {
       return send(res, 401, { error: 'present the admin bearer token (Authorization: Bearer <token>)' }, { 'www-authenticate': 'Bearer realm="tollgate-admin"' });
@@ -232,7 +264,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     connections.admit(socket);
   });
   await new Promise<void>((resolve, reject) => {
-    const fail = (error: Error): void => reject(new GatewayError('listen.failed', `cannot listen for the admin API on ${options.host}:${options.port}: ${error.message}`, { cause: error }));
+    const fail = (error: Error): void => {
+      approvalsConsole?.close();
+      reject(new GatewayError('listen.failed', `cannot listen for the admin API on ${options.host}:${options.port}: ${error.message}`, { cause: error }));
+    };
     http.once('error', fail);
     http.listen(options.port, options.host, () => {
       http.off('error', fail);
@@ -246,6 +281,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     port: address.port,
     close: () =>
       new Promise<void>((resolve) => {
+        approvalsConsole?.close();
         http.close(() => resolve());
         http.closeAllConnections();
       }),

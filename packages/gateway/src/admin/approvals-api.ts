@@ -189,7 +189,11 @@ export function deliveryBody(d: ApprovalDeliveryRecord): DeliveryBody {
   };
 }
 
-async function readReason(req: IncomingMessage): Promise<{ ok: true; reason: string | null } | { ok: false; error: string; close?: boolean }> {
+/**
+ * Reads the body of a vote, `{ "reason"?: "…" }` (at most 16 KiB; a reason of at most 2000
+ * characters; an empty body is no reason): the admin API's and the console's.
+ */
+export async function readReason(req: IncomingMessage): Promise<{ ok: true; reason: string | null } | { ok: false; error: string; close?: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {

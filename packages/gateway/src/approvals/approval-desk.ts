@@ -75,6 +75,7 @@ export class ApprovalDesk {
   readonly #recheckMs: number;
   readonly #notifier: ApprovalNotifier | undefined;
   readonly #waiters = new Map<string, Set<(why: 'changed' | 'closing') => void>>();
+  readonly #watchers = new Set<(id: string) => void>();
   #unsubscribe: (() => Promise<void>) | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #sweeping: Promise<unknown> | undefined;
@@ -98,9 +99,25 @@ export class ApprovalDesk {
     return this.#directory;
   }
 
+  /**
+   * Calls `listener` with a request's id whenever it may have changed, on any replica (opened,
+   * recorded, voted on, decided, expired, used): what the console's live view follows. The
+   * listener re-reads the request (an announcement may repeat, or come for an unchanged one).
+   * Returns a function that stops the calls.
+   */
+  watch(listener: (id: string) => void): () => void {
+    this.#watchers.add(listener);
+    return () => {
+      this.#watchers.delete(listener);
+    };
+  }
+
   /** Starts listening for changes and expiring requests that nobody waits for. */
   async start(): Promise<void> {
-    this.#unsubscribe = await this.#store.subscribe((id) => this.#wake(id, 'changed'));
+    this.#unsubscribe = await this.#store.subscribe((id) => {
+      this.#wake(id, 'changed');
+      this.#announce(id);
+    });
     this.#sweep = setInterval(() => void this.expireDue(), this.#sweepIntervalMs);
     this.#sweep.unref();
   }
@@ -333,6 +350,17 @@ export class ApprovalDesk {
       this.#notifier?.notify(transition);
     } catch (error) {
       this.#logger.error({ err: errorMessage(error), approval: transition.record.id }, 'could not notify an approval transition');
+    }
+  }
+
+  #announce(id: string): void {
+    for (const listener of [...this.#watchers]) {
+      try {
+        listener(id);
+      } catch (error) {
+        // One watcher's failure must not keep held calls or other watchers from hearing.
+        this.#logger.warn({ err: errorMessage(error), approvalId: id }, 'an approval watcher failed');
+      }
     }
   }
 
