@@ -24,6 +24,8 @@ export const APPROVAL_POLICY = {
       approve_if: [{ id: 'two-person', conditions: [], reason: 'Two treasury approvers.', approvers: ['treasury'], min_approvals: 2 }],
     },
     fetch_order_history: { action: 'approve', reason: 'Expires fast.', timeout: '2s' },
+    // The agent's own user may decide (asked in-band by elicitation), or a desk lead.
+    fetch_my_trade_history: { action: 'approve', reason: 'Your user decides.', approvers: ['user', 'desk-leads'] },
   },
 };
 

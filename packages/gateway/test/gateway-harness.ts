@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { sha256Hex } from '@tollgate/policy';
 import { ROOT } from './fixtures.js';
 
@@ -36,11 +37,24 @@ export interface GatewayProcess {
   readonly process: ChildProcess | undefined;
 }
 
+/** What the agent's MCP client declares and handles (e.g. elicitation), set up before it connects. */
+export interface AgentClientOptions {
+  readonly capabilities?: ClientCapabilities;
+  /** Installs the client's own request handlers (e.g. for elicitation/create). */
+  readonly setup?: (client: Client) => void;
+}
+
+function agentClient(options: AgentClientOptions): Client {
+  const client = new Client({ name: 'conformance', version: '1' }, { capabilities: options.capabilities ?? {} });
+  options.setup?.(client);
+  return client;
+}
+
 /**
  * Starts `gateway-process.ts` with `config` (plus listen, agent and agents for the chosen
  * transport) and connects a client over that transport.
  */
-export async function startGatewayProcess(transport: DownstreamTransport, config: Record<string, unknown>): Promise<GatewayProcess> {
+export async function startGatewayProcess(transport: DownstreamTransport, config: Record<string, unknown>, agent: AgentClientOptions = {}): Promise<GatewayProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-gw-'));
   const full = {
     ...config,
@@ -56,7 +70,7 @@ export async function startGatewayProcess(transport: DownstreamTransport, config
 
   if (transport === 'stdio') {
     const t = new StdioClientTransport({ command: process.execPath, args: ['--import', 'tsx', GATEWAY_MAIN, file], cwd: ROOT, stderr: 'pipe' });
-    const client = new Client({ name: 'conformance', version: '1' }, { capabilities: {} });
+    const client = agentClient(agent);
     const lines = createInterface({ input: t.stderr as unknown as NodeJS.ReadableStream });
     lines.on('line', (line) => log.push(line));
     await client.connect(t);
@@ -96,7 +110,7 @@ export async function startGatewayProcess(transport: DownstreamTransport, config
     });
   });
   const connect = async (token = TEST_TOKEN): Promise<Client> => {
-    const client = new Client({ name: 'conformance', version: '1' }, { capabilities: {} });
+    const client = agentClient(agent);
     await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
     return client;
   };

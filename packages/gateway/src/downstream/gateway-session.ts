@@ -14,14 +14,15 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Notification, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, CreateTaskResult, Notification, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { Protocol, type RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Agent } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { JsonRpcError } from '../pipeline/call-result.js';
-import type { ToolCallParams, ToolCallPipeline } from '../pipeline/tool-call-pipeline.js';
+import type { Caller, ToolCallParams, ToolCallPipeline } from '../pipeline/tool-call-pipeline.js';
+import { DEFAULT_TASK_TTL_MS, GatewayTaskStore, TASK_POLL_INTERVAL_MS } from './gateway-task-store.js';
 import type { UpstreamRequestOptions } from '../upstream/upstream.js';
 import type { UpstreamRegistry } from '../upstream/upstream-registry.js';
 import { AgentMessageGuard } from './agent-message-guard.js';
@@ -67,7 +68,8 @@ export class GatewaySession {
   readonly #options: GatewaySessionOptions;
   readonly #unsubscribe: Array<() => void> = [];
   /** Request methods this session answers (the SDK's `initialize` and `ping`, and those registered here). */
-  readonly #served = new Set<string>(['initialize', 'ping']);
+  readonly #served = new Set<string>(['initialize', 'ping', 'tasks/get', 'tasks/result', 'tasks/list', 'tasks/cancel']);
+  readonly #tasks: GatewayTaskStore;
   #closed = false;
   /** Called once when the session ends (the agent left or the gateway closed it). */
   onclose: (() => void) | undefined;
@@ -79,7 +81,17 @@ export class GatewaySession {
     const { registry } = options;
     const capabilities = registry.capabilities();
     const only = registry.upstreams.length === 1 ? registry.upstreams[0]!.info : undefined;
-    this.server = new Server({ ...GATEWAY_SERVER_INFO }, { capabilities, ...(only?.instructions ? { instructions: only.instructions } : {}) });
+    this.#tasks = new GatewayTaskStore();
+    this.server = new Server(
+      { ...GATEWAY_SERVER_INFO },
+      {
+        // Agents may ask for a tools/call to run as an MCP task (2025-11-25): answered at once with
+        // a task they follow with tasks/get and tasks/result — what a call held for approval needs.
+        capabilities: { ...capabilities, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+        taskStore: this.#tasks,
+        ...(only?.instructions ? { instructions: only.instructions } : {}),
+      },
+    );
     this.#handlers(capabilities);
     this.server.fallbackNotificationHandler = async (notification) => {
       // Notifications the SDK does not consume are never passed on: a tools/call without an id
@@ -148,13 +160,15 @@ export class GatewaySession {
     });
     const token = (params: unknown): unknown => (params as { _meta?: { progressToken?: unknown } } | undefined)?._meta?.progressToken;
 
-    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: pipeline.listTools() }));
+    // Every tool may be called as a task (never must be): the gateway runs it and keeps the result.
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: pipeline.listTools().map((t) => ({ ...t, execution: { ...t.execution, taskSupport: 'optional' as const } })) }));
     // Registered through Protocol, not Server: Server's override re-validates every result
     // against CallToolResultSchema, which would reshape (strip) what the upstream answered.
     // Upstream results pass through unchanged; the gateway's own refusals are well-formed.
     served.add('tools/call');
     Protocol.prototype.setRequestHandler.call(this.server, CallToolRequestSchema, async (request: { params: ToolCallParams }, extra: Extra) => {
-      const p = request.params;
+      const { task, ...p } = request.params;
+      if (task !== undefined && extra.taskStore) return this.#startTask(p, task as { ttl?: number }, extra);
       const progressToken = token(p);
       return relay(() =>
         pipeline.call(p, {
@@ -162,6 +176,7 @@ export class GatewaySession {
           sessionId: this.sessionId,
           signal: extra.signal,
           ...(progressToken !== undefined ? { onprogress: options(extra, progressToken).onprogress } : {}),
+          ...this.#elicitation(),
         }),
       );
     });
@@ -182,6 +197,62 @@ export class GatewaySession {
     if (capabilities.logging) {
       server.setRequestHandler(SetLevelRequestSchema, async (r, extra) => relay(() => router.setLevel(this.sessionId, r.params.level as LoggingLevel, options(extra))));
     }
+  }
+
+  /**
+   * A task-augmented `tools/call`: answered at once with a task in `working` state while the
+   * call goes through the pipeline in the background; a call held for an approval shows
+   * "awaiting approval <id> until <time>" as the task's status and waits until the request is
+   * decided or expires (no hold_max: the agent polls). `tasks/cancel` withdraws the wait.
+   */
+  async #startTask(params: ToolCallParams, task: { ttl?: number }, extra: Extra): Promise<CreateTaskResult> {
+    const store = extra.taskStore!;
+    const created = await store.createTask({ ttl: typeof task.ttl === 'number' && task.ttl > 0 ? task.ttl : DEFAULT_TASK_TTL_MS, pollInterval: TASK_POLL_INTERVAL_MS });
+    const id = created.taskId;
+    const cancel = this.#tasks.onCancel(id);
+    const status = (message: string): void => {
+      void store.updateTaskStatus(id, 'working', message).catch(() => undefined);
+    };
+    void (async () => {
+      let result: CallToolResult;
+      let failed = false;
+      try {
+        result = await relay(() =>
+          this.#options.pipeline.call(params, {
+            agent: this.agent,
+            sessionId: this.sessionId,
+            signal: cancel.signal,
+            onheld: (approval) => status(`awaiting approval ${approval.id} until ${approval.expiresAt.toISOString()}`),
+            onprogress: (progress) => {
+              if (progress.message) status(progress.message);
+            },
+            ...this.#elicitation(),
+          }),
+        );
+      } catch (error) {
+        failed = true;
+        const text = error instanceof JsonRpcError || error instanceof McpError ? `${error.message} (JSON-RPC error ${error.code})` : errorMessage(error);
+        result = { content: [{ type: 'text', text }], isError: true };
+      } finally {
+        cancel.done();
+      }
+      if (cancel.signal.aborted) return;
+      await store.storeTaskResult(id, failed ? 'failed' : 'completed', result).catch((error: unknown) => {
+        this.#options.logger.warn({ session: this.sessionId, task: id, err: errorMessage(error) }, 'could not store a task result');
+      });
+    })();
+    return { task: created };
+  }
+
+  /** How the pipeline may ask this agent's own user (MCP elicitation), when the client declared it. */
+  #elicitation(): Pick<Caller, 'elicit'> {
+    if (!this.server.getClientCapabilities()?.elicitation) return {};
+    return {
+      elicit: async (request, timeoutMs) => {
+        const answer = await this.server.elicitInput({ mode: 'form', message: request.message, requestedSchema: request.requestedSchema as never }, { timeout: timeoutMs });
+        return { action: answer.action, ...(answer.content ? { content: answer.content as Record<string, unknown> } : {}) };
+      },
+    };
   }
 
   #relay(notification: Notification): void {

@@ -24,7 +24,23 @@ export interface Caller {
   readonly signal?: AbortSignal;
   /** Relays upstream progress to the agent; set only when the agent sent a progress token. */
   readonly onprogress?: (progress: { progress: number; total?: number; message?: string }) => void;
+  /** Told when the call starts waiting for a human approval (a task-augmented call shows it as its status). */
+  readonly onheld?: (approval: { readonly id: string; readonly expiresAt: Date }) => void;
+  /**
+   * Asks the agent's own user in-band (MCP elicitation, form mode); set only when the agent's
+   * client declared it can. Used for rules whose approvers include `"user"`.
+   */
+  readonly elicit?: (request: { readonly message: string; readonly requestedSchema: Record<string, unknown> }, timeoutMs: number) => Promise<ElicitAnswer>;
 }
+
+/** What the agent's user answered to an elicitation. */
+export interface ElicitAnswer {
+  readonly action: 'accept' | 'decline' | 'cancel';
+  readonly content?: Record<string, unknown>;
+}
+
+/** The approver a rule names to let the agent's own user decide, asked in-band by elicitation. */
+export const USER_APPROVER = 'user';
 
 /** The `params` of a `tools/call` request. */
 export interface ToolCallParams {
@@ -350,9 +366,24 @@ export class ToolCallPipeline {
         return this.#refuse(current, gatewayRefusal(GATEWAY_RULES.approvalsUnavailable, 'approvals.unavailable', 'the approval request could not be opened and recorded, so the call was not forwarded', policy));
       }
       const held: Decision = { ...decision, approval_id: opened.id };
-      if (approvals.mode === 'retry') return this.#refuse(current, held, approvalRetryFields(opened, argsSha256), approvalText(held, opened));
-      const recordedHeld = await this.#recordOnly(current, held);
-      if (recordedHeld !== null) return recordedHeld;
+      let heldRecorded = false;
+      // A rule that lets the agent's own user decide, and a client that can ask them: ask in-band first.
+      if (caller.elicit && decision.approval?.approvers?.includes(USER_APPROVER) && opened.status === 'pending') {
+        const recordedHeld = await this.#recordOnly(current, held);
+        if (recordedHeld !== null) return recordedHeld;
+        heldRecorded = true;
+        if (await this.#askUser(opened, caller, identity.agentId)) {
+          current = { ...call, deadline: performance.now() + this.#decisionTimeoutMs };
+          continue;
+        }
+      }
+      if (approvals.mode === 'retry') {
+        return heldRecorded ? this.#pendingAnswer(current, held, opened, argsSha256) : this.#refuse(current, held, approvalRetryFields(opened, argsSha256), approvalText(held, opened));
+      }
+      if (!heldRecorded) {
+        const recordedHeld = await this.#recordOnly(current, held);
+        if (recordedHeld !== null) return recordedHeld;
+      }
 
       const waited = await this.#hold(opened, caller);
       if (waited === 'timeout') return this.#pendingAnswer(current, held, opened, argsSha256, `held for ${Math.round(approvals.holdMaxMs / 1000)} s without a decision`);
@@ -379,6 +410,7 @@ export class ToolCallPipeline {
     const { desk, holdMaxMs, progressIntervalMs } = this.#approvals!;
     const progress = caller.onprogress;
     const holdUntil = progress ? record.expiresAt.getTime() + 1 : Date.now() + holdMaxMs;
+    caller.onheld?.({ id: record.id, expiresAt: record.expiresAt });
     let sent = 0;
     for (;;) {
       const until = progress ? Math.min(holdUntil, Date.now() + progressIntervalMs) : holdUntil;
@@ -388,8 +420,49 @@ export class ToolCallPipeline {
     }
   }
 
+  /**
+   * Asks the agent's own user whether this one call may run (MCP elicitation, form mode), until
+   * the request expires, and records their answer as the vote of `user:<agent id>`. True when
+   * they decided it (granted or denied); false when they did not answer, so that configured
+   * approvers still can.
+   */
+  async #askUser(record: ApprovalRecord, caller: Caller, agentId: string): Promise<boolean> {
+    const { desk } = this.#approvals!;
+    const args = JSON.stringify(record.args);
+    let answer: ElicitAnswer;
+    try {
+      answer = await caller.elicit!(
+        {
+          message:
+            `The agent "${agentId}" asks to call ${record.tool} on ${record.server}: ${record.reason}\n` +
+            `Arguments: ${args.length > 2000 ? `${args.slice(0, 2000)}…` : args}\n` +
+            `Approve this call, once, with exactly these arguments?`,
+          requestedSchema: {
+            type: 'object',
+            properties: {
+              approve: { type: 'boolean', title: 'Approve this call', description: 'Run it once, with exactly these arguments' },
+              reason: { type: 'string', title: 'Reason', description: 'Recorded with your decision' },
+            },
+            required: ['approve'],
+          },
+        },
+        Math.max(1, record.expiresAt.getTime() - Date.now()),
+      );
+    } catch (error) {
+      this.#logger.info({ approval: record.id, err: errorMessage(error) }, "the agent's user did not answer the approval request in-band");
+      return false;
+    }
+    if (answer.action === 'cancel') return false;
+    const grant = answer.action === 'accept' && answer.content?.approve === true;
+    const given = typeof answer.content?.reason === 'string' && answer.content.reason.trim() !== '' ? answer.content.reason.slice(0, 2000) : null;
+    const reason = given ?? (grant ? "approved in-band by the agent's user" : answer.action === 'decline' ? "declined by the agent's user" : "not approved by the agent's user");
+    const outcome = await desk.vote(record.id, { kind: 'approver', id: `${USER_APPROVER}:${agentId}`, groups: [USER_APPROVER] }, grant ? 'grant' : 'deny', reason);
+    if (outcome.status !== 200) this.#logger.warn({ approval: record.id, status: outcome.status, error: outcome.error }, "the agent's user's answer could not be recorded");
+    return outcome.status === 200;
+  }
+
   /** The answer to a held call that is not decided yet: the retry answer for the same approval. */
-  #pendingAnswer(call: CallContext, held: Decision, record: ApprovalRecord, argsSha256: string, why: string): CallToolResult {
+  #pendingAnswer(call: CallContext, held: Decision, record: ApprovalRecord, argsSha256: string, why?: string): CallToolResult {
     this.#observe(call.identity.server, call.identity.tool, held.effect, 'approval.required', call.started);
     return refusal(approvalText(held, record, why), { code: 'approval.required', rule: held.rule, decision_id: call.identity.callId, ...approvalRetryFields(record, argsSha256) }, call.routed.tool.outputSchema);
   }
