@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
-import { roundTo, tidy, truncateTo } from './decimal-rounding.js';
+import { EPSILON, roundTo, tidy, truncateTo } from './decimal-rounding.js';
 import { hashString, unitHash } from './deterministic-hash.js';
 import { DemoExchangeError } from './exchange-error.js';
 import {
@@ -44,6 +44,8 @@ import type {
   Withdrawal,
   WithdrawalRequest,
 } from './ccxt-structures.js';
+import { isoDatetime } from './ccxt-structures.js';
+import { checkSince, clampLimit, pickPage } from './history-paging.js';
 import { computeIndicator, resolveIndicatorParams } from './indicator-request.js';
 import { TIMEFRAMES, bucketStart, isTimeframe, previousBucketStart } from './timeframe.js';
 import type { Timeframe } from './timeframe.js';
@@ -66,7 +68,6 @@ const MAX_INDICATOR_POINTS = 1000;
 const FUNDING_INTERVAL_MS = 8 * 3_600_000;
 const YEAR_MS = 365 * 86_400_000;
 const LONG_SHORT_TIMEFRAMES: readonly Timeframe[] = ['5m', '15m', '30m', '1h', '2h', '4h', '6h', '12h', '1d'];
-const EPSILON = 1e-12;
 
 interface Market {
   readonly symbol: string;
@@ -232,7 +233,7 @@ export class DemoExchange {
       total[code] = tidy(h.free + h.used);
       perCurrency[code] = { free: free[code], used: used[code], total: total[code] };
     }
-    return { info: {}, timestamp: now, datetime: iso(now), ...perCurrency, free, used, total };
+    return { info: {}, timestamp: now, datetime: isoDatetime(now), ...perCurrency, free, used, total };
   }
 
   /** The deposit address of a currency on a network (`fetchDepositAddress`); stable for a seed. */
@@ -279,7 +280,7 @@ export class DemoExchange {
       id,
       txid: net.addressFormat === 'hex40' ? `0x${digest}` : digest,
       timestamp: now,
-      datetime: iso(now),
+      datetime: isoDatetime(now),
       network: net.id,
       address,
       addressTo: address,
@@ -399,16 +400,16 @@ export class DemoExchange {
       interestRate: 0.0001,
       estimatedSettlePrice: null,
       timestamp: now,
-      datetime: iso(now),
+      datetime: isoDatetime(now),
       fundingRate: rate(period),
       fundingTimestamp: next,
-      fundingDatetime: iso(next),
+      fundingDatetime: isoDatetime(next),
       nextFundingRate: null,
       nextFundingTimestamp: null,
       nextFundingDatetime: null,
       previousFundingRate: rate(period - 1),
       previousFundingTimestamp: previous,
-      previousFundingDatetime: iso(previous),
+      previousFundingDatetime: isoDatetime(previous),
       interval: '8h',
     };
   }
@@ -435,7 +436,7 @@ export class DemoExchange {
         info: { longAccount, shortAccount: roundTo(1 - longAccount, 4) },
         symbol: market.symbol,
         timestamp: t,
-        datetime: iso(t),
+        datetime: isoDatetime(t),
         timeframe: tf,
         longShortRatio: ratio,
       });
@@ -463,7 +464,7 @@ export class DemoExchange {
     const market = venue.markets.get(underlying);
     if (!market) throw new DemoExchangeError('symbol.bad', `${venue.seed.id} has no options on ${underlying}: it lists no such perpetual future`);
     const now = this.clock.now();
-    if (contract.expiry <= now) throw new DemoExchangeError('symbol.bad', `option ${contract.symbol} expired at ${iso(contract.expiry)}`);
+    if (contract.expiry <= now) throw new DemoExchangeError('symbol.bad', `option ${contract.symbol} expired at ${isoDatetime(contract.expiry)}`);
     const years = (contract.expiry - now) / YEAR_MS;
     const spot = market.model.mark(now);
     const moneyness = Math.log(contract.strike / spot);
@@ -485,12 +486,12 @@ export class DemoExchange {
       currency: contract.settle,
       symbol: contract.symbol,
       timestamp: now,
-      datetime: iso(now),
+      datetime: isoDatetime(now),
       underlying,
       optionType: contract.optionType,
       strike: contract.strike,
       expiry: contract.expiry,
-      expiryDatetime: iso(contract.expiry),
+      expiryDatetime: isoDatetime(contract.expiry),
       impliedVolatility: roundTo(iv, 4),
       openInterest: roundTo(500 * unitHash(this.seed, key, 3) * Math.exp(-2 * moneyness * moneyness), 2),
       bidPrice: bid,
@@ -534,7 +535,7 @@ export class DemoExchange {
       info: {},
       symbol: market.symbol,
       timestamp: now,
-      datetime: iso(now),
+      datetime: isoDatetime(now),
       high: Math.max(high, last),
       low: Math.min(low, last),
       bid,
@@ -562,7 +563,7 @@ export class DemoExchange {
     const market = this.market(venue, symbol, 'any');
     const now = this.clock.now();
     const book = market.model.book(now, market.futures, clampLimit(depth, BOOK_DEPTH, BOOK_DEPTH, 'depth'));
-    return { symbol: market.symbol, timestamp: now, datetime: iso(now), nonce: null, bids: book.bids, asks: book.asks };
+    return { symbol: market.symbol, timestamp: now, datetime: isoDatetime(now), nonce: null, bids: book.bids, asks: book.asks };
   }
 
   /**
@@ -581,7 +582,7 @@ export class DemoExchange {
       id: `p${t.id}`,
       order: null,
       timestamp: t.timestamp,
-      datetime: iso(t.timestamp),
+      datetime: isoDatetime(t.timestamp),
       symbol: market.symbol,
       type: null,
       side: t.side,
@@ -594,7 +595,7 @@ export class DemoExchange {
     const own = venue.trades
       .filter((t) => t.symbol === market.symbol && (since === undefined || t.timestamp >= since))
       .map((t) => ({ ...t, order: null, type: null, takerOrMaker: null, fee: null, info: {} }));
-    return pick([...generated, ...own].sort((a, b) => a.timestamp - b.timestamp), since, count);
+    return pickPage([...generated, ...own].sort((a, b) => a.timestamp - b.timestamp), since, count);
   }
 
   /**
@@ -712,7 +713,7 @@ export class DemoExchange {
     checkSince(query.since);
     const limit = query.limit === undefined ? undefined : clampLimit(query.limit, 1, Number.MAX_SAFE_INTEGER, 'limit');
     const orders = [...venue.orders.values()].filter((o) => (market === undefined || o.market === market) && (query.since === undefined || o.timestamp >= query.since));
-    return pick(orders, query.since, limit).map((o) => this.orderView(o));
+    return pickPage(orders, query.since, limit).map((o) => this.orderView(o));
   }
 
   /** The account's own trades (`fetchMyTrades`), oldest first. */
@@ -723,7 +724,7 @@ export class DemoExchange {
     checkSince(query.since);
     const limit = query.limit === undefined ? undefined : clampLimit(query.limit, 1, Number.MAX_SAFE_INTEGER, 'limit');
     const trades = venue.trades.filter((t) => (market === undefined || t.symbol === market.symbol) && (query.since === undefined || t.timestamp >= query.since));
-    return pick(trades, query.since, limit);
+    return pickPage(trades, query.since, limit);
   }
 
   /**
@@ -750,7 +751,7 @@ export class DemoExchange {
       }
       if (!complete) continue;
       const ts = candles[i]?.[0] ?? 0;
-      data.push({ timestamp: ts, datetime: iso(ts), ...row });
+      data.push({ timestamp: ts, datetime: isoDatetime(ts), ...row });
     }
     return {
       exchange_id: venue.seed.id,
@@ -1055,7 +1056,7 @@ export class DemoExchange {
       id: String(venue.nextTrade++),
       order: order.id,
       timestamp: now,
-      datetime: iso(now),
+      datetime: isoDatetime(now),
       symbol: order.market.symbol,
       type: order.type,
       side: order.side,
@@ -1078,7 +1079,7 @@ export class DemoExchange {
       id: order.id,
       clientOrderId: order.clientOrderId,
       timestamp: order.timestamp,
-      datetime: iso(order.timestamp),
+      datetime: isoDatetime(order.timestamp),
       lastTradeTimestamp: order.lastTradeTimestamp,
       symbol: order.market.symbol,
       type: order.type,
@@ -1112,7 +1113,7 @@ export class DemoExchange {
       id: `${venue.seed.id}:${p.market.symbol}`,
       symbol: p.market.symbol,
       timestamp: p.timestamp,
-      datetime: iso(p.timestamp),
+      datetime: isoDatetime(p.timestamp),
       lastUpdateTimestamp: p.lastUpdateTimestamp,
       side: p.side,
       contracts: p.contracts,
@@ -1137,10 +1138,6 @@ export class DemoExchange {
   }
 }
 
-function iso(time: number): string {
-  return new Date(time).toISOString();
-}
-
 function describeFormat(network: NetworkSpec): string {
   switch (network.addressFormat) {
     case 'bech32':
@@ -1152,24 +1149,6 @@ function describeFormat(network: NetworkSpec): string {
     case 'base58':
       return '32 to 44 base58 characters';
   }
-}
-
-function clampLimit(limit: number | undefined, fallback: number, max: number, name: string): number {
-  if (limit === undefined) return fallback;
-  if (!Number.isInteger(limit) || limit < 1) throw new DemoExchangeError('request.bad', `${name} must be a positive integer, got ${limit}`);
-  return Math.min(limit, max);
-}
-
-function checkSince(since: number | undefined): void {
-  if (since !== undefined && (!Number.isInteger(since) || since < 0)) {
-    throw new DemoExchangeError('request.bad', `since must be a non-negative integer of epoch milliseconds, got ${since}`);
-  }
-}
-
-/** CCXT's paging: with `since`, the first `limit` entries; without, the latest `limit`. */
-function pick<T>(entries: T[], since: number | undefined, limit: number | undefined): T[] {
-  if (limit === undefined || entries.length <= limit) return entries;
-  return since === undefined ? entries.slice(-limit) : entries.slice(0, limit);
 }
 
 /** The levels an order of `amount` takes from the book, stopping at the limit price. */
