@@ -6,18 +6,16 @@ import { hashString, unitHash } from './deterministic-hash.js';
 import { DemoExchangeError } from './exchange-error.js';
 import {
   ADDRESS_PATTERNS,
-  ASSETS,
   CURRENCIES,
   DEFAULT_EXCHANGES,
   DEFAULT_LEVERAGE,
-  FUTURES_FEES,
   MAINTENANCE_MARGIN_RATE,
   QUOTE,
-  SPOT_FEES,
 } from './exchange-seed.js';
-import type { AssetSpec, CurrencySpec, ExchangeSeed, FeeSchedule, NetworkSpec } from './exchange-seed.js';
+import type { CurrencySpec, ExchangeSeed, NetworkSpec } from './exchange-seed.js';
+import { BOOK_DEPTH, MarketCatalog } from './market-catalog.js';
+import type { Market } from './market-catalog.js';
 import { blackScholes, parseOptionSymbol } from './option-pricing.js';
-import { PriceModel } from './price-model.js';
 import type { BookLevel, OhlcvRow } from './price-model.js';
 import type {
   AccountBalance,
@@ -31,7 +29,6 @@ import type {
   LeverageChange,
   LongShortRatio,
   MarketInfo,
-  MarketKind,
   OptionContractData,
   Order,
   OrderBook,
@@ -60,7 +57,6 @@ export interface DemoExchangeOptions {
   readonly exchanges?: readonly ExchangeSeed[];
 }
 
-const BOOK_DEPTH = 25;
 const MAX_OHLCV = 1000;
 const MAX_TRADES = 1000;
 const MAX_RATIOS = 500;
@@ -68,17 +64,6 @@ const MAX_INDICATOR_POINTS = 1000;
 const FUNDING_INTERVAL_MS = 8 * 3_600_000;
 const YEAR_MS = 365 * 86_400_000;
 const LONG_SHORT_TIMEFRAMES: readonly Timeframe[] = ['5m', '15m', '30m', '1h', '2h', '4h', '6h', '12h', '1d'];
-
-interface Market {
-  readonly symbol: string;
-  readonly base: string;
-  readonly quote: string;
-  readonly settle: string | null;
-  readonly futures: boolean;
-  readonly asset: AssetSpec;
-  readonly fees: FeeSchedule;
-  readonly model: PriceModel;
-}
 
 interface Holding {
   free: number;
@@ -119,9 +104,8 @@ interface PositionState {
 
 interface Venue {
   readonly seed: ExchangeSeed;
+  readonly catalog: MarketCatalog;
   readonly holdings: Map<string, Holding>;
-  readonly markets: Map<string, Market>;
-  readonly assets: Map<string, AssetSpec>;
   readonly orders: Map<string, OrderState>;
   /** Open orders in placement order; the matcher walks them on every call. */
   open: OrderState[];
@@ -195,27 +179,7 @@ export class DemoExchange {
 
   /** The markets listed on a venue. */
   listMarkets(exchangeId: string): MarketInfo[] {
-    const venue = this.venue(exchangeId);
-    return [...venue.markets.values()].map((m) => {
-      const leverage = m.futures ? { min: 1, max: m.asset.maxLeverage } : null;
-      return {
-        id: m.symbol.replace('/', '').replace(/:.*/, ''),
-        symbol: m.symbol,
-        base: m.base,
-        quote: m.quote,
-        settle: m.settle,
-        type: m.futures ? 'swap' : 'spot',
-        spot: !m.futures,
-        swap: m.futures,
-        contract: m.futures,
-        linear: m.futures ? true : null,
-        contractSize: m.futures ? 1 : null,
-        maker: m.fees.maker,
-        taker: m.fees.taker,
-        precision: { price: 10 ** -m.asset.priceDecimals, amount: 10 ** -m.asset.amountDecimals },
-        limits: { amount: { min: m.asset.minAmount }, leverage },
-      };
-    });
+    return this.venue(exchangeId).catalog.list();
   }
 
   /** The account's balances (`fetchBalance`). */
@@ -309,7 +273,7 @@ export class DemoExchange {
   /** Open futures positions (`fetchPositions`). */
   fetchPositions(exchangeId: string): Position[] {
     const venue = this.venue(exchangeId);
-    this.requireFutures(venue);
+    venue.catalog.requireFutures();
     const now = this.clock.now();
     this.matchRestingOrders(venue, now);
     return [...venue.positions.values()].map((p) => this.positionView(venue, p, now));
@@ -322,11 +286,11 @@ export class DemoExchange {
    */
   setLeverage(exchangeId: string, leverage: number, symbol?: string): LeverageChange {
     const venue = this.venue(exchangeId);
-    this.requireFutures(venue);
+    venue.catalog.requireFutures();
     const now = this.clock.now();
     this.matchRestingOrders(venue, now);
     if (!Number.isInteger(leverage) || leverage < 1) throw new DemoExchangeError('request.bad', `leverage must be a positive integer, got ${leverage}`);
-    const markets = symbol === undefined ? [...venue.markets.values()].filter((m) => m.futures) : [this.market(venue, symbol, 'futures')];
+    const markets = symbol === undefined ? venue.catalog.futuresMarkets() : [venue.catalog.resolve(symbol, 'futures')];
     let extraMargin = 0;
     for (const m of markets) {
       if (leverage > m.asset.maxLeverage) {
@@ -374,7 +338,7 @@ export class DemoExchange {
    */
   fetchOhlcv(exchangeId: string, symbol: string, timeframe: string, since?: number, limit?: number): OhlcvRow[] {
     const venue = this.venue(exchangeId);
-    const market = this.market(venue, symbol, 'any');
+    const market = venue.catalog.resolve(symbol, 'any');
     const tf = this.timeframe(venue, timeframe, TIMEFRAMES);
     const count = clampLimit(limit, 100, MAX_OHLCV, 'limit');
     checkSince(since);
@@ -384,7 +348,7 @@ export class DemoExchange {
   /** The current and previous funding rate of a perpetual future (`fetchFundingRate`). */
   fetchFundingRate(exchangeId: string, symbol: string): FundingRate {
     const venue = this.venue(exchangeId);
-    const market = this.market(venue, symbol, 'futures');
+    const market = venue.catalog.resolve(symbol, 'futures');
     const now = this.clock.now();
     const period = Math.floor(now / FUNDING_INTERVAL_MS);
     const key = hashString(`${venue.seed.id}|${market.symbol}|funding`);
@@ -420,7 +384,7 @@ export class DemoExchange {
    */
   fetchLongShortRatio(exchangeId: string, symbol: string, timeframe: string, limit?: number): LongShortRatio[] {
     const venue = this.venue(exchangeId);
-    const market = this.market(venue, symbol, 'futures');
+    const market = venue.catalog.resolve(symbol, 'futures');
     const tf = this.timeframe(venue, timeframe, LONG_SHORT_TIMEFRAMES);
     const count = clampLimit(limit, 30, MAX_RATIOS, 'limit');
     const now = this.clock.now();
@@ -452,7 +416,7 @@ export class DemoExchange {
    */
   fetchOption(exchangeId: string, symbol: string): OptionContractData {
     const venue = this.venue(exchangeId);
-    this.requireFutures(venue);
+    venue.catalog.requireFutures();
     const contract = parseOptionSymbol(symbol.trim().toUpperCase());
     if (!contract) {
       throw new DemoExchangeError(
@@ -461,7 +425,7 @@ export class DemoExchange {
       );
     }
     const underlying = `${contract.base}/${contract.quote}:${contract.settle}`;
-    const market = venue.markets.get(underlying);
+    const market = venue.catalog.find(underlying);
     if (!market) throw new DemoExchangeError('symbol.bad', `${venue.seed.id} has no options on ${underlying}: it lists no such perpetual future`);
     const now = this.clock.now();
     if (contract.expiry <= now) throw new DemoExchangeError('symbol.bad', `option ${contract.symbol} expired at ${isoDatetime(contract.expiry)}`);
@@ -511,7 +475,7 @@ export class DemoExchange {
   /** The ticker of a spot or futures market, with rolling 24-hour statistics (`fetchTicker`). */
   fetchTicker(exchangeId: string, symbol: string): Ticker {
     const venue = this.venue(exchangeId);
-    const market = this.market(venue, symbol, 'any');
+    const market = venue.catalog.resolve(symbol, 'any');
     const now = this.clock.now();
     const decimals = market.asset.priceDecimals;
     const dayAgo = now - 86_400_000;
@@ -560,7 +524,7 @@ export class DemoExchange {
   /** The order book of a market (`fetchOrderBook`), `depth` levels a side (default and most 25). */
   fetchOrderBook(exchangeId: string, symbol: string, depth = BOOK_DEPTH): OrderBook {
     const venue = this.venue(exchangeId);
-    const market = this.market(venue, symbol, 'any');
+    const market = venue.catalog.resolve(symbol, 'any');
     const now = this.clock.now();
     const book = market.model.book(now, market.futures, clampLimit(depth, BOOK_DEPTH, BOOK_DEPTH, 'depth'));
     return { symbol: market.symbol, timestamp: now, datetime: isoDatetime(now), nonce: null, bids: book.bids, asks: book.asks };
@@ -572,7 +536,7 @@ export class DemoExchange {
    */
   fetchTrades(exchangeId: string, symbol: string, since?: number, limit?: number): Trade[] {
     const venue = this.venue(exchangeId);
-    const market = this.market(venue, symbol, 'any');
+    const market = venue.catalog.resolve(symbol, 'any');
     const count = clampLimit(limit, 50, MAX_TRADES, 'limit');
     checkSince(since);
     const now = this.clock.now();
@@ -609,7 +573,7 @@ export class DemoExchange {
     const venue = this.venue(exchangeId);
     const now = this.clock.now();
     this.matchRestingOrders(venue, now);
-    const market = this.market(venue, request.symbol, request.kind);
+    const market = venue.catalog.resolve(request.symbol, request.kind);
     if (request.side !== 'buy' && request.side !== 'sell') {
       throw new DemoExchangeError('order.invalid', `side must be "buy" or "sell", got ${JSON.stringify(request.side)}`);
     }
@@ -689,7 +653,7 @@ export class DemoExchange {
     this.matchRestingOrders(venue, now);
     const order = venue.orders.get(id.trim());
     if (symbol !== undefined) {
-      const market = this.market(venue, symbol, 'any');
+      const market = venue.catalog.resolve(symbol, 'any');
       if (!order || order.market !== market) {
         throw new DemoExchangeError('order.not_found', `${venue.seed.id} has no order ${JSON.stringify(id)} on ${market.symbol}`);
       }
@@ -709,7 +673,7 @@ export class DemoExchange {
   fetchOrders(exchangeId: string, query: HistoryQuery = {}): Order[] {
     const venue = this.venue(exchangeId);
     this.matchRestingOrders(venue, this.clock.now());
-    const market = query.symbol === undefined ? undefined : this.market(venue, query.symbol, 'any');
+    const market = query.symbol === undefined ? undefined : venue.catalog.resolve(query.symbol, 'any');
     checkSince(query.since);
     const limit = query.limit === undefined ? undefined : clampLimit(query.limit, 1, Number.MAX_SAFE_INTEGER, 'limit');
     const orders = [...venue.orders.values()].filter((o) => (market === undefined || o.market === market) && (query.since === undefined || o.timestamp >= query.since));
@@ -720,7 +684,7 @@ export class DemoExchange {
   fetchMyTrades(exchangeId: string, query: HistoryQuery = {}): Trade[] {
     const venue = this.venue(exchangeId);
     this.matchRestingOrders(venue, this.clock.now());
-    const market = query.symbol === undefined ? undefined : this.market(venue, query.symbol, 'any');
+    const market = query.symbol === undefined ? undefined : venue.catalog.resolve(query.symbol, 'any');
     checkSince(query.since);
     const limit = query.limit === undefined ? undefined : clampLimit(query.limit, 1, Number.MAX_SAFE_INTEGER, 'limit');
     const trades = venue.trades.filter((t) => (market === undefined || t.symbol === market.symbol) && (query.since === undefined || t.timestamp >= query.since));
@@ -733,7 +697,7 @@ export class DemoExchange {
    */
   calculateIndicator(exchangeId: string, request: IndicatorRequest): IndicatorResult {
     const venue = this.venue(exchangeId);
-    const market = this.market(venue, request.symbol, 'any');
+    const market = venue.catalog.resolve(request.symbol, 'any');
     const tf = this.timeframe(venue, request.timeframe, TIMEFRAMES);
     const spec = resolveIndicatorParams(request.indicator, request.params ?? {});
     const points = clampLimit(request.ohlcvLimit ?? spec.ohlcvLimit, 50, MAX_INDICATOR_POINTS, 'ohlcv_limit');
@@ -767,18 +731,7 @@ export class DemoExchange {
   // Internals
 
   private buildVenue(seed: ExchangeSeed): Venue {
-    const markets = new Map<string, Market>();
-    const assets = new Map<string, AssetSpec>();
-    for (const asset of ASSETS) {
-      assets.set(asset.code, asset);
-      const model = new PriceModel(this.seed, seed.id, asset);
-      const spot = `${asset.code}/${QUOTE}`;
-      markets.set(spot, { symbol: spot, base: asset.code, quote: QUOTE, settle: null, futures: false, asset, fees: SPOT_FEES, model });
-      if (seed.futures) {
-        const swap = `${asset.code}/${QUOTE}:${QUOTE}`;
-        markets.set(swap, { symbol: swap, base: asset.code, quote: QUOTE, settle: QUOTE, futures: true, asset, fees: FUTURES_FEES, model });
-      }
-    }
+    const catalog = new MarketCatalog(this.seed, seed);
     const holdings = new Map<string, Holding>();
     for (const currency of CURRENCIES) holdings.set(currency.code, { free: 0, used: 0 });
     for (const [code, amount] of Object.entries(seed.balances)) {
@@ -788,14 +741,13 @@ export class DemoExchange {
       holding.free = amount;
     }
     const leverage = new Map<string, number>();
-    for (const m of markets.values()) if (m.futures) leverage.set(m.symbol, DEFAULT_LEVERAGE);
+    for (const m of catalog.futuresMarkets()) leverage.set(m.symbol, DEFAULT_LEVERAGE);
     // Ids start at a venue-specific number, as real exchanges' ids never look alike.
     const base = 1_000_000 + Math.floor(unitHash(this.seed, hashString(seed.id), 7) * 8_000_000);
     return {
       seed,
+      catalog,
       holdings,
-      markets,
-      assets,
       orders: new Map(),
       open: [],
       trades: [],
@@ -814,30 +766,6 @@ export class DemoExchange {
       throw new DemoExchangeError('exchange.not_found', `exchange ${JSON.stringify(exchangeId)} is not available (available: ${this.exchangeIds().join(', ')})`);
     }
     return venue;
-  }
-
-  private requireFutures(venue: Venue): void {
-    if (!venue.seed.futures) throw new DemoExchangeError('exchange.not_supported', `${venue.seed.id} does not offer futures or options markets`);
-  }
-
-  private market(venue: Venue, symbol: string, kind: MarketKind | 'any'): Market {
-    const wanted = symbol.trim().toUpperCase();
-    if (kind === 'futures') {
-      this.requireFutures(venue);
-      const swap = venue.markets.get(wanted.includes(':') ? wanted : `${wanted}:${wanted.split('/')[1] ?? ''}`);
-      if (swap?.futures) return swap;
-      throw new DemoExchangeError('symbol.bad', `${venue.seed.id} does not have futures market symbol ${JSON.stringify(symbol)} (futures: ${this.symbols(venue, true)})`);
-    }
-    const market = venue.markets.get(wanted);
-    if (market && (kind === 'any' || !market.futures)) return market;
-    if (market && kind === 'spot') {
-      throw new DemoExchangeError('symbol.bad', `${market.symbol} is a futures market on ${venue.seed.id}; spot symbols look like ${market.base}/${market.quote}`);
-    }
-    throw new DemoExchangeError('symbol.bad', `${venue.seed.id} does not have market symbol ${JSON.stringify(symbol)} (markets: ${this.symbols(venue, kind === 'any' ? undefined : false)})`);
-  }
-
-  private symbols(venue: Venue, futures: boolean | undefined): string {
-    return [...venue.markets.values()].filter((m) => futures === undefined || m.futures === futures).map((m) => m.symbol).join(', ');
   }
 
   private timeframe(venue: Venue, timeframe: string, allowed: readonly Timeframe[]): Timeframe {
