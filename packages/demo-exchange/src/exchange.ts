@@ -1,25 +1,7 @@
-import { createHash } from 'node:crypto';
-import { systemClock } from './clock.js';
-import type { Clock } from './clock.js';
-import { EPSILON, roundTo, tidy, truncateTo } from './decimal-rounding.js';
-import { hashString, unitHash } from './deterministic-hash.js';
-import { DemoExchangeError } from './exchange-error.js';
-import {
-  ADDRESS_PATTERNS,
-  CURRENCIES,
-  DEFAULT_EXCHANGES,
-  DEFAULT_LEVERAGE,
-  MAINTENANCE_MARGIN_RATE,
-  QUOTE,
-} from './exchange-seed.js';
-import type { CurrencySpec, ExchangeSeed, NetworkSpec } from './exchange-seed.js';
-import { BOOK_DEPTH, MarketCatalog } from './market-catalog.js';
-import type { Market } from './market-catalog.js';
-import { blackScholes, parseOptionSymbol } from './option-pricing.js';
-import type { BookLevel, OhlcvRow } from './price-model.js';
+import { AccountWallet } from './account-wallet.js';
+import { isoDatetime } from './ccxt-structures.js';
 import type {
   AccountBalance,
-  BalanceEntry,
   DepositAddress,
   FundingRate,
   HistoryQuery,
@@ -33,17 +15,26 @@ import type {
   Order,
   OrderBook,
   OrderRequest,
-  OrderSide,
-  OrderStatus,
   Position,
   Ticker,
   Trade,
   Withdrawal,
   WithdrawalRequest,
 } from './ccxt-structures.js';
-import { isoDatetime } from './ccxt-structures.js';
+import { systemClock } from './clock.js';
+import type { Clock } from './clock.js';
+import { roundTo, tidy } from './decimal-rounding.js';
+import { hashString, unitHash } from './deterministic-hash.js';
+import { DemoExchangeError } from './exchange-error.js';
+import { DEFAULT_EXCHANGES } from './exchange-seed.js';
+import type { ExchangeSeed } from './exchange-seed.js';
 import { checkSince, clampLimit, pickPage } from './history-paging.js';
 import { computeIndicator, resolveIndicatorParams } from './indicator-request.js';
+import { BOOK_DEPTH, MarketCatalog } from './market-catalog.js';
+import { MatchingEngine } from './matching-engine.js';
+import { blackScholes, parseOptionSymbol } from './option-pricing.js';
+import { PositionBook } from './position-book.js';
+import type { OhlcvRow } from './price-model.js';
 import { TIMEFRAMES, bucketStart, isTimeframe, previousBucketStart } from './timeframe.js';
 import type { Timeframe } from './timeframe.js';
 
@@ -65,68 +56,12 @@ const FUNDING_INTERVAL_MS = 8 * 3_600_000;
 const YEAR_MS = 365 * 86_400_000;
 const LONG_SHORT_TIMEFRAMES: readonly Timeframe[] = ['5m', '15m', '30m', '1h', '2h', '4h', '6h', '12h', '1d'];
 
-interface Holding {
-  free: number;
-  used: number;
-}
-
-interface OrderState {
-  readonly id: string;
-  readonly clientOrderId: string | null;
-  readonly timestamp: number;
-  readonly market: Market;
-  readonly type: 'limit' | 'market';
-  readonly side: OrderSide;
-  readonly price: number | null;
-  readonly amount: number;
-  lastTradeTimestamp: number | null;
-  filled: number;
-  cost: number;
-  fee: number;
-  status: OrderStatus;
-  /** What is still held in `used` for this order, in `reservedCurrency`. */
-  reserved: number;
-  readonly reservedCurrency: string;
-  readonly trades: Trade[];
-  cancelReason: string | null;
-}
-
-interface PositionState {
-  readonly market: Market;
-  side: 'long' | 'short';
-  contracts: number;
-  entryPrice: number;
-  initialMargin: number;
-  realizedPnl: number;
-  readonly timestamp: number;
-  lastUpdateTimestamp: number;
-}
-
+/** One venue's parts: its markets, the account's wallet and positions, and its matching engine. */
 interface Venue {
-  readonly seed: ExchangeSeed;
   readonly catalog: MarketCatalog;
-  readonly holdings: Map<string, Holding>;
-  readonly orders: Map<string, OrderState>;
-  /** Open orders in placement order; the matcher walks them on every call. */
-  open: OrderState[];
-  readonly trades: Trade[];
-  readonly positions: Map<string, PositionState>;
-  readonly leverage: Map<string, number>;
-  readonly withdrawals: Withdrawal[];
-  nextOrder: number;
-  nextTrade: number;
-  nextWithdrawal: number;
-}
-
-interface Fill {
-  readonly amount: number;
-  readonly price: number;
-}
-
-interface Snapshot {
-  readonly holdings: Map<string, Holding>;
-  readonly position: PositionState | undefined;
-  readonly symbol: string;
+  readonly wallet: AccountWallet;
+  readonly positions: PositionBook;
+  readonly engine: MatchingEngine;
 }
 
 /** Creates a demo exchange: see {@link DemoExchange}. */
@@ -146,6 +81,10 @@ export function createDemoExchange(options: DemoExchangeOptions = {}): DemoExcha
  * {@link DemoExchangeError} on bad input, unknown venues, symbols and orders, and
  * insufficient funds. All state lives in this object; methods are synchronous, so every
  * call is atomic.
+ *
+ * Each venue is composed of a {@link MarketCatalog}, an {@link AccountWallet}, a
+ * {@link PositionBook} and a {@link MatchingEngine}; this class reads the clock once a
+ * call, finds the venue and hands account calls to the part that owns them.
  *
  * @example
  * const exchange = createDemoExchange({ seed: 7, clock: manualClock('2025-01-01T00:00:00Z') });
@@ -186,26 +125,13 @@ export class DemoExchange {
   fetchBalance(exchangeId: string): AccountBalance {
     const venue = this.venue(exchangeId);
     const now = this.clock.now();
-    this.matchRestingOrders(venue, now);
-    const free: Record<string, number> = {};
-    const used: Record<string, number> = {};
-    const total: Record<string, number> = {};
-    const perCurrency: Record<string, BalanceEntry> = {};
-    for (const [code, h] of venue.holdings) {
-      free[code] = tidy(h.free);
-      used[code] = tidy(h.used);
-      total[code] = tidy(h.free + h.used);
-      perCurrency[code] = { free: free[code], used: used[code], total: total[code] };
-    }
-    return { info: {}, timestamp: now, datetime: isoDatetime(now), ...perCurrency, free, used, total };
+    venue.engine.settle(now);
+    return venue.wallet.balance(now);
   }
 
   /** The deposit address of a currency on a network (`fetchDepositAddress`); stable for a seed. */
   fetchDepositAddress(exchangeId: string, code: string, network?: string): DepositAddress {
-    const venue = this.venue(exchangeId);
-    const currency = this.currency(venue, code);
-    const net = this.network(venue, currency, network);
-    return { info: {}, currency: currency.code, network: net.id, address: this.depositAddress(venue, currency, net), tag: null };
+    return this.venue(exchangeId).wallet.depositAddress(code, network);
   }
 
   /**
@@ -215,59 +141,13 @@ export class DemoExchange {
   withdraw(exchangeId: string, request: WithdrawalRequest): Withdrawal {
     const venue = this.venue(exchangeId);
     const now = this.clock.now();
-    this.matchRestingOrders(venue, now);
-    const currency = this.currency(venue, request.code);
-    const net = this.network(venue, currency, request.network);
-    const amount = request.amount;
-    if (!Number.isFinite(amount) || amount <= 0) throw new DemoExchangeError('request.bad', `withdrawal amount must be a positive number, got ${amount}`);
-    if (amount < net.withdrawMin) {
-      throw new DemoExchangeError('request.bad', `withdrawal amount ${amount} ${currency.code} is below the minimum ${net.withdrawMin} ${currency.code} on network ${net.id}`);
-    }
-    const address = request.address.trim();
-    if (!ADDRESS_PATTERNS[net.addressFormat].test(address)) {
-      throw new DemoExchangeError('address.invalid', `${JSON.stringify(request.address)} is not a valid ${currency.code} address on network ${net.id} (${describeFormat(net)})`);
-    }
-    const holding = this.holding(venue, currency.code);
-    const needed = tidy(amount + net.withdrawFee);
-    if (needed > holding.free + EPSILON) {
-      throw new DemoExchangeError(
-        'funds.insufficient',
-        `${venue.seed.id} account has insufficient balance for requested action: withdrawing ${amount} ${currency.code} plus the ${net.withdrawFee} ${currency.code} network fee needs ${needed} ${currency.code}, has ${tidy(holding.free)} ${currency.code} available`,
-      );
-    }
-    holding.free = tidy(holding.free - needed);
-    const id = String(venue.nextWithdrawal++);
-    const digest = createHash('sha256').update(`${this.seed}|${venue.seed.id}|withdrawal|${id}`).digest('hex');
-    const tag = request.tag ?? null;
-    const withdrawal: Withdrawal = Object.freeze({
-      info: {},
-      id,
-      txid: net.addressFormat === 'hex40' ? `0x${digest}` : digest,
-      timestamp: now,
-      datetime: isoDatetime(now),
-      network: net.id,
-      address,
-      addressTo: address,
-      addressFrom: null,
-      tag,
-      tagTo: tag,
-      tagFrom: null,
-      type: 'withdrawal',
-      amount,
-      currency: currency.code,
-      status: 'pending',
-      updated: null,
-      internal: false,
-      comment: null,
-      fee: { currency: currency.code, cost: net.withdrawFee },
-    });
-    venue.withdrawals.push(withdrawal);
-    return withdrawal;
+    venue.engine.settle(now);
+    return venue.wallet.withdraw(request, now);
   }
 
   /** The withdrawals made so far on a venue, oldest first (`fetchWithdrawals`). */
   fetchWithdrawals(exchangeId: string): Withdrawal[] {
-    return [...this.venue(exchangeId).withdrawals];
+    return this.venue(exchangeId).wallet.withdrawals();
   }
 
   /** Open futures positions (`fetchPositions`). */
@@ -275,8 +155,8 @@ export class DemoExchange {
     const venue = this.venue(exchangeId);
     venue.catalog.requireFutures();
     const now = this.clock.now();
-    this.matchRestingOrders(venue, now);
-    return [...venue.positions.values()].map((p) => this.positionView(venue, p, now));
+    venue.engine.settle(now);
+    return venue.positions.list(now);
   }
 
   /**
@@ -288,48 +168,8 @@ export class DemoExchange {
     const venue = this.venue(exchangeId);
     venue.catalog.requireFutures();
     const now = this.clock.now();
-    this.matchRestingOrders(venue, now);
-    if (!Number.isInteger(leverage) || leverage < 1) throw new DemoExchangeError('request.bad', `leverage must be a positive integer, got ${leverage}`);
-    const markets = symbol === undefined ? venue.catalog.futuresMarkets() : [venue.catalog.resolve(symbol, 'futures')];
-    let extraMargin = 0;
-    for (const m of markets) {
-      if (leverage > m.asset.maxLeverage) {
-        throw new DemoExchangeError('request.bad', `leverage ${leverage} exceeds the maximum ${m.asset.maxLeverage} of ${m.symbol} on ${venue.seed.id}`);
-      }
-      const blocking = venue.open.filter((o) => o.market === m).map((o) => o.id);
-      if (blocking.length > 0 && venue.leverage.get(m.symbol) !== leverage) {
-        throw new DemoExchangeError('request.bad', `cannot change the leverage of ${m.symbol} on ${venue.seed.id} while it has open orders (${blocking.join(', ')}); cancel them first`);
-      }
-      const position = venue.positions.get(m.symbol);
-      if (position) extraMargin += (position.contracts * position.entryPrice) / leverage - position.initialMargin;
-    }
-    const usdt = this.holding(venue, QUOTE);
-    if (extraMargin > usdt.free + EPSILON) {
-      throw new DemoExchangeError(
-        'funds.insufficient',
-        `${venue.seed.id} account has insufficient balance for requested action: leverage ${leverage} needs ${tidy(extraMargin)} ${QUOTE} more margin, has ${tidy(usdt.free)} ${QUOTE} available`,
-      );
-    }
-    for (const m of markets) {
-      venue.leverage.set(m.symbol, leverage);
-      const position = venue.positions.get(m.symbol);
-      if (position) {
-        const margin = (position.contracts * position.entryPrice) / leverage;
-        usdt.free = tidy(usdt.free - (margin - position.initialMargin));
-        usdt.used = tidy(usdt.used + (margin - position.initialMargin));
-        position.initialMargin = margin;
-        position.lastUpdateTimestamp = now;
-      }
-    }
-    return {
-      info: {},
-      symbol: symbol === undefined ? null : (markets[0]?.symbol ?? null),
-      symbols: markets.map((m) => m.symbol),
-      leverage,
-      longLeverage: leverage,
-      shortLeverage: leverage,
-      marginMode: 'isolated',
-    };
+    venue.engine.settle(now);
+    return venue.positions.setLeverage(leverage, symbol, now, (market) => venue.engine.openOrderIds(market));
   }
 
   /**
@@ -351,7 +191,7 @@ export class DemoExchange {
     const market = venue.catalog.resolve(symbol, 'futures');
     const now = this.clock.now();
     const period = Math.floor(now / FUNDING_INTERVAL_MS);
-    const key = hashString(`${venue.seed.id}|${market.symbol}|funding`);
+    const key = hashString(`${venue.catalog.venueId}|${market.symbol}|funding`);
     const rate = (p: number) => roundTo(0.0001 + (unitHash(this.seed, key, p) - 0.4) * 0.0004, 8);
     const decimals = market.asset.priceDecimals;
     const next = (period + 1) * FUNDING_INTERVAL_MS;
@@ -388,7 +228,7 @@ export class DemoExchange {
     const tf = this.timeframe(venue, timeframe, LONG_SHORT_TIMEFRAMES);
     const count = clampLimit(limit, 30, MAX_RATIOS, 'limit');
     const now = this.clock.now();
-    const key = hashString(`${venue.seed.id}|${market.symbol}|longshort`);
+    const key = hashString(`${venue.catalog.venueId}|${market.symbol}|longshort`);
     const phase = 2 * Math.PI * unitHash(this.seed, key, 0);
     const out: LongShortRatio[] = [];
     let t = bucketStart(tf, now);
@@ -421,19 +261,19 @@ export class DemoExchange {
     if (!contract) {
       throw new DemoExchangeError(
         'symbol.bad',
-        `${venue.seed.id} does not have option ${JSON.stringify(symbol)}; option symbols look like BTC/USDT:USDT-YYMMDD-STRIKE-C (or -P)`,
+        `${venue.catalog.venueId} does not have option ${JSON.stringify(symbol)}; option symbols look like BTC/USDT:USDT-YYMMDD-STRIKE-C (or -P)`,
       );
     }
     const underlying = `${contract.base}/${contract.quote}:${contract.settle}`;
     const market = venue.catalog.find(underlying);
-    if (!market) throw new DemoExchangeError('symbol.bad', `${venue.seed.id} has no options on ${underlying}: it lists no such perpetual future`);
+    if (!market) throw new DemoExchangeError('symbol.bad', `${venue.catalog.venueId} has no options on ${underlying}: it lists no such perpetual future`);
     const now = this.clock.now();
     if (contract.expiry <= now) throw new DemoExchangeError('symbol.bad', `option ${contract.symbol} expired at ${isoDatetime(contract.expiry)}`);
     const years = (contract.expiry - now) / YEAR_MS;
     const spot = market.model.mark(now);
     const moneyness = Math.log(contract.strike / spot);
     // Calls and puts of one strike and expiry share their volatility, as put-call parity requires.
-    const key = hashString(`${venue.seed.id}|${contract.symbol.slice(0, -2)}`);
+    const key = hashString(`${venue.catalog.venueId}|${contract.symbol.slice(0, -2)}`);
     const day = Math.floor(now / 86_400_000);
     const iv = market.asset.impliedVolatility * (1 + 0.05 * (unitHash(this.seed, key, day) - 0.5)) + 0.25 * moneyness * moneyness;
     const value = blackScholes(spot, contract.strike, years, iv, contract.optionType);
@@ -540,7 +380,7 @@ export class DemoExchange {
     const count = clampLimit(limit, 50, MAX_TRADES, 'limit');
     checkSince(since);
     const now = this.clock.now();
-    this.matchRestingOrders(venue, now);
+    const fills = venue.engine.accountTrades(now);
     const generated: Trade[] = market.model.publicTrades(since, count, now, market.futures).map((t) => ({
       info: {},
       id: `p${t.id}`,
@@ -556,7 +396,7 @@ export class DemoExchange {
       cost: tidy(t.price * t.amount),
       fee: null,
     }));
-    const own = venue.trades
+    const own = fills
       .filter((t) => t.symbol === market.symbol && (since === undefined || t.timestamp >= since))
       .map((t) => ({ ...t, order: null, type: null, takerOrMaker: null, fee: null, info: {} }));
     return pickPage([...generated, ...own].sort((a, b) => a.timestamp - b.timestamp), since, count);
@@ -570,125 +410,22 @@ export class DemoExchange {
    * rounded to the market's precision.
    */
   createOrder(exchangeId: string, request: OrderRequest): Order {
-    const venue = this.venue(exchangeId);
-    const now = this.clock.now();
-    this.matchRestingOrders(venue, now);
-    const market = venue.catalog.resolve(request.symbol, request.kind);
-    if (request.side !== 'buy' && request.side !== 'sell') {
-      throw new DemoExchangeError('order.invalid', `side must be "buy" or "sell", got ${JSON.stringify(request.side)}`);
-    }
-    if (!Number.isFinite(request.amount) || request.amount <= 0) {
-      throw new DemoExchangeError('order.invalid', `amount must be a positive number, got ${request.amount}`);
-    }
-    const amount = truncateTo(request.amount, market.asset.amountDecimals);
-    if (amount < market.asset.minAmount) {
-      throw new DemoExchangeError('order.invalid', `amount ${request.amount} ${market.base} is below the minimum ${market.asset.minAmount} ${market.base} of ${market.symbol} on ${venue.seed.id}`);
-    }
-    let price: number | null = null;
-    if (request.type === 'limit') {
-      if (request.price === undefined || !Number.isFinite(request.price) || request.price <= 0) {
-        throw new DemoExchangeError('order.invalid', `a limit order needs a positive price, got ${request.price}`);
-      }
-      price = roundTo(request.price, market.asset.priceDecimals);
-      if (price <= 0) throw new DemoExchangeError('order.invalid', `price ${request.price} rounds to 0 at the ${market.symbol} tick size`);
-    }
-    const book = market.model.book(now, market.futures, BOOK_DEPTH);
-    const levels = request.side === 'buy' ? book.asks : book.bids;
-    const fills = walkBook(levels, amount, request.side, price);
-    if (request.type === 'market') {
-      const available = fills.reduce((s, f) => s + f.amount, 0);
-      if (available + EPSILON < amount) {
-        throw new DemoExchangeError(
-          'order.invalid',
-          `market order of ${amount} ${market.base} exceeds the liquidity of the ${market.symbol} order book on ${venue.seed.id} (${truncateTo(available, market.asset.amountDecimals)} ${market.base} within ${BOOK_DEPTH} levels)`,
-        );
-      }
-    }
-    const leverage = venue.leverage.get(market.symbol) ?? DEFAULT_LEVERAGE;
-    const reservedCurrency = market.futures || request.side === 'buy' ? market.quote : market.base;
-    const reserve =
-      price === null ? 0 : market.futures ? (amount * price) / leverage + amount * price * market.fees.taker : request.side === 'buy' ? amount * price * (1 + market.fees.taker) : amount;
-    const order: OrderState = {
-      id: String(venue.nextOrder),
-      clientOrderId: request.clientOrderId ?? null,
-      timestamp: now,
-      market,
-      type: request.type,
-      side: request.side,
-      price,
-      amount,
-      lastTradeTimestamp: null,
-      filled: 0,
-      cost: 0,
-      fee: 0,
-      status: 'open',
-      reserved: tidy(reserve),
-      reservedCurrency,
-      trades: [],
-      cancelReason: null,
-    };
-    const snapshot = this.snapshot(venue, market);
-    const holding = this.holding(venue, reservedCurrency);
-    holding.free = tidy(holding.free - order.reserved);
-    holding.used = tidy(holding.used + order.reserved);
-    const executed: { fill: Fill; fee: number }[] = [];
-    try {
-      for (const fill of fills) executed.push({ fill, fee: this.applyFill(venue, order, fill, 'taker', leverage) });
-      this.assertSolvent(venue, snapshot);
-    } catch (error) {
-      this.restore(venue, snapshot);
-      throw error;
-    }
-    venue.nextOrder++;
-    venue.orders.set(order.id, order);
-    for (const { fill, fee } of executed) this.recordTrade(venue, order, fill, fee, 'taker', now);
-    if (order.status === 'open') venue.open.push(order);
-    return this.orderView(order);
+    return this.venue(exchangeId).engine.place(request, this.clock.now());
   }
 
   /** Cancels an open order (`cancelOrder`) and releases what it reserved. */
   cancelOrder(exchangeId: string, id: string, symbol?: string): Order {
-    const venue = this.venue(exchangeId);
-    const now = this.clock.now();
-    this.matchRestingOrders(venue, now);
-    const order = venue.orders.get(id.trim());
-    if (symbol !== undefined) {
-      const market = venue.catalog.resolve(symbol, 'any');
-      if (!order || order.market !== market) {
-        throw new DemoExchangeError('order.not_found', `${venue.seed.id} has no order ${JSON.stringify(id)} on ${market.symbol}`);
-      }
-    }
-    if (!order) throw new DemoExchangeError('order.not_found', `${venue.seed.id} has no order ${JSON.stringify(id)}`);
-    if (order.status !== 'open') {
-      throw new DemoExchangeError('order.not_found', `${venue.seed.id} has no open order ${order.id}: it is already ${order.status}${order.status === 'closed' ? ' (filled)' : ''}`);
-    }
-    this.releaseReservation(venue, order);
-    order.status = 'canceled';
-    order.cancelReason = 'canceled by user';
-    venue.open = venue.open.filter((o) => o !== order);
-    return this.orderView(order);
+    return this.venue(exchangeId).engine.cancel(id, symbol, this.clock.now());
   }
 
   /** Orders of the account, open and past (`fetchOrders`), oldest first. */
   fetchOrders(exchangeId: string, query: HistoryQuery = {}): Order[] {
-    const venue = this.venue(exchangeId);
-    this.matchRestingOrders(venue, this.clock.now());
-    const market = query.symbol === undefined ? undefined : venue.catalog.resolve(query.symbol, 'any');
-    checkSince(query.since);
-    const limit = query.limit === undefined ? undefined : clampLimit(query.limit, 1, Number.MAX_SAFE_INTEGER, 'limit');
-    const orders = [...venue.orders.values()].filter((o) => (market === undefined || o.market === market) && (query.since === undefined || o.timestamp >= query.since));
-    return pickPage(orders, query.since, limit).map((o) => this.orderView(o));
+    return this.venue(exchangeId).engine.orders(query, this.clock.now());
   }
 
   /** The account's own trades (`fetchMyTrades`), oldest first. */
   fetchMyTrades(exchangeId: string, query: HistoryQuery = {}): Trade[] {
-    const venue = this.venue(exchangeId);
-    this.matchRestingOrders(venue, this.clock.now());
-    const market = query.symbol === undefined ? undefined : venue.catalog.resolve(query.symbol, 'any');
-    checkSince(query.since);
-    const limit = query.limit === undefined ? undefined : clampLimit(query.limit, 1, Number.MAX_SAFE_INTEGER, 'limit');
-    const trades = venue.trades.filter((t) => (market === undefined || t.symbol === market.symbol) && (query.since === undefined || t.timestamp >= query.since));
-    return pickPage(trades, query.since, limit);
+    return this.venue(exchangeId).engine.trades(query, this.clock.now());
   }
 
   /**
@@ -718,7 +455,7 @@ export class DemoExchange {
       data.push({ timestamp: ts, datetime: isoDatetime(ts), ...row });
     }
     return {
-      exchange_id: venue.seed.id,
+      exchange_id: venue.catalog.venueId,
       symbol: market.symbol,
       timeframe: tf,
       indicator_name: request.indicator,
@@ -727,37 +464,14 @@ export class DemoExchange {
     };
   }
 
-  // ---------------------------------------------------------------------------------
-  // Internals
-
   private buildVenue(seed: ExchangeSeed): Venue {
     const catalog = new MarketCatalog(this.seed, seed);
-    const holdings = new Map<string, Holding>();
-    for (const currency of CURRENCIES) holdings.set(currency.code, { free: 0, used: 0 });
-    for (const [code, amount] of Object.entries(seed.balances)) {
-      const holding = holdings.get(code.toUpperCase());
-      if (!holding) throw new DemoExchangeError('request.bad', `exchange ${seed.id}: unknown currency ${code} in balances (known: ${CURRENCIES.map((c) => c.code).join(', ')})`);
-      if (!Number.isFinite(amount) || amount < 0) throw new DemoExchangeError('request.bad', `exchange ${seed.id}: balance of ${code} must be a non-negative number, got ${amount}`);
-      holding.free = amount;
-    }
-    const leverage = new Map<string, number>();
-    for (const m of catalog.futuresMarkets()) leverage.set(m.symbol, DEFAULT_LEVERAGE);
     // Ids start at a venue-specific number, as real exchanges' ids never look alike.
     const base = 1_000_000 + Math.floor(unitHash(this.seed, hashString(seed.id), 7) * 8_000_000);
-    return {
-      seed,
-      catalog,
-      holdings,
-      orders: new Map(),
-      open: [],
-      trades: [],
-      positions: new Map(),
-      leverage,
-      withdrawals: [],
-      nextOrder: base,
-      nextTrade: base * 3,
-      nextWithdrawal: base + 500_000,
-    };
+    const wallet = new AccountWallet({ seed: this.seed, venueId: seed.id, balances: seed.balances, firstWithdrawalId: base + 500_000 });
+    const positions = new PositionBook({ catalog, wallet });
+    const engine = new MatchingEngine({ catalog, wallet, positions, firstOrderId: base, firstTradeId: base * 3 });
+    return { catalog, wallet, positions, engine };
   }
 
   private venue(exchangeId: string): Venue {
@@ -770,325 +484,6 @@ export class DemoExchange {
 
   private timeframe(venue: Venue, timeframe: string, allowed: readonly Timeframe[]): Timeframe {
     if (isTimeframe(timeframe) && allowed.includes(timeframe)) return timeframe;
-    throw new DemoExchangeError('request.bad', `timeframe ${JSON.stringify(timeframe)} is not supported by ${venue.seed.id} here; supported: ${allowed.join(', ')}`);
+    throw new DemoExchangeError('request.bad', `timeframe ${JSON.stringify(timeframe)} is not supported by ${venue.catalog.venueId} here; supported: ${allowed.join(', ')}`);
   }
-
-  private currency(venue: Venue, code: string): CurrencySpec {
-    const upper = code.trim().toUpperCase();
-    const currency = CURRENCIES.find((c) => c.code === upper);
-    if (!currency) {
-      throw new DemoExchangeError('request.bad', `${venue.seed.id} does not have currency ${JSON.stringify(code)} (currencies: ${CURRENCIES.map((c) => c.code).join(', ')})`);
-    }
-    return currency;
-  }
-
-  private network(venue: Venue, currency: CurrencySpec, network: string | undefined): NetworkSpec {
-    if (network === undefined) {
-      const first = currency.networks[0];
-      if (!first) throw new DemoExchangeError('request.bad', `${currency.code} has no networks on ${venue.seed.id}`);
-      return first;
-    }
-    const found = currency.networks.find((n) => n.id === network.trim().toUpperCase());
-    if (!found) {
-      throw new DemoExchangeError('request.bad', `${venue.seed.id} does not support network ${JSON.stringify(network)} for ${currency.code} (networks: ${currency.networks.map((n) => n.id).join(', ')})`);
-    }
-    return found;
-  }
-
-  private holding(venue: Venue, code: string): Holding {
-    let holding = venue.holdings.get(code);
-    if (!holding) {
-      holding = { free: 0, used: 0 };
-      venue.holdings.set(code, holding);
-    }
-    return holding;
-  }
-
-  private depositAddress(venue: Venue, currency: CurrencySpec, network: NetworkSpec): string {
-    const bytes = createHash('sha512').update(`${this.seed}|${venue.seed.id}|${currency.code}|${network.id}|deposit`).digest();
-    const pickChars = (alphabet: string, count: number, offset = 0) => {
-      let out = '';
-      for (let i = 0; i < count; i++) out += alphabet[(bytes[(i + offset) % bytes.length] ?? 0) % alphabet.length];
-      return out;
-    };
-    const base58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-    switch (network.addressFormat) {
-      case 'bech32':
-        return `bc1q${pickChars('qpzry9x8gf2tvdw0s3jn54khce6mua7l', 38)}`;
-      case 'hex40':
-        return `0x${bytes.subarray(0, 20).toString('hex')}`;
-      case 'tron':
-        return `T${pickChars(base58, 33)}`;
-      case 'base58':
-        return pickChars(base58, 44);
-    }
-  }
-
-  /** Fills resting limit orders the market has traded through since they were placed, at their limit price. */
-  private matchRestingOrders(venue: Venue, now: number): void {
-    if (venue.open.length === 0) return;
-    let changed = false;
-    for (const order of venue.open) {
-      const price = order.price;
-      // The book an order was placed against has already been taken from; only a later
-      // market that trades through the limit price fills it.
-      if (price === null || now <= order.timestamp) continue;
-      const top = order.market.model.topOfBook(now, order.market.futures);
-      const crosses = order.side === 'buy' ? top.ask < price : top.bid > price;
-      if (!crosses) continue;
-      changed = true;
-      const fill: Fill = { amount: tidy(order.amount - order.filled), price };
-      const snapshot = this.snapshot(venue, order.market);
-      const before = { filled: order.filled, cost: order.cost, fee: order.fee, status: order.status, reserved: order.reserved };
-      try {
-        const fee = this.applyFill(venue, order, fill, 'maker', venue.leverage.get(order.market.symbol) ?? DEFAULT_LEVERAGE);
-        this.assertSolvent(venue, snapshot);
-        this.recordTrade(venue, order, fill, fee, 'maker', now);
-      } catch (error) {
-        if (!(error instanceof DemoExchangeError) || error.code !== 'funds.insufficient') throw error;
-        // Only a futures fill whose realised loss exceeds the account's margin lands here;
-        // the exchange cancels the order instead of leaving the account negative.
-        this.restore(venue, snapshot);
-        Object.assign(order, before);
-        this.releaseReservation(venue, order);
-        order.status = 'canceled';
-        order.cancelReason = 'insufficient margin when the price reached the order';
-      }
-    }
-    if (changed) venue.open = venue.open.filter((o) => o.status === 'open');
-  }
-
-  /** Moves balances (and the futures position) for one fill; returns the fee charged. */
-  private applyFill(venue: Venue, order: OrderState, fill: Fill, role: 'taker' | 'maker', leverage: number): number {
-    const market = order.market;
-    const remainingBefore = order.amount - order.filled;
-    if (order.reserved > 0) {
-      // Release the reservation in proportion to the part of the order that fills.
-      const share = fill.amount >= remainingBefore - EPSILON ? order.reserved : (order.reserved * fill.amount) / remainingBefore;
-      const held = this.holding(venue, order.reservedCurrency);
-      held.used -= share;
-      held.free += share;
-      order.reserved = tidy(order.reserved - share);
-    }
-    const notional = fill.amount * fill.price;
-    const fee = notional * market.fees[role];
-    const quote = this.holding(venue, market.quote);
-    if (!market.futures) {
-      const base = this.holding(venue, market.base);
-      if (order.side === 'buy') {
-        quote.free -= notional + fee;
-        base.free += fill.amount;
-      } else {
-        base.free -= fill.amount;
-        quote.free += notional - fee;
-      }
-    } else {
-      quote.free -= fee;
-      this.applyPositionFill(venue, market, order.side, fill, leverage, quote);
-    }
-    order.filled = tidy(order.filled + fill.amount);
-    order.cost = tidy(order.cost + notional);
-    order.fee = tidy(order.fee + fee);
-    if (order.filled >= order.amount - EPSILON) {
-      order.status = 'closed';
-      if (order.reserved !== 0) this.releaseReservation(venue, order);
-    }
-    for (const h of venue.holdings.values()) {
-      h.free = tidy(h.free);
-      h.used = tidy(h.used);
-    }
-    return fee;
-  }
-
-  private applyPositionFill(venue: Venue, market: Market, side: OrderSide, fill: Fill, leverage: number, usdt: Holding): void {
-    const direction = side === 'buy' ? 'long' : 'short';
-    let remaining = fill.amount;
-    const position = venue.positions.get(market.symbol);
-    const now = this.clock.now();
-    if (position && position.side !== direction) {
-      const closing = Math.min(remaining, position.contracts);
-      const pnl = closing * (fill.price - position.entryPrice) * (position.side === 'long' ? 1 : -1);
-      const released = (position.initialMargin * closing) / position.contracts;
-      usdt.used -= released;
-      usdt.free += released + pnl;
-      position.contracts = tidy(position.contracts - closing);
-      position.initialMargin -= released;
-      position.realizedPnl += pnl;
-      position.lastUpdateTimestamp = now;
-      remaining = tidy(remaining - closing);
-      if (position.contracts <= EPSILON) venue.positions.delete(market.symbol);
-    }
-    if (remaining <= EPSILON) return;
-    const margin = (remaining * fill.price) / leverage;
-    usdt.free -= margin;
-    usdt.used += margin;
-    const current = venue.positions.get(market.symbol);
-    if (current) {
-      current.entryPrice = (current.contracts * current.entryPrice + remaining * fill.price) / (current.contracts + remaining);
-      current.contracts = tidy(current.contracts + remaining);
-      current.initialMargin += margin;
-      current.lastUpdateTimestamp = now;
-    } else {
-      venue.positions.set(market.symbol, {
-        market,
-        side: direction,
-        contracts: remaining,
-        entryPrice: fill.price,
-        initialMargin: margin,
-        realizedPnl: 0,
-        timestamp: now,
-        lastUpdateTimestamp: now,
-      });
-    }
-  }
-
-  private releaseReservation(venue: Venue, order: OrderState): void {
-    if (order.reserved === 0) return;
-    const held = this.holding(venue, order.reservedCurrency);
-    held.used = tidy(held.used - order.reserved);
-    held.free = tidy(held.free + order.reserved);
-    order.reserved = 0;
-  }
-
-  private snapshot(venue: Venue, market: Market): Snapshot {
-    const holdings = new Map<string, Holding>();
-    for (const [code, h] of venue.holdings) holdings.set(code, { ...h });
-    const position = venue.positions.get(market.symbol);
-    return { holdings, position: position ? { ...position } : undefined, symbol: market.symbol };
-  }
-
-  private restore(venue: Venue, snapshot: Snapshot): void {
-    for (const [code, h] of snapshot.holdings) {
-      const live = this.holding(venue, code);
-      live.free = h.free;
-      live.used = h.used;
-    }
-    if (snapshot.position) venue.positions.set(snapshot.symbol, snapshot.position);
-    else venue.positions.delete(snapshot.symbol);
-  }
-
-  private assertSolvent(venue: Venue, snapshot: Snapshot): void {
-    for (const [code, h] of venue.holdings) {
-      if (h.free >= -1e-9) continue;
-      const before = snapshot.holdings.get(code)?.free ?? 0;
-      throw new DemoExchangeError(
-        'funds.insufficient',
-        `${venue.seed.id} account has insufficient balance for requested action: needs ${tidy(before - h.free)} ${code}, has ${tidy(before)} ${code} available`,
-      );
-    }
-  }
-
-  private recordTrade(venue: Venue, order: OrderState, fill: Fill, fee: number, role: 'taker' | 'maker', now: number): void {
-    const trade: Trade = Object.freeze({
-      info: {},
-      id: String(venue.nextTrade++),
-      order: order.id,
-      timestamp: now,
-      datetime: isoDatetime(now),
-      symbol: order.market.symbol,
-      type: order.type,
-      side: order.side,
-      takerOrMaker: role,
-      price: fill.price,
-      amount: fill.amount,
-      cost: tidy(fill.amount * fill.price),
-      fee: Object.freeze({ currency: order.market.quote, cost: tidy(fee) }),
-    });
-    order.trades.push(trade);
-    order.lastTradeTimestamp = now;
-    venue.trades.push(trade);
-  }
-
-  private orderView(order: OrderState): Order {
-    const info: Record<string, unknown> = {};
-    if (order.cancelReason !== null) info.cancelReason = order.cancelReason;
-    return {
-      info,
-      id: order.id,
-      clientOrderId: order.clientOrderId,
-      timestamp: order.timestamp,
-      datetime: isoDatetime(order.timestamp),
-      lastTradeTimestamp: order.lastTradeTimestamp,
-      symbol: order.market.symbol,
-      type: order.type,
-      timeInForce: order.type === 'market' ? 'IOC' : 'GTC',
-      postOnly: false,
-      reduceOnly: false,
-      side: order.side,
-      price: order.price,
-      average: order.filled > 0 ? roundTo(order.cost / order.filled, order.market.asset.priceDecimals + 4) : null,
-      amount: order.amount,
-      filled: order.filled,
-      remaining: tidy(order.amount - order.filled),
-      cost: order.cost,
-      status: order.status,
-      fee: { currency: order.market.quote, cost: order.fee },
-      trades: [...order.trades],
-    };
-  }
-
-  private positionView(venue: Venue, p: PositionState, now: number): Position {
-    const decimals = p.market.asset.priceDecimals;
-    const mark = roundTo(p.market.model.mark(now), decimals);
-    const sign = p.side === 'long' ? 1 : -1;
-    const leverage = venue.leverage.get(p.market.symbol) ?? DEFAULT_LEVERAGE;
-    const notional = p.contracts * mark;
-    const unrealized = (mark - p.entryPrice) * p.contracts * sign;
-    const liquidation = p.entryPrice * (1 - sign * (1 / leverage - MAINTENANCE_MARGIN_RATE));
-    const maintenance = notional * MAINTENANCE_MARGIN_RATE;
-    return {
-      info: {},
-      id: `${venue.seed.id}:${p.market.symbol}`,
-      symbol: p.market.symbol,
-      timestamp: p.timestamp,
-      datetime: isoDatetime(p.timestamp),
-      lastUpdateTimestamp: p.lastUpdateTimestamp,
-      side: p.side,
-      contracts: p.contracts,
-      contractSize: 1,
-      entryPrice: roundTo(p.entryPrice, decimals + 4),
-      markPrice: mark,
-      notional: tidy(notional),
-      leverage,
-      collateral: tidy(p.initialMargin),
-      initialMargin: tidy(p.initialMargin),
-      initialMarginPercentage: roundTo(1 / leverage, 6),
-      maintenanceMargin: tidy(maintenance),
-      maintenanceMarginPercentage: MAINTENANCE_MARGIN_RATE,
-      unrealizedPnl: tidy(unrealized),
-      realizedPnl: tidy(p.realizedPnl),
-      liquidationPrice: roundTo(Math.max(0, liquidation), decimals),
-      marginMode: 'isolated',
-      marginRatio: p.initialMargin + unrealized > 0 ? roundTo(maintenance / (p.initialMargin + unrealized), 6) : 1,
-      percentage: p.initialMargin > 0 ? roundTo((100 * unrealized) / p.initialMargin, 4) : 0,
-      hedged: false,
-    };
-  }
-}
-
-function describeFormat(network: NetworkSpec): string {
-  switch (network.addressFormat) {
-    case 'bech32':
-      return 'a bc1… bech32 or a 1…/3… base58 address';
-    case 'hex40':
-      return '0x followed by 40 hex digits';
-    case 'tron':
-      return 'T followed by 33 base58 characters';
-    case 'base58':
-      return '32 to 44 base58 characters';
-  }
-}
-
-/** The levels an order of `amount` takes from the book, stopping at the limit price. */
-function walkBook(levels: readonly BookLevel[], amount: number, side: OrderSide, limit: number | null): Fill[] {
-  const fills: Fill[] = [];
-  let left = amount;
-  for (const [price, size] of levels) {
-    if (left <= EPSILON) break;
-    if (limit !== null && (side === 'buy' ? price > limit : price < limit)) break;
-    const take = Math.min(left, size);
-    fills.push({ amount: tidy(take), price });
-    left = tidy(left - take);
-  }
-  return fills;
 }
