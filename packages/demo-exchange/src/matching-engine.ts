@@ -6,6 +6,7 @@ import { DemoExchangeError } from './exchange-error.js';
 import { checkSince, clampLimit, pickPage } from './history-paging.js';
 import { BOOK_DEPTH } from './market-catalog.js';
 import type { Market, MarketCatalog } from './market-catalog.js';
+import type { AccountTradeSource } from './market-data-feed.js';
 import type { PositionBook, PositionSnapshot } from './position-book.js';
 import type { BookLevel } from './price-model.js';
 
@@ -67,7 +68,7 @@ interface Checkpoint {
  * const order = engine.place({ kind: 'spot', symbol: 'BTC/USDT', type: 'limit', side: 'buy', amount: 0.1, price: 60_000 }, now);
  * engine.cancel(order.id, undefined, now);
  */
-export class MatchingEngine {
+export class MatchingEngine implements AccountTradeSource {
   private readonly catalog: MarketCatalog;
   private readonly wallet: AccountWallet;
   private readonly positions: PositionBook;
