@@ -322,3 +322,8 @@ export interface HistoryQuery {
   /** At most this many entries: the first ones after `since`, else the latest ones. */
   readonly limit?: number;
 }
+
+/** CCXT's `datetime` field: the ISO 8601 form of an epoch-milliseconds `timestamp`. */
+export function isoDatetime(time: number): string {
+  return new Date(time).toISOString();
+}

@@ -30,3 +30,6 @@ export function tidy(value: number): number {
   const rounded = Number(value.toFixed(10));
   return Object.is(rounded, -0) ? 0 : rounded;
 }
+
+/** Tolerance of amount and balance comparisons, below any market's lot step or tick size. */
+export const EPSILON = 1e-12;

@@ -1,7 +1,7 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { startDemoExchangeHttp } from './demo-exchange-http.js';
 import { createDemoExchangeServer } from './demo-exchange-server.js';
-import { createDemoExchange } from './exchange.js';
+import { createDemoExchange } from './demo-exchange.js';
 import { DemoExchangeError } from './exchange-error.js';
 
 /** What the `tollgate-demo-exchange` executable was asked to do. */

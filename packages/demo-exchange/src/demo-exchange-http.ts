@@ -7,8 +7,8 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { createDemoExchangeServer } from './demo-exchange-server.js';
 import type { DemoExchangeServerOptions } from './demo-exchange-server.js';
-import { createDemoExchange } from './exchange.js';
-import type { DemoExchange } from './exchange.js';
+import { createDemoExchange } from './demo-exchange.js';
+import type { DemoExchange } from './demo-exchange.js';
 import { DemoExchangeError } from './exchange-error.js';
 
 /** Where and how to serve the demo exchange over Streamable HTTP. */

@@ -3,7 +3,7 @@ import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } fr
 import type { CallToolResult, ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import type { DemoExchange } from './exchange.js';
+import type { DemoExchange } from './demo-exchange.js';
 import { DemoExchangeError } from './exchange-error.js';
 import type { IndicatorName } from './technical-indicators.js';
 import { DEMO_EXCHANGE_TOOLS, TOOL_NAMES } from './tool-catalog.js';

@@ -1,6 +1,6 @@
 // The reference data every demo exchange starts from: which venues exist, what they list,
 // how much each account holds, fees, withdrawal networks. Plain frozen data; the state
-// that changes lives in exchange.ts.
+// that changes lives in the wallet, the position book and the matching engine.
 
 /** A traded base asset (all markets are quoted and settled in USDT). */
 export interface AssetSpec {

@@ -1,7 +1,7 @@
 // Public API of @tollgate/demo-exchange: the in-memory exchange, the CCXT MCP server's tool
 // catalog, and the MCP server over stdio and Streamable HTTP.
-export { createDemoExchange, DemoExchange } from './exchange.js';
-export type { DemoExchangeOptions } from './exchange.js';
+export { createDemoExchange, DemoExchange } from './demo-exchange.js';
+export type { DemoExchangeOptions } from './demo-exchange.js';
 export type {
   AccountBalance,
   BalanceEntry,

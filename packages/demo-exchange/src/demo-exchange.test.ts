@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { manualClock } from './clock.js';
 import type { ManualClock } from './clock.js';
-import { createDemoExchange } from './exchange.js';
-import type { DemoExchange } from './exchange.js';
+import { createDemoExchange } from './demo-exchange.js';
+import type { DemoExchange } from './demo-exchange.js';
 import { DemoExchangeError } from './exchange-error.js';
 import type { DemoExchangeErrorCode } from './exchange-error.js';
 import { FUTURES_FEES, SPOT_FEES } from './exchange-seed.js';
