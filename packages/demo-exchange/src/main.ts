@@ -16,8 +16,6 @@ if (command.help) {
 } else {
   try {
     const running = await runDemoExchange(command);
-    // One line at start-up; nothing per call, so the process adds no logging cost to benchmarks.
-    process.stderr.write(`demo-exchange ${running.description}\n`);
     let stopping = false;
     const stop = (): void => {
       if (stopping) return;
@@ -34,6 +32,9 @@ if (command.help) {
     process.once('SIGINT', stop);
     // A stdio server whose client went away has nothing left to do.
     if (command.mode === 'stdio') process.stdin.once('end', stop);
+    // One line at start-up, once the signals are handled (a signal sent on seeing it must not
+    // find the default action); nothing per call, so the process adds no logging cost to benchmarks.
+    process.stderr.write(`demo-exchange ${running.description}\n`);
   } catch (error) {
     process.stderr.write(`demo-exchange: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);

@@ -118,7 +118,9 @@ export function compileRegex(source: string, flags = '', options: RegexOptions =
     }
     throw new RegexSupportError('pattern', `the linear-time regex engine cannot compile the pattern: ${detail}`, SEE_DOCS);
   }
-  if (options.engine !== 're2' && backtrackingSteps(cost, maxInput) <= MAX_BACKTRACKING_STEPS) {
+  // Line anchors run on one engine whatever the pattern's shape, so that where a line ends (at \n
+  // only, in RE2's multiline mode) does not depend on whether the pattern is bounded.
+  if (options.engine !== 're2' && !translator.lineAnchors && backtrackingSteps(cost, maxInput) <= MAX_BACKTRACKING_STEPS) {
     // Neither `g` nor `y` is allowed, so `test` keeps no state between calls.
     return Object.freeze({ source, flags, engineSource, engine: 'backtracking' as const, test: (input: string) => native.test(input) });
   }
@@ -169,6 +171,8 @@ class Translator {
   readonly #src: string;
   readonly #options: TranslatorOptions;
   #i = 0;
+  /** Whether the pattern has a `^` or `$` in multiline mode (a line anchor). */
+  lineAnchors = false;
 
   constructor(src: string, options: TranslatorOptions) {
     this.#src = src;
@@ -224,6 +228,7 @@ class Translator {
     const c = this.#src[this.#i];
     if (c === '^' || c === '$') {
       this.#i++;
+      if (this.#options.multiline) this.lineAnchors = true;
       // Only `^` outside multiline mode pins a match to the start of the input.
       return { text: c, cost: { paths: 1, length: 0, nodes: 1, anchored: c === '^' && !this.#options.multiline } };
     }
