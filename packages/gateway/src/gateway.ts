@@ -133,6 +133,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       config.policy.kind === 'git'
         ? await GitPolicySource.open({ config: config.policy, servers, logger, metrics })
         : await DirectoryPolicySource.load({ dir: config.policy.dir, servers });
+    metrics.trackPolicyRevision(() => (policies instanceof GitPolicySource ? policies.status().bundle?.revision : undefined));
     const services = typeof deps.services === 'function' ? await deps.services({ metrics, logger }) : deps.services;
     if (typeof deps.services === 'function' && services.close) cleanup.push(() => services.close!());
     const { limits } = services;

@@ -26,6 +26,8 @@ export class GatewayMetrics {
   readonly #droppedNotifications: Counter<'method'>;
   readonly #httpConnections: Gauge<string>;
   readonly #httpConnectionsClosed: Counter<'reason'>;
+  /** Reads the revision being served, when the gateway told where to read it ({@link trackPolicyRevision}). */
+  #activeRevision: (() => number | null | undefined) | undefined;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -45,7 +47,17 @@ export class GatewayMetrics {
     this.#sessions = new Gauge({ name: 'tollgate_sessions', help: 'Open agent sessions, by transport.', labelNames: ['transport'], registers });
     this.#rejected = new Counter({ name: 'tollgate_rejected_messages_total', help: 'Agent messages refused before reaching the pipeline (too large, too deep, malformed, a repeated request id, invalid params, too many sessions, unauthenticated, shutting down).', labelNames: ['reason'], registers });
     this.#policyReloads = new Counter({ name: 'tollgate_policy_reloads_total', help: 'Checks of the Git policy source that found a new bundle, by outcome: activated, refused, error (unreadable repository, or not recordable).', labelNames: ['outcome'], registers });
-    this.#policyRevision = new Gauge({ name: 'tollgate_policy_revision', help: 'The revision of the active policy bundle.', registers });
+    const metrics = this;
+    this.#policyRevision = new Gauge({
+      name: 'tollgate_policy_revision',
+      help: 'The revision of the active policy bundle (activated from the repository, or restored from state_dir at start-up).',
+      registers,
+      collect() {
+        // Read at every scrape from the policy source itself, so it can never disagree with what is served.
+        const revision = metrics.#activeRevision?.();
+        if (typeof revision === 'number') this.set(revision);
+      },
+    });
     this.#droppedNotifications = new Counter({
       name: 'tollgate_dropped_notifications_total',
       help: 'Agent notifications the gateway did not pass on (a request method sent without an id, a vendor or unsupported notification), by method (an MCP client method, or "other").',
@@ -112,6 +124,15 @@ export class GatewayMetrics {
   /** Counts one agent HTTP connection closed to stay within the listener's bounds. */
   httpConnectionClosed(reason: 'max_connections' | 'evicted' | 'max_connections_per_agent'): void {
     this.#httpConnectionsClosed.inc({ reason });
+  }
+
+  /**
+   * Where `tollgate_policy_revision` reads the revision being served, at every scrape: a bundle
+   * restored from `state_dir` at start-up counts as much as one activated from the repository.
+   * Until it is called, the gauge follows {@link policyReload}'s activations.
+   */
+  trackPolicyRevision(read: () => number | null | undefined): void {
+    this.#activeRevision = read;
   }
 
   /** Counts one policy reload by outcome; an activation also sets the active revision. */
