@@ -24,6 +24,7 @@ import { JsonRpcError } from '../pipeline/call-result.js';
 import type { ToolCallParams, ToolCallPipeline } from '../pipeline/tool-call-pipeline.js';
 import type { UpstreamRequestOptions } from '../upstream/upstream.js';
 import type { UpstreamRegistry } from '../upstream/upstream-registry.js';
+import type { NetworkTransport, Telemetry } from '../telemetry/telemetry.js';
 import { AgentMessageGuard } from './agent-message-guard.js';
 import { IGNORED_NOTIFICATIONS, methodLabel } from './agent-notifications.js';
 import type { LoggingLevel, PassthroughRouter } from './passthrough-router.js';
@@ -43,6 +44,10 @@ export interface GatewaySessionOptions {
   readonly logger: Logger;
   /** Counts dropped notifications and requests with invalid params. */
   readonly metrics?: GatewayMetrics;
+  /** Traces every `tools/call` (when the gateway has telemetry on). */
+  readonly telemetry?: Telemetry;
+  /** How the agent is connected, for its calls' spans: `pipe` (stdio) or `tcp` (HTTP, the default). */
+  readonly transport?: NetworkTransport;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -156,14 +161,19 @@ export class GatewaySession {
     Protocol.prototype.setRequestHandler.call(this.server, CallToolRequestSchema, async (request: { params: ToolCallParams }, extra: Extra) => {
       const p = request.params;
       const progressToken = token(p);
-      return relay(() =>
-        pipeline.call(p, {
-          agent: this.agent,
-          sessionId: this.sessionId,
-          signal: extra.signal,
-          ...(progressToken !== undefined ? { onprogress: options(extra, progressToken).onprogress } : {}),
-        }),
-      );
+      const call = (): Promise<unknown> =>
+        relay(() =>
+          pipeline.call(p, {
+            agent: this.agent,
+            sessionId: this.sessionId,
+            signal: extra.signal,
+            ...(progressToken !== undefined ? { onprogress: options(extra, progressToken).onprogress } : {}),
+          }),
+        );
+      const { telemetry, transport = 'tcp' } = this.#options;
+      if (!telemetry) return call();
+      const known = this.#options.registry.findTool(p.name) !== undefined;
+      return telemetry.toolCall({ name: p.name, known, arguments: p.arguments, meta: p._meta, requestId: extra.requestId, sessionId: this.sessionId, agentId: this.agent.id, transport }, call);
     });
     if (capabilities.resources) {
       server.setRequestHandler(ListResourcesRequestSchema, async (r, extra) => relay(() => router.list('resources/list', r.params, options(extra, token(r.params)))));
