@@ -60,7 +60,7 @@ export interface OtlpReceiver {
   readonly contentTypes: Set<string>;
   /** Waits until `probe` holds (checked whenever an export arrives, and every 25 ms). */
   until<T>(what: string, probe: () => T | undefined | false, timeoutMs?: number): Promise<T>;
-  /** Forgets what was received. */
+  /** Forgets what was received and what arrived. */
   clear(): void;
   close(): Promise<void>;
 }
@@ -201,6 +201,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       spans.length = 0;
       metrics.clear();
       bodies.length = 0;
+      arrivals.clear();
+      contentTypes.clear();
     },
     async close() {
       for (const res of held.splice(0)) res.destroy();

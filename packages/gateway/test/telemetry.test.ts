@@ -14,6 +14,11 @@ import { configuredServices } from './gateway-services.js';
 import { createPolicyRepo, type PolicyRepo } from './git-policy-repo.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
 
+/** The `_meta` of a request the recording upstream received. */
+function metaOf(call: { params: object }): Record<string, unknown> {
+  return (call.params as { _meta?: Record<string, unknown> })._meta ?? {};
+}
+
 const AGENT_TOKEN = 'telemetry-agent';
 const ADMIN_TOKEN = 'telemetry-admin';
 const REVISION = 12;
@@ -165,7 +170,7 @@ describe('OpenTelemetry: a span per tools/call, exported over OTLP/HTTP to a rea
 
     // The upstream was told the gateway's CLIENT span is its parent, in params._meta.
     const [sent] = (await upstream.toolCalls()).filter((c) => JSON.stringify(c.params).includes(agent.traceId));
-    expect((sent!.params as { _meta?: Record<string, unknown> })._meta?.traceparent).toBe(`00-${agent.traceId}-${client!.spanId}-01`);
+    expect(metaOf(sent!).traceparent).toBe(`00-${agent.traceId}-${client!.spanId}-01`);
 
     // The ledger row of the decision is the span's call id.
     const rows = await db.query<{ call_id: string }>("SELECT call_id FROM ledger_events WHERE event_type = 'decision' AND call_id = $1", [server.attributes['tollgate.call.id']]);
@@ -220,13 +225,13 @@ describe('OpenTelemetry: a span per tools/call, exported over OTLP/HTTP to a rea
     const { server, children } = await traceOf(agent.traceId, true);
     expect(server.traceState).toBe('desk=7f3a,other=1');
     const sent = (await upstream.toolCalls()).find((c) => JSON.stringify(c.params).includes(agent.traceId))!;
-    expect((sent.params as { _meta: Record<string, unknown> })._meta).toMatchObject({ tracestate: 'desk=7f3a,other=1' });
+    expect(metaOf(sent)).toMatchObject({ tracestate: 'desk=7f3a,other=1' });
     expect(children.find((s) => s.kind === SPAN_KIND.client)!.traceState).toBe('desk=7f3a,other=1');
 
     const before = (await upstream.toolCalls()).length;
     await run.client.callTool({ name: 'echo', arguments: { text: 'no parent' } });
     const fresh = (await upstream.toolCalls()).slice(before)[0]!;
-    const traceparent = String((fresh.params as { _meta: Record<string, unknown> })._meta.traceparent);
+    const traceparent = String(metaOf(fresh).traceparent);
     const [, traceId, clientSpanId] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(traceparent)!;
     const root = await traceOf(traceId!, true);
     expect(root.server.parentSpanId).toBe('');
@@ -239,7 +244,7 @@ describe('OpenTelemetry: a span per tools/call, exported over OTLP/HTTP to a rea
       const before = (await upstream.toolCalls()).length;
       const result = await run.client.callTool({ name: 'echo', arguments: { text: 'bogus' }, _meta: { traceparent, tracestate: 'evil=1' } } as never);
       expect(result.isError).toBeFalsy();
-      const meta = ((await upstream.toolCalls()).slice(before)[0]!.params as { _meta: Record<string, unknown> })._meta;
+      const meta = metaOf((await upstream.toolCalls()).slice(before)[0]!);
       expect(meta.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
       expect(meta.traceparent).not.toEqual(traceparent);
       // A trace state without a valid parent is dropped with it.
