@@ -143,7 +143,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       cleanup.push(() => started.shutdown());
       metrics.mirrorTo(started.metrics);
       cleanup.push(async () => metrics.mirrorTo(undefined));
-      logger.info({ traces: config.telemetry.traces?.url ?? null, metrics: config.telemetry.metrics?.url ?? null }, 'telemetry on');
+      // Origin and path only: a query string may hold a collector's key.
+      const where = (url: string | undefined): string | null => (url === undefined ? null : `${new URL(url).origin}${new URL(url).pathname}`);
+      logger.info({ traces: where(config.telemetry.traces?.url), metrics: where(config.telemetry.metrics?.url) }, 'telemetry on');
     }
     const upstreams: Upstream[] = config.upstreams.map((u) => {
       const upstream = u.kind === 'stdio' ? new StdioUpstream(u, logger) : new HttpUpstream(u, logger);

@@ -136,6 +136,36 @@ describe('telemetry sampling', () => {
   });
 });
 
+describe('telemetry with traces off', () => {
+  let receiver: OtlpReceiver;
+  let db: TestDatabase;
+  let upstream: RecordingUpstream;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    db = await createTestDatabase();
+    upstream = await recordingUpstream('rec');
+  });
+
+  afterAll(async () => {
+    await receiver?.close();
+    await upstream?.cleanup();
+    await db?.drop();
+  });
+
+  it("exports metrics only, and passes the agent's trace context on untouched", async () => {
+    const run = await start(db, upstream, { otlp: { endpoint: receiver.url, timeout: '1s' }, traces: { enabled: false }, metrics: { interval: '1s' } });
+    try {
+      const agent = traceparent(true);
+      expect(await run.echo(agent.header)).toBe(agent.header);
+      await receiver.until('the call in the metrics', () => (receiver.metric('tollgate.decisions') ?? []).some((p) => p.value === 1));
+    } finally {
+      await run.stop();
+    }
+    expect(receiver.arrivals.get('/v1/traces')).toBeUndefined();
+  });
+});
+
 describe('a collector that hangs', () => {
   const TIMEOUT_MS = 1000;
   const MAX_QUEUE = 16;

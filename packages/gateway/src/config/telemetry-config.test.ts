@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../gateway-error.js';
 import { parseGatewayConfig } from './config-loader.js';
@@ -83,5 +85,23 @@ describe('gateway configuration: telemetry', () => {
     expect(problemsOf({ otlp: { endpoint: 'http://c:4318' }, traces: { sample_ratio: 1.5 } })).toEqual([expect.stringMatching(/telemetry\.traces\.sample_ratio/)]);
     expect(problemsOf({ otlp: { endpoint: 'http://c:4318' }, metrics: { interval: 'often' } })).toEqual([expect.stringMatching(/telemetry\.metrics\.interval must be a duration/)]);
     expect(problemsOf({ otlp: { endpoint: 'http://c:4318' }, logs: {} })).toEqual([expect.stringMatching(/logs/)]);
+  });
+
+  it('loads the example of docs/gateway.md, "OpenTelemetry", as documented', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../../../docs/gateway.md', import.meta.url)), 'utf8');
+    const start = doc.indexOf('<!-- telemetry-example -->');
+    expect(start).toBeGreaterThan(0);
+    const yaml = /```yaml\n([\s\S]*?)\n```/.exec(doc.slice(start))![1]!;
+    const base = ['listen:', '  stdio: true', 'agent:', '  id: bot', 'upstreams:', '  x:', '    command: node', 'policy:', '  dir: p'].join('\n');
+    const config = parseGatewayConfig(`${base}\n${yaml}\n`, '/cfg/gateway.yaml', '/cfg', { env: { OTLP_TOKEN: 't0k3n' }, readFile: () => '' });
+    expect(config.telemetry).toEqual({
+      serviceName: 'tollgate-gateway',
+      resourceAttributes: { 'deployment.environment.name': 'production' },
+      headers: { authorization: 'Bearer t0k3n' },
+      exportTimeoutMs: 5000,
+      maxConcurrentExports: 2,
+      traces: { url: 'http://otel-collector:4318/v1/traces', sampleRatio: 0.1, followAgentSampling: true, maxQueueSize: 2048, maxExportBatchSize: 512, scheduleDelayMs: 1000, argumentsSha256: false },
+      metrics: { url: 'http://otel-collector:4318/v1/metrics', intervalMs: 60_000 },
+    });
   });
 });

@@ -235,10 +235,6 @@ export class OtlpTelemetry implements Telemetry {
     const scope = this.#scope.getStore();
     if (scope) scope.forwarded = true;
     const started = performance.now();
-    const meta: Record<string, unknown> = { ...((params?._meta as Record<string, unknown> | undefined) ?? {}) };
-    // What the agent sent is not passed on as the upstream's parent: the gateway's own span is.
-    delete meta.traceparent;
-    delete meta.tracestate;
     const attributes: Attributes = {
       'mcp.method.name': 'tools/call',
       'gen_ai.operation.name': 'execute_tool',
@@ -250,10 +246,20 @@ export class OtlpTelemetry implements Telemetry {
       ...(call.protocolVersion !== undefined ? { 'mcp.protocol.version': call.protocolVersion } : {}),
     };
     const span = this.#tracer && scope && !scope.ended ? this.#tracer.startSpan(`tools/call ${call.tool}`, { kind: SpanKind.CLIENT, attributes }, scope.context) : undefined;
-    if (span) this.#propagator.inject(trace.setSpan(ROOT_CONTEXT, span), meta, META_SETTER);
+    let forwarded: Record<string, unknown> = { ...(params ?? {}) };
+    if (span) {
+      // What the agent sent is not passed on as the upstream's parent: the gateway's own span is.
+      // Without tracing (metrics only), the agent's context passes through untouched.
+      const original = params?._meta;
+      const meta: Record<string, unknown> = original !== null && typeof original === 'object' && !Array.isArray(original) ? { ...(original as Record<string, unknown>) } : {};
+      delete meta.traceparent;
+      delete meta.tracestate;
+      this.#propagator.inject(trace.setSpan(ROOT_CONTEXT, span), meta, META_SETTER);
+      forwarded = { ...forwarded, _meta: meta };
+    }
     let errorType: string | undefined;
     try {
-      const result = await run({ ...(params ?? {}), _meta: meta });
+      const result = await run(forwarded);
       if ((result as { isError?: unknown } | undefined)?.isError === true) {
         errorType = 'tool_error';
         span?.setStatus({ code: SpanStatusCode.ERROR, message: 'tool_error' });
