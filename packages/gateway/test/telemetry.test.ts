@@ -32,7 +32,10 @@ const POLICY = {
   hide: ['log-later'],
   tools: {
     echo: {},
-    slow: { deny_if: [{ id: 'too-slow', conditions: [{ path: 'args.ms', op: 'gt', value: 1000 }], on_deny: 'no call may take more than a second' }] },
+    slow: {
+      deny_if: [{ id: 'too-slow', conditions: [{ path: 'args.ms', op: 'gt', value: 1000 }], on_deny: 'no call may take more than a second' }],
+      approve_if: [{ id: 'slowish', conditions: [{ path: 'args.ms', op: 'gt', value: 500 }], reason: 'a call of more than half a second needs a human' }],
+    },
   },
 };
 
@@ -65,6 +68,7 @@ async function startTelemetryGateway(db: TestDatabase, upstream: RecordingUpstre
       ledger: { database_url: db.url, migrate: true },
       limits: { store: 'memory' },
       admin: { port: 0, token_sha256: sha256Hex(ADMIN_TOKEN) },
+      approvals: { mode: 'retry' },
       telemetry,
     }),
     join(ROOT, 'gateway.json'),
@@ -196,6 +200,24 @@ describe('OpenTelemetry: a span per tools/call, exported over OTLP/HTTP to a rea
     expect((await upstream.toolCalls()).some((c) => JSON.stringify(c).includes(agent.traceId))).toBe(false);
   });
 
+  it('a call that needs approval: the request id on the span, and its filing as an event and a commit', async () => {
+    const agent = agentTraceparent();
+    const result = await run.client.callTool({ name: 'slow', arguments: { ms: 700 }, _meta: { traceparent: agent.header } });
+    const refusal = result.structuredContent as { code: string; approval_id: string; decision_id: string };
+    expect(refusal).toMatchObject({ code: 'approval.required', approval_id: expect.any(String) });
+    const { server, children } = await traceOf(agent.traceId, false);
+    expect(server.attributes).toMatchObject({
+      'tollgate.decision.effect': 'approval_required',
+      'tollgate.decision.rule': 'slowish',
+      'tollgate.decision.code': 'approval.required',
+      'tollgate.approval.id': refusal.approval_id,
+      'tollgate.call.id': refusal.decision_id,
+    });
+    expect(server.events.map((e) => e.name)).toEqual(['tollgate.approval.requested', 'tollgate.decision']);
+    expect(server.events[0]!.attributes).toEqual({ 'tollgate.approval.id': refusal.approval_id });
+    expect(children.map((s) => s.attributes['tollgate.ledger.event']).sort()).toEqual(['approval.requested', 'decision']);
+  });
+
   it('a hidden tool: the agent sees an unknown tool, the span says hidden and names the rule', async () => {
     const agent = agentTraceparent();
     await expect(run.client.callTool({ name: 'log-later', arguments: { ms: 1, text: 'x' }, _meta: { traceparent: agent.header } })).rejects.toThrow(/Unknown tool: log-later/);
@@ -272,12 +294,13 @@ describe('OpenTelemetry: a span per tools/call, exported over OTLP/HTTP to a rea
   it('exports metrics: decisions by effect, decision latency, upstream latency, ledger commit time, the policy revision', async () => {
     const exports = receiver.arrivals.get('/v1/metrics') ?? 0;
     await receiver.until('a metrics export after the calls', () => (receiver.arrivals.get('/v1/metrics') ?? 0) > exports + 1);
-    // The calls of the tests above: 8 allowed (echo), 1 denied (slow), 1 hidden (log-later).
+    // The calls of the tests above: 8 allowed (echo), 1 denied and 1 held for approval (slow), 1 hidden (log-later).
     const decisions = receiver.metric('tollgate.decisions')!;
     const count = (effect: string): number => decisions.filter((p) => p.attributes['tollgate.decision.effect'] === effect).reduce((n, p) => n + (p.value ?? 0), 0);
     expect(count('allow')).toBeGreaterThanOrEqual(8);
     expect(count('deny')).toBe(1);
     expect(count('hidden')).toBe(1);
+    expect(count('approval_required')).toBe(1);
     expect(decisions.find((p) => p.attributes['tollgate.decision.effect'] === 'deny')!.attributes).toEqual({
       'tollgate.server': 'rec',
       'gen_ai.tool.name': 'slow',
@@ -289,7 +312,7 @@ describe('OpenTelemetry: a span per tools/call, exported over OTLP/HTTP to a rea
     expect(histogramCount('tollgate.decision.duration', { 'tollgate.decision.effect': 'deny' })).toBe(1);
     expect(histogramCount('tollgate.upstream.duration', { 'tollgate.server': 'rec', 'tollgate.upstream.status': 'ok' })).toBeGreaterThanOrEqual(8);
     expect(histogramCount('tollgate.ledger.commit.duration')).toBeGreaterThan(0);
-    expect(histogramCount('mcp.server.operation.duration', { 'gen_ai.tool.name': 'slow', 'error.type': 'tool_error' })).toBe(1);
+    expect(histogramCount('mcp.server.operation.duration', { 'gen_ai.tool.name': 'slow', 'error.type': 'tool_error' })).toBe(2);
     expect(histogramCount('mcp.client.operation.duration', { 'gen_ai.tool.name': 'echo', 'tollgate.server': 'rec' })).toBeGreaterThanOrEqual(8);
     expect(receiver.metric('tollgate.policy.revision')).toEqual([{ attributes: {}, value: REVISION }]);
   });

@@ -308,6 +308,8 @@ export class OtlpTelemetry implements Telemetry {
       span.setAttributes(decided);
       span.addEvent('tollgate.decision', decided);
     } else {
+      // A request for approval is filed by the call itself, before its held decision is recorded.
+      if (event.type === 'approval.requested') scope.callId ??= event.callId;
       if (callId === undefined || callId !== scope.callId) return appended;
       if ('approvalId' in event) {
         // approval.requested, .granted, .denied, .expired of this call.
