@@ -7,7 +7,7 @@ import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { ApprovalDesk } from './approvals/approval-desk.js';
 import { ApproverDirectory } from './approvals/approver-directory.js';
 import { WebhookNotifier } from './approvals/notify/webhook-notifier.js';
-import type { GatewayConfig } from './config/gateway-config.js';
+import type { GatewayConfig, UpstreamConfig } from './config/gateway-config.js';
 import { GATEWAY_SERVER_INFO, GatewaySession } from './downstream/gateway-session.js';
 import { startHttpListener, type HttpListener } from './downstream/http-listener.js';
 import { PassthroughRouter } from './downstream/passthrough-router.js';
@@ -26,7 +26,6 @@ import { HttpUpstream } from './upstream/http-upstream.js';
 import { StdioUpstream } from './upstream/stdio-upstream.js';
 import { TracedUpstream, type UpstreamPeer } from './upstream/traced-upstream.js';
 import type { Upstream } from './upstream/upstream.js';
-import type { UpstreamConfig } from './config/gateway-config.js';
 import { startTelemetry, type NetworkTransport, type Telemetry } from './telemetry/telemetry.js';
 import { UpstreamRegistry } from './upstream/upstream-registry.js';
 
