@@ -7,14 +7,15 @@ import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { ApprovalDesk } from './approvals/approval-desk.js';
 import { ApproverDirectory } from './approvals/approver-directory.js';
 import { WebhookNotifier } from './approvals/notify/webhook-notifier.js';
-import type { GatewayConfig } from './config/gateway-config.js';
-import { GatewaySession } from './downstream/gateway-session.js';
+import type { GatewayConfig, UpstreamConfig } from './config/gateway-config.js';
+import { GATEWAY_SERVER_INFO, GatewaySession } from './downstream/gateway-session.js';
 import { startHttpListener, type HttpListener } from './downstream/http-listener.js';
 import { PassthroughRouter } from './downstream/passthrough-router.js';
 import { LimitedStdioServerTransport } from './downstream/stdio-server-transport.js';
 import { GatewayError, errorMessage } from './gateway-error.js';
 import type { DecisionSink, JsonValue } from './ledger/decision-sink.js';
 import { FeedSink } from './ledger/feed-sink.js';
+import { TracedSink } from './ledger/traced-sink.js';
 import { DecisionFeed } from './metrics/decision-feed.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { ToolCallPipeline } from './pipeline/tool-call-pipeline.js';
@@ -23,7 +24,9 @@ import { GitPolicySource } from './policy/git-policy-source.js';
 import type { PolicySource } from './policy/policy-source.js';
 import { HttpUpstream } from './upstream/http-upstream.js';
 import { StdioUpstream } from './upstream/stdio-upstream.js';
+import { TracedUpstream, type UpstreamPeer } from './upstream/traced-upstream.js';
 import type { Upstream } from './upstream/upstream.js';
+import { startTelemetry, type NetworkTransport, type Telemetry } from './telemetry/telemetry.js';
 import { UpstreamRegistry } from './upstream/upstream-registry.js';
 
 /**
@@ -122,8 +125,31 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
   const undo = async (): Promise<void> => {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
   };
+  // Read by the revision gauges (Prometheus and OpenTelemetry) once the policy source exists.
+  let activeRevision = (): number | undefined => undefined;
   try {
-    const upstreams: Upstream[] = config.upstreams.map((u) => (u.kind === 'stdio' ? new StdioUpstream(u, logger) : new HttpUpstream(u, logger)));
+    // Telemetry first, so that it sees everything; it is shut down last. Without a `telemetry`
+    // section the SDK is never loaded.
+    let telemetry: Telemetry | undefined;
+    if (config.telemetry) {
+      const started = await startTelemetry(config.telemetry, {
+        logger,
+        serviceVersion: GATEWAY_SERVER_INFO.version,
+        policyRevision: () => activeRevision(),
+        onexport: (signal, ok) => metrics.telemetryExport(signal, ok),
+      });
+      telemetry = started;
+      cleanup.push(() => started.shutdown());
+      metrics.mirrorTo(started.metrics);
+      cleanup.push(async () => metrics.mirrorTo(undefined));
+      // Origin and path only: a query string may hold a collector's key.
+      const where = (url: string | undefined): string | null => (url === undefined ? null : `${new URL(url).origin}${new URL(url).pathname}`);
+      logger.info({ traces: where(config.telemetry.traces?.url), metrics: where(config.telemetry.metrics?.url) }, 'telemetry on');
+    }
+    const upstreams: Upstream[] = config.upstreams.map((u) => {
+      const upstream = u.kind === 'stdio' ? new StdioUpstream(u, logger) : new HttpUpstream(u, logger);
+      return telemetry ? new TracedUpstream(upstream, telemetry, peerOf(u)) : upstream;
+    });
     const registry = new UpstreamRegistry(upstreams, logger);
     // Policies first: a bad one is reported before anything slow (the ledger, the upstreams) starts.
     // A Git source verifies its persisted bundle here and reaches the repository once the ledger is open.
@@ -133,6 +159,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       config.policy.kind === 'git'
         ? await GitPolicySource.open({ config: config.policy, servers, logger, metrics })
         : await DirectoryPolicySource.load({ dir: config.policy.dir, servers });
+    activeRevision = () => (policies instanceof GitPolicySource ? policies.status().bundle?.revision : undefined);
+    metrics.trackPolicyRevision(activeRevision);
     const services = typeof deps.services === 'function' ? await deps.services({ metrics, logger }) : deps.services;
     if (typeof deps.services === 'function' && services.close) cleanup.push(() => services.close!());
     const { limits } = services;
@@ -141,7 +169,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     const redact = (server: string, tool: string, args: JsonValue): JsonValue => (redactor.empty ? args : (redactor.redact(server, tool, args) as JsonValue));
     // Every decision the ledger commits is also shown, live, by the approvals console.
     const decisions = new DecisionFeed({ redact, labels: labelsOf });
-    const sink: DecisionSink = new FeedSink(services.sink, decisions);
+    const fed: DecisionSink = new FeedSink(services.sink, decisions);
+    const sink: DecisionSink = telemetry ? new TracedSink(fed, telemetry) : fed;
     if (policies instanceof GitPolicySource) {
       cleanup.push(() => policies.close());
       // Records the restored bundle (or fetches the first one), then follows the repository.
@@ -209,7 +238,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
       awaitOutcome: config.ledger.awaitOutcome,
     });
     const router = new PassthroughRouter(registry, logger);
-    const createSession = (agent: Agent, sessionId: string): GatewaySession => new GatewaySession({ registry, pipeline, router, agent, sessionId, logger, metrics });
+    const createSession = (agent: Agent, sessionId: string, transport: NetworkTransport = 'tcp'): GatewaySession =>
+      new GatewaySession({ registry, pipeline, router, agent, sessionId, logger, metrics, ...(telemetry ? { telemetry, transport } : {}) });
 
     let http: HttpListener | undefined;
     if (config.listen.http) {
@@ -279,7 +309,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
 
     if (config.listen.stdio) {
       const agent = config.agent!;
-      const session = createSession(agent, randomUUID());
+      const session = createSession(agent, randomUUID(), 'pipe');
       const transport = new LimitedStdioServerTransport(config.requests, deps.stdin, deps.stdout);
       transport.onrefused = (refusal) => metrics.rejected(refusal.reason);
       session.onclose = () => {
@@ -315,6 +345,14 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     if (error instanceof GatewayError) throw error;
     throw error instanceof Error ? error : new GatewayError('upstream.unavailable', errorMessage(error));
   }
+}
+
+/** How an upstream is reached, for the spans of the calls sent to it. */
+function peerOf(upstream: UpstreamConfig): UpstreamPeer {
+  if (upstream.kind === 'stdio') return { transport: 'pipe' };
+  const url = new URL(upstream.url);
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  return { transport: 'tcp', address: url.hostname, port };
 }
 
 /** The configured labels of each agent (HTTP agents and the stdio agent), by id. */

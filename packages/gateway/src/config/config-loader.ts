@@ -6,6 +6,7 @@ import { describeSchemaErrors, parseDuration, resolveTrust, parseSourceDocument,
 import { GatewayError, errorMessage, type ConfigProblem } from '../gateway-error.js';
 import { resolveApprovalNotify, type RawApprovalNotify } from './approval-notify-config.js';
 import { PROCESS_SUBSTITUTION_SOURCES, substituteSecrets, type SubstitutionSources } from './secret-substitution.js';
+import { resolveTelemetry, type RawTelemetry } from './telemetry-config.js';
 import { DEFAULT_ADMIN_CONNECTION_LIMITS, DEFAULT_HTTP_CONNECTION_LIMITS, DEFAULT_REQUEST_LIMITS, type AdminConnectionLimits, type GatewayConfig, type HttpConnectionLimits, type PolicySourceConfig, type TokenAgent, type TrustedKeyConfig, type UpstreamConfig } from './gateway-config.js';
 
 const require = createRequire(import.meta.url);
@@ -118,6 +119,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string, 
   const connections = raw.listen.http ? resolveConnectionLimits(raw.listen.http, at) : undefined;
   const adminConnections = raw.admin ? resolveAdminLimits(raw.admin, at) : undefined;
   const notify = resolveApprovalNotify(raw.approvals, baseDir, at);
+  const telemetry = resolveTelemetry(raw.telemetry, at);
   if (problems.length > 0) throw invalid(problems);
 
   const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]): UpstreamConfig => {
@@ -172,6 +174,7 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string, 
       ...notify,
     },
     log: { level: raw.log?.level ?? 'info' },
+    telemetry,
     shutdownTimeoutMs: raw.shutdown_timeout ? parseDuration(raw.shutdown_timeout) : 30_000,
   };
   return deepFreeze(config);
@@ -220,6 +223,7 @@ interface RawConfig {
     approvers?: Array<{ id: string; token_sha256: string; groups?: string[] }>;
   };
   log?: { level?: GatewayConfig['log']['level'] };
+  telemetry?: RawTelemetry;
   shutdown_timeout?: string;
 }
 
@@ -387,12 +391,13 @@ function valueAt(root: unknown, pointer: string): unknown {
 const CONFIG_WORDING: SchemaErrorWording = {
   where,
   patterns: [
-    [/\/(timeout|session_idle_timeout|shutdown_timeout|decision_timeout|hold_max|progress_interval|headers_timeout|request_timeout|idle_timeout|backoff|max_backoff|sweep)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
+    [/\/(timeout|session_idle_timeout|shutdown_timeout|decision_timeout|hold_max|progress_interval|headers_timeout|request_timeout|idle_timeout|backoff|max_backoff|sweep|schedule_delay|interval)$/, 'must be a duration like "500ms", "30s", "10m" or "1h"'],
     [/\/policy\/git\/poll$/, 'must be a duration like "500ms", "2s" or "1m", or "0"/"off" to rely on watching alone'],
     [/\/policy\/git\/path$/, 'must be a path inside the repository, like "bundles/bundle.json" (no leading "/")'],
     [/\/keyid$/, 'must be 64 lower-case hex digits (the SHA-256 of the public key)'],
     [/sha256$/, 'must be 64 lower-case hex digits (the SHA-256 of the token)'],
     [/\/url$/, 'must be an http:// or https:// URL'],
+    [/^\/telemetry\/.*endpoint$/, 'must be an http:// or https:// URL, like "http://127.0.0.1:4318"'],
     [/\/public_origin$/, 'must be an origin like "https://gateway.example.com" (scheme, host and port; no path)'],
     [/\/console_url$/, 'must be an http:// or https:// URL with no query or fragment, like "https://tollgate.example.com"'],
     [/\/notify\/\d+\/id$/, 'must be letters, digits, ".", "_" and "-" (at most 64), starting with a letter or digit'],

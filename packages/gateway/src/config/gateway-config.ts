@@ -138,7 +138,48 @@ export interface GatewayConfig {
     readonly delivery: NotificationDeliveryConfig;
   };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /** OpenTelemetry export (`telemetry`); undefined when the file has no such section: no SDK is loaded. */
+  readonly telemetry: TelemetryConfig | undefined;
   readonly shutdownTimeoutMs: number;
+}
+
+/**
+ * OpenTelemetry traces and metrics over OTLP/HTTP (`telemetry`), defaulted: where they go, how
+ * traces are sampled, and the bounds that keep a slow or dead collector off the calls' path.
+ */
+export interface TelemetryConfig {
+  /** The resource's `service.name`. */
+  readonly serviceName: string;
+  /** More resource attributes. */
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  /** HTTP headers of every export (e.g. the collector's credentials). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The longest one export may take, retries included (ms). */
+  readonly exportTimeoutMs: number;
+  /** Exports in flight at once per signal. */
+  readonly maxConcurrentExports: number;
+  /** Traces, unless `traces.enabled` is false. */
+  readonly traces: TraceExportConfig | undefined;
+  /** Metrics, unless `metrics.enabled` is false. */
+  readonly metrics: { readonly url: string; readonly intervalMs: number } | undefined;
+}
+
+/** How spans are sampled, queued and sent (`telemetry.traces`), defaulted. */
+export interface TraceExportConfig {
+  /** The full URL spans are posted to. */
+  readonly url: string;
+  /** Share of new traces recorded (0–1). */
+  readonly sampleRatio: number;
+  /** Whether an agent's `traceparent` sampled flag decides if its call is recorded. */
+  readonly followAgentSampling: boolean;
+  /** Spans waiting for export; beyond that new ones are dropped. */
+  readonly maxQueueSize: number;
+  /** Spans per export. */
+  readonly maxExportBatchSize: number;
+  /** How long finished spans wait to be exported together (ms). */
+  readonly scheduleDelayMs: number;
+  /** Put `tollgate.arguments.sha256` on a call's span. */
+  readonly argumentsSha256: boolean;
 }
 
 /** Policies read from a directory: upstream `<name>` is governed by `<dir>/<name>/policy.json|yaml`. */

@@ -25,6 +25,7 @@ import type { Caller, ToolCallParams, ToolCallPipeline } from '../pipeline/tool-
 import { DEFAULT_TASK_TTL_MS, GatewayTaskStore, TASK_POLL_INTERVAL_MS } from './gateway-task-store.js';
 import type { UpstreamRequestOptions } from '../upstream/upstream.js';
 import type { UpstreamRegistry } from '../upstream/upstream-registry.js';
+import type { NetworkTransport, Telemetry } from '../telemetry/telemetry.js';
 import { AgentMessageGuard } from './agent-message-guard.js';
 import { IGNORED_NOTIFICATIONS, methodLabel } from './agent-notifications.js';
 import type { LoggingLevel, PassthroughRouter } from './passthrough-router.js';
@@ -44,6 +45,10 @@ export interface GatewaySessionOptions {
   readonly logger: Logger;
   /** Counts dropped notifications and requests with invalid params. */
   readonly metrics?: GatewayMetrics;
+  /** Traces every `tools/call` (when the gateway has telemetry on). */
+  readonly telemetry?: Telemetry;
+  /** How the agent is connected, for its calls' spans: `pipe` (stdio) or `tcp` (HTTP, the default). */
+  readonly transport?: NetworkTransport;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -170,15 +175,20 @@ export class GatewaySession {
       const { task, ...p } = request.params;
       if (task !== undefined && extra.taskStore) return this.#startTask(p, task as { ttl?: number }, extra);
       const progressToken = token(p);
-      return relay(() =>
-        pipeline.call(p, {
-          agent: this.agent,
-          sessionId: this.sessionId,
-          signal: extra.signal,
-          ...(progressToken !== undefined ? { onprogress: options(extra, progressToken).onprogress } : {}),
-          ...this.#elicitation(),
-        }),
-      );
+      const call = (): Promise<unknown> =>
+        relay(() =>
+          pipeline.call(p, {
+            agent: this.agent,
+            sessionId: this.sessionId,
+            signal: extra.signal,
+            ...(progressToken !== undefined ? { onprogress: options(extra, progressToken).onprogress } : {}),
+            ...this.#elicitation(),
+          }),
+        );
+      const { telemetry, transport = 'tcp' } = this.#options;
+      if (!telemetry) return call();
+      const known = this.#options.registry.findTool(p.name) !== undefined;
+      return telemetry.toolCall({ name: p.name, known, arguments: p.arguments, meta: p._meta, requestId: extra.requestId, sessionId: this.sessionId, agentId: this.agent.id, transport }, call);
     });
     if (capabilities.resources) {
       server.setRequestHandler(ListResourcesRequestSchema, async (r, extra) => relay(() => router.list('resources/list', r.params, options(extra, token(r.params)))));
