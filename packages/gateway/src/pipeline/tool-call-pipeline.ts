@@ -567,11 +567,15 @@ export class ToolCallPipeline {
 
   /**
    * Records an outcome; never rejects (a failure is logged: the call already happened). Unless
-   * the caller waits for it, it is appended as deferred: the ledger commits it with the next
-   * decision rather than on its own, and no decision waits behind its commit.
+   * the caller waits for it, the result's digest is computed after the answer is on its way
+   * (on the next turn of the event loop), and the outcome is appended as deferred: the ledger
+   * commits it with the next decision rather than on its own, so no decision waits behind its
+   * commit.
    */
   #outcome(event: OutcomeEvent, result?: unknown): Promise<void> {
-    const p = this.#recordOutcome(event, result);
+    const p = this.#awaitOutcome
+      ? this.#recordOutcome(event, result)
+      : new Promise<void>((done) => setImmediate(() => void this.#recordOutcome(event, result).then(done)));
     this.#pendingOutcomes.add(p);
     void p.finally(() => this.#pendingOutcomes.delete(p));
     return p;
