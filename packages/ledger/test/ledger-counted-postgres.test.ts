@@ -17,7 +17,7 @@ function counted(n: number, limits: LimitRequest[][], seen: LimitResult[][] = []
     event: (results: readonly LimitResult[]) => {
       seen.push([...results]);
       const admitted = results.every((r) => r.exceeded < 0);
-      return decision(n, { effect: admitted ? 'allow' : 'deny', rule: admitted ? null : 'limits[0]', reason: admitted ? 'allowed' : 'rate limited', detail: { used: results.map((r) => r.used) } });
+      return decision(n, { effect: admitted ? 'allow' : 'deny', rule: admitted ? null : 'limits[0]', reason: admitted ? 'allowed' : 'rate limited', detail: { used: results.map((r) => [...r.used]) } });
     },
   };
 }

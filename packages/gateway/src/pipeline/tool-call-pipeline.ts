@@ -211,7 +211,13 @@ export class ToolCallPipeline {
     // advertises it, then the rules and the limits (which may live in PostgreSQL, hence async).
     // A sink that keeps the counters counts them in the transaction that records the decision.
     if (this.#sink.appendCounted) {
-      const step = policy.prepare(request, { inputSchema: call.routed.tool.inputSchema });
+      let step: Decision | PendingDecision;
+      try {
+        step = policy.prepare(request, { inputSchema: call.routed.tool.inputSchema });
+      } catch (error) {
+        this.#logger.error({ callId, server, tool, err: errorMessage(error) }, 'the policy could not decide');
+        return this.#refuse(call, gatewayRefusal(GATEWAY_RULES.limitsUnavailable, 'limits.unavailable', 'the limit store could not be reached, so the call was not forwarded', policy));
+      }
       if (isPendingDecision(step)) return this.#counted(call, policy, step, params, caller);
       if (step.effect === 'approval_required' && this.#approvals) return this.#approve(call, request, step, params, caller);
       if (step.effect !== 'allow') return this.#refuse(call, step);
@@ -275,7 +281,7 @@ export class ToolCallPipeline {
     }
     if (recorded === LATE) {
       this.#logger.error({ callId, server, tool, timeoutMs: this.#decisionTimeoutMs }, 'the limits and the decision were not recorded within the decision deadline; the call was not forwarded');
-      this.#observe(server, tool, 'allow', 'decision.timeout', started);
+      this.#observe(server, tool, decision?.effect ?? 'allow', 'decision.timeout', started);
       this.#recordAbandoned(call, recording.then(() => {
         if (decision?.effect !== 'allow') throw new Error('not an allowed call');
       }));

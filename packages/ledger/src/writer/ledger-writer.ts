@@ -147,17 +147,22 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /**
  * The ledger's batched, hash-chained writer: one strand per writer (one per gateway process).
  *
- * - Each event is chained as it is appended: `seq` is the next number of the strand and
- *   `hash = SHA-256(prev_hash || canonical(event))`.
+ * - Each event is chained when its batch is formed, in `append()` order: `seq` is the next
+ *   number of the strand and `hash = SHA-256(prev_hash || canonical(event))`.
  * - Group commit: events appended while the writer is idle wait at most `maxBatchDelayMs`
  *   (or until `maxBatchSize` are waiting); events appended while a batch commits go in the
- *   next one. A batch is one multi-row statement in its own transaction: `COPY … FROM STDIN` on
- *   PostgreSQL (its bulk-insert path), `INSERT … SELECT FROM unnest(…)` on PGlite.
- * - `append()` resolves only after its batch committed. When a batch fails, it and every
- *   event queued behind it reject, the strand's head rolls back to the last committed event
+ *   next one. Deferred events (`append(e, { defer: true })`) wait up to `maxDeferMs` to ride
+ *   with an event someone waits for. On PostgreSQL a small batch of an idle writer is one
+ *   INSERT in one round trip (autocommit); a batch formed while another commits, or a large
+ *   one (COPY), goes in a transaction committed after it; on PGlite every batch is one
+ *   `INSERT … SELECT FROM unnest(…)` in its own transaction.
+ * - Counted decisions ({@link LedgerWriter.appendCounted}, PostgreSQL): the batch's transaction checks and
+ *   increments their limit counters, then builds and chains the decisions from the answers.
+ * - `append()` resolves only after its batch committed. When a batch fails, it (and a batch
+ *   already chained onto it) rejects, the strand's head rolls back to the last committed event
  *   (re-read from the database, in case the failed commit in fact went through) and nothing
- *   partial is visible. Later appends continue the strand.
- * - Batches are sent one at a time, so the chain never depends on an uncommitted batch.
+ *   partial is visible. Queued events go on in the next batch.
+ * - Commits happen in strand order, so the chain never depends on an uncommitted batch.
  */
 export class LedgerWriter implements LedgerSink {
   /** The strand this writer appends to. */
@@ -181,6 +186,8 @@ export class LedgerWriter implements LedgerSink {
   /** Entries of {@link #queue} that someone waits for. */
   #waited = 0;
   #flushing = 0;
+  /** Deferred events have waited `maxDeferMs`: the queue goes with the next batch. */
+  #deferDue = false;
   #timer: NodeJS.Timeout | undefined;
   #deferTimer: NodeJS.Timeout | undefined;
   #pump: Promise<void> | undefined;
@@ -381,9 +388,9 @@ export class LedgerWriter implements LedgerSink {
       // Only deferred events: they wait for company, but not for long.
       this.#deferTimer ??= setTimeout(() => {
         this.#deferTimer = undefined;
-        this.#flushing++;
+        // They have waited long enough: they go in the next batch, whenever the loop takes one.
+        this.#deferDue = true;
         this.#startPump();
-        this.#flushing--;
       }, this.#maxDeferMs);
       return;
     }
@@ -396,7 +403,7 @@ export class LedgerWriter implements LedgerSink {
 
   /** Whether the queue should be sent now: someone waits for an event in it, it is full, or everything is being flushed. */
   #sendable(): boolean {
-    return this.#waited > 0 || this.#flushing > 0 || this.#closing || this.#queue.length >= this.#maxBatchSize || this.#maxDeferMs === 0;
+    return this.#waited > 0 || this.#deferDue || this.#flushing > 0 || this.#closing || this.#queue.length >= this.#maxBatchSize || this.#maxDeferMs === 0;
   }
 
   #startPump(): void {
@@ -421,6 +428,7 @@ export class LedgerWriter implements LedgerSink {
   #take(): Pending[] {
     const entries = this.#queue.splice(0, this.#maxBatchSize);
     for (const e of entries) if (!e.deferred) this.#waited--;
+    if (this.#queue.length === 0) this.#deferDue = false;
     return entries;
   }
 
