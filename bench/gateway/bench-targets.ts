@@ -1,9 +1,15 @@
 /**
- * The three targets of the gateway benchmark, each a real process on 127.0.0.1:
+ * The targets of the gateway benchmark, each a real process on 127.0.0.1:
  * - `direct`: the demo exchange serving Streamable HTTP itself;
  * - `mcp-proxy`: mcp-proxy (npm) serving Streamable HTTP, the demo exchange as its stdio child;
+ * - `tollgate (no-op sink)`: the gateway with a sink that records nothing — the floor of the
+ *   gateway's own work (policy, HTTP, the stdio hop) without the ledger;
  * - `tollgate`: `tollgate gateway` serving Streamable HTTP, the demo exchange as its stdio
- *   child, the ccxt policy, and the durable ledger on PostgreSQL.
+ *   child, the ccxt policy, and the durable ledger on PostgreSQL, limit counters in memory;
+ * - `tollgate (pg limits)`: the same with the counters in PostgreSQL, as replicas run;
+ * - optionally the same two from another checkout's build (`@baseline`), for before/after in one run.
+ * Each Tollgate target has a database of its own, so that its PostgreSQL backends (and their
+ * CPU) can be told apart.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -11,13 +17,31 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-/** A running target. */
+/** A running MCP target. */
 export interface BenchTarget {
   readonly name: string;
   readonly url: string;
   /** Headers per session index (Tollgate: one agent token per session). */
   headers(session: number): Record<string, string>;
+  /** The server process (its CPU is the target's own). */
+  readonly pid: number;
+  /** The database its ledger writes to, when it has one (its backends' CPU is counted apart). */
+  readonly database?: string;
+  /** Tollgate: its Prometheus metrics now (sums and counts of histograms, summed over labels). */
+  metrics?(): Promise<Map<string, number>>;
   stop(): Promise<void>;
+}
+
+/** Reads a Prometheus text exposition: each series' value, summed over its labels. */
+export function parsePrometheus(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    out.set(m[1]!, (out.get(m[1]!) ?? 0) + Number(m[2]));
+  }
+  return out;
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -73,7 +97,7 @@ export async function startDirect(root: string): Promise<BenchTarget> {
   const child = start(process.execPath, [join(root, 'packages/demo-exchange/dist/main.js'), '--http', '--port', String(port)], root);
   const url = `http://127.0.0.1:${port}/mcp`;
   await waitForHttp(url);
-  return { name: 'direct', url, headers: () => ({}), stop: stopper(child) };
+  return { name: 'direct', url, pid: child.pid!, headers: () => ({}), stop: stopper(child) };
 }
 
 /** mcp-proxy in front of the demo exchange (stdio). */
@@ -87,19 +111,27 @@ export async function startMcpProxy(root: string): Promise<BenchTarget> {
   );
   const url = `http://127.0.0.1:${port}/mcp`;
   await waitForHttp(url);
-  return { name: 'mcp-proxy', url, headers: () => ({}), stop: stopper(child) };
+  return { name: 'mcp-proxy', url, pid: child.pid!, headers: () => ({}), stop: stopper(child) };
 }
 
 /** Options of {@link startTollgate}. */
 export interface TollgateTargetOptions {
+  /** This checkout: the policy, the demo exchange and the no-op gateway script come from here. */
   readonly root: string;
+  /** The checkout whose build of `tollgate` runs (default `root`): another one is a baseline. */
+  readonly build?: string;
+  /** Shown after the target's name, e.g. `@main`. */
+  readonly tag?: string;
+  /** The ledger's database (a URL); ignored with the no-op sink. */
   readonly databaseUrl: string;
-  /** Where limit counters live. */
-  readonly limits: 'memory' | 'postgres';
+  /** Where limit counters live; `noop`: no ledger at all (a sink that records nothing). */
+  readonly limits: 'memory' | 'postgres' | 'noop';
   /** Agents (one per concurrent session). */
   readonly agents: number;
   /** A scratch directory for the configuration and policy. */
   readonly dir: string;
+  /** Node options of the gateway process, e.g. `--cpu-prof`. */
+  readonly nodeArgs?: readonly string[];
 }
 
 /**
@@ -110,6 +142,7 @@ export interface TollgateTargetOptions {
  */
 export async function startTollgate(options: TollgateTargetOptions): Promise<BenchTarget> {
   const { root, dir } = options;
+  const build = options.build ?? root;
   const policy = JSON.parse(readFileSync(join(root, 'policies/ccxt/policy.json'), 'utf8')) as { all_tools: { limits: Array<{ max: number }> }; $schema?: string };
   delete policy.$schema;
   policy.all_tools.limits[0]!.max = 1_000_000_000;
@@ -117,24 +150,37 @@ export async function startTollgate(options: TollgateTargetOptions): Promise<Ben
   writeFileSync(join(dir, 'policies/ccxt/policy.json'), JSON.stringify(policy, null, 2));
   const tokens = Array.from({ length: options.agents }, () => randomBytes(16).toString('hex'));
   const port = await freePort();
+  const adminPort = await freePort();
+  const adminToken = randomBytes(16).toString('hex');
   const config = {
     listen: { http: { host: '127.0.0.1', port } },
+    admin: { host: '127.0.0.1', port: adminPort, token_sha256: createHash('sha256').update(adminToken).digest('hex') },
     agents: tokens.map((t, i) => ({ id: `bench-agent-${i}`, token_sha256: createHash('sha256').update(t).digest('hex'), labels: { team: 'desk' } })),
     upstreams: { ccxt: { command: process.execPath, args: [join(root, 'packages/demo-exchange/dist/main.js'), '--stdio'] } },
     policy: { dir: join(dir, 'policies') },
-    ledger: { database_url: options.databaseUrl, migrate: true },
-    limits: { store: options.limits },
+    ...(options.limits === 'noop' ? {} : { ledger: { database_url: options.databaseUrl, migrate: true }, limits: { store: options.limits } }),
     log: { level: 'warn' },
   };
-  const file = join(dir, `tollgate-${options.limits}.json`);
+  const file = join(dir, `tollgate-${options.limits}-${randomBytes(3).toString('hex')}.json`);
   writeFileSync(file, JSON.stringify(config, null, 2));
-  const child = start(process.execPath, [join(root, 'packages/cli/bin/run.js'), 'gateway', '--config', file], root);
+  const node = options.nodeArgs ?? [];
+  const child =
+    options.limits === 'noop'
+      ? start(process.execPath, [...node, join(root, 'bench/gateway/noop-gateway.mjs'), file], root)
+      : start(process.execPath, [...node, join(build, 'packages/cli/bin/run.js'), 'gateway', '--config', file], root);
   const url = `http://127.0.0.1:${port}/mcp`;
   await waitForHttp(url);
+  const name = options.limits === 'memory' ? 'tollgate' : options.limits === 'postgres' ? 'tollgate (pg limits)' : 'tollgate (no-op sink)';
   return {
-    name: options.limits === 'memory' ? 'tollgate' : 'tollgate (pg limits)',
+    name: options.tag ? `${name} ${options.tag}` : name,
     url,
+    pid: child.pid!,
+    ...(options.limits === 'noop' ? {} : { database: new URL(options.databaseUrl).pathname.slice(1) }),
     headers: (session) => ({ authorization: `Bearer ${tokens[session % tokens.length]}` }),
+    metrics: async () => {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
+      return parsePrometheus(await res.text());
+    },
     stop: stopper(child),
   };
 }

@@ -1,13 +1,21 @@
 /**
- * A lean MCP Streamable HTTP client for the benchmark: `node:http` with keep-alive, one
- * session, JSON-RPC POSTs whose answer may come as JSON or as one SSE event. Every target
- * (the server directly, mcp-proxy, Tollgate) is driven by the same client, so what differs
+ * Lean MCP Streamable HTTP clients for the benchmark: one session, JSON-RPC POSTs whose answer
+ * may come as JSON or as one SSE event. `McpHttpSession` is `node:http` with keep-alive (the
+ * lightest client Node has); `FetchMcpSession` is the `fetch` most agents' SDKs use (undici,
+ * keep-alive by default). Every target is driven by the same client in a run, so what differs
  * between them is the server side only.
  */
 import { Agent, request } from 'node:http';
 
-/** One MCP session over Streamable HTTP. */
-export class McpHttpSession {
+/** What the benchmark needs of a session. */
+export interface McpSession {
+  open(): Promise<void>;
+  callTool(name: string, args: Record<string, unknown>): Promise<{ isError?: boolean; content?: unknown[] }>;
+  close(): Promise<void>;
+}
+
+/** One MCP session over Streamable HTTP, on `node:http`. */
+export class McpHttpSession implements McpSession {
   readonly #url: URL;
   readonly #agent: Agent;
   readonly #headers: Record<string, string>;
@@ -87,4 +95,51 @@ function lastSseData(body: string): string {
   for (const line of body.split('\n')) if (line.startsWith('data:')) data = line.slice(5).trim();
   if (data === '') throw new Error(`no SSE data event in: ${body.slice(0, 200)}`);
   return data;
+}
+
+/** One MCP session over Streamable HTTP, on `fetch`. */
+export class FetchMcpSession implements McpSession {
+  readonly #url: string;
+  readonly #headers: Record<string, string>;
+  #session: string | undefined;
+  #nextId = 1;
+
+  constructor(url: string, headers: Record<string, string> = {}) {
+    this.#url = url;
+    this.#headers = headers;
+  }
+
+  async open(): Promise<void> {
+    await this.#rpc({ jsonrpc: '2.0', id: this.#nextId++, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'tollgate-bench', version: '1' } } });
+    await this.#post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  }
+
+  async callTool(name: string, args: Record<string, unknown>): Promise<{ isError?: boolean; content?: unknown[] }> {
+    return (await this.#rpc({ jsonrpc: '2.0', id: this.#nextId++, method: 'tools/call', params: { name, arguments: args } })) as { isError?: boolean };
+  }
+
+  async close(): Promise<void> {
+    if (this.#session) await fetch(this.#url, { method: 'DELETE', headers: { ...this.#headers, 'mcp-session-id': this.#session } }).then((r) => r.arrayBuffer(), () => undefined);
+  }
+
+  async #rpc(message: Record<string, unknown>): Promise<unknown> {
+    const { status, body, contentType } = await this.#post(message);
+    if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 300)}`);
+    const json = contentType.includes('text/event-stream') ? lastSseData(body) : body;
+    const reply = JSON.parse(json) as { result?: unknown; error?: { code: number; message: string } };
+    if (reply.error) throw new Error(`JSON-RPC ${reply.error.code}: ${reply.error.message}`);
+    return reply.result;
+  }
+
+  async #post(message: Record<string, unknown>): Promise<{ status: number; body: string; contentType: string }> {
+    const headers: Record<string, string> = { ...this.#headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    if (this.#session) {
+      headers['mcp-session-id'] = this.#session;
+      headers['mcp-protocol-version'] = '2025-06-18';
+    }
+    const res = await fetch(this.#url, { method: 'POST', headers, body: JSON.stringify(message) });
+    const session = res.headers.get('mcp-session-id');
+    if (session) this.#session = session;
+    return { status: res.status, body: await res.text(), contentType: res.headers.get('content-type') ?? '' };
+  }
 }

@@ -47,6 +47,8 @@ const SPEND_POLICY = {
   },
 };
 
+const spendPolicy = (limits: LimitStore = new MemoryLimitStore()) => compilePolicy(SPEND_POLICY, { server: 'ccxt', limits });
+
 describe('every refusal is a recorded decision', () => {
   const logger = testLogger();
   let sink: OpenedLedgerSink;
@@ -74,7 +76,6 @@ describe('every refusal is a recorded decision', () => {
     return rows;
   }
 
-  const spendPolicy = (limits: LimitStore = new MemoryLimitStore()) => compilePolicy(SPEND_POLICY, { server: 'ccxt', limits });
 
   it('a call that arrives while the gateway shuts down', async () => {
     const pipeline = pipelineWith(new Map([['ccxt', spendPolicy()]]), { callId: 'closing-1' });
@@ -196,6 +197,35 @@ describe('the decision deadline, with a database that stalls (as under SIGSTOP)'
       ['outcome', null, 'cancelled'],
     ]);
     expect(rows[1]!.detail).toEqual({ code: 'decision.timeout', forwarded: false });
+  });
+
+  it('with counters kept by the ledger: a decision late with its counters is refused, never forwarded, and on the record with them', async () => {
+    // The sink counts the limits in the transaction that records the decision (limits in PostgreSQL).
+    const counting = { append: sink.append, appendCounted: (c: Parameters<typeof sink.writer.appendCounted>[0]) => sink.writer.appendCounted(c), close: () => Promise.resolve() };
+    const pipeline = new ToolCallPipeline({ registry, policies: new FixedPolicies(new Map([['ccxt', spendPolicy()]])), sink: counting, logger, decisionTimeoutMs: 300, newCallId: () => 'stalled-counted-1' });
+    const before = upstream.toolCalls().length;
+    await proxy.setMode('stall');
+    const t0 = performance.now();
+    const result = await pipeline.call({ name: 'create_spot_market_order', arguments: order(0.25) }, caller);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(result).toMatchObject({ isError: true, structuredContent: { code: 'decision.timeout', rule: 'gateway.decision_timeout', decision_id: 'stalled-counted-1' } });
+    await proxy.setMode('forward');
+    await sink.writer.flush();
+    await pipeline.drain(5000);
+    // The outcome that says it never ran is appended once the late decision has committed.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await pipeline.drain(5000);
+    await sink.writer.flush();
+    expect(upstream.toolCalls()).toHaveLength(before);
+    const rows = await db.query<EventRow>("SELECT event_type, effect, rule, outcome_status, detail FROM ledger_events WHERE call_id = 'stalled-counted-1' ORDER BY seq");
+    expect(rows.map((r) => [r.event_type, r.effect, r.outcome_status])).toEqual([
+      ['decision', 'allow', null],
+      ['outcome', null, 'cancelled'],
+    ]);
+    // The counter moved exactly by the recorded decision's amount, in the same transaction.
+    expect((rows[0]!.detail as { limits: Array<{ used: number; amount: number }> }).limits.map((l) => [l.used, l.amount])).toEqual([[0.25, 0.25]]);
+    const counters = await db.query<{ used: number }>('SELECT used FROM limit_counters');
+    expect(counters.map((c) => Number(c.used))).toEqual([0.25]);
   });
 
   it('answers a refusal within the deadline too, when the ledger stalls while recording it', async () => {

@@ -51,6 +51,8 @@ export {
 export type { DecisionSink, LedgerHealth, LedgerSink } from './writer/ledger-sink.js';
 export {
   LedgerWriter,
+  type AppendOptions,
+  type CountedEvent,
   type LedgerBatchInfo,
   type LedgerWriterObserver,
   type LedgerWriterOptions,

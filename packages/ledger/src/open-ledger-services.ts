@@ -7,7 +7,7 @@ import { LedgerError } from './ledger-error.js';
 import { openLimitStore, type LimitStoreLogger, type PostgresLimitStore } from './limits/postgres-limit-store.js';
 import { migrateLedger } from './migration/ledger-migrator.js';
 import type { LedgerHealth, LedgerSink } from './writer/ledger-sink.js';
-import { LedgerWriter, type LedgerWriterOptions } from './writer/ledger-writer.js';
+import { LedgerWriter, type AppendOptions, type CountedEvent, type LedgerWriterOptions } from './writer/ledger-writer.js';
 
 /** Options of {@link openLedgerServices}. */
 export interface OpenLedgerServicesOptions extends LedgerConnectionOptions, LedgerWriterOptions {
@@ -31,7 +31,11 @@ export interface OpenLedgerServicesOptions extends LedgerConnectionOptions, Ledg
  */
 export interface LedgerServices {
   readonly connection: LedgerConnection;
-  /** The strand's writer as a sink: records events (resolving once each is committed) and says whether it can now. */
+  /**
+   * The strand's writer as a sink: records events (resolving once each is committed) and says
+   * whether it can now; with limits in PostgreSQL it also counts a decision's limits in the
+   * transaction that records it (`appendCounted`), which a gateway then uses instead of `limits`.
+   */
   readonly sink: LedgerSink & { health(): Promise<LedgerHealth> };
   readonly writer: LedgerWriter;
   readonly limits: LimitStore;
@@ -82,7 +86,9 @@ export async function openLedgerServices(options: OpenLedgerServicesOptions): Pr
       approvals: opened,
       deliveries: deliveryStore,
       sink: {
-        append: (event: LedgerEventInput): Promise<AppendedEvent> => writer.append(event),
+        append: (event: LedgerEventInput, appendOptions?: AppendOptions): Promise<AppendedEvent> => writer.append(event, appendOptions),
+        // Counters in PostgreSQL are counted in the transaction that records the decision.
+        ...(postgresLimits ? { appendCounted: (counted: CountedEvent): Promise<AppendedEvent> => writer.appendCounted(counted) } : {}),
         health: (): Promise<LedgerHealth> => writer.health(),
         close: () => writer.close(),
       },

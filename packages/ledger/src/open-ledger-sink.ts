@@ -2,7 +2,7 @@ import { connectLedger, type LedgerConnection, type LedgerConnectionOptions } fr
 import type { AppendedEvent, LedgerEventInput } from './event/ledger-event.js';
 import { migrateLedger } from './migration/ledger-migrator.js';
 import type { LedgerHealth, LedgerSink } from './writer/ledger-sink.js';
-import { LedgerWriter, type LedgerWriterOptions } from './writer/ledger-writer.js';
+import { LedgerWriter, type AppendOptions, type LedgerWriterOptions } from './writer/ledger-writer.js';
 
 /** Options of {@link openLedgerSink}: where the ledger is, how to write, and whether to migrate first. */
 export interface OpenLedgerSinkOptions extends LedgerConnectionOptions, LedgerWriterOptions {
@@ -36,7 +36,7 @@ export async function openLedgerSink(options: OpenLedgerSinkOptions = {}): Promi
     return {
       writer,
       connection,
-      append: (event: LedgerEventInput): Promise<AppendedEvent> => writer.append(event),
+      append: (event: LedgerEventInput, options?: AppendOptions): Promise<AppendedEvent> => writer.append(event, options),
       health: (): Promise<LedgerHealth> => writer.health(),
       close: async () => {
         try {

@@ -85,6 +85,17 @@ export interface CompiledPolicy {
   /** Decides one call; works with synchronous and asynchronous (PostgreSQL) limit stores. */
   decideAsync(call: ToolCall, context?: DecideContext): Promise<Decision>;
   /**
+   * Steps 1–6 of `decide`, leaving step 7 (the limits) to the caller: the decision, or a
+   * {@link PendingDecision} whose counters the caller acquires (all-or-nothing per group, as
+   * `LimitStore.acquire` does) and then finishes — so that a store can count the limits and
+   * record the decision they lead to in one transaction. `context.limits` is not used.
+   *
+   * @example
+   * const step = policy.prepare(call)
+   * const decision = isPendingDecision(step) ? step.finish(step.limits.map((g) => store.acquire(g, step.now))) : step
+   */
+  prepare(call: ToolCall, context?: DecideContext): Decision | PendingDecision;
+  /**
    * Whether `tools/list` shows the tool: false when it is hidden or every call to it is
    * denied no matter the arguments (`action: deny`, default deny, a deny_if rule with no conditions).
    * It follows the enforced decision: a policy in shadow mode lists every tool, and a tool
@@ -105,6 +116,24 @@ export interface CompiledPolicy {
    * with nothing in shadow.
    */
   wouldList(tool: string): boolean;
+}
+
+/**
+ * A decision that waits only for its limit counters (see {@link CompiledPolicy.prepare}).
+ * Immutable; `finish` may be called once per acquisition and allocates only the decision.
+ */
+export interface PendingDecision {
+  /** The counters to acquire, in groups: each group all-or-nothing (one `LimitStore.acquire`), in order. */
+  readonly limits: readonly (readonly LimitRequest[])[];
+  /** The decision time (epoch ms) the counters' windows belong to. */
+  readonly now: number;
+  /** The decision, given each group's result (same order as {@link limits}). */
+  finish(results: readonly LimitResult[]): Decision;
+}
+
+/** Tells a {@link PendingDecision} from a finished {@link Decision}. */
+export function isPendingDecision(step: Decision | PendingDecision): step is PendingDecision {
+  return step instanceof PendingStep;
 }
 
 /** The most argument problems a decision lists (the reason names the first few). */
@@ -472,7 +501,7 @@ abstract class PendingStep {}
 /** The limits step (7) that remains after steps 1–6 admitted a call. */
 class PendingLimits extends PendingStep {
   constructor(
-    readonly limits: readonly CompiledLimit[],
+    readonly compiled: readonly CompiledLimit[],
     readonly requests: LimitRequest[],
     readonly now: number,
     readonly allow: Decision,
@@ -489,6 +518,60 @@ class ShadowStep extends PendingStep {
     readonly shadow: Decision | PendingLimits,
   ) {
     super();
+  }
+}
+
+/** A {@link PendingDecision} over one limits step: one counter group. */
+class PendingLimitsDecision extends PendingStep implements PendingDecision {
+  readonly limits: readonly (readonly LimitRequest[])[];
+  readonly now: number;
+
+  constructor(
+    readonly step: PendingLimits,
+    readonly done: (step: PendingLimits, result: LimitResult) => Decision,
+    readonly wrap: ((d: Decision) => Decision) | undefined,
+  ) {
+    super();
+    this.limits = [step.requests];
+    this.now = step.now;
+  }
+
+  finish(results: readonly LimitResult[]): Decision {
+    const d = this.done(this.step, results[0]!);
+    return this.wrap ? this.wrap(d) : d;
+  }
+}
+
+/** A {@link PendingDecision} of a call with a rule in shadow: the enforced and the shadow steps' groups, in that order. */
+class PendingShadowDecision extends PendingStep implements PendingDecision {
+  readonly limits: readonly (readonly LimitRequest[])[];
+  readonly now: number;
+
+  constructor(
+    readonly step: ShadowStep,
+    readonly done: (step: PendingLimits, result: LimitResult) => Decision,
+    readonly wrap: ((d: Decision) => Decision) | undefined,
+  ) {
+    super();
+    const groups: LimitRequest[][] = [];
+    let now = 0;
+    for (const part of [step.enforced, step.shadow]) {
+      if (part instanceof PendingLimits) {
+        groups.push(part.requests);
+        now = part.now;
+      }
+    }
+    this.limits = groups;
+    this.now = now;
+  }
+
+  finish(results: readonly LimitResult[]): Decision {
+    const { enforced, shadow } = this.step;
+    let next = 0;
+    const e = enforced instanceof PendingLimits ? this.done(enforced, results[next++]!) : enforced;
+    const s = shadow instanceof PendingLimits ? this.done(shadow, results[next++]!) : shadow;
+    const d = withShadow(e, s);
+    return this.wrap ? this.wrap(d) : d;
   }
 }
 
@@ -556,6 +639,24 @@ class Evaluator implements CompiledPolicy {
       enforced instanceof PendingLimits ? await this.#acquireAsync(enforced, context) : enforced,
       shadow instanceof PendingLimits ? await this.#acquireAsync(shadow, context) : shadow,
     );
+  }
+
+  prepare(call: ToolCall, context?: DecideContext): Decision | PendingDecision {
+    return this.prepareWith(call, context, undefined);
+  }
+
+  /** {@link prepare}, with each finished decision passed through `wrap` (a shadow policy's). */
+  prepareWith(call: ToolCall, context: DecideContext | undefined, wrap: ((d: Decision) => Decision) | undefined): Decision | PendingDecision {
+    const step = this.#evaluate(call, context);
+    if (!(step instanceof PendingStep)) return wrap ? wrap(step) : step;
+    const done = (s: PendingLimits, r: LimitResult): Decision => this.#finish(s, r);
+    if (step instanceof PendingLimits) return new PendingLimitsDecision(step, done, wrap);
+    const shadow = step as ShadowStep;
+    if (!(shadow.enforced instanceof PendingLimits) && !(shadow.shadow instanceof PendingLimits)) {
+      const d = withShadow(shadow.enforced, shadow.shadow);
+      return wrap ? wrap(d) : d;
+    }
+    return new PendingShadowDecision(shadow, done, wrap);
   }
 
   #acquireSync(step: PendingLimits, context: DecideContext | undefined): Decision {
@@ -713,7 +814,7 @@ class Evaluator implements CompiledPolicy {
   }
 
   #finish(step: PendingLimits, result: LimitResult): Decision {
-    const { limits, requests, now } = step;
+    const { compiled: limits, requests, now } = step;
     const states: LimitState[] = new Array(limits.length);
     for (let i = 0; i < limits.length; i++) {
       const l = limits[i]!;
@@ -795,6 +896,13 @@ class ShadowPolicy implements CompiledPolicy {
     const invalid = this.#rules.checkArguments(call, context);
     if (invalid !== null) return invalid;
     return withShadow(this.#allow, await this.#rules.decideAsync(call, withoutApprovals(context)));
+  }
+
+  prepare(call: ToolCall, context?: DecideContext): Decision | PendingDecision {
+    const invalid = this.#rules.checkArguments(call, context);
+    if (invalid !== null) return invalid;
+    const allow = this.#allow;
+    return this.#rules.prepareWith(call, withoutApprovals(context), (d) => withShadow(allow, d));
   }
 }
 

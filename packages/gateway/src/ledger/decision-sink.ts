@@ -1,3 +1,5 @@
+import type { LimitRequest, LimitResult } from '@tollgate/policy';
+
 /** A JSON value, as arguments and event details hold them. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -114,6 +116,28 @@ export interface SinkHealth {
   readonly reason: string | null;
 }
 
+/** Options of {@link DecisionSink.append}. */
+export interface AppendOptions {
+  /**
+   * Nobody waits for this event before answering (an outcome): the sink may hold it for a few
+   * milliseconds to commit it with the next event someone does wait for, rather than on its
+   * own. It keeps its place in `append()` order.
+   */
+  readonly defer?: boolean;
+}
+
+/**
+ * A decision whose limits the sink counts itself (see {@link DecisionSink.appendCounted}): the
+ * counters a policy left to acquire (`PendingDecision.limits` of @tollgate/policy), and how to
+ * turn their results into the decision event.
+ */
+export interface CountedDecision {
+  /** The counters, in groups; each group is checked and incremented all-or-nothing. */
+  readonly limits: readonly (readonly LimitRequest[])[];
+  /** The decision event, given each group's result; called once, synchronously, inside the sink's transaction. */
+  event(results: readonly LimitResult[]): DecisionEvent;
+}
+
 /**
  * Where the gateway records what it decided and what happened: the interface the gateway
  * owns and the ledger's writer implements (`@tollgate/ledger`'s `LedgerSink`).
@@ -125,7 +149,16 @@ export interface SinkHealth {
  */
 export interface DecisionSink {
   /** Records one event; resolves when it is committed. */
-  append(event: GatewayEvent): Promise<unknown>;
+  append(event: GatewayEvent, options?: AppendOptions): Promise<unknown>;
+  /**
+   * Optional, for a sink that keeps the limit counters itself (the ledger's, when they live in
+   * its PostgreSQL database): counts a decision's limits and records the decision event they
+   * lead to in one transaction — one commit, and never a counter moved without its decision on
+   * the record. Resolves once committed; rejects like `append` (then nothing was counted or
+   * recorded). A gateway whose sink has it counts every decision's limits through it instead of
+   * its limit store.
+   */
+  appendCounted?(decision: CountedDecision): Promise<unknown>;
   /** Settles everything appended so far, then refuses further events. */
   close(): Promise<void>;
   /**

@@ -3,12 +3,12 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult, Result, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ApprovalBinding, ApprovalRecord } from '@tollgate/ledger';
-import { canonicalDigest, finiteCopy, nonFinitePaths, type Agent, type ApprovalState, type CompiledPolicy, type Decision, type LimitStore, type ToolCall } from '@tollgate/policy';
+import { canonicalDigest, finiteCopy, isPendingDecision, nonFinitePaths, type Agent, type ApprovalState, type CompiledPolicy, type Decision, type LimitStore, type PendingDecision, type ToolCall } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { ApprovalDesk, ApprovalWait } from '../approvals/approval-desk.js';
 import { DEFAULT_REQUEST_LIMITS } from '../config/gateway-config.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
-import type { DecisionSink, GatewayEvent, JsonObject, JsonValue, OutcomeEvent } from '../ledger/decision-sink.js';
+import type { AppendOptions, DecisionSink, GatewayEvent, JsonObject, JsonValue, OutcomeEvent } from '../ledger/decision-sink.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { PolicySource } from '../policy/policy-source.js';
 import type { RoutedTool, UpstreamRegistry } from '../upstream/upstream-registry.js';
@@ -118,8 +118,6 @@ export class ToolCallPipeline {
   #idle: Array<() => void> = [];
   #closing = false;
   readonly #pendingOutcomes = new Set<Promise<unknown>>();
-  readonly #heldOutcomes: Array<{ event: OutcomeEvent; result: unknown; done: () => void }> = [];
-  #holdTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ToolCallPipelineOptions) {
     this.#registry = options.registry;
@@ -189,7 +187,6 @@ export class ToolCallPipeline {
       ]);
       clearTimeout(timer);
     }
-    this.#releaseOutcomes();
     await Promise.allSettled([...this.#pendingOutcomes]);
     return this.#inFlight;
   }
@@ -228,6 +225,20 @@ export class ToolCallPipeline {
 
     // 2.–7. The policy decides: the arguments against the tool's input schema as the upstream
     // advertises it, then the rules and the limits (which may live in PostgreSQL, hence async).
+    // A sink that keeps the counters counts them in the transaction that records the decision.
+    if (this.#sink.appendCounted) {
+      let step: Decision | PendingDecision;
+      try {
+        step = policy.prepare(request, { inputSchema: call.routed.tool.inputSchema });
+      } catch (error) {
+        this.#logger.error({ callId, server, tool, err: errorMessage(error) }, 'the policy could not decide');
+        return this.#refuse(call, gatewayRefusal(GATEWAY_RULES.limitsUnavailable, 'limits.unavailable', 'the limit store could not be reached, so the call was not forwarded', policy));
+      }
+      if (isPendingDecision(step)) return this.#counted(call, policy, step, params, caller);
+      if (step.effect === 'approval_required' && this.#approvals) return this.#approve(call, request, step, params, caller);
+      if (step.effect !== 'allow') return this.#refuse(call, step);
+      return this.#allow(call, step, params, caller);
+    }
     const decided = await this.#decide(call, policy, request);
     if (!isDecision(decided)) return decided;
     if (decided.effect === 'approval_required' && this.#approvals) return this.#approve(call, request, decided, params, caller);
@@ -257,6 +268,50 @@ export class ToolCallPipeline {
       this.#logger.error({ callId, server, tool, err: errorMessage(error) }, 'the policy could not decide (limit store unavailable?)');
       return this.#refuse(call, gatewayRefusal(GATEWAY_RULES.limitsUnavailable, 'limits.unavailable', 'the limit store could not be reached, so the call was not forwarded', policy));
     }
+  }
+
+  /**
+   * A decision that waits for its limits, with a sink that keeps the counters: the sink counts
+   * them and records the decision they lead to in one transaction, within the decision deadline;
+   * then an allowed call is forwarded and a refusal answered (it is already on the record). If
+   * the sink fails, nothing was counted or recorded, and the refusal (`limits.unavailable`) is
+   * recorded like any other; if it is late, the call is refused (`decision.timeout`) and, should
+   * the decision commit after all and have allowed it, an outcome says it was never forwarded.
+   */
+  async #counted(call: CallContext, policy: CompiledPolicy, step: PendingDecision, params: ToolCallParams, caller: Caller): Promise<CallToolResult> {
+    const { identity, routed, started } = call;
+    const { callId, server, tool } = identity;
+    let decision: Decision | undefined;
+    const recording = this.#sink.appendCounted!({
+      limits: step.limits,
+      event: (results) => this.#decisionEvent(call, (decision = step.finish(results)), false),
+    });
+    const t0 = performance.now();
+    let recorded: unknown;
+    try {
+      recorded = await within(recording, call.deadline);
+    } catch (error) {
+      this.#metrics?.ledgerAppend((performance.now() - t0) / 1000, false);
+      this.#logger.error({ callId, server, tool, err: errorMessage(error) }, 'the limits could not be counted with the decision (ledger or limit counters unavailable?)');
+      return this.#refuse(call, gatewayRefusal(GATEWAY_RULES.limitsUnavailable, 'limits.unavailable', 'the limit store could not be reached, so the call was not forwarded', policy));
+    }
+    if (recorded === LATE) {
+      this.#logger.error({ callId, server, tool, timeoutMs: this.#decisionTimeoutMs }, 'the limits and the decision were not recorded within the decision deadline; the call was not forwarded');
+      this.#observe(server, tool, decision?.effect ?? 'allow', 'decision.timeout', started);
+      this.#recordAbandoned(call, recording.then(() => {
+        if (decision?.effect !== 'allow') throw new Error('not an allowed call');
+      }));
+      return refusal(`the ledger did not record the decision within ${this.#decisionTimeoutMs} ms, so the call was not forwarded and never will be`, {
+        code: 'decision.timeout',
+        rule: GATEWAY_RULES.decisionTimeout,
+        decision_id: callId,
+      }, routed.tool.outputSchema);
+    }
+    this.#metrics?.ledgerAppend((performance.now() - t0) / 1000, true);
+    const d = decision!;
+    if (d.effect !== 'allow') return this.#refusalAnswer(call, d);
+    this.#observe(server, tool, 'allow', null, started);
+    return this.#forward(routed, params, caller, identity);
   }
 
   /**
@@ -492,7 +547,6 @@ export class ToolCallPipeline {
     const { identity, routed, started } = call;
     const { callId, server, tool } = identity;
     const outputSchema = routed.tool.outputSchema;
-    const code = refusalCode(decision);
     let recorded: unknown;
     try {
       recorded = await within(this.#append(this.#decisionEvent(call, decision, (decision as Partial<Decision>).non_finite !== undefined)), call.deadline);
@@ -510,6 +564,14 @@ export class ToolCallPipeline {
         decision_id: callId,
       }, outputSchema);
     }
+    return this.#refusalAnswer(call, decision, fields, text);
+  }
+
+  /** The answer to a refusal that is on the record. */
+  #refusalAnswer(call: CallContext, decision: CallDecision, fields: Record<string, unknown> = {}, text?: string): CallToolResult {
+    const { identity, routed, started } = call;
+    const { callId, server, tool } = identity;
+    const code = refusalCode(decision);
     this.#observe(server, tool, decision.effect, code, started);
     const d = decision as Partial<Decision>;
     const extra: Record<string, unknown> = {};
@@ -520,7 +582,7 @@ export class ToolCallPipeline {
     }
     if (d.errors) extra.errors = d.errors;
     if (d.approval_id !== undefined) extra.approval_id = d.approval_id;
-    return refusal(text ?? decision.reason, { code, rule: decision.rule, decision_id: callId, ...extra, ...fields }, outputSchema);
+    return refusal(text ?? decision.reason, { code, rule: decision.rule, decision_id: callId, ...extra, ...fields }, routed.tool.outputSchema);
   }
 
   /**
@@ -584,31 +646,18 @@ export class ToolCallPipeline {
 
   /**
    * Records an outcome; never rejects (a failure is logged: the call already happened). Unless
-   * the caller waits for it, outcomes are held for up to {@link OUTCOME_HOLD_MS} (or until
-   * {@link OUTCOME_BATCH} wait) and appended together: a few commits carry many outcomes, and
-   * decisions — which calls wait for — rarely queue behind an outcome's commit.
+   * the caller waits for it, the result's digest is computed after the answer is on its way
+   * (on the next turn of the event loop), and the outcome is appended as deferred: the ledger
+   * commits it with the next decision rather than on its own, so no decision waits behind its
+   * commit.
    */
   #outcome(event: OutcomeEvent, result?: unknown): Promise<void> {
-    const p = new Promise<void>((done) => {
-      if (this.#awaitOutcome) {
-        void this.#recordOutcome(event, result).then(done);
-        return;
-      }
-      this.#heldOutcomes.push({ event, result, done });
-      if (this.#heldOutcomes.length >= OUTCOME_BATCH) this.#releaseOutcomes();
-      else this.#holdTimer ??= setTimeout(() => this.#releaseOutcomes(), OUTCOME_HOLD_MS);
-    });
+    const p = this.#awaitOutcome
+      ? this.#recordOutcome(event, result)
+      : new Promise<void>((done) => setImmediate(() => void this.#recordOutcome(event, result).then(done)));
     this.#pendingOutcomes.add(p);
     void p.finally(() => this.#pendingOutcomes.delete(p));
     return p;
-  }
-
-  #releaseOutcomes(): void {
-    if (this.#holdTimer) {
-      clearTimeout(this.#holdTimer);
-      this.#holdTimer = undefined;
-    }
-    for (const { event, result, done } of this.#heldOutcomes.splice(0)) void this.#recordOutcome(event, result).then(done);
   }
 
   #recordOutcome(event: OutcomeEvent, result: unknown): Promise<void> {
@@ -619,7 +668,7 @@ export class ToolCallPipeline {
         event.detail = { ...(event.detail ?? {}), digest_error: errorMessage(error) };
       }
     }
-    return this.#append(event).then(
+    return this.#append(event, { defer: !this.#awaitOutcome }).then(
       () => undefined,
       (error: unknown) => {
         this.#logger.error({ callId: event.callId, server: event.server, tool: event.tool, err: errorMessage(error) }, 'could not record the outcome of a call');
@@ -661,10 +710,10 @@ export class ToolCallPipeline {
     };
   }
 
-  async #append(event: GatewayEvent): Promise<void> {
+  async #append(event: GatewayEvent, options?: AppendOptions): Promise<void> {
     const t0 = performance.now();
     try {
-      await this.#sink.append(event);
+      await (options ? this.#sink.append(event, options) : this.#sink.append(event));
       this.#metrics?.ledgerAppend((performance.now() - t0) / 1000, true);
     } catch (error) {
       this.#metrics?.ledgerAppend((performance.now() - t0) / 1000, false);
@@ -704,11 +753,6 @@ function approvalText(held: Decision, record: ApprovalRecord, why?: string): str
     'the same tool with the same arguments — and it runs once.'
   );
 }
-
-/** Longest an outcome is held back to be committed with others (milliseconds). */
-const OUTCOME_HOLD_MS = 5;
-/** Held outcomes are released at once when this many are waiting. */
-const OUTCOME_BATCH = 128;
 
 type OutcomeIdentity = { callId: string; agentId: string; sessionId: string; server: string; tool: string };
 type DecisionEventDraft = Extract<GatewayEvent, { type: 'decision' }>;

@@ -80,6 +80,25 @@ export interface LedgerConnection {
    */
   copyInTransaction(copyStatement: string, data: string, prelude?: { text: string; values: readonly unknown[] }): Promise<OpenTransaction>;
   /**
+   * Whether {@link pipeline} and {@link pipelineInTransaction} are available (PostgreSQL):
+   * several statements sent in one round trip of the extended protocol.
+   */
+  readonly supportsPipeline: boolean;
+  /**
+   * Runs `statements` in one round trip on a write connection of its own (extended protocol:
+   * each statement's Bind and Execute — and its Parse the first time a named one is used on
+   * that session — then one Sync): they form one implicit transaction that commits when the
+   * last succeeds, and one failure rolls all of them back. Bounded by `statementTimeoutMs`; a
+   * failed or late connection is discarded. PostgreSQL only ({@link supportsPipeline}).
+   */
+  pipeline(statements: readonly PipelinedStatement[]): Promise<PipelinedResult[]>;
+  /**
+   * Opens a transaction and runs `statements` in it, in one round trip, and hands it back open
+   * with their results; {@link OpenPipelineTransaction.commit} sends more statements and the
+   * COMMIT in one more. Bounded like {@link pipeline}. PostgreSQL only.
+   */
+  pipelineInTransaction(statements: readonly PipelinedStatement[]): Promise<OpenPipelineTransaction>;
+  /**
    * Checks within `timeoutMs` that the database would take the writer's inserts now: it
    * answers, is neither a standby nor read-only, has `ledger_events` (not held by a lock that
    * blocks it) and lets this user insert into it. Runs on a query connection, never one of the
@@ -107,6 +126,31 @@ export interface LedgerConnection {
 export interface OpenTransaction {
   /** Commits; rejects (and discards the connection) when the commit fails or times out. */
   commit(): Promise<void>;
+  /** Rolls back and returns the connection. */
+  rollback(): Promise<void>;
+}
+
+/** One statement of {@link LedgerConnection.pipeline}. */
+export interface PipelinedStatement {
+  /** A name parses the statement once per session and reuses it; '' parses it every time. */
+  readonly name: string;
+  readonly text: string;
+  /** The parameters in PostgreSQL's text form; null is SQL NULL. */
+  readonly values: readonly (string | null)[];
+}
+
+/** What one pipelined statement returned: its rows in text form, by column name. */
+export interface PipelinedResult {
+  readonly rows: ReadonlyArray<Readonly<Record<string, string | null>>>;
+  readonly rowCount: number;
+}
+
+/** A transaction left open by {@link LedgerConnection.pipelineInTransaction}. */
+export interface OpenPipelineTransaction {
+  /** What the statements that opened it returned, in order. */
+  readonly results: readonly PipelinedResult[];
+  /** Runs `statements`, then COMMIT, in one round trip; rejects (and discards the connection) when any fails. */
+  commit(statements?: readonly PipelinedStatement[]): Promise<PipelinedResult[]>;
   /** Rolls back and returns the connection. */
   rollback(): Promise<void>;
 }

@@ -59,6 +59,7 @@ export async function connectPglite(source: string | PGlite, _settings: Resolved
     discardFailedClients: false,
     settleBeforeClose: true,
     supportsCopy: false,
+    supportsPipeline: false,
     openStoreSessions: (connection, _options, closed) => new PgliteStoreSessions(pglite, connection, closed),
     onClose: async () => {
       if (owned) await pglite.close();

@@ -5,7 +5,10 @@ import {
   resolveStoreSessionOptions,
   type LedgerBackend,
   type LedgerConnection,
+  type OpenPipelineTransaction,
   type OpenTransaction,
+  type PipelinedResult,
+  type PipelinedStatement,
   type ResolvedStoreSessionOptions,
   type StatementResult,
 } from './ledger-connection.js';
@@ -114,6 +117,104 @@ class CopyFromStdin implements pg.Submittable {
   handleCopyData(): void {}
 }
 
+/** The part of `pg`'s connection a {@link StatementPipeline} writes to. */
+interface WireConnection {
+  parse(message: { name: string; text: string; types: never[] }): void;
+  bind(message: { portal: string; statement: string; values: readonly (string | null)[] }): void;
+  describe(message: { type: 'P'; name: string }): void;
+  execute(message: { portal: string; rows: number }): void;
+  sync(): void;
+  parsedStatements: Record<string, string>;
+  stream: { cork?: () => void; uncork?: () => void };
+}
+
+/**
+ * Several statements in one round trip for `pg`'s client (extended protocol): for each, Parse
+ * (only the first time a named statement is used on the session), Bind, Describe and Execute;
+ * then one Sync. The server runs them in order in one implicit transaction (or in the open
+ * one) and stops at the first error. Rows come back in text form; the caller parses them.
+ */
+class StatementPipeline implements pg.Submittable {
+  readonly done: Promise<PipelinedResult[]>;
+  #resolve: (results: PipelinedResult[]) => void = () => {};
+  #reject: (error: unknown) => void = () => {};
+  readonly #results: PipelinedResult[] = [];
+  #fields: string[] = [];
+  #rows: Array<Record<string, string | null>> = [];
+  #failed = false;
+  #parsed: string[] = [];
+  #wire: WireConnection | undefined;
+
+  constructor(private readonly statements: readonly PipelinedStatement[]) {
+    this.done = new Promise<PipelinedResult[]>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  submit(connection: pg.Connection): void {
+    const wire = connection as unknown as WireConnection;
+    wire.stream.cork?.();
+    try {
+      for (const s of this.statements) {
+        if (s.name === '' || wire.parsedStatements[s.name] === undefined) {
+          wire.parse({ name: s.name, text: s.text, types: [] });
+          if (s.name !== '') {
+            wire.parsedStatements[s.name] = s.text;
+            this.#parsed.push(s.name);
+          }
+        }
+        wire.bind({ portal: '', statement: s.name, values: s.values });
+        wire.describe({ type: 'P', name: '' });
+        wire.execute({ portal: '', rows: 0 });
+      }
+      wire.sync();
+    } finally {
+      wire.stream.uncork?.();
+    }
+    this.#wire = wire;
+  }
+
+  handleRowDescription(message: { fields: Array<{ name: string }> }): void {
+    this.#fields = message.fields.map((f) => f.name);
+  }
+
+  handleDataRow(message: { fields: Array<string | null> }): void {
+    const row: Record<string, string | null> = {};
+    for (let i = 0; i < this.#fields.length; i++) row[this.#fields[i]!] = message.fields[i] ?? null;
+    this.#rows.push(row);
+  }
+
+  handleCommandComplete(message: { text: string }): void {
+    const count = /(\d+)$/.exec(message.text);
+    this.#results.push({ rows: this.#rows, rowCount: count ? Number(count[1]) : this.#rows.length });
+    this.#rows = [];
+    this.#fields = [];
+  }
+
+  handleEmptyQuery(): void {
+    this.#results.push({ rows: [], rowCount: 0 });
+  }
+
+  handleReadyForQuery(): void {
+    if (!this.#failed) this.#resolve(this.#results);
+  }
+
+  handleError(error: unknown): void {
+    this.#failed = true;
+    // A statement parsed in this pipeline may not exist on the session after an error.
+    if (this.#wire) for (const name of this.#parsed) delete this.#wire.parsedStatements[name];
+    this.#reject(error);
+  }
+
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(): void {}
+  handleCopyData(): void {}
+}
+
+const BEGIN: PipelinedStatement = { name: 'tollgate_begin', text: 'BEGIN', values: [] };
+const COMMIT: PipelinedStatement = { name: 'tollgate_commit', text: 'COMMIT', values: [] };
+
 interface PoolConnectionParts {
   backend: LedgerBackend;
   location: string;
@@ -134,6 +235,8 @@ interface PoolConnectionParts {
   settleBeforeClose: boolean;
   /** Whether COPY FROM STDIN works on this backend. */
   supportsCopy: boolean;
+  /** Whether several statements can be sent in one round trip (extended protocol) on this backend. */
+  supportsPipeline: boolean;
   /**
    * Opens a store's sessions on this database (see {@link LedgerConnection.openStoreSessions});
    * they call `closed` once they are closed.
@@ -149,6 +252,7 @@ export class PoolLedgerConnection implements LedgerConnection {
   readonly location: string;
   readonly db: Kysely<LedgerDatabase>;
   readonly supportsCopy: boolean;
+  readonly supportsPipeline: boolean;
   readonly #parts: PoolConnectionParts;
   readonly #stores = new Set<StoreSessions>();
   #closed: Promise<void> | undefined;
@@ -159,6 +263,7 @@ export class PoolLedgerConnection implements LedgerConnection {
     this.backend = parts.backend;
     this.location = parts.location;
     this.supportsCopy = parts.supportsCopy;
+    this.supportsPipeline = parts.supportsPipeline;
     this.db = new Kysely<LedgerDatabase>({ dialect: new PostgresDialect({ pool: parts.queryPool }) });
   }
 
@@ -192,6 +297,36 @@ export class PoolLedgerConnection implements LedgerConnection {
       client.release();
     };
     return { commit: () => settle('COMMIT'), rollback: () => settle('ROLLBACK') };
+  }
+
+  async pipeline(statements: readonly PipelinedStatement[]): Promise<PipelinedResult[]> {
+    if (!this.supportsPipeline) throw new LedgerError('ledger.invalid_options', `statement pipelines are not available on the ${this.backend} ledger`);
+    return this.#bounded((client) => runPipeline(client, statements));
+  }
+
+  async pipelineInTransaction(statements: readonly PipelinedStatement[]): Promise<OpenPipelineTransaction> {
+    if (!this.supportsPipeline) throw new LedgerError('ledger.invalid_options', `statement pipelines are not available on the ${this.backend} ledger`);
+    const client = await this.#acquire();
+    const opened = await this.#step(client, () => runPipeline(client, [BEGIN, ...statements]));
+    let settled = false;
+    const settle = (): void => {
+      if (settled) throw new LedgerError('ledger.write_failed', 'the transaction was already settled');
+      settled = true;
+    };
+    return {
+      results: opened.slice(1),
+      commit: async (more = []) => {
+        settle();
+        const results = await this.#step(client, () => runPipeline(client, [...more, COMMIT]));
+        client.release();
+        return results.slice(0, more.length);
+      },
+      rollback: async () => {
+        settle();
+        await this.#step(client, () => client.query('ROLLBACK'));
+        client.release();
+      },
+    };
   }
 
   async probe(timeoutMs: number): Promise<void> {
@@ -360,6 +495,13 @@ export class PoolLedgerConnection implements LedgerConnection {
       // A session that cannot answer has nothing left to run either.
     });
   }
+}
+
+/** Sends a {@link StatementPipeline} on a held client and waits for all of it. */
+function runPipeline(client: pg.PoolClient, statements: readonly PipelinedStatement[]): Promise<PipelinedResult[]> {
+  const pipeline = new StatementPipeline(statements);
+  client.query(pipeline);
+  return pipeline.done;
 }
 
 interface ProbeRow {

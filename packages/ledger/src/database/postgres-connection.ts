@@ -72,6 +72,7 @@ export async function connectPostgres(databaseUrl: string, settings: ResolvedCon
     discardFailedClients: true,
     settleBeforeClose: false,
     supportsCopy: true,
+    supportsPipeline: true,
     openStoreSessions: (_connection, options, closed) => new PostgresStoreSessions({ location, base, settings, ...options, closed }),
     onClose: async () => {},
   });

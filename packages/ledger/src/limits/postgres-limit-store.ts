@@ -3,6 +3,7 @@ import type { LedgerConnection } from '../database/ledger-connection.js';
 import { ledgerErrorFromPg } from '../database/pool-ledger-connection.js';
 import type { StoreSessions } from '../database/store-sessions.js';
 import { LedgerError, describeError } from '../ledger-error.js';
+import { ACQUIRE_ONE_SQL, ACQUIRE_SQL, CURRENT_SQL, counterKey } from './counter-statements.js';
 
 /** Where a {@link PostgresLimitStore} reports what it could not do in the background (pino fits). */
 export interface LimitStoreLogger {
@@ -26,16 +27,6 @@ export interface OpenLimitStoreOptions extends PostgresLimitStoreOptions {
   readonly maxConnections?: number;
 }
 
-const ACQUIRE_SQL = 'SELECT exceeded_index, counter_values FROM limit_acquire($1::text[], $2::float8[], $3::float8[], $4::bigint[], $5::bigint[])';
-// One counter (the common case): one atomic upsert that only increments while it fits. No row
-// back means it did not fit (or the amount alone exceeds the max, so nothing was inserted).
-const ACQUIRE_ONE_SQL = `INSERT INTO limit_counters AS c (counter_key, window_start, window_end, used)
-SELECT $1::text, $2::bigint, $3::bigint, $4::float8 WHERE $4::float8 <= $5::float8
-ON CONFLICT (counter_key, window_start) DO UPDATE
-  SET used = c.used + EXCLUDED.used, updated_at = now()
-  WHERE c.used + EXCLUDED.used <= $5::float8
-RETURNING used`;
-const CURRENT_SQL = 'SELECT used FROM limit_counters WHERE counter_key = $1::text AND window_start = $2::bigint';
 const SWEEP_SQL = 'DELETE FROM limit_counters WHERE window_end < $1::bigint';
 const CHECK_TABLE_SQL = 'SELECT 1 FROM limit_counters LIMIT 0';
 const CHECK_FUNCTION_SQL = "SELECT 'limit_acquire(text[],double precision[],double precision[],bigint[],bigint[])'::regprocedure";
@@ -110,7 +101,7 @@ export class PostgresLimitStore implements LimitStore {
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i]!;
       // Policy keys hold NUL separators, which PostgreSQL text cannot store: keep their JSON form.
-      keys[i] = JSON.stringify(r.key);
+      keys[i] = counterKey(r);
       amounts[i] = r.amount;
       maxes[i] = r.max;
       starts[i] = r.windowStart;
@@ -128,7 +119,7 @@ export class PostgresLimitStore implements LimitStore {
   }
 
   async #acquireOne(r: LimitRequest): Promise<LimitResult> {
-    const key = JSON.stringify(r.key);
+    const key = counterKey(r);
     try {
       const admitted = await this.#sessions.execute<{ used: number }>(ACQUIRE_ONE_SQL, [key, r.windowStart, r.windowEnd, r.amount, r.max]);
       const row = admitted.rows[0];

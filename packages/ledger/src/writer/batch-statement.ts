@@ -1,4 +1,5 @@
 import type { HashedEventFields } from '../event/event-hash.js';
+import type { PipelinedStatement } from '../database/ledger-connection.js';
 
 /** A chained event row as the writer inserts it. */
 export type ChainedEventRow = HashedEventFields & { prev_hash: string; hash: string };
@@ -157,4 +158,99 @@ export function batchParameters(strandId: string, events: readonly ChainedEvent[
     values.push(registration.startedAt, registration.host, registration.pid, registration.label);
   }
   return values;
+}
+
+/** One event as a single-row INSERT (the common batch of one): scalar parameters, no unnest. */
+export const INSERT_ONE_SQL = `INSERT INTO ledger_events (event_id, occurred_at, strand_id, seq, prev_hash, hash, event_type,
+  call_id, agent_id, session_id, server, tool, args, args_sha256, effect, rule, reason, policy_revision,
+  policy_digest, approval_id, approver, outcome_status, duration_ms, result_sha256, detail, shadow_effect, shadow_rule)
+VALUES ($1::uuid, $2::timestamptz, $3::uuid, $4::bigint, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text,
+  $11::text, $12::text, $13::jsonb, $14::text, $15::text, $16::text, $17::text, $18::text, $19::text, $20::text,
+  $21::text, $22::text, $23::float8, $24::text, $25::jsonb, $26::text, $27::text)`;
+
+/** A parameter in PostgreSQL's text form. */
+function text(value: string | number | null | undefined): string | null {
+  return value === null || value === undefined ? null : typeof value === 'number' ? String(value) : value;
+}
+
+const ARRAY_SPECIAL = /["\\]/g;
+
+/** A one-dimensional array literal (`{"a",NULL,"b"}`): every element quoted, so any text fits. */
+function arrayLiteral(values: readonly (string | number | null | undefined)[]): string {
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ',';
+    const v = values[i];
+    if (v === null || v === undefined) out += 'NULL';
+    else out += '"' + (typeof v === 'number' ? String(v) : v.replace(ARRAY_SPECIAL, '\\$&')) + '"';
+  }
+  return out + '}';
+}
+
+/** The column values of one chained event, in {@link INSERT_ONE_SQL}'s order (without the strand id). */
+function rowValues(e: ChainedEvent): Array<string | number | null> {
+  const { row: r, argsJson, detailJson } = e;
+  return [
+    r.event_id,
+    r.occurred_at,
+    r.seq,
+    r.prev_hash,
+    r.hash,
+    r.event_type,
+    r.call_id,
+    r.agent_id,
+    r.session_id,
+    r.server,
+    r.tool,
+    r.args === null ? null : (argsJson ?? JSON.stringify(r.args)),
+    r.args_sha256,
+    r.effect,
+    r.rule,
+    r.reason,
+    r.policy_revision,
+    r.policy_digest,
+    r.approval_id,
+    r.approver,
+    r.outcome_status,
+    r.duration_ms,
+    r.result_sha256,
+    r.detail === null ? null : (detailJson ?? JSON.stringify(r.detail)),
+    r.shadow_effect ?? null,
+    r.shadow_rule ?? null,
+  ];
+}
+
+/**
+ * The statements that write one batch in a pipeline (PostgreSQL): the strand's registration
+ * when it is its first batch, then one INSERT — a single-row one for a batch of one, else
+ * `INSERT … SELECT FROM unnest(…)`. Sent in one round trip they commit together or not at all.
+ */
+export function insertStatements(strandId: string, events: readonly ChainedEvent[], registration?: StrandRegistration): PipelinedStatement[] {
+  const statements: PipelinedStatement[] = [];
+  if (registration) {
+    statements.push({
+      name: 'tollgate_register_strand',
+      text: REGISTER_STRAND_SQL,
+      values: [registration.strandId, registration.startedAt, registration.host, String(registration.pid), registration.label],
+    });
+  }
+  if (events.length === 1) {
+    const v = rowValues(events[0]!);
+    const values = new Array<string | null>(27);
+    values[0] = text(v[0]);
+    values[1] = text(v[1]);
+    values[2] = strandId;
+    for (let i = 2; i < v.length; i++) values[i + 1] = text(v[i]);
+    statements.push({ name: 'tollgate_insert_event', text: INSERT_ONE_SQL, values });
+    return statements;
+  }
+  const cols: Array<Array<string | number | null>> = Array.from({ length: 26 }, () => new Array(events.length));
+  for (let j = 0; j < events.length; j++) {
+    const v = rowValues(events[j]!);
+    for (let i = 0; i < 26; i++) cols[i]![j] = v[i]!;
+  }
+  const values: Array<string | null> = [arrayLiteral(cols[0]!), arrayLiteral(cols[1]!), strandId];
+  for (let i = 2; i < 26; i++) values.push(arrayLiteral(cols[i]!));
+  statements.push({ name: 'tollgate_insert_events', text: INSERT_BATCH_SQL, values });
+  return statements;
 }

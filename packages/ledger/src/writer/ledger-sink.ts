@@ -1,4 +1,5 @@
 import type { AppendedEvent, LedgerEventInput } from '../event/ledger-event.js';
+import type { AppendOptions, CountedEvent } from './ledger-writer.js';
 import type { LedgerErrorCode } from '../ledger-error.js';
 
 /**
@@ -36,8 +37,14 @@ export interface LedgerHealth {
  * await sink.close()
  */
 export interface LedgerSink {
-  /** Records one event; resolves when it is committed. */
-  append(event: LedgerEventInput): Promise<AppendedEvent>;
+  /** Records one event; resolves when it is committed (`defer`: see {@link AppendOptions}). */
+  append(event: LedgerEventInput, options?: AppendOptions): Promise<AppendedEvent>;
+  /**
+   * Counts a decision's limits in the ledger's database and records the decision in the same
+   * transaction ({@link LedgerWriter.appendCounted}); present only on a sink that keeps the
+   * limit counters (limits in PostgreSQL).
+   */
+  appendCounted?(counted: CountedEvent): Promise<AppendedEvent>;
   /** Settles everything appended so far, then refuses further events. */
   close(): Promise<void>;
   /**

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { LedgerConnection, OpenTransaction } from '../database/ledger-connection.js';
+import type { LimitRequest, LimitResult } from '@tollgate/policy';
+import type { LedgerConnection, OpenPipelineTransaction, OpenTransaction, PipelinedStatement } from '../database/ledger-connection.js';
 import { ledgerErrorFromPg } from '../database/pool-ledger-connection.js';
 import { ArgumentRedactor, type RedactionRule } from '../event/argument-redactor.js';
 import { prepareEvent, type PreparedEvent } from '../event/event-builder.js';
 import { GENESIS_HASH, eventHash } from '../event/event-hash.js';
 import type { AppendedEvent, LedgerEventInput } from '../event/ledger-event.js';
 import { LedgerError } from '../ledger-error.js';
+import { countingStatements } from '../limits/counter-statements.js';
 import {
   COPY_EVENTS_SQL,
   INSERT_BATCH_SQL,
@@ -15,6 +17,7 @@ import {
   STRAND_HEAD_SQL,
   batchCopyData,
   batchParameters,
+  insertStatements,
   registrationParameters,
   type ChainedEvent,
   type StrandRegistration,
@@ -57,6 +60,12 @@ export interface LedgerWriterOptions {
   maxBatchSize?: number;
   /** How long the first event of an idle writer waits for company before its batch is sent (default 2 ms). */
   maxBatchDelayMs?: number;
+  /**
+   * How long an event appended with `{ defer: true }` (an outcome nobody waits for) may wait for
+   * an event that someone waits for, to be committed in its batch instead of in one of its own
+   * (default 5 ms). Deferred events never hold up the others; `flush()` and `close()` send them at once.
+   */
+  maxDeferMs?: number;
   /** Argument values to keep out of the ledger, by JSON pointer. */
   redact?: readonly RedactionRule[];
   /** Metrics and logging hooks. */
@@ -82,10 +91,39 @@ interface HealthEvidence {
 }
 
 interface Pending {
-  prepared: PreparedEvent;
+  /** The event, or undefined while it waits for its counters ({@link counted}). */
+  prepared: PreparedEvent | undefined;
+  counted: CountedEvent | undefined;
+  /** Nobody waits for it: it may ride with the next event someone does wait for. */
+  deferred: boolean;
   chained: ChainedEvent | undefined;
   resolve: (event: AppendedEvent) => void;
   reject: (error: LedgerError) => void;
+}
+
+/** Options of {@link LedgerWriter.append}. */
+export interface AppendOptions {
+  /**
+   * The caller does not wait for this event before it answers anyone (an outcome): it is held
+   * up to `maxDeferMs` to be committed with the next event that someone does wait for. Events
+   * keep their `append()` order either way.
+   */
+  readonly defer?: boolean;
+}
+
+/**
+ * A decision that depends on limit counters kept in the ledger's database: the writer counts
+ * them and records the decision they lead to in one transaction (see {@link LedgerWriter.appendCounted}).
+ */
+export interface CountedEvent {
+  /** The counters, in groups; each group is checked and incremented all-or-nothing, as `LimitStore.acquire`. */
+  readonly limits: readonly (readonly LimitRequest[])[];
+  /**
+   * The event to record, given each group's result. Called once, synchronously, inside the
+   * transaction that counted them; if it throws (or returns a malformed event) the whole batch
+   * is rolled back and every append in it rejects.
+   */
+  event(results: readonly LimitResult[]): LedgerEventInput;
 }
 
 interface InFlightBatch {
@@ -101,23 +139,30 @@ interface Head {
 
 // Callers woken per turn of the event loop after a commit.
 const WAKE_SLICE = 16;
+// Batches up to this size are one INSERT (PostgreSQL: in one round trip); larger ones a COPY.
+const COPY_FROM = 64;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * The ledger's batched, hash-chained writer: one strand per writer (one per gateway process).
  *
- * - Each event is chained as it is appended: `seq` is the next number of the strand and
- *   `hash = SHA-256(prev_hash || canonical(event))`.
+ * - Each event is chained when its batch is formed, in `append()` order: `seq` is the next
+ *   number of the strand and `hash = SHA-256(prev_hash || canonical(event))`.
  * - Group commit: events appended while the writer is idle wait at most `maxBatchDelayMs`
  *   (or until `maxBatchSize` are waiting); events appended while a batch commits go in the
- *   next one. A batch is one multi-row statement in its own transaction: `COPY … FROM STDIN` on
- *   PostgreSQL (its bulk-insert path), `INSERT … SELECT FROM unnest(…)` on PGlite.
- * - `append()` resolves only after its batch committed. When a batch fails, it and every
- *   event queued behind it reject, the strand's head rolls back to the last committed event
+ *   next one. Deferred events (`append(e, { defer: true })`) wait up to `maxDeferMs` to ride
+ *   with an event someone waits for. On PostgreSQL a small batch of an idle writer is one
+ *   INSERT in one round trip (autocommit); a batch formed while another commits, or a large
+ *   one (COPY), goes in a transaction committed after it; on PGlite every batch is one
+ *   `INSERT … SELECT FROM unnest(…)` in its own transaction.
+ * - Counted decisions ({@link LedgerWriter.appendCounted}, PostgreSQL): the batch's transaction checks and
+ *   increments their limit counters, then builds and chains the decisions from the answers.
+ * - `append()` resolves only after its batch committed. When a batch fails, it (and a batch
+ *   already chained onto it) rejects, the strand's head rolls back to the last committed event
  *   (re-read from the database, in case the failed commit in fact went through) and nothing
- *   partial is visible. Later appends continue the strand.
- * - Batches are sent one at a time, so the chain never depends on an uncommitted batch.
+ *   partial is visible. Queued events go on in the next batch.
+ * - Commits happen in strand order, so the chain never depends on an uncommitted batch.
  */
 export class LedgerWriter implements LedgerSink {
   /** The strand this writer appends to. */
@@ -126,6 +171,7 @@ export class LedgerWriter implements LedgerSink {
   readonly #clock: () => Date;
   readonly #maxBatchSize: number;
   readonly #maxBatchDelayMs: number;
+  readonly #maxDeferMs: number;
   readonly #redactor: ArgumentRedactor;
   readonly #observer: LedgerWriterObserver;
   readonly #registration: StrandRegistration;
@@ -137,7 +183,13 @@ export class LedgerWriter implements LedgerSink {
   #needsResync = false;
   #lastFailure: LedgerError = new LedgerError('ledger.write_failed', 'an earlier batch failed');
   #queue: Pending[] = [];
+  /** Entries of {@link #queue} that someone waits for. */
+  #waited = 0;
+  #flushing = 0;
+  /** Deferred events have waited `maxDeferMs`: the queue goes with the next batch. */
+  #deferDue = false;
   #timer: NodeJS.Timeout | undefined;
+  #deferTimer: NodeJS.Timeout | undefined;
   #pump: Promise<void> | undefined;
   #closing = false;
   readonly #probeTimeoutMs: number;
@@ -160,6 +212,10 @@ export class LedgerWriter implements LedgerSink {
     this.#maxBatchDelayMs = options.maxBatchDelayMs ?? 2;
     if (!Number.isFinite(this.#maxBatchDelayMs) || this.#maxBatchDelayMs < 0 || this.#maxBatchDelayMs > 1000) {
       throw new LedgerError('ledger.invalid_options', `ledger writer: "maxBatchDelayMs" must be from 0 to 1000 (got ${String(options.maxBatchDelayMs)})`);
+    }
+    this.#maxDeferMs = options.maxDeferMs ?? 5;
+    if (!Number.isFinite(this.#maxDeferMs) || this.#maxDeferMs < 0 || this.#maxDeferMs > 1000) {
+      throw new LedgerError('ledger.invalid_options', `ledger writer: "maxDeferMs" must be from 0 to 1000 (got ${String(options.maxDeferMs)})`);
     }
     this.#probeTimeoutMs = options.health?.timeoutMs ?? 1000;
     this.#probeCacheMs = options.health?.cacheMs ?? 1000;
@@ -198,7 +254,7 @@ export class LedgerWriter implements LedgerSink {
    * `ledger.not_migrated` or `ledger.write_failed` when its batch fails; `ledger.closed`
    * after `close()`).
    */
-  append(event: LedgerEventInput): Promise<AppendedEvent> {
+  append(event: LedgerEventInput, options?: AppendOptions): Promise<AppendedEvent> {
     if (this.#closing) {
       return Promise.reject(new LedgerError('ledger.closed', `ledger writer for strand ${this.strandId} is closed`));
     }
@@ -209,11 +265,39 @@ export class LedgerWriter implements LedgerSink {
       return Promise.reject(error);
     }
     return new Promise<AppendedEvent>((resolve, reject) => {
-      const entry: Pending = { prepared, chained: undefined, resolve, reject };
-      if (!this.#needsResync) this.#chain(entry);
-      this.#queue.push(entry);
-      this.#schedule();
+      this.#enqueue({ prepared, counted: undefined, deferred: options?.defer === true, chained: undefined, resolve, reject });
     });
+  }
+
+  /**
+   * Counts a decision's limits and records the decision they lead to, in one transaction
+   * (PostgreSQL): the batch's transaction checks and increments the counters (in
+   * `limit_counters`, shared with every replica) and inserts the event `counted.event(results)`
+   * builds, chained like any other — so a counter never moves without its decision on the
+   * record, nor the other way round, and both cost one commit. Resolves once committed; rejects
+   * like {@link append} (nothing counted, nothing recorded).
+   *
+   * @throws LedgerError `ledger.invalid_options` on a backend without statement pipelines (PGlite).
+   * @example
+   * let decision
+   * await writer.appendCounted({ limits: step.limits, event: (results) => eventOf(decision = step.finish(results)) })
+   */
+  appendCounted(counted: CountedEvent): Promise<AppendedEvent> {
+    if (this.#closing) {
+      return Promise.reject(new LedgerError('ledger.closed', `ledger writer for strand ${this.strandId} is closed`));
+    }
+    if (!this.#connection.supportsPipeline) {
+      return Promise.reject(new LedgerError('ledger.invalid_options', `the ${this.#connection.backend} ledger cannot count limits with its events; keep limit counters in memory`));
+    }
+    return new Promise<AppendedEvent>((resolve, reject) => {
+      this.#enqueue({ prepared: undefined, counted, deferred: false, chained: undefined, resolve, reject });
+    });
+  }
+
+  #enqueue(entry: Pending): void {
+    this.#queue.push(entry);
+    if (!entry.deferred) this.#waited++;
+    this.#schedule();
   }
 
   /**
@@ -269,9 +353,14 @@ export class LedgerWriter implements LedgerSink {
 
   /** Sends whatever is queued now and waits until every event appended so far has settled. */
   async flush(): Promise<void> {
-    while (this.#queue.length > 0 || this.#pump) {
-      this.#startPump();
-      await this.#pump;
+    this.#flushing++;
+    try {
+      while (this.#queue.length > 0 || this.#pump) {
+        this.#startPump();
+        await this.#pump;
+      }
+    } finally {
+      this.#flushing--;
     }
   }
 
@@ -282,9 +371,8 @@ export class LedgerWriter implements LedgerSink {
   }
 
   #chain(entry: Pending): void {
-    const { fields: row, argsJson, detailJson } = entry.prepared;
-    // The prepared row is this entry's own: chain it in place (re-chaining after a resync
-    // overwrites the same four fields).
+    const { fields: row, argsJson, detailJson } = entry.prepared!;
+    // The prepared row is this entry's own: chain it in place.
     row.strand_id = this.strandId;
     row.seq = this.#tentative.seq + 1;
     row.prev_hash = this.#tentative.hash;
@@ -295,11 +383,27 @@ export class LedgerWriter implements LedgerSink {
 
   #schedule(): void {
     if (this.#pump) return; // the running pump sends it next
+    if (this.#queue.length === 0) return;
+    if (!this.#sendable()) {
+      // Only deferred events: they wait for company, but not for long.
+      this.#deferTimer ??= setTimeout(() => {
+        this.#deferTimer = undefined;
+        // They have waited long enough: they go in the next batch, whenever the loop takes one.
+        this.#deferDue = true;
+        this.#startPump();
+      }, this.#maxDeferMs);
+      return;
+    }
     if (this.#queue.length >= this.#maxBatchSize || this.#maxBatchDelayMs === 0) {
       this.#startPump();
     } else {
       this.#timer ??= setTimeout(() => this.#startPump(), this.#maxBatchDelayMs);
     }
+  }
+
+  /** Whether the queue should be sent now: someone waits for an event in it, it is full, or everything is being flushed. */
+  #sendable(): boolean {
+    return this.#waited > 0 || this.#deferDue || this.#flushing > 0 || this.#closing || this.#queue.length >= this.#maxBatchSize || this.#maxDeferMs === 0;
   }
 
   #startPump(): void {
@@ -308,6 +412,11 @@ export class LedgerWriter implements LedgerSink {
       this.#timer = undefined;
     }
     if (this.#pump || this.#queue.length === 0) return;
+    if (!this.#sendable()) return this.#schedule();
+    if (this.#deferTimer) {
+      clearTimeout(this.#deferTimer);
+      this.#deferTimer = undefined;
+    }
     this.#pump = this.#run().finally(() => {
       this.#pump = undefined;
       // Something appended during the last await that the loop did not take.
@@ -315,12 +424,22 @@ export class LedgerWriter implements LedgerSink {
     });
   }
 
+  /** The next batch: the oldest queued events, in append order. */
+  #take(): Pending[] {
+    const entries = this.#queue.splice(0, this.#maxBatchSize);
+    for (const e of entries) if (!e.deferred) this.#waited--;
+    if (this.#queue.length === 0) this.#deferDue = false;
+    return entries;
+  }
+
   async #run(): Promise<void> {
-    if (this.#connection.supportsCopy) return this.#runPipelined();
-    while (this.#queue.length > 0) {
+    if (this.#connection.supportsPipeline) return this.#runPipelined();
+    while (this.#queue.length > 0 && this.#sendable()) {
       if (this.#needsResync && !(await this.#resync())) continue;
       // Events that arrived while the previous batch committed have waited long enough.
-      const batch = this.#start(this.#queue.splice(0, this.#maxBatchSize));
+      const entries = this.#take();
+      for (const e of entries) this.#chain(e);
+      const batch = this.#start(entries);
       try {
         const chained = batch.entries.map((e) => e.chained!);
         if (this.#registered) {
@@ -337,31 +456,81 @@ export class LedgerWriter implements LedgerSink {
   }
 
   /**
-   * PostgreSQL: each batch is one COPY in a transaction of its own. While batch k's COMMIT is
-   * being flushed, batch k+1 is already copied in a second transaction; it is committed only
-   * once k's commit succeeded, and rolled back (its appends rejected) if k's failed. So commits
-   * happen in strand order, a strand never has a batch without the one before it, and the
-   * write-ahead-log flush of one batch overlaps the work of the next.
+   * PostgreSQL. A batch goes one of three ways:
+   * - the writer is idle, the batch small and with no counters: one INSERT (with the strand's
+   *   registration, on its first batch) in one round trip, in autocommit — one commit;
+   * - with counters ({@link appendCounted}): BEGIN and the counters' statements in one round
+   *   trip, then — once their answers have decided the events and chained them — the INSERT and
+   *   COMMIT in another;
+   * - a commit is already on its way, or the batch is large (a COPY): the events go in a
+   *   transaction of their own while the previous batch commits, and it commits only once that
+   *   one did, or rolls back (its appends rejected) if it did not.
+   * So commits happen in strand order, a strand never has a batch without the one before it, and
+   * the write-ahead-log flush of one batch overlaps the work of the next.
    */
   async #runPipelined(): Promise<void> {
     let committing: Promise<boolean> | undefined;
-    while (this.#queue.length > 0) {
+    while (this.#queue.length > 0 && this.#sendable()) {
       if (this.#needsResync) {
         if (committing) await committing;
         committing = undefined;
         if (!(await this.#resync())) continue;
       }
-      const batch = this.#start(this.#queue.splice(0, this.#maxBatchSize));
-      const prelude =
-        this.#registered || this.#registering ? undefined : { text: REGISTER_STRAND_SQL, values: registrationParameters(this.#registration) };
-      if (prelude) this.#registering = true;
-      let open: OpenTransaction;
+      const entries = this.#take();
+      const registration = this.#registered || this.#registering ? undefined : this.#registration;
+      if (registration) this.#registering = true;
+      const counted = entries.some((e) => e.counted !== undefined);
+      let open: OpenTransaction | OpenPipelineTransaction;
+      let batch: InFlightBatch;
+      let insert: PipelinedStatement[] | undefined;
       try {
-        open = await this.#connection.copyInTransaction(COPY_EVENTS_SQL, batchCopyData(batch.entries.map((e) => e.chained!)), prelude);
+        if (counted) {
+          const counting = countingStatements(entries.filter((e) => e.counted).map((e) => e.counted!.limits));
+          const tx = await this.#connection.pipelineInTransaction(counting.statements);
+          open = tx;
+          try {
+            const results = counting.read(tx.results, 0);
+            let next = 0;
+            for (const e of entries) {
+              if (e.counted) e.prepared = prepareEvent(e.counted.event(results[next++]!), this.#clock(), this.#redactor);
+            }
+          } catch (cause) {
+            await tx.rollback().catch(() => {});
+            throw cause;
+          }
+          for (const e of entries) this.#chain(e);
+          batch = this.#start(entries);
+          insert = insertStatements(this.strandId, entries.map((e) => e.chained!), registration);
+        } else {
+          for (const e of entries) this.#chain(e);
+          batch = this.#start(entries);
+          const chained = entries.map((e) => e.chained!);
+          if (entries.length < COPY_FROM) {
+            const statements = insertStatements(this.strandId, chained, registration);
+            if (!committing) {
+              // Nothing ahead of it: one round trip, one commit.
+              committing = this.#connection.pipeline(statements).then(
+                () => {
+                  this.#succeed(batch);
+                  return true;
+                },
+                (cause: unknown) => {
+                  this.#fail(batch, cause);
+                  return false;
+                },
+              );
+              continue;
+            }
+            open = await this.#connection.pipelineInTransaction(statements);
+          } else {
+            const prelude = registration ? { text: REGISTER_STRAND_SQL, values: registrationParameters(registration) } : undefined;
+            open = await this.#connection.copyInTransaction(COPY_EVENTS_SQL, batchCopyData(chained), prelude);
+          }
+        }
       } catch (cause) {
         if (committing) await committing;
         committing = undefined;
-        this.#fail(batch, cause);
+        this.#failEntries(entries, cause);
         continue;
       }
       if (committing) {
@@ -374,7 +543,8 @@ export class LedgerWriter implements LedgerSink {
           continue;
         }
       }
-      committing = open.commit().then(
+      const commit = insert ? (open as OpenPipelineTransaction).commit(insert) : open.commit();
+      committing = commit.then(
         () => {
           this.#succeed(batch);
           return true;
@@ -426,24 +596,29 @@ export class LedgerWriter implements LedgerSink {
     setImmediate(wake, 0);
   }
 
-  /** A batch failed: it and everything queued behind it (chained onto it) reject; the head rolls back. */
+  /** A batch failed: its appends reject and the head rolls back to the last commit. */
   #fail(batch: InFlightBatch, cause: unknown): void {
+    const error = this.#failEntries(batch.entries, cause);
+    this.#notify(() => this.#observer.batchFailed?.({ ...batch.info, durationMs: performance.now() - batch.started }, error));
+  }
+
+  /**
+   * Entries that will not commit: they reject, and the strand's head rolls back to the last
+   * committed event (re-read before the next batch, in case the failed commit went through).
+   * Events still queued are not chained yet and go in the next batch.
+   */
+  #failEntries(entries: readonly Pending[], cause: unknown): LedgerError {
     const error =
       cause instanceof LedgerError
         ? cause
-        : ledgerErrorFromPg(cause, this.#connection.location, `committing ${batch.entries.length} ledger events of strand ${this.strandId}`);
+        : ledgerErrorFromPg(cause, this.#connection.location, `committing ${entries.length} ledger events of strand ${this.strandId}`);
     this.#lastFailure = error;
     this.#record({ at: performance.now(), error, source: 'batch' });
-    // Queued events chained onto the failed batch fail with it; events appended since an
-    // earlier failure are not chained yet and wait for the resync.
-    const waiting = this.#queue.filter((entry) => entry.chained !== undefined);
-    this.#queue = this.#queue.filter((entry) => entry.chained === undefined);
     this.#tentative = { ...this.#committed };
     this.#needsResync = true;
     this.#registering = false;
-    this.#notify(() => this.#observer.batchFailed?.({ ...batch.info, durationMs: performance.now() - batch.started }, error));
-    for (const entry of batch.entries) entry.reject(error);
-    for (const entry of waiting) entry.reject(error);
+    for (const entry of entries) entry.reject(error);
+    return error;
   }
 
   /**
@@ -461,11 +636,11 @@ export class LedgerWriter implements LedgerSink {
       const error = ledgerErrorFromPg(cause, this.#connection.location, `reading the head of strand ${this.strandId}`);
       this.#record({ at: performance.now(), error, source: 'batch' });
       for (const entry of this.#queue.splice(0)) entry.reject(error);
+      this.#waited = 0;
       return false;
     }
     this.#tentative = { ...this.#committed };
     this.#needsResync = false;
-    for (const entry of this.#queue) this.#chain(entry);
     return true;
   }
 

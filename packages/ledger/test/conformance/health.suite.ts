@@ -15,6 +15,9 @@ function countingProbes(connection: LedgerConnection): { connection: LedgerConne
       supportsCopy: connection.supportsCopy,
       execute: (text, values) => connection.execute(text, values),
       copyInTransaction: (statement, data, prelude) => connection.copyInTransaction(statement, data, prelude),
+      supportsPipeline: connection.supportsPipeline,
+      pipeline: (statements) => connection.pipeline(statements),
+      pipelineInTransaction: (statements) => connection.pipelineInTransaction(statements),
       probe: (timeoutMs) => {
         probes.push(timeoutMs);
         return connection.probe(timeoutMs);
