@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LedgerWriter, connectLedger, migrateLedger, type DecisionEventInput } from '@tollgate/ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -325,11 +326,11 @@ describe('tollgate diff --replay', () => {
     expect(markdown.stdout).toContain('| 1 | 2 | 0 | 0 | 0 | 0 |');
   });
 
-  it('says to migrate a ledger that has no schema (exit 2)', { timeout: 120_000 }, async () => {
+  it('says there is no ledger where none exists (exit 2), and creates none', { timeout: 120_000 }, async () => {
     const out = await runCli(['diff', 'HEAD', '--replay', '--data-dir', 'empty-ledger'], repo.root);
     expect(out.code).toBe(2);
-    expect(out.stderr).toContain('has no ledger schema');
-    expect(out.stderr).toContain('Hint: Run `tollgate ledger migrate` first.');
+    expect(out.stderr).toMatch(/there is no embedded ledger at .*empty-ledger \(nothing was created there\)/);
+    expect(existsSync(join(repo.root, 'empty-ledger'))).toBe(false);
   });
 
   it('replays a PostgreSQL ledger given by --database-url the same way', { timeout: 120_000 }, async () => {

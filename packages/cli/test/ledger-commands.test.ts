@@ -389,14 +389,17 @@ describe('tollgate ledger on the embedded ledger', () => {
     expect(json<{ events: unknown[] }>(elsewhere).events).toHaveLength(19);
   });
 
-  it('refuses to open an embedded ledger another process holds', async () => {
-    const dir = project('locked');
+  it('reads an embedded ledger another process has open, through that process', async () => {
+    const dir = project('shared');
     const connection = await connectLedger({ dataDir: join(dir, '.tollgate', 'ledger') });
     try {
+      await writeScenario(connection);
       const out = await runCli(['ledger', 'verify'], dir);
-      expect(out.code).toBe(2);
-      expect(out.stderr).toContain(`is in use by process ${process.pid}`);
-      expect(out.stderr).toContain('use PostgreSQL with --database-url');
+      expect(out.code, out.stderr).toBe(0);
+      expect(out.stdout).toMatch(/^OK: verified 19 events in 1 strand/);
+      // This process serves the directory: the command was its client, not a second PGlite.
+      const server = JSON.parse(readFileSync(join(dir, '.tollgate', 'ledger', 'tollgate-server.json'), 'utf8')) as { pid: number };
+      expect(server.pid).toBe(process.pid);
     } finally {
       await connection.close();
     }

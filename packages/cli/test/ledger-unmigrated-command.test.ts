@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { connectLedger } from '@tollgate/ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_JS, cliEnv, tempTree, type CliOutcome, type TempTree } from './cli-process.js';
 
@@ -27,7 +30,33 @@ describe('tollgate ledger on an embedded ledger that was never migrated', () => 
     await tree?.remove();
   });
 
+  it('read-only commands in a directory without a ledger exit 2 and create nothing', { timeout: 6 * DEADLINE_MS }, async () => {
+    const empty = join(tree.root, 'empty');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(empty);
+    const commands = [
+      ['ledger', 'query'],
+      ['ledger', 'verify'],
+      ['ledger', 'export', '--format', 'ndjson'],
+      ['ledger', 'checkpoint', '--key', 'none.key'],
+      ['explain', '00000000-0000-0000-0000-000000000000'],
+    ];
+    for (const command of commands) {
+      const out = await runWithDeadline(command, empty);
+      const what = `${command.join(' ')}: exit ${out.code}\n${out.stderr.slice(-2000)}`;
+      expect(out.code, what).toBe(2);
+      if (command[0] === 'ledger' && command[1] !== 'checkpoint') {
+        expect(out.stderr, what).toMatch(/there is no embedded ledger at .*empty\/\.tollgate\/ledger \(nothing was created there\)/);
+      }
+      expect(existsSync(join(empty, '.tollgate')), what).toBe(false);
+    }
+    expect(readdirSync(empty)).toEqual([]);
+  });
+
   it('query, verify and export exit 2 saying to migrate, and the directory migrates afterwards', { timeout: 6 * DEADLINE_MS }, async () => {
+    // A ledger directory that was created but never migrated.
+    const created = await connectLedger({ dataDir: join(tree.root, 'ledger') });
+    await created.close();
     const commands = [
       ['ledger', 'query', '--server', 'ccxt'],
       ['ledger', 'verify'],

@@ -6,8 +6,12 @@
 export type LedgerErrorCode =
   /** The database cannot be reached, or did not answer within the configured time. */
   | 'ledger.unavailable'
-  /** The embedded ledger's data directory is held by another live process. */
+  /** The embedded ledger's data directory is held by another live process that does not serve it to others. */
   | 'ledger.locked'
+  /** There is no embedded ledger in the data directory, and the caller (a read-only command) does not create one. */
+  | 'ledger.not_found'
+  /** The embedded ledger's server (its socket, socket directory or server file) belongs to another user or is open to others. */
+  | 'ledger.untrusted'
   /** The schema is missing or older than this code: run `tollgate ledger migrate`. */
   | 'ledger.not_migrated'
   /** A migration file that was already applied has changed since (checksum mismatch). */

@@ -177,7 +177,7 @@ async function checkLedger(config: GatewayConfig): Promise<GatewayCheck[]> {
   }
   let connection;
   try {
-    connection = await connectLedger(databaseUrl ? { databaseUrl } : { dataDir });
+    connection = await connectLedger(databaseUrl ? { databaseUrl } : { dataDir, create: false });
   } catch (error) {
     return [{ what: 'ledger', name: databaseUrl ? redactDatabaseUrl(databaseUrl) : dataDir, status: 'error', detail: `cannot connect: ${isLedgerError(error) ? error.message : errorMessage(error)}` }];
   }

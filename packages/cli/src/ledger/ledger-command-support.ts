@@ -39,6 +39,8 @@ export function timeFlag(name: 'from' | 'to', description: string) {
 const HINTS: Partial<Record<LedgerErrorCode, string>> = {
   'ledger.unavailable': 'Check --database-url (or TOLLGATE_DATABASE_URL) and that PostgreSQL is running and reachable.',
   'ledger.locked': 'Stop the process holding the embedded ledger, or use PostgreSQL with --database-url.',
+  'ledger.not_found': 'Run the command where the ledger is (or pass --data-dir or --database-url); `tollgate ledger migrate` or the gateway creates a new one.',
+  'ledger.untrusted': 'Only this user\'s files may serve the embedded ledger: check the owner and mode (0700 directory, 0600 files) of the ledger directory and its socket directory.',
   'ledger.not_migrated': 'Run `tollgate ledger migrate` first.',
   'ledger.migration_changed': 'Applied migrations are history: restore the file from version control and add a new numbered migration.',
   'ledger.migration_missing': 'Restore the missing migration file from version control.',
@@ -54,15 +56,21 @@ export function toCliError(error: unknown): unknown {
 
 /**
  * Opens the ledger the flags name (PostgreSQL or the embedded one), runs `work` and closes it,
- * mapping ledger errors to CLI errors.
+ * mapping ledger errors to CLI errors. An embedded ledger that another process (a gateway) has
+ * open is shared with it. Only with `create` does a missing embedded ledger get created
+ * (`tollgate ledger migrate`); every other command fails with `ledger.not_found` (exit 2) and
+ * leaves the directory as it was.
  */
 export async function withLedger<T>(
   flags: { 'database-url'?: string | undefined; 'data-dir': string },
   work: (connection: LedgerConnection) => Promise<T>,
+  options: { readonly create?: boolean } = {},
 ): Promise<T> {
   let connection: LedgerConnection;
   try {
-    connection = await connectLedger(flags['database-url'] ? { databaseUrl: flags['database-url'] } : { dataDir: flags['data-dir'] });
+    connection = await connectLedger(
+      flags['database-url'] ? { databaseUrl: flags['database-url'] } : { dataDir: flags['data-dir'], create: options.create ?? false },
+    );
   } catch (error) {
     throw toCliError(error);
   }

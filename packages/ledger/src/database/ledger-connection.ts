@@ -23,6 +23,12 @@ export interface LedgerConnectionOptions {
    */
   dataDir?: string;
   /**
+   * Whether to create the embedded ledger when {@link dataDir} holds none (default true). Read-only
+   * callers pass false: without a ledger they fail with `ledger.not_found` and create nothing,
+   * not even the directory's parent.
+   */
+  create?: boolean;
+  /**
    * An open PGlite instance to use instead of opening {@link dataDir}. It stays the caller's:
    * closing the connection does not close it.
    */
@@ -211,13 +217,19 @@ export function resolveConnectionSettings(options: LedgerConnectionOptions): Res
 
 /**
  * Opens the ledger's database: PostgreSQL when `databaseUrl` is given, else the embedded
- * PGlite ledger (created on first use). PostgreSQL is probed once, so an unreachable server
- * fails here with a clear `ledger.unavailable` error rather than on the first write.
+ * PGlite ledger (created on first use unless `create` is false). PostgreSQL is probed once, so
+ * an unreachable server fails here with a clear `ledger.unavailable` error rather than on the
+ * first write.
+ *
+ * An embedded ledger directory is shared: the first process to open it serves it to the others
+ * over the PostgreSQL protocol on a Unix domain socket, and hands over when it goes away (see
+ * `EmbeddedLedgerHost`). `memory://` and an open `pglite` instance are this process's alone.
  *
  * @example
  * const connection = await connectLedger({ databaseUrl: process.env.TOLLGATE_DATABASE_URL })
  * try { await migrateLedger(connection) } finally { await connection.close() }
- * @throws LedgerError `ledger.unavailable`, `ledger.locked` or `ledger.invalid_options`.
+ * @throws LedgerError `ledger.unavailable`, `ledger.locked`, `ledger.not_found`, `ledger.untrusted`
+ * or `ledger.invalid_options`.
  */
 export async function connectLedger(options: LedgerConnectionOptions = {}): Promise<LedgerConnection> {
   const settings = resolveConnectionSettings(options);
@@ -225,6 +237,11 @@ export async function connectLedger(options: LedgerConnectionOptions = {}): Prom
     const { connectPostgres } = await import('./postgres-connection.js');
     return connectPostgres(options.databaseUrl, settings);
   }
+  const source = options.pglite ?? options.dataDir ?? DEFAULT_EMBEDDED_DIR;
+  if (typeof source === 'string' && !source.startsWith('memory://') && process.platform !== 'win32') {
+    const { connectSharedPglite } = await import('./shared-pglite-connection.js');
+    return connectSharedPglite(source, settings, options.create ?? true);
+  }
   const { connectPglite } = await import('./pglite-connection.js');
-  return connectPglite(options.pglite ?? options.dataDir ?? DEFAULT_EMBEDDED_DIR, settings);
+  return connectPglite(source, settings, options.create ?? true);
 }

@@ -1,9 +1,10 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import pg from 'pg';
 import { LedgerError, describeError } from '../ledger-error.js';
+import { EmbeddedLedgerLock } from './embedded-ledger-lock.js';
 import type { LedgerConnection, ResolvedConnectionSettings } from './ledger-connection.js';
 import { LEDGER_PG_TYPES, PoolLedgerConnection, quietPool } from './pool-ledger-connection.js';
 import { PgliteStoreSessions } from './pglite-store-sessions.js';
@@ -11,14 +12,16 @@ import { PgliteStoreSessions } from './pglite-store-sessions.js';
 const MEMORY = 'memory://';
 
 /**
- * Opens the embedded PGlite ledger (creating its data directory on first use) or wraps an
- * open PGlite instance. A data directory is held by one process at a time through
- * `<dataDir>.lock`: PGlite is a single-process database and two writers would corrupt it.
+ * Opens a PGlite ledger for this process alone: in memory (`memory://`), an open PGlite
+ * instance, or (where the embedded ledger cannot be shared: Windows) a data directory, held
+ * through `<dataDir>.lock` — PGlite is a single-process database and two writers would corrupt
+ * it. Elsewhere a data directory is opened shared (`connectSharedPglite`).
  *
  * @throws LedgerError `ledger.locked` when another live process holds the data directory,
- * `ledger.unavailable` when PGlite cannot open it.
+ * `ledger.not_found` when there is none and `create` is false, `ledger.unavailable` when PGlite
+ * cannot open it.
  */
-export async function connectPglite(source: string | PGlite, _settings: ResolvedConnectionSettings): Promise<LedgerConnection> {
+export async function connectPglite(source: string | PGlite, _settings: ResolvedConnectionSettings, create = true): Promise<LedgerConnection> {
   let pglite: PGlite;
   let owned = false;
   let releaseLock = (): void => {};
@@ -28,8 +31,18 @@ export async function connectPglite(source: string | PGlite, _settings: Resolved
     const dataDir = inMemory ? source : resolve(source);
     location = inMemory ? source : dataDir;
     if (!inMemory) {
+      if (!create && !existsSync(join(dataDir, 'PG_VERSION'))) {
+        throw new LedgerError('ledger.not_found', `there is no embedded ledger at ${dataDir} (nothing was created there)`);
+      }
       mkdirSync(dirname(dataDir), { recursive: true });
-      releaseLock = acquireLock(`${dataDir}.lock`, dataDir);
+      const attempt = new EmbeddedLedgerLock(dataDir).acquire();
+      if (!attempt.acquired) {
+        throw new LedgerError(
+          'ledger.locked',
+          `the embedded ledger at ${dataDir} is in use by ${attempt.holder ? `process ${attempt.holder.pid}` : 'another process'}; stop it, or run the gateway and the CLI against PostgreSQL with --database-url`,
+        );
+      }
+      releaseLock = attempt.release;
     }
     try {
       pglite = await PGlite.create(inMemory ? undefined : dataDir);
@@ -66,63 +79,4 @@ export async function connectPglite(source: string | PGlite, _settings: Resolved
       releaseLock();
     },
   });
-}
-
-function acquireLock(lockPath: string, dataDir: string): () => void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lockPath, 'wx');
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        try {
-          unlinkSync(lockPath);
-        } catch {
-          // Already gone: nothing to release.
-        }
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new LedgerError('ledger.unavailable', `cannot lock the embedded ledger at ${dataDir}: ${describeError(error)}`, {
-          cause: error,
-        });
-      }
-      const holder = readHolder(lockPath);
-      if (holder !== undefined && isAlive(holder)) {
-        const who = holder === process.pid ? 'this process (it is already open)' : `process ${holder}`;
-        throw new LedgerError(
-          'ledger.locked',
-          `the embedded ledger at ${dataDir} is in use by ${who}; stop it, or run the gateway and the CLI against PostgreSQL with --database-url`,
-        );
-      }
-      // The holder died without unlocking (killed): the lock is stale.
-      try {
-        unlinkSync(lockPath);
-      } catch {
-        // Someone else removed it first; try again.
-      }
-    }
-  }
-  throw new LedgerError('ledger.locked', `the embedded ledger at ${dataDir} is being opened by another process; try again`);
-}
-
-function readHolder(lockPath: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { LedgerError } from '../ledger-error.js';
-import type { ResolvedConnectionSettings, StatementResult } from './ledger-connection.js';
+import type { LedgerBackend, ResolvedConnectionSettings, StatementResult } from './ledger-connection.js';
 import { quietPool } from './pool-ledger-connection.js';
 import { PostgresNotificationListener } from './postgres-notification-listener.js';
 import { checkChannel, type StoreListenHandlers, type StoreSessions, type StoreStatements } from './store-sessions.js';
@@ -16,7 +16,22 @@ export interface PostgresStoreSessionParts {
   readonly heartbeatMs: number;
   /** Called once the sessions are closed. */
   readonly closed?: () => void;
+  /**
+   * How exclusive sections exclude each other: `transaction` (PostgreSQL) runs each in one
+   * transaction, its `FOR UPDATE` row locks held to the end; `advisory-lock` (the embedded
+   * ledger's server, which has one database session for every connection) takes the server's
+   * advisory lock for the section on one session and commits each statement as it runs, so the
+   * database stays free for the ledger writer while the section waits on it.
+   */
+  readonly exclusive?: 'transaction' | 'advisory-lock';
+  /** Makes the pool (default `new pg.Pool`). */
+  readonly createPool?: (config: pg.PoolConfig) => pg.Pool;
+  /** Which database this is (default `postgres`). */
+  readonly backend?: LedgerBackend;
 }
+
+/** The advisory lock of every exclusive section on the embedded ledger's server. */
+export const EXCLUSIVE_SECTION_LOCK = 7_477_914_610_030_301;
 
 /**
  * {@link StoreSessions} on PostgreSQL: a pool of its own whose sessions carry the write path's
@@ -25,7 +40,7 @@ export interface PostgresStoreSessionParts {
  * answer at all, and a dedicated LISTEN session per {@link listen}.
  */
 export class PostgresStoreSessions implements StoreSessions {
-  readonly backend = 'postgres' as const;
+  readonly backend: LedgerBackend;
   readonly location: string;
   readonly #parts: PostgresStoreSessionParts;
   readonly #pool: pg.Pool;
@@ -36,10 +51,12 @@ export class PostgresStoreSessions implements StoreSessions {
   constructor(parts: PostgresStoreSessionParts) {
     this.#parts = parts;
     this.location = parts.location;
+    this.backend = parts.backend ?? 'postgres';
     const { statementTimeoutMs } = parts.settings;
     this.#clientTimeoutMs = statementTimeoutMs + 1000;
+    const createPool = parts.createPool ?? ((config: pg.PoolConfig) => new pg.Pool(config));
     this.#pool = quietPool(
-      new pg.Pool({
+      createPool({
         ...parts.base,
         application_name: parts.applicationName,
         max: parts.maxConnections,
@@ -64,6 +81,20 @@ export class PostgresStoreSessions implements StoreSessions {
 
   async exclusive<T>(work: (statements: StoreStatements) => Promise<T>): Promise<T> {
     const client = await this.#connect();
+    if (this.#parts.exclusive === 'advisory-lock') {
+      try {
+        // A statement without parameters goes as a simple query, which the server answers itself.
+        await this.#query(client, `SELECT pg_advisory_lock(${EXCLUSIVE_SECTION_LOCK})`, []);
+        const result = await work({ query: (text, values = []) => this.#query(client, text, values) });
+        await this.#query(client, `SELECT pg_advisory_unlock(${EXCLUSIVE_SECTION_LOCK})`, []);
+        client.release();
+        return result;
+      } catch (error) {
+        // Closing the session gives the lock back.
+        client.release(error instanceof Error ? error : new Error(String(error)));
+        throw error;
+      }
+    }
     try {
       await this.#query(client, 'BEGIN', []);
       const result = await work({ query: (text, values = []) => this.#query(client, text, values) });

@@ -31,7 +31,7 @@ Exit status: 0 migrated or up to date, 2 a changed or missing migration, a faili
     const { flags } = await this.parse(LedgerMigrate);
     const { migrateLedger } = await import('@tollgate/ledger');
     const dir = flags['migrations-dir'];
-    const report = await withLedger(flags, (connection) => migrateLedger(connection, dir === undefined ? {} : { migrationsDir: dir }));
+    const report = await withLedger(flags, (connection) => migrateLedger(connection, dir === undefined ? {} : { migrationsDir: dir }), { create: true });
     this.log(renderMigrationReport(report).trimEnd());
     return report;
   }
