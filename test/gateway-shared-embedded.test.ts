@@ -13,6 +13,7 @@ import { startGatewayProcess, type GatewayProcess } from '../packages/gateway/te
 // and the CLI reads it while both run.
 
 const RUN_JS = join(ROOT, 'packages/cli/bin/run.js');
+const TICKERS = 5;
 
 function cli(args: readonly string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -39,7 +40,15 @@ describe('two stdio gateways sharing one embedded ledger', () => {
     dir = await mkdtemp(join(tmpdir(), 'tollgate-shared-gw-'));
     dataDir = join(dir, '.tollgate', 'ledger');
     await mkdir(join(dir, 'policies', 'ccxt'), { recursive: true });
-    await writeFile(join(dir, 'policies', 'ccxt', 'policy.json'), JSON.stringify({ version: '1', default: 'deny', tools: { fetch_account_balance: {} } }));
+    await writeFile(join(dir, 'policies', 'ccxt', 'policy.json'), JSON.stringify({
+        version: '1',
+        default: 'deny',
+        tools: {
+          fetch_account_balance: {},
+          // One counter for the machine: both gateways count in the shared ledger.
+          fetch_market_ticker: { limits: [{ counter: 'tickers', max: TICKERS, window: 'day', scope: 'global' }] },
+        },
+      }),);
   });
 
   afterAll(async () => {
@@ -74,9 +83,15 @@ describe('two stdio gateways sharing one embedded ledger', () => {
     const denied = await callTool(second.client, 'withdraw_cryptocurrency', { exchange_id: 'binance', code: 'BTC', amount: 1, address: 'x' });
     expect(textOf(denied)).toContain('[POLICY DENIED]');
 
+    // A limit holds across both: its counter lives in the shared ledger, not in either process.
+    const ticker = (g: GatewayProcess) => callTool(g.client, 'fetch_market_ticker', { exchange_id: 'binance', symbol: 'BTC/USDT' });
+    const tickers = await Promise.all(Array.from({ length: TICKERS * 2 }, (_, i) => ticker(i % 2 === 0 ? first : second)));
+    expect(tickers.filter((r) => refusalOf(r) === undefined)).toHaveLength(TICKERS);
+    expect(tickers.filter((r) => refusalOf(r)?.code === 'rate_limited')).toHaveLength(TICKERS);
+
     // The CLI reads the ledger through whichever gateway serves it: two strands, both recorded.
     const recorded = await decisions();
-    expect(recorded).toHaveLength(7);
+    expect(recorded).toHaveLength(7 + TICKERS * 2);
     expect(new Set(recorded.map((e) => e.strand_id)).size).toBe(2);
     const verify = await cli(['ledger', 'verify', '--data-dir', dataDir], dir);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
@@ -100,7 +115,7 @@ describe('two stdio gateways sharing one embedded ledger', () => {
 
     const after = await decisions();
     // Every call the survivor ran after the takeover is on the record, in its same strand.
-    expect(after.length).toBeGreaterThanOrEqual(7 + 5);
+    expect(after.length).toBeGreaterThanOrEqual(7 + TICKERS * 2 + 5);
     expect(new Set(after.map((e) => e.strand_id)).size).toBe(2);
     const finalVerify = await cli(['ledger', 'verify', '--data-dir', dataDir, '--json'], dir);
     expect(finalVerify.code, finalVerify.stdout + finalVerify.stderr).toBe(0);

@@ -16,8 +16,9 @@ export interface OpenLedgerServicesOptions extends LedgerConnectionOptions, Ledg
   /** The migrations directory, when migrating; default the repository's `migrations/`. */
   readonly migrationsDir?: string;
   /**
-   * Where limit counters live: `postgres` in the ledger's database (shared by every replica on
-   * it; needs `databaseUrl`), `memory` in this process.
+   * Where limit counters live: `postgres` in the ledger's database (PostgreSQL, shared by every
+   * replica on it, or the embedded ledger, shared by the processes that share its directory),
+   * `memory` in this process.
    */
   readonly limits: 'memory' | 'postgres';
   /** Where the limit store reports a failed sweep. */
@@ -33,7 +34,7 @@ export interface LedgerServices {
   readonly connection: LedgerConnection;
   /**
    * The strand's writer as a sink: records events (resolving once each is committed) and says
-   * whether it can now; with limits in PostgreSQL it also counts a decision's limits in the
+   * whether it can now; with limits in a PostgreSQL server's ledger it also counts a decision's limits in the
    * transaction that records it (`appendCounted`), which a gateway then uses instead of `limits`.
    */
   readonly sink: LedgerSink & { health(): Promise<LedgerHealth> };
@@ -58,9 +59,6 @@ export interface LedgerServices {
  * try { … } finally { await services.close(); }
  */
 export async function openLedgerServices(options: OpenLedgerServicesOptions): Promise<LedgerServices> {
-  if (options.limits === 'postgres' && !options.databaseUrl) {
-    throw new LedgerError('ledger.invalid_options', 'limit counters in PostgreSQL need the ledger\'s database URL (limits "postgres" without databaseUrl)');
-  }
   const connection = await connectLedger(options);
   let limits: PostgresLimitStore | undefined;
   let approvals: PostgresApprovalStore | undefined;
@@ -88,7 +86,7 @@ export async function openLedgerServices(options: OpenLedgerServicesOptions): Pr
       sink: {
         append: (event: LedgerEventInput, appendOptions?: AppendOptions): Promise<AppendedEvent> => writer.append(event, appendOptions),
         // Counters in PostgreSQL are counted in the transaction that records the decision.
-        ...(postgresLimits ? { appendCounted: (counted: CountedEvent): Promise<AppendedEvent> => writer.appendCounted(counted) } : {}),
+        ...(postgresLimits && connection.supportsPipeline ? { appendCounted: (counted: CountedEvent): Promise<AppendedEvent> => writer.appendCounted(counted) } : {}),
         health: (): Promise<LedgerHealth> => writer.health(),
         close: () => writer.close(),
       },

@@ -71,13 +71,13 @@ describe('gateway configuration', () => {
     expect(Object.isFrozen(config.upstreams[0])).toBe(true);
   });
 
-  it('reads YAML and uses the in-memory limit store without a database', () => {
+  it('reads YAML and keeps limit counters in the ledger (the embedded one without a database URL)', () => {
     const config = parseGatewayConfig(
       ['listen:', '  stdio: true', 'agent:', '  id: bot', 'upstreams:', '  x:', '    command: node', 'policy:', '  dir: ./p', 'requests:', '  max_bytes: 2048', '  max_depth: 8', ''].join('\n'),
       '/etc/t/gateway.yaml',
     );
     expect(config.agent).toEqual({ id: 'bot', labels: {} });
-    expect(config.limits.store).toBe('memory');
+    expect(config.limits.store).toBe('postgres');
     expect(config.requests).toEqual({ maxBytes: 2048, maxDepth: 8, decisionTimeoutMs: 5000 });
     expect(config.policy).toEqual({ kind: 'dir', dir: '/etc/t/p' });
   });
@@ -182,7 +182,6 @@ describe('gateway configuration', () => {
       'agents[1] has the same token as agents[0]: every agent needs its own token',
       'agents[1] repeats the id "a" of agents[0]',
       'listen must enable stdio (true) or http, or both',
-      'limits.store "postgres" needs ledger.database_url: counters live in the ledger\'s PostgreSQL database',
     ]);
   });
 

@@ -112,9 +112,6 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string, 
     else approverIds.set(a.id, i);
   });
   if (raw.listen.stdio !== true && raw.listen.http === undefined) at('/listen', 'listen must enable stdio (true) or http, or both');
-  if (raw.ledger?.database_url === undefined && raw.limits?.store === 'postgres') {
-    at('/limits/store', 'limits.store "postgres" needs ledger.database_url: counters live in the ledger\'s PostgreSQL database');
-  }
   const policy = resolvePolicySource(raw.policy, baseDir, at);
   const connections = raw.listen.http ? resolveConnectionLimits(raw.listen.http, at) : undefined;
   const adminConnections = raw.admin ? resolveAdminLimits(raw.admin, at) : undefined;
@@ -158,7 +155,9 @@ export function resolveGatewayConfig(document: SourceDocument, baseDir: string, 
       maxBatchDelayMs: raw.ledger?.max_batch_delay_ms ?? 0,
       migrate: raw.ledger?.migrate ?? raw.ledger?.database_url === undefined,
     },
-    limits: { store: (raw.limits?.store ?? 'auto') === 'auto' ? (raw.ledger?.database_url ? 'postgres' : 'memory') : (raw.limits!.store as 'memory' | 'postgres') },
+    // `auto`: in the ledger's database, PostgreSQL or the embedded one that every gateway on this
+    // machine shares, so a limit holds across all of them and across restarts.
+    limits: { store: (raw.limits?.store ?? 'auto') === 'auto' ? 'postgres' : (raw.limits!.store as 'memory' | 'postgres') },
     requests: {
       maxBytes: raw.requests?.max_bytes ?? DEFAULT_REQUEST_LIMITS.maxBytes,
       maxDepth: raw.requests?.max_depth ?? DEFAULT_REQUEST_LIMITS.maxDepth,
