@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +73,39 @@ describe('tollgate gateway --check', () => {
     expect(by('listen').map((c) => c.name)).toEqual(['http://127.0.0.1:18931/mcp', 'http://127.0.0.1:18932']);
     expect(existsSync(join(tree.root, 'never-created'))).toBe(false);
     expect(report!.summary).toMatch(/^\d+ ok, 0 warnings, 0 errors$/);
+  });
+
+  it('telemetry: each OTLP endpoint is sent an empty export; a collector that refuses or is gone is a warning, not an error', async () => {
+    // A collector's OTLP/HTTP endpoint: it takes what is posted and keeps the bodies.
+    const posted: Array<{ path: string; body: string; authorization: string | undefined }> = [];
+    const collector = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        posted.push({ path: req.url ?? '', body, authorization: req.headers.authorization });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((done) => collector.listen(0, '127.0.0.1', done));
+    const receiver = { url: `http://127.0.0.1:${(collector.address() as AddressInfo).port}` };
+    try {
+      const taken = await check({ ...base(), telemetry: { otlp: { endpoint: receiver.url, headers: { authorization: 'Bearer t' } } } });
+      expect(taken.code).toBe(0);
+      expect(taken.report!.checks.filter((c) => c.what === 'telemetry')).toEqual([
+        expect.objectContaining({ name: `${receiver.url}/v1/traces`, status: 'ok' }),
+        expect.objectContaining({ name: `${receiver.url}/v1/metrics`, status: 'ok' }),
+      ]);
+      expect(posted.sort((a, b) => a.path.localeCompare(b.path))).toEqual([
+        { path: '/v1/metrics', body: '{"resourceMetrics":[]}', authorization: 'Bearer t' },
+        { path: '/v1/traces', body: '{"resourceSpans":[]}', authorization: 'Bearer t' },
+      ]);
+    } finally {
+      await new Promise<void>((done) => collector.close(() => done()));
+    }
+    const gone = await check({ ...base(), telemetry: { otlp: { endpoint: (await closedPortUrl()).replace(/\/mcp$/, ''), timeout: '2s' }, metrics: { enabled: false } } });
+    expect(gone.code).toBe(0);
+    expect(gone.report!.checks.filter((c) => c.what === 'telemetry')).toEqual([expect.objectContaining({ status: 'warning', detail: expect.stringContaining('cannot export traces') })]);
+    expect(gone.report!.summary).toMatch(/, 1 warning, 0 errors$/);
   });
 
   it('pretty output: one line per check, the verdict, the summary last', async () => {

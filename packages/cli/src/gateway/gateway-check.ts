@@ -20,8 +20,8 @@ import { loadConfigFile, type ConfigFileOptions } from './gateway-runner.js';
 
 /** One finding of {@link checkGateway}. */
 export interface GatewayCheck {
-  /** What was checked: the configuration, a policy, an upstream, the ledger, the limit store, a listener. */
-  readonly what: 'config' | 'policy' | 'upstream' | 'ledger' | 'limits' | 'listen';
+  /** What was checked: the configuration, a policy, an upstream, the ledger, the limit store, a listener, an OTLP export. */
+  readonly what: 'config' | 'policy' | 'upstream' | 'ledger' | 'limits' | 'listen' | 'telemetry';
   /** Which one: the upstream's or policy's server name, the ledger's location, a URL. */
   readonly name: string;
   /** `ok`, `warning` (it would start, but look at this) or `error` (it would not start, or would refuse calls). */
@@ -66,8 +66,9 @@ async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promi
  * upstream's policy is loaded and compiled (from `policy.dir`), or the signed bundle is read
  * from the Git repository (into a temporary clone for a remote) and verified against the
  * trusted keys with its tests; the ledger is reached and its migrations compared with the
- * ones this CLI carries (the embedded ledger is not created when it does not exist yet).
- * Tools a policy names that its upstream does not list are warnings.
+ * ones this CLI carries (the embedded ledger is not created when it does not exist yet); each
+ * OTLP endpoint is sent an empty export. Tools a policy names that its upstream does not list,
+ * and a collector that does not take an export (calls never wait for telemetry), are warnings.
  *
  * @throws CliError exit 2 when the configuration is missing or invalid (every problem at file:line:col).
  */
@@ -78,6 +79,7 @@ export async function checkGateway(options: GatewayCheckOptions): Promise<Gatewa
   const policies = await checkPolicies(config, checks);
   for (const upstream of config.upstreams) checks.push(await checkUpstream(upstream.kind === 'stdio' ? new StdioUpstream(upstream, silent) : new HttpUpstream(upstream, silent), upstream.timeoutMs, policies.get(upstream.name)));
   checks.push(...(await checkLedger(config)));
+  checks.push(...(await checkTelemetry(config)));
   if (config.listen.http) checks.push({ what: 'listen', name: `http://${config.listen.http.host}:${config.listen.http.port}${config.listen.http.path}`, status: 'ok', detail: `agents would connect here (${config.agents.length} token agent(s)); the port is not bound by --check` });
   if (config.listen.stdio) checks.push({ what: 'listen', name: 'stdio', status: 'ok', detail: `one agent over stdio, as ${config.agent?.id ?? 'the configured agent'}` });
   if (config.admin) checks.push({ what: 'listen', name: `http://${config.admin.host}:${config.admin.port}`, status: 'ok', detail: 'the admin API (/healthz, /readyz, /policy, /metrics) would listen here' });
@@ -221,3 +223,36 @@ async function checkLedger(config: GatewayConfig): Promise<GatewayCheck[]> {
   }
 }
 
+
+/**
+ * Each OTLP/HTTP endpoint of `telemetry` is sent an empty export (no spans, no metrics) with the
+ * configured headers, within the export timeout: a collector that takes it would take the
+ * gateway's. A refusal or no answer is a warning — the gateway starts and serves without its
+ * telemetry, which never holds a call up.
+ */
+async function checkTelemetry(config: GatewayConfig): Promise<GatewayCheck[]> {
+  const telemetry = config.telemetry;
+  if (!telemetry) return [];
+  const exports = [
+    ...(telemetry.traces ? [{ signal: 'traces', url: telemetry.traces.url, body: '{"resourceSpans":[]}' }] : []),
+    ...(telemetry.metrics ? [{ signal: 'metrics', url: telemetry.metrics.url, body: '{"resourceMetrics":[]}' }] : []),
+  ];
+  return Promise.all(
+    exports.map(async ({ signal, url, body }): Promise<GatewayCheck> => {
+      try {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { ...telemetry.headers, 'content-type': 'application/json' },
+          body,
+          signal: AbortSignal.timeout(telemetry.exportTimeoutMs),
+        });
+        await response.body?.cancel();
+        if (response.ok) return { what: 'telemetry', name: url, status: 'ok', detail: `the collector takes ${signal} (an empty export answered ${response.status})` };
+        return { what: 'telemetry', name: url, status: 'warning', detail: `the collector refuses ${signal}: an empty export answered ${response.status} ${response.statusText}; check telemetry.otlp (endpoint, headers)` };
+      } catch (error) {
+        const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${telemetry.exportTimeoutMs} ms` : errorMessage((error as { cause?: unknown }).cause ?? error);
+        return { what: 'telemetry', name: url, status: 'warning', detail: `cannot export ${signal}: ${reason}; the gateway would serve without them` };
+      }
+    }),
+  );
+}
