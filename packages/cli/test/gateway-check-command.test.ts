@@ -139,7 +139,7 @@ describe('tollgate gateway --check', () => {
     expect(out.stderr).toContain(`${file}:3:16: upstreams must name at least one MCP server`);
   });
 
-  it('PostgreSQL: not migrated is an error naming the migrations; --database-url (or TOLLGATE_DATABASE_URL) replaces the file\'s URL', async () => {
+  it('PostgreSQL: not migrated is an error naming the migrations; --database-url (or TOLLGATE_DATABASE_URL) replaces the file\'s URL', { timeout: 90_000 }, async () => {
     const inFile = { ...base(), ledger: { database_url: 'postgres://nobody@127.0.0.1:1/none' }, limits: { store: 'postgres' } };
     const unreachable = await check(inFile);
     expect(unreachable.code).toBe(1);
