@@ -69,7 +69,7 @@ const APPROVALS = {
 
 interface PgClient {
   connect(): Promise<void>;
-  query(text: string): Promise<unknown>;
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
   on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): void;
   end(): Promise<void>;
 }
@@ -102,6 +102,8 @@ interface Lane {
 }
 
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 });
+/** Grants sent again because the request was listed before it was on the record. */
+let regrants = 0;
 
 /** One admin API request with the approver's token, on a kept-alive connection. */
 function admin(target: BenchTarget, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -149,10 +151,50 @@ function checkCancelled(result: { isError?: boolean; content?: unknown[] }, wher
 }
 
 /**
+ * Where a lane learns that a held call is waiting, and when requests changed.
+ * - `held`: resolves once the call's held decision (`approval_required`) is on the record, so
+ *   the call waits for its decision; without it, the request being listed and `--settle-ms`
+ *   must do, and a grant answered "not on the record yet" is sent again (its clock restarted).
+ * - `heard`: when the benchmark's LISTEN session heard each request change.
+ */
+interface Observer {
+  held?(id: string): Promise<void>;
+  readonly heard?: Map<string, number[]>;
+}
+
+/** The observer of a PostgreSQL ledger: the held decision in `ledger_events`, the notifications on `tollgate_approvals`. */
+async function postgresObserver(databaseUrl: string): Promise<Observer & { close(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const heard = new Map<string, number[]>();
+  client.on('notification', (m) => {
+    if (!m.payload) return;
+    const times = heard.get(m.payload) ?? [];
+    times.push(performance.now());
+    heard.set(m.payload, times);
+  });
+  await client.query('LISTEN tollgate_approvals');
+  return {
+    heard,
+    async held(id) {
+      const deadline = performance.now() + 10_000;
+      while (performance.now() < deadline) {
+        const { rows } = await client.query("SELECT 1 FROM ledger_events WHERE approval_id = $1 AND event_type = 'decision' AND effect = 'approval_required'", [id]);
+        if (rows.length > 0) return;
+        await sleep(2);
+      }
+      throw new Error(`the held decision of approval ${id} was not recorded within 10 s`);
+    },
+    close: () => client.end(),
+  };
+}
+
+/**
  * A lane of held calls: the call is held by one of `holders` (in turn), and granted through
  * `granterOf(holder)`'s admin API.
  */
-function heldLane(name: string, holders: ReadonlyArray<{ target: BenchTarget; session: McpHttpSession }>, granterOf: (holder: number) => BenchTarget, heard?: Map<string, number[]>): Lane {
+function heldLane(name: string, holders: ReadonlyArray<{ target: BenchTarget; session: McpHttpSession }>, granterOf: (holder: number) => BenchTarget, observer: Observer): Lane {
+  const { heard } = observer;
   const samples: Sample[] = [];
   return {
     name,
@@ -162,16 +204,29 @@ function heldLane(name: string, holders: ReadonlyArray<{ target: BenchTarget; se
       const { target, session } = holders[h]!;
       const args = await restingOrder(session);
       let resultAt = 0;
-      const held = session.callTool('cancel_order', args).then((r) => {
-        resultAt = performance.now();
-        return r;
-      });
+      // Settled at once either way, so that a failure is reported here rather than as an unhandled rejection.
+      const held = session.callTool('cancel_order', args).then(
+        (r) => {
+          resultAt = performance.now();
+          return r;
+        },
+        (error: unknown) => ({ isError: true, content: [{ type: 'text', text: `${name}, call ${index} on ${target.name}: ${String(error)}` }] }),
+      );
       const id = await pendingId(target, args);
-      await sleep(SETTLE_MS);
-      const sentAt = performance.now();
-      const granted = await admin(granterOf(h), 'POST', `/approvals/${id}/approve`, { reason: 'bench' });
-      const answeredAt = performance.now();
-      if (granted.status !== 200) throw new Error(`${name}: the grant was refused (${granted.status}): ${JSON.stringify(granted.json)}`);
+      await observer.held?.(id);
+      let sentAt: number;
+      let answeredAt: number;
+      for (let attempt = 1; ; attempt++) {
+        await sleep(SETTLE_MS);
+        sentAt = performance.now();
+        const granted = await admin(granterOf(h), 'POST', `/approvals/${id}/approve`, { reason: 'bench' });
+        answeredAt = performance.now();
+        if (granted.status === 200) break;
+        // Listed, but its approval.requested not committed yet (409): a person would try again.
+        const early = granted.status === 409 && String(granted.json.error).includes('not on the record yet');
+        if (!early || attempt >= 100) throw new Error(`${name}: the grant was refused (${granted.status}): ${JSON.stringify(granted.json)}`);
+        regrants++;
+      }
       checkCancelled(await held, name);
       const notifiedAt = heard?.get(id)?.find((t) => t >= sentAt);
       heard?.delete(id);
@@ -231,7 +286,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-approvals-'));
   const targets: BenchTarget[] = [];
   const sessions: McpHttpSession[] = [];
-  let listener: PgClient | undefined;
+  let observer: Awaited<ReturnType<typeof postgresObserver>> | undefined;
   const lanes: Lane[] = [];
   try {
     const replica = async (name: string): Promise<BenchTarget> => {
@@ -271,21 +326,10 @@ async function main(): Promise<void> {
       { target: a, session: await open(a) },
       { target: b, session: await open(b) },
     ];
-    // The benchmark's own LISTEN session: when each request's change was committed.
-    const heard = new Map<string, number[]>();
-    listener = new pg.Client({ connectionString: databaseUrl });
-    await listener.connect();
-    listener.on('notification', (m) => {
-      if (!m.payload) return;
-      const times = heard.get(m.payload) ?? [];
-      times.push(performance.now());
-      heard.set(m.payload, times);
-    });
-    await listener.query('LISTEN tollgate_approvals');
-
-    lanes.push(heldLane('same replica', holders, (h) => holders[h]!.target, heard));
-    lanes.push(heldLane('across replicas', holders, (h) => holders[1 - h]!.target, heard));
-    if (embedded) lanes.push(heldLane('embedded (PGlite)', [{ target: embedded, session: await open(embedded) }], () => embedded));
+    observer = await postgresObserver(databaseUrl);
+    lanes.push(heldLane('same replica', holders, (h) => holders[h]!.target, observer));
+    lanes.push(heldLane('across replicas', holders, (h) => holders[1 - h]!.target, observer));
+    if (embedded) lanes.push(heldLane('embedded (PGlite)', [{ target: embedded, session: await open(embedded) }], () => embedded, {}));
     lanes.push(referenceLane(await open(reference)));
 
     const started = performance.now();
@@ -297,9 +341,9 @@ async function main(): Promise<void> {
       }
       if ((i + 1) % 50 === 0) process.stdout.write(`  ${i + 1} of ${WARMUP + CALLS} rounds (load ${loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
     }
-    process.stdout.write(`measured in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stdout.write(`measured in ${((performance.now() - started) / 1000).toFixed(1)} s; ${regrants} grant(s) sent again (listed before on the record)\n`);
   } finally {
-    await listener?.end().catch(() => undefined);
+    await observer?.close().catch(() => undefined);
     for (const session of sessions) await session.close().catch(() => undefined);
     keepAlive.destroy();
     for (const target of targets) await target.stop();
