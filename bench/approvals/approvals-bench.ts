@@ -14,8 +14,10 @@
  * counted, in PostgreSQL on the replicas), an approver `desk-lead` in group `desk-leads`, and an
  * agent on Streamable HTTP (127.0.0.1). For each held call the agent places a resting limit
  * order, then cancels it: the cancel is held for a desk lead. The benchmark waits until the
- * request is listed as pending and `--settle-ms` more (so the call is waiting, not still being
- * recorded), then grants it through the admin API and times:
+ * request is listed as pending and the call is waiting — on PostgreSQL until its held decision
+ * (`approval_required`) is in the ledger; on the embedded ledger, which only its gateway can
+ * open, a grant answered "not on the record yet" is sent again — and `--settle-ms` more, then
+ * grants it through the admin API and times:
  * - from sending the grant, and from its answer arriving, until the held call's result arrives;
  * - on PostgreSQL, from sending the grant until a LISTEN session of the benchmark's own hears
  *   the request change (the vote committed), and from then until the result.
