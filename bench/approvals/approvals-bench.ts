@@ -192,6 +192,31 @@ async function postgresObserver(databaseUrl: string): Promise<Observer & { close
 }
 
 /**
+ * The floor under the same load, taken once a round from the benchmark's own session: one
+ * round trip (`SELECT 1`) and one durable commit (a one-row INSERT in autocommit).
+ */
+async function postgresFloor(databaseUrl: string): Promise<{ roundTrips: number[]; commits: number[]; measure(): Promise<void>; close(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  await client.query('CREATE TABLE bench_approvals_floor (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())');
+  const roundTrips: number[] = [];
+  const commits: number[] = [];
+  return {
+    roundTrips,
+    commits,
+    async measure() {
+      let t0 = performance.now();
+      await client.query('SELECT 1');
+      roundTrips.push(performance.now() - t0);
+      t0 = performance.now();
+      await client.query('INSERT INTO bench_approvals_floor DEFAULT VALUES');
+      commits.push(performance.now() - t0);
+    },
+    close: () => client.end(),
+  };
+}
+
+/**
  * A lane of held calls: the call is held by one of `holders` (in turn), and granted through
  * `granterOf(holder)`'s admin API.
  */
@@ -289,6 +314,7 @@ async function main(): Promise<void> {
   const targets: BenchTarget[] = [];
   const sessions: McpHttpSession[] = [];
   let observer: Awaited<ReturnType<typeof postgresObserver>> | undefined;
+  let floor: Awaited<ReturnType<typeof postgresFloor>> | undefined;
   const lanes: Lane[] = [];
   try {
     const replica = async (name: string): Promise<BenchTarget> => {
@@ -329,6 +355,7 @@ async function main(): Promise<void> {
       { target: b, session: await open(b) },
     ];
     observer = await postgresObserver(databaseUrl);
+    floor = await postgresFloor(databaseUrl);
     lanes.push(heldLane('same replica', holders, (h) => holders[h]!.target, observer));
     lanes.push(heldLane('across replicas', holders, (h) => holders[1 - h]!.target, observer));
     if (embedded) lanes.push(heldLane('embedded (PGlite)', [{ target: embedded, session: await open(embedded) }], () => embedded, {}));
@@ -341,11 +368,13 @@ async function main(): Promise<void> {
         const sample = await lane.run(i);
         if (i >= WARMUP) lane.samples.push(sample);
       }
+      if (i >= WARMUP) await floor.measure();
       if ((i + 1) % 50 === 0) process.stdout.write(`  ${i + 1} of ${WARMUP + CALLS} rounds (load ${loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
     }
     process.stdout.write(`measured in ${((performance.now() - started) / 1000).toFixed(1)} s; ${regrants} grant(s) sent again (listed before on the record)\n`);
   } finally {
     await observer?.close().catch(() => undefined);
+    await floor?.close().catch(() => undefined);
     for (const session of sessions) await session.close().catch(() => undefined);
     keepAlive.destroy();
     for (const target of targets) await target.stop();
@@ -372,6 +401,12 @@ async function main(): Promise<void> {
     }
   }
 
+  if (floor) {
+    process.stdout.write(`PostgreSQL from the benchmark, once a round (${floor.commits.length} each)\n`);
+    process.stdout.write(`${line('one round trip (SELECT 1)', floor.roundTrips)}\n`);
+    process.stdout.write(`${line('one commit (one-row INSERT)', floor.commits)}\n`);
+  }
+
   const p = (name: string, pick: (s: Sample) => number, q: 'p50' | 'p99'): number => stats(lanes.find((l) => l.name === name)?.samples.map(pick) ?? [])[q];
   const sent = (s: Sample): number => s.fromSent;
   const answered = (s: Sample): number => s.fromAnswer;
@@ -391,7 +426,7 @@ async function main(): Promise<void> {
   if (values.json) {
     writeFileSync(
       values.json,
-      JSON.stringify({ cores: availableParallelism(), cpu, node: process.version, calls: CALLS, settleMs: SETTLE_MS, loadAtStart, loadAtEnd, lanes: lanes.map((l) => ({ name: l.name, samples: l.samples })) }, null, 2),
+      JSON.stringify({ cores: availableParallelism(), cpu, node: process.version, calls: CALLS, settleMs: SETTLE_MS, loadAtStart, loadAtEnd, lanes: lanes.map((l) => ({ name: l.name, samples: l.samples })), floor: floor && { roundTrips: floor.roundTrips, commits: floor.commits } }, null, 2),
     );
   }
 }
