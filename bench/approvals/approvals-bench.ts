@@ -83,7 +83,7 @@ function raiseLimits(policy: BenchPolicy): void {
   for (const rule of Object.values(policy.tools)) for (const limit of (rule.limits as Array<{ max: number }> | undefined) ?? []) limit.max = 1_000_000_000;
 }
 
-/** One held call's times (ms). */
+/** One held call's times (ms); for the reference lane, `fromSent` and `fromAnswer` are the call's own latency. */
 interface Sample {
   /** Grant sent -> the held call's result. */
   readonly fromSent: number;
@@ -99,7 +99,7 @@ interface Sample {
 interface Lane {
   readonly name: string;
   readonly samples: Sample[];
-  /** Makes one call; resolves with its sample (undefined while warming up is the caller's business). */
+  /** Makes the `index`th call and resolves with its times (the caller keeps them once warmed up). */
   run(index: number): Promise<Sample>;
 }
 
