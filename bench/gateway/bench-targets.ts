@@ -29,6 +29,8 @@ export interface BenchTarget {
   readonly database?: string;
   /** Tollgate: its Prometheus metrics now (sums and counts of histograms, summed over labels). */
   metrics?(): Promise<Map<string, number>>;
+  /** Tollgate: its admin API (approvals, metrics) and the admin token. */
+  readonly admin?: { readonly url: string; readonly token: string };
   stop(): Promise<void>;
 }
 
@@ -132,6 +134,21 @@ export interface TollgateTargetOptions {
   readonly dir: string;
   /** Node options of the gateway process, e.g. `--cpu-prof`. */
   readonly nodeArgs?: readonly string[];
+  /** The `ledger` section instead of `{ database_url, migrate: true }`, e.g. `{ data_dir }` for the embedded ledger. */
+  readonly ledger?: Record<string, unknown>;
+  /** Changes the policy further before it is written (its budget is raised already). */
+  readonly editPolicy?: (policy: BenchPolicy) => void;
+  /** Further configuration sections, e.g. `approvals`. */
+  readonly config?: Record<string, unknown>;
+  /** The target's name instead of the one its limit store gives it. */
+  readonly name?: string;
+}
+
+/** The ccxt policy as the benchmarks change it. */
+export interface BenchPolicy {
+  all_tools: { limits: Array<{ max: number }> };
+  tools: Record<string, Record<string, unknown>>;
+  $schema?: string;
 }
 
 /**
@@ -143,9 +160,10 @@ export interface TollgateTargetOptions {
 export async function startTollgate(options: TollgateTargetOptions): Promise<BenchTarget> {
   const { root, dir } = options;
   const build = options.build ?? root;
-  const policy = JSON.parse(readFileSync(join(root, 'policies/ccxt/policy.json'), 'utf8')) as { all_tools: { limits: Array<{ max: number }> }; $schema?: string };
+  const policy = JSON.parse(readFileSync(join(root, 'policies/ccxt/policy.json'), 'utf8')) as BenchPolicy;
   delete policy.$schema;
   policy.all_tools.limits[0]!.max = 1_000_000_000;
+  options.editPolicy?.(policy);
   mkdirSync(join(dir, 'policies/ccxt'), { recursive: true });
   writeFileSync(join(dir, 'policies/ccxt/policy.json'), JSON.stringify(policy, null, 2));
   const tokens = Array.from({ length: options.agents }, () => randomBytes(16).toString('hex'));
@@ -158,8 +176,9 @@ export async function startTollgate(options: TollgateTargetOptions): Promise<Ben
     agents: tokens.map((t, i) => ({ id: `bench-agent-${i}`, token_sha256: createHash('sha256').update(t).digest('hex'), labels: { team: 'desk' } })),
     upstreams: { ccxt: { command: process.execPath, args: [join(root, 'packages/demo-exchange/dist/main.js'), '--stdio'] } },
     policy: { dir: join(dir, 'policies') },
-    ...(options.limits === 'noop' ? {} : { ledger: { database_url: options.databaseUrl, migrate: true }, limits: { store: options.limits } }),
+    ...(options.limits === 'noop' ? {} : { ledger: options.ledger ?? { database_url: options.databaseUrl, migrate: true }, limits: { store: options.limits } }),
     log: { level: 'warn' },
+    ...options.config,
   };
   const file = join(dir, `tollgate-${options.limits}-${randomBytes(3).toString('hex')}.json`);
   writeFileSync(file, JSON.stringify(config, null, 2));
@@ -170,12 +189,13 @@ export async function startTollgate(options: TollgateTargetOptions): Promise<Ben
       : start(process.execPath, [...node, join(build, 'packages/cli/bin/run.js'), 'gateway', '--config', file], root);
   const url = `http://127.0.0.1:${port}/mcp`;
   await waitForHttp(url);
-  const name = options.limits === 'memory' ? 'tollgate' : options.limits === 'postgres' ? 'tollgate (pg limits)' : 'tollgate (no-op sink)';
+  const name = options.name ?? (options.limits === 'memory' ? 'tollgate' : options.limits === 'postgres' ? 'tollgate (pg limits)' : 'tollgate (no-op sink)');
   return {
     name: options.tag ? `${name} ${options.tag}` : name,
     url,
     pid: child.pid!,
-    ...(options.limits === 'noop' ? {} : { database: new URL(options.databaseUrl).pathname.slice(1) }),
+    ...(options.limits === 'noop' || options.ledger ? {} : { database: new URL(options.databaseUrl).pathname.slice(1) }),
+    admin: { url: `http://127.0.0.1:${adminPort}`, token: adminToken },
     headers: (session) => ({ authorization: `Bearer ${tokens[session % tokens.length]}` }),
     metrics: async () => {
       const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });

@@ -57,10 +57,7 @@ export class McpHttpSession implements McpSession {
   async #rpc(message: Record<string, unknown>): Promise<unknown> {
     const { status, body, contentType } = await this.#post(message);
     if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 300)}`);
-    const json = contentType.includes('text/event-stream') ? lastSseData(body) : body;
-    const reply = JSON.parse(json) as { result?: unknown; error?: { code: number; message: string } };
-    if (reply.error) throw new Error(`JSON-RPC ${reply.error.code}: ${reply.error.message}`);
-    return reply.result;
+    return replyOf(body, contentType);
   }
 
   #post(message: Record<string, unknown>): Promise<{ status: number; body: string; contentType: string }> {
@@ -88,6 +85,19 @@ export class McpHttpSession implements McpSession {
       req.end(payload);
     });
   }
+}
+
+/** The result of a JSON-RPC answer (JSON, or the last event of an SSE stream); rejects on a JSON-RPC error. */
+function replyOf(body: string, contentType: string): unknown {
+  const json = contentType.includes('text/event-stream') ? lastSseData(body) : body;
+  let reply: { result?: unknown; error?: { code: number; message: string } };
+  try {
+    reply = JSON.parse(json) as typeof reply;
+  } catch {
+    throw new Error(`not a JSON-RPC answer (${contentType || 'no content type'}, ${body.length} bytes): ${body.slice(0, 300)}`);
+  }
+  if (reply.error) throw new Error(`JSON-RPC ${reply.error.code}: ${reply.error.message}`);
+  return reply.result;
 }
 
 function lastSseData(body: string): string {
@@ -125,10 +135,7 @@ export class FetchMcpSession implements McpSession {
   async #rpc(message: Record<string, unknown>): Promise<unknown> {
     const { status, body, contentType } = await this.#post(message);
     if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 300)}`);
-    const json = contentType.includes('text/event-stream') ? lastSseData(body) : body;
-    const reply = JSON.parse(json) as { result?: unknown; error?: { code: number; message: string } };
-    if (reply.error) throw new Error(`JSON-RPC ${reply.error.code}: ${reply.error.message}`);
-    return reply.result;
+    return replyOf(body, contentType);
   }
 
   async #post(message: Record<string, unknown>): Promise<{ status: number; body: string; contentType: string }> {
