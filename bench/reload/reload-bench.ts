@@ -27,7 +27,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { GitPolicySource, abortIsolatingFetch, parseGatewayConfig, startGateway, type GitPolicySourceOptions, type RunningGateway } from '../../packages/gateway/src/index.js';
+import { openLedgerServices } from '../../packages/ledger/src/index.js';
+import { GitPolicySource, abortIsolatingFetch, ledgerServiceOptions, parseGatewayConfig, startGateway, type GitPolicySourceOptions, type RunningGateway } from '../../packages/gateway/src/index.js';
 import { connectLedger } from '../../packages/ledger/src/index.js';
 import { MemoryLimitStore, buildBundle, generateSigningKey, parseBundle, signBundle, tryCompilePolicy, verifyBundleText } from '../../packages/policy/src/index.js';
 import { largeBundleText, longestStall } from '../../packages/gateway/test/large-bundle.js';
@@ -116,7 +117,7 @@ async function measure(label: string, repoPolicy: (repo: string) => Record<strin
       }),
       join(ROOT, 'gateway.json'),
     );
-    gateway = await startGateway(config);
+    gateway = await startGateway(config, { services: ({ metrics, logger }) => openLedgerServices(ledgerServiceOptions(config, metrics, logger)) });
     client = new Client({ name: 'reload-bench', version: '1' }, { capabilities: {} });
     // The polling loop makes thousands of calls on one connection: give each its own abort signal.
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.http!.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } }, fetch: abortIsolatingFetch(fetch) }));
