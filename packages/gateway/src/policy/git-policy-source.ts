@@ -8,7 +8,7 @@ import { BundleCheckThread, type BundleChecker, type BundleCheckRequest } from '
 import type { GitBundleReader } from './git-bundle-reader.js';
 import { GitLocalBundleReader } from './git-local-bundle-reader.js';
 import { GitRemoteBundleReader } from './git-remote-bundle-reader.js';
-import type { ActivePolicy, PolicySource, PolicySourceStatus, SourceRefusal } from './policy-source.js';
+import type { ActivePolicy, GitSourceStatus, PolicySource, SourceRefusal } from './policy-source.js';
 import { PolicyStateStore, type PolicyState } from './policy-state-store.js';
 
 /**
@@ -116,7 +116,7 @@ export class GitPolicySource implements PolicySource {
   /** The bytes last examined: the same bytes are not verified (or refused) again. */
   #lastSeenText: string | undefined;
   #lastCommit: string | undefined;
-  #lastCheck: PolicySourceStatus['lastCheck'] = null;
+  #lastCheck: GitSourceStatus['lastCheck'] = null;
   #lastRefusal: SourceRefusal | null = null;
   #checking: Promise<GitCheckOutcome> | undefined;
   #again = false;
@@ -165,7 +165,7 @@ export class GitPolicySource implements PolicySource {
     return this.#active?.policies ?? new Map();
   }
 
-  status(): PolicySourceStatus {
+  status(): GitSourceStatus {
     const a = this.#active;
     return {
       kind: 'git',
