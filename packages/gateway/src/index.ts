@@ -33,6 +33,7 @@ export type { RefusalCode, RefusalContent } from './pipeline/call-result.js';
 export { ToolCallPipeline } from './pipeline/tool-call-pipeline.js';
 export type { Caller, PipelineApprovals, ToolCallParams, ToolCallPipelineOptions } from './pipeline/tool-call-pipeline.js';
 export type { ActivePolicy, DirectorySourceStatus, GitSourceStatus, PolicySource, PolicySourceStatus, SourceRefusal } from './policy/policy-source.js';
+export type { ActivatedBundle, BundleFacts } from './policy/bundle-facts.js';
 export { openPolicySource } from './policy/open-policy-source.js';
 export type { OpenPolicySourceOptions } from './policy/open-policy-source.js';
 export { GitPolicySource } from './policy/git-policy-source.js';

@@ -4,6 +4,7 @@ import type { GitPolicyConfig } from '../config/gateway-config.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { DecisionSink } from '../ledger/decision-sink.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { activationDetail, factsOf, type ActivatedBundle, type BundleFacts } from './bundle-facts.js';
 import { BundleCheckThread, type BundleChecker, type BundleCheckRequest } from './git-bundle-check-thread.js';
 import type { GitBundleReader } from './git-bundle-reader.js';
 import { GitLocalBundleReader } from './git-local-bundle-reader.js';
@@ -49,34 +50,24 @@ export interface GitPolicySourceOptions {
   readonly checker?: BundleChecker | 'inline';
 }
 
-/** The active bundle. */
+/** The active bundle: what it is, its exact bytes, and its compiled policies by upstream. */
 interface ActiveBundle {
+  readonly bundle: ActivatedBundle;
   readonly text: string;
-  readonly revision: number;
-  readonly digest: string;
-  /** The commit the bundle was built from (manifest). */
-  readonly gitCommit: string | null;
-  /** The repository commit it was read at. */
-  readonly commit: string | null;
-  readonly signers: readonly string[];
-  readonly createdAt: string | null;
-  readonly expiresAt: string | null;
-  readonly activatedAt: number;
   readonly policies: ReadonlyMap<string, ActivePolicy>;
-  /** `restored` when it came from the state directory at start-up. */
-  readonly via: 'restored' | 'repository';
 }
 
-type Verified = { ok: true; active: Omit<ActiveBundle, 'activatedAt' | 'via' | 'policies' | 'commit'> & { compiled: ReadonlyMap<string, CompiledPolicy> } } | { ok: false; refusal: Omit<SourceRefusal, 'at' | 'commit'> };
+/** A bundle verified and admitted, not yet activated. */
+interface VerifiedBundle {
+  readonly facts: BundleFacts;
+  readonly text: string;
+  readonly compiled: ReadonlyMap<string, CompiledPolicy>;
+}
+
+type Verified = { ok: true; verified: VerifiedBundle } | { ok: false; refusal: Omit<SourceRefusal, 'at' | 'commit'> };
 
 /** What the verifier accepted, before the gateway's own checks. */
-interface AcceptedBundle {
-  readonly revision: number;
-  readonly digest: string;
-  readonly gitCommit: string | null;
-  readonly signers: readonly string[];
-  readonly createdAt: string;
-  readonly expiresAt: string | null;
+interface AcceptedBundle extends BundleFacts {
   readonly policies: ReadonlyMap<string, CompiledPolicy>;
 }
 
@@ -170,9 +161,7 @@ export class GitPolicySource implements PolicySource {
     return {
       kind: 'git',
       location: this.#reader.location,
-      bundle: a
-        ? { revision: a.revision, gitCommit: a.gitCommit, commit: a.commit, digest: a.digest, signers: a.signers, createdAt: a.createdAt, expiresAt: a.expiresAt, activatedAt: a.activatedAt, via: a.via }
-        : null,
+      bundle: a ? a.bundle : null,
       highestRevision: this.#state?.highestRevision ?? null,
       lastCheck: this.#lastCheck,
       lastRefusal: this.#lastRefusal,
@@ -275,7 +264,7 @@ export class GitPolicySource implements PolicySource {
       this.#logger.warn({ code: verified.refusal.code, reason: verified.refusal.message }, 'the persisted bundle is not served');
       return;
     }
-    this.#active = this.#activeFrom(verified.active, saved.state.commit, saved.state.activatedAt, 'restored');
+    this.#active = this.#activeFrom(verified.verified, saved.state.commit, saved.state.activatedAt, 'restored');
     this.#lastSeenText = saved.bundleText;
     this.#lastCommit = saved.state.commit ?? undefined;
   }
@@ -316,33 +305,34 @@ export class GitPolicySource implements PolicySource {
       await this.#recordRefusal(refusal);
       return this.#checked(at, { outcome: 'refused', code: refusal.code as GitRefusalCode, message: refusal.message, commit });
     }
-    const v = verified.active;
-    if (this.#active && v.digest === this.#active.digest) {
+    const v = verified.verified;
+    if (this.#active && v.facts.digest === this.#active.bundle.digest) {
       // Same manifest (re-encoded, or a signature added): nothing to activate.
       this.#lastSeenText = text;
       return this.#checked(at, { outcome: 'unchanged', commit });
     }
     const next = this.#activeFrom(v, commit, this.#clock(), 'repository');
+    const { bundle } = next;
     try {
-      const signers = next.signers.join(', ');
-      const built = next.gitCommit ? `built from commit ${next.gitCommit}, ` : '';
-      await this.#recordActivation(next, `bundle revision ${next.revision} (${built}read at commit ${commit}) signed by ${signers}, from ${this.#reader.location}`);
-      await this.#store.save(text, stateOf(next));
+      const signers = bundle.signers.join(', ');
+      const built = bundle.gitCommit ? `built from commit ${bundle.gitCommit}, ` : '';
+      await this.#recordActivation(next, `bundle revision ${bundle.revision} (${built}read at commit ${commit}) signed by ${signers}, from ${this.#reader.location}`);
+      await this.#store.save(text, stateOf(bundle));
     } catch (error) {
       // Not recorded or not persisted: not activated; the next check tries again.
-      const message = `bundle revision ${next.revision} was verified but could not be activated: ${errorMessage(error)}`;
+      const message = `bundle revision ${bundle.revision} was verified but could not be activated: ${errorMessage(error)}`;
       this.#lastCommit = undefined;
-      this.#logger.error({ err: errorMessage(error), revision: next.revision }, 'cannot activate the new bundle; the active policy stays');
+      this.#logger.error({ err: errorMessage(error), revision: bundle.revision }, 'cannot activate the new bundle; the active policy stays');
       this.#options.metrics?.policyReload('error');
       return this.#checked(at, { outcome: 'error', message });
     }
     this.#lastSeenText = text;
-    this.#state = stateOf(next);
+    this.#state = stateOf(bundle);
     // The swap: one assignment, so every upstream changes at once.
     this.#active = next;
-    this.#options.metrics?.policyReload('activated', next.revision);
-    this.#logger.info({ revision: next.revision, commit, digest: next.digest, signers: next.signers }, 'policy bundle activated');
-    return this.#checked(at, { outcome: 'activated', revision: next.revision, commit });
+    this.#options.metrics?.policyReload('activated', bundle.revision);
+    this.#logger.info({ revision: bundle.revision, commit, digest: bundle.digest, signers: bundle.signers }, 'policy bundle activated');
+    return this.#checked(at, { outcome: 'activated', revision: bundle.revision, commit });
   }
 
   #checked(at: number, outcome: GitCheckOutcome): GitCheckOutcome {
@@ -365,7 +355,7 @@ export class GitPolicySource implements PolicySource {
     const { file, ...options } = this.#request();
     const result = verifyBundleText(text, { ...options, ...(this.#options.limits ? { limits: this.#options.limits } : {}), clock: this.#clock }, file);
     if (!result.ok) return { ok: false, refusal: refusalOf(result.refusal) };
-    return this.#admit(text, result);
+    return this.#admit(text, { ...factsOf(result), policies: result.policies });
   }
 
   /**
@@ -389,7 +379,7 @@ export class GitPolicySource implements PolicySource {
       }
       policies.set(p.server, compiled.policy);
     }
-    return this.#admit(text, { ...verdict, policies });
+    return this.#admit(text, { ...factsOf(verdict), policies });
   }
 
   /** The gateway's own checks of a bundle the verifier accepted: a policy for every upstream, no equivocation. */
@@ -413,37 +403,27 @@ export class GitPolicySource implements PolicySource {
         },
       };
     }
-    return {
-      ok: true,
-      active: {
-        text,
-        revision: result.revision,
-        digest: result.digest,
-        gitCommit: result.gitCommit,
-        signers: result.signers,
-        createdAt: result.createdAt,
-        expiresAt: result.expiresAt,
-        compiled: result.policies,
-      },
-    };
+    const { policies, ...facts } = result;
+    return { ok: true, verified: { facts, text, compiled: policies } };
   }
 
-  #activeFrom(v: Extract<Verified, { ok: true }>['active'], commit: string | null, activatedAt: number, via: ActiveBundle['via']): ActiveBundle {
+  #activeFrom(v: VerifiedBundle, commit: string | null, activatedAt: number, via: ActivatedBundle['via']): ActiveBundle {
     const policies = new Map<string, ActivePolicy>();
-    const source = `${this.#reader.location} revision ${v.revision}`;
+    const source = `${this.#reader.location} revision ${v.facts.revision}`;
     for (const server of this.#options.servers) {
       const policy = v.compiled.get(server);
       if (policy) policies.set(server, Object.freeze({ policy, source, activatedAt }));
     }
-    return Object.freeze({ text: v.text, revision: v.revision, digest: v.digest, gitCommit: v.gitCommit, commit, signers: v.signers, createdAt: v.createdAt, expiresAt: v.expiresAt, activatedAt, policies, via });
+    const bundle: ActivatedBundle = Object.freeze({ ...v.facts, commit, activatedAt, via });
+    return Object.freeze({ bundle, text: v.text, policies });
   }
 
   async #recordActivation(active: ActiveBundle, reason: string): Promise<void> {
     const sink = this.#sink;
     if (!sink) return;
-    const detail = { bundle_digest: active.digest, git_commit: active.gitCommit, commit: active.commit, signers: [...active.signers], source: this.#reader.location };
+    const detail = activationDetail(active.bundle, this.#reader.location);
     for (const [server, a] of active.policies) {
-      await sink.append({ type: 'policy.activated', server, policyRevision: String(active.revision), policyDigest: a.policy.digest, reason, detail });
+      await sink.append({ type: 'policy.activated', server, policyRevision: String(active.bundle.revision), policyDigest: a.policy.digest, reason, detail });
     }
   }
 
@@ -479,6 +459,6 @@ function refusalOf(r: BundleRefusal): Omit<SourceRefusal, 'at' | 'commit'> {
 }
 
 /** What the state directory keeps of an activated bundle. */
-function stateOf(active: ActiveBundle): PolicyState {
-  return { highestRevision: active.revision, highestDigest: active.digest, gitCommit: active.gitCommit, commit: active.commit, activatedAt: active.activatedAt };
+function stateOf(bundle: ActivatedBundle): PolicyState {
+  return { highestRevision: bundle.revision, highestDigest: bundle.digest, gitCommit: bundle.gitCommit, commit: bundle.commit, activatedAt: bundle.activatedAt };
 }

@@ -1,5 +1,6 @@
 import type { CompiledPolicy } from '@tollgate/policy';
 import type { DecisionSink } from '../ledger/decision-sink.js';
+import type { ActivatedBundle } from './bundle-facts.js';
 
 /**
  * Where the gateway gets each upstream's compiled policy. The pipeline asks for the policy
@@ -59,23 +60,7 @@ export interface GitSourceStatus {
   /** `<repo>@<ref>:<path>`. */
   readonly location: string;
   /** The active bundle, or null when none is served. */
-  readonly bundle: {
-    readonly revision: number;
-    /** The commit the bundle was built from (its manifest's `git_commit`). */
-    readonly gitCommit: string | null;
-    /** The repository commit the bundle was read at (null when restored from an older state). */
-    readonly commit: string | null;
-    /** Hex SHA-256 of the canonical manifest. */
-    readonly digest: string;
-    /** Key ids of the trusted keys that signed it. */
-    readonly signers: readonly string[];
-    readonly createdAt: string | null;
-    readonly expiresAt: string | null;
-    /** Epoch ms. */
-    readonly activatedAt: number;
-    /** `restored` from the state directory at start-up, or activated from the `repository`. */
-    readonly via: 'restored' | 'repository';
-  } | null;
+  readonly bundle: ActivatedBundle | null;
   /** The highest revision ever activated here (the rollback floor). */
   readonly highestRevision: number | null;
   /** The last time the repository was checked. */

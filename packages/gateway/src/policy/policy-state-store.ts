@@ -2,19 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { GatewayError, errorMessage } from '../gateway-error.js';
+import type { ActivatedBundle } from './bundle-facts.js';
 
-/** What the gateway remembers of the bundles it activated, across restarts. */
-export interface PolicyState {
+/**
+ * What the gateway remembers of the bundles it activated, across restarts: the rollback floor,
+ * and when and where the active bundle (whose bytes are kept beside) was activated.
+ */
+export interface PolicyState extends Pick<ActivatedBundle, 'gitCommit' | 'commit' | 'activatedAt'> {
   /** The highest bundle revision ever activated here: anything lower is a rollback. */
   readonly highestRevision: number;
   /** The manifest digest of that revision's bundle: the same revision with other content is refused. */
   readonly highestDigest: string;
-  /** The commit the active bundle was built from (its manifest's `git_commit`). */
-  readonly gitCommit: string | null;
-  /** The repository commit the active bundle was read at. */
-  readonly commit: string | null;
-  /** When the active bundle was activated (epoch ms). */
-  readonly activatedAt: number;
 }
 
 /** The state file's format tag. */
