@@ -19,9 +19,8 @@ import { TracedSink } from './ledger/traced-sink.js';
 import { DecisionFeed } from './metrics/decision-feed.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { ToolCallPipeline } from './pipeline/tool-call-pipeline.js';
-import { DirectoryPolicySource } from './policy/directory-policy-source.js';
-import { GitPolicySource } from './policy/git-policy-source.js';
-import type { PolicySource } from './policy/policy-source.js';
+import { openPolicySource } from './policy/open-policy-source.js';
+import { servedRevision, type PolicySource } from './policy/policy-source.js';
 import { HttpUpstream } from './upstream/http-upstream.js';
 import { StdioUpstream } from './upstream/stdio-upstream.js';
 import { TracedUpstream, type UpstreamPeer } from './upstream/traced-upstream.js';
@@ -107,8 +106,8 @@ export interface RunningGateway {
 
 /**
  * Starts the gateway of DESIGN §4 from a loaded configuration: loads the upstreams' policies,
- * opens its services (the ledger, limits, approvals), connects the upstreams, records each
- * policy as `policy.activated`, and serves agents on stdio and/or Streamable HTTP.
+ * opens its services (the ledger, limits, approvals), has the policy source record each policy
+ * as `policy.activated`, connects the upstreams, and serves agents on stdio and/or Streamable HTTP.
  *
  * @throws GatewayError (`upstream.unavailable`, `policy.invalid`, `listen.failed`, …) or a
  *   `LedgerError` when something it needs is not there; whatever it had started is closed again.
@@ -153,13 +152,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     const registry = new UpstreamRegistry(upstreams, logger);
     // Policies first: a bad one is reported before anything slow (the ledger, the upstreams) starts.
     // A Git source verifies its persisted bundle here and reaches the repository once the ledger is open.
-    // Limits are not bound here: the pipeline hands every decision the services' limit store.
     const servers = config.upstreams.map((u) => u.name);
-    const policies =
-      config.policy.kind === 'git'
-        ? await GitPolicySource.open({ config: config.policy, servers, logger, metrics })
-        : await DirectoryPolicySource.load({ dir: config.policy.dir, servers });
-    activeRevision = () => (policies instanceof GitPolicySource ? policies.status().bundle?.revision : undefined);
+    const policies = await openPolicySource(config.policy, { servers, logger, metrics });
+    activeRevision = () => servedRevision(policies);
     metrics.trackPolicyRevision(activeRevision);
     const services = typeof deps.services === 'function' ? await deps.services({ metrics, logger }) : deps.services;
     if (typeof deps.services === 'function' && services.close) cleanup.push(() => services.close!());
@@ -171,25 +166,12 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDependenc
     const decisions = new DecisionFeed({ redact, labels: labelsOf });
     const fed: DecisionSink = new FeedSink(services.sink, decisions);
     const sink: DecisionSink = telemetry ? new TracedSink(fed, telemetry) : fed;
-    if (policies instanceof GitPolicySource) {
-      cleanup.push(() => policies.close());
-      // Records the restored bundle (or fetches the first one), then follows the repository.
-      await policies.start(sink);
-    }
+    // Closed before the ledger: a check under way still records what it came to.
+    if (policies.close) cleanup.push(() => policies.close!());
+    // Each source records what it serves (a Git source its restored bundle, or the first one it fetches), then follows its origin.
+    await policies.start?.(sink);
     await registry.start();
     cleanup.push(() => registry.close());
-    if (policies instanceof DirectoryPolicySource) {
-      for (const [server, active] of policies.active()) {
-        await sink.append({
-          type: 'policy.activated',
-          server,
-          policyRevision: active.policy.revision === null ? null : String(active.policy.revision),
-          policyDigest: active.policy.digest,
-          reason: `loaded from ${active.source}`,
-        });
-        logger.info({ server, digest: active.policy.digest, source: active.source }, 'policy activated');
-      }
-    }
 
     const directory = new ApproverDirectory(config.approvals.approvers, config.agents, config.admin?.tokenSha256);
     let desk: ApprovalDesk | undefined;

@@ -225,6 +225,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       return;
     }
     const status = policies.status?.();
+    const bundle = status?.kind === 'git' ? status.bundle : null;
     const active: AdminPolicyReport['policies'] = [...policies.active()].map(([server, a]) => ({
       server,
       revision: a.policy.revision,
@@ -232,7 +233,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       source: a.source,
       activated_at: new Date(a.activatedAt).toISOString(),
       rules: a.policy.rules.length,
-      ...(status?.bundle ? { git_commit: status.bundle.gitCommit, signers: status.bundle.signers } : {}),
+      ...(bundle ? { git_commit: bundle.gitCommit, signers: bundle.signers } : {}),
     }));
     const report: AdminPolicyReport = { policies: active, source: status ? sourceBody(status) : { kind: 'directory' } };
     return send(res, 200, report);
@@ -290,6 +291,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
 
 /** The admin API's snake_case rendering of a source's status. */
 function sourceBody(status: PolicySourceStatus): AdminSourceReport {
+  if (status.kind === 'directory') return { kind: 'directory' };
   const iso = (ms: number): string => new Date(ms).toISOString();
   const { bundle, lastCheck, lastRefusal } = status;
   return {

@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { admitPolicy, formatDiagnostic, POLICY_FILE_NAMES, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
+import type { Logger } from 'pino';
 import { GatewayError, errorMessage } from '../gateway-error.js';
-import type { ActivePolicy, PolicySource } from './policy-source.js';
+import type { DecisionSink } from '../ledger/decision-sink.js';
+import type { ActivePolicy, DirectorySourceStatus, PolicySource } from './policy-source.js';
 
 /** Options of {@link DirectoryPolicySource.load}. */
 export interface DirectoryPolicyOptions {
@@ -18,6 +20,8 @@ export interface DirectoryPolicyOptions {
   readonly limits?: LimitStore;
   /** Current time in epoch ms (default `Date.now`). */
   readonly clock?: () => number;
+  /** Where {@link DirectoryPolicySource.start} says which policies it activated (default: nowhere). */
+  readonly logger?: Logger;
 }
 
 /** The catalog snapshot beside a policy: the policy is checked against it, as `tollgate lint` does. */
@@ -35,9 +39,11 @@ const CATALOG_FILE_NAME = 'catalog.json';
  */
 export class DirectoryPolicySource implements PolicySource {
   readonly #active: ReadonlyMap<string, ActivePolicy>;
+  readonly #logger: Logger | undefined;
 
-  private constructor(active: ReadonlyMap<string, ActivePolicy>) {
+  private constructor(active: ReadonlyMap<string, ActivePolicy>, logger: Logger | undefined) {
     this.#active = active;
+    this.#logger = logger;
   }
 
   /**
@@ -65,7 +71,7 @@ export class DirectoryPolicySource implements PolicySource {
       active.set(server, Object.freeze({ policy: admitted.policy, source: found.file, activatedAt: now() }));
     }
     if (problems.length > 0) throw new GatewayError('policy.invalid', `cannot load the policies:\n  ${problems.join('\n  ')}`);
-    return new DirectoryPolicySource(active);
+    return new DirectoryPolicySource(active, options.logger);
   }
 
   policyFor(server: string): CompiledPolicy | undefined {
@@ -75,6 +81,27 @@ export class DirectoryPolicySource implements PolicySource {
   active(): ReadonlyMap<string, ActivePolicy> {
     return this.#active;
   }
+
+  /** Records each upstream's policy as `policy.activated`; the directory is not read again. */
+  async start(sink: DecisionSink): Promise<void> {
+    for (const [server, active] of this.#active) {
+      await sink.append({
+        type: 'policy.activated',
+        server,
+        policyRevision: active.policy.revision === null ? null : String(active.policy.revision),
+        policyDigest: active.policy.digest,
+        reason: `loaded from ${active.source}`,
+      });
+      this.#logger?.info({ server, digest: active.policy.digest, source: active.source }, 'policy activated');
+    }
+  }
+
+  status(): DirectorySourceStatus {
+    return { kind: 'directory' };
+  }
+
+  /** Nothing runs: the policies were read once. */
+  async close(): Promise<void> {}
 }
 
 /** A server directory's policy file (the first by {@link POLICY_FILE_NAMES}), the other policy files beside it, and its catalog. */

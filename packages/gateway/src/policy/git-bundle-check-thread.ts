@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BundleRefusal, TrustedKey } from '@tollgate/policy';
 import { GatewayError, errorMessage } from '../gateway-error.js';
+import type { BundleFacts } from './bundle-facts.js';
 
 /** What the worker needs to verify a bundle: everything {@link verifyBundleText} takes that can cross a thread. */
 export interface BundleCheckRequest {
@@ -31,17 +32,11 @@ export interface CheckedPolicyValue {
  * policies as plain data (compiled policies hold closures, which cannot cross threads).
  */
 export type BundleCheckVerdict =
-  | {
+  | (BundleFacts & {
       readonly ok: true;
-      readonly revision: number;
-      readonly digest: string;
-      readonly gitCommit: string | null;
-      readonly signers: string[];
-      readonly createdAt: string;
-      readonly expiresAt: string | null;
       readonly testSummary: { readonly passed: number; readonly failed: number };
       readonly policies: readonly CheckedPolicyValue[];
-    }
+    })
   | { readonly ok: false; readonly refusal: BundleRefusal };
 
 /** Main thread -> worker. */

@@ -5,6 +5,7 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type * as Policy from '@tollgate/policy';
+import { factsOf } from './bundle-facts.js';
 import type { BundleCheckJob, BundleCheckReply, BundleCheckVerdict, BundleCheckWorkerData, CheckedPolicyValue } from './git-bundle-check-thread.js';
 
 if (isMainThread || !parentPort) throw new Error('git-bundle-check-worker runs as a worker thread of the gateway');
@@ -21,17 +22,7 @@ function check(job: BundleCheckJob): BundleCheckVerdict {
     const compiled = entry.kind === 'policy' ? result.policies.get(entry.server) : undefined;
     if (compiled) policies.push({ server: entry.server, path, value: result.bundle.files[path], digest: compiled.digest });
   }
-  return {
-    ok: true,
-    revision: result.revision,
-    digest: result.digest,
-    gitCommit: result.gitCommit,
-    signers: result.signers,
-    createdAt: result.createdAt,
-    expiresAt: result.expiresAt,
-    testSummary: result.testSummary,
-    policies,
-  };
+  return { ok: true, ...factsOf(result), testSummary: result.testSummary, policies };
 }
 
 port.on('message', (job: BundleCheckJob) => {

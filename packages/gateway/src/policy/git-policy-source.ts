@@ -1,14 +1,17 @@
-import { tryCompilePolicy, verifyBundleText, type BundleRefusal, type BundleRefusalCode, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
+import type { BundleRefusalCode, CompiledPolicy, LimitStore } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { GitPolicyConfig } from '../config/gateway-config.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { DecisionSink } from '../ledger/decision-sink.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import { BundleCheckThread, type BundleChecker, type BundleCheckRequest } from './git-bundle-check-thread.js';
+import { activationDetail, type ActivatedBundle } from './bundle-facts.js';
+import { BundleAdmitter, type Admission, type AdmittedBundle } from './git-bundle-admitter.js';
+import type { BundleChecker } from './git-bundle-check-thread.js';
 import type { GitBundleReader } from './git-bundle-reader.js';
+import { GitCheckScheduler } from './git-check-scheduler.js';
 import { GitLocalBundleReader } from './git-local-bundle-reader.js';
 import { GitRemoteBundleReader } from './git-remote-bundle-reader.js';
-import type { ActivePolicy, PolicySource, PolicySourceStatus, SourceRefusal } from './policy-source.js';
+import type { ActivePolicy, GitSourceStatus, PolicySource, SourceRefusal } from './policy-source.js';
 import { PolicyStateStore, type PolicyState } from './policy-state-store.js';
 
 /**
@@ -30,7 +33,6 @@ export interface GitPolicySourceOptions {
   readonly config: GitPolicyConfig;
   /** The upstreams: a bundle must hold a policy for each. */
   readonly servers: readonly string[];
-  /** Where the compiled policies' limit counters live. */
   /**
    * Where the compiled policies count limits when a decision names no store; the gateway's
    * pipeline always names one (default: an in-memory store per policy).
@@ -43,45 +45,18 @@ export interface GitPolicySourceOptions {
   /** Where the bundle is read (default: from `config.git`, local or remote). */
   readonly reader?: GitBundleReader;
   /**
-   * Where a new bundle from the repository is verified (default: a {@link BundleCheckThread},
-   * off the event loop); `inline` verifies it on the event loop. Closed with the source.
+   * Where a new bundle from the repository is verified (default: a `BundleCheckThread`, off
+   * the event loop); `inline` verifies it on the event loop. Closed with the source.
    */
   readonly checker?: BundleChecker | 'inline';
 }
 
-/** The active bundle. */
+/** The active bundle: what it is, its exact bytes, and its compiled policies by upstream. */
 interface ActiveBundle {
+  readonly bundle: ActivatedBundle;
   readonly text: string;
-  readonly revision: number;
-  readonly digest: string;
-  /** The commit the bundle was built from (manifest). */
-  readonly gitCommit: string | null;
-  /** The repository commit it was read at. */
-  readonly commit: string | null;
-  readonly signers: readonly string[];
-  readonly createdAt: string | null;
-  readonly expiresAt: string | null;
-  readonly activatedAt: number;
   readonly policies: ReadonlyMap<string, ActivePolicy>;
-  /** `restored` when it came from the state directory at start-up. */
-  readonly via: 'restored' | 'repository';
 }
-
-type Verified = { ok: true; active: Omit<ActiveBundle, 'activatedAt' | 'via' | 'policies' | 'commit'> & { compiled: ReadonlyMap<string, CompiledPolicy> } } | { ok: false; refusal: Omit<SourceRefusal, 'at' | 'commit'> };
-
-/** What the verifier accepted, before the gateway's own checks. */
-interface AcceptedBundle {
-  readonly revision: number;
-  readonly digest: string;
-  readonly gitCommit: string | null;
-  readonly signers: readonly string[];
-  readonly createdAt: string;
-  readonly expiresAt: string | null;
-  readonly policies: ReadonlyMap<string, CompiledPolicy>;
-}
-
-/** How soon after a change in the watched refs the repository is read (several events come per commit). */
-const WATCH_SETTLE_MS = 5;
 
 /**
  * Policies from a signed bundle committed in a Git repository (DESIGN §4, §6). A new bundle
@@ -96,6 +71,12 @@ const WATCH_SETTLE_MS = 5;
  * restart serves that bundle at once, without the network, and a lower revision is refused
  * as a rollback. An expired persisted bundle is not served.
  *
+ * It composes three parts: a {@link GitCheckScheduler} (when to check: polling, watching, one
+ * check at a time), a {@link BundleAdmitter} (whether a bundle may be served: verification in
+ * the verifier thread, lint's admission, the gateway's own checks) and a {@link PolicyStateStore}
+ * (the last good state, persisted); the source itself reads the repository, swaps the active
+ * bundle and records each outcome in the ledger.
+ *
  * @example
  * const source = await GitPolicySource.open({ config: config.policy, servers: ['ccxt'], limits, logger });
  * await source.start(sink); // serves, then follows the repository
@@ -104,11 +85,11 @@ const WATCH_SETTLE_MS = 5;
 export class GitPolicySource implements PolicySource {
   readonly #options: GitPolicySourceOptions;
   readonly #reader: GitBundleReader;
-  readonly #checker: BundleChecker | undefined;
+  readonly #admitter: BundleAdmitter;
   readonly #store: PolicyStateStore;
+  readonly #schedule: GitCheckScheduler<GitCheckOutcome>;
   readonly #clock: () => number;
   readonly #logger: Logger;
-  #state: PolicyState | undefined;
   #active: ActiveBundle | undefined;
   /** Why the persisted bundle was not served at start-up, if it was not. */
   #restoreRefusal: SourceRefusal | undefined;
@@ -116,22 +97,30 @@ export class GitPolicySource implements PolicySource {
   /** The bytes last examined: the same bytes are not verified (or refused) again. */
   #lastSeenText: string | undefined;
   #lastCommit: string | undefined;
-  #lastCheck: PolicySourceStatus['lastCheck'] = null;
+  #lastCheck: GitSourceStatus['lastCheck'] = null;
   #lastRefusal: SourceRefusal | null = null;
-  #checking: Promise<GitCheckOutcome> | undefined;
-  #again = false;
-  #pollTimer: NodeJS.Timeout | undefined;
-  #settleTimer: NodeJS.Timeout | undefined;
-  #stopWatching: (() => void) | undefined;
-  #closed = false;
 
   private constructor(options: GitPolicySourceOptions, reader: GitBundleReader) {
+    const { config } = options;
     this.#options = options;
     this.#reader = reader;
-    this.#checker = options.checker === 'inline' ? undefined : (options.checker ?? new BundleCheckThread());
-    this.#store = new PolicyStateStore(options.config.stateDir);
     this.#clock = options.clock ?? Date.now;
     this.#logger = options.logger.child({ component: 'policy-source', source: reader.location });
+    this.#admitter = new BundleAdmitter({
+      trust: config.trust,
+      servers: options.servers,
+      ...(options.limits ? { limits: options.limits } : {}),
+      clock: this.#clock,
+      location: reader.location,
+      ...(options.checker ? { checker: options.checker } : {}),
+    });
+    this.#store = new PolicyStateStore(config.stateDir);
+    this.#schedule = new GitCheckScheduler({
+      check: () => this.#checkOnce(),
+      pollMs: config.git.pollMs,
+      ...(config.git.watch && reader.watch ? { watch: (changed: () => void) => reader.watch!(changed) } : {}),
+      logger: this.#logger,
+    });
   }
 
   /**
@@ -151,7 +140,7 @@ export class GitPolicySource implements PolicySource {
     try {
       await source.#restore();
     } catch (error) {
-      await source.#checker?.close();
+      await source.#admitter.close();
       throw error;
     }
     return source;
@@ -165,15 +154,13 @@ export class GitPolicySource implements PolicySource {
     return this.#active?.policies ?? new Map();
   }
 
-  status(): PolicySourceStatus {
+  status(): GitSourceStatus {
     const a = this.#active;
     return {
       kind: 'git',
       location: this.#reader.location,
-      bundle: a
-        ? { revision: a.revision, gitCommit: a.gitCommit, commit: a.commit, digest: a.digest, signers: a.signers, createdAt: a.createdAt, expiresAt: a.expiresAt, activatedAt: a.activatedAt, via: a.via }
-        : null,
-      highestRevision: this.#state?.highestRevision ?? null,
+      bundle: a ? a.bundle : null,
+      highestRevision: this.#store.state?.highestRevision ?? null,
       lastCheck: this.#lastCheck,
       lastRefusal: this.#lastRefusal,
     };
@@ -205,14 +192,7 @@ export class GitPolicySource implements PolicySource {
         throw new GatewayError('policy.unavailable', `no policy to serve from ${this.#reader.location}: ${why}${restored}`);
       }
     }
-    if (this.#options.config.git.watch && this.#reader.watch) {
-      try {
-        this.#stopWatching = await this.#reader.watch(() => this.#changed());
-      } catch (error) {
-        this.#logger.warn({ err: errorMessage(error) }, 'cannot watch the policy repository; relying on polling');
-      }
-    }
-    this.#schedulePoll();
+    await this.#schedule.start();
   }
 
   /**
@@ -220,62 +200,27 @@ export class GitPolicySource implements PolicySource {
    * after it). Resolves with what it came to; never rejects.
    */
   check(): Promise<GitCheckOutcome> {
-    if (this.#checking) {
-      this.#again = true;
-      return this.#checking;
-    }
-    const run = async (): Promise<GitCheckOutcome> => {
-      let outcome: GitCheckOutcome;
-      do {
-        this.#again = false;
-        outcome = await this.#checkOnce();
-      } while (this.#again && !this.#closed);
-      return outcome;
-    };
-    this.#checking = run().finally(() => {
-      this.#checking = undefined;
-    });
-    return this.#checking;
+    return this.#schedule.run();
   }
 
   /** Stops polling and watching; the active policies stay readable. */
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#pollTimer);
-    clearTimeout(this.#settleTimer);
-    this.#stopWatching?.();
-    await this.#checking;
-    await this.#checker?.close();
+    await this.#schedule.close();
+    await this.#admitter.close();
     await this.#reader.close();
-  }
-
-  #changed(): void {
-    if (this.#closed) return;
-    clearTimeout(this.#settleTimer);
-    this.#settleTimer = setTimeout(() => void this.check(), WATCH_SETTLE_MS);
-  }
-
-  #schedulePoll(): void {
-    const every = this.#options.config.git.pollMs;
-    if (every === 0 || this.#closed) return;
-    this.#pollTimer = setTimeout(() => {
-      void this.check().finally(() => this.#schedulePoll());
-    }, every);
-    this.#pollTimer.unref();
   }
 
   async #restore(): Promise<void> {
     const saved = await this.#store.load();
     if (!saved) return;
-    this.#state = saved.state;
     if (saved.bundleText === undefined) return;
-    const verified = this.#verify(saved.bundleText);
+    const verified = this.#admitter.admit(saved.bundleText, saved.state);
     if (!verified.ok) {
       this.#restoreRefusal = { ...verified.refusal, message: `the persisted bundle ${this.#store.bundleFile}: ${verified.refusal.message}`, at: this.#clock(), commit: saved.state.commit };
       this.#logger.warn({ code: verified.refusal.code, reason: verified.refusal.message }, 'the persisted bundle is not served');
       return;
     }
-    this.#active = this.#activeFrom(verified.active, saved.state.commit, saved.state.activatedAt, 'restored');
+    this.#active = this.#activeFrom(verified.admitted, saved.state.commit, saved.state.activatedAt, 'restored');
     this.#lastSeenText = saved.bundleText;
     this.#lastCommit = saved.state.commit ?? undefined;
   }
@@ -299,9 +244,9 @@ export class GitPolicySource implements PolicySource {
     this.#lastCommit = commit;
     if (text === this.#lastSeenText) return this.#checked(at, { outcome: 'unchanged', commit });
 
-    let verified: Verified;
+    let verified: Admission;
     try {
-      verified = await this.#verifyNew(text);
+      verified = await this.#admitter.admitNew(text, this.#store.state);
     } catch (error) {
       // The verification could not run (its thread failed): not a refusal; the next check reads the bundle again.
       const message = `bundle at commit ${commit} could not be verified: ${errorMessage(error)}`;
@@ -316,33 +261,33 @@ export class GitPolicySource implements PolicySource {
       await this.#recordRefusal(refusal);
       return this.#checked(at, { outcome: 'refused', code: refusal.code as GitRefusalCode, message: refusal.message, commit });
     }
-    const v = verified.active;
-    if (this.#active && v.digest === this.#active.digest) {
+    const v = verified.admitted;
+    if (this.#active && v.facts.digest === this.#active.bundle.digest) {
       // Same manifest (re-encoded, or a signature added): nothing to activate.
       this.#lastSeenText = text;
       return this.#checked(at, { outcome: 'unchanged', commit });
     }
     const next = this.#activeFrom(v, commit, this.#clock(), 'repository');
+    const { bundle } = next;
     try {
-      const signers = next.signers.join(', ');
-      const built = next.gitCommit ? `built from commit ${next.gitCommit}, ` : '';
-      await this.#recordActivation(next, `bundle revision ${next.revision} (${built}read at commit ${commit}) signed by ${signers}, from ${this.#reader.location}`);
-      await this.#store.save(text, stateOf(next));
+      const signers = bundle.signers.join(', ');
+      const built = bundle.gitCommit ? `built from commit ${bundle.gitCommit}, ` : '';
+      await this.#recordActivation(next, `bundle revision ${bundle.revision} (${built}read at commit ${commit}) signed by ${signers}, from ${this.#reader.location}`);
+      await this.#store.save(text, stateOf(bundle));
     } catch (error) {
       // Not recorded or not persisted: not activated; the next check tries again.
-      const message = `bundle revision ${next.revision} was verified but could not be activated: ${errorMessage(error)}`;
+      const message = `bundle revision ${bundle.revision} was verified but could not be activated: ${errorMessage(error)}`;
       this.#lastCommit = undefined;
-      this.#logger.error({ err: errorMessage(error), revision: next.revision }, 'cannot activate the new bundle; the active policy stays');
+      this.#logger.error({ err: errorMessage(error), revision: bundle.revision }, 'cannot activate the new bundle; the active policy stays');
       this.#options.metrics?.policyReload('error');
       return this.#checked(at, { outcome: 'error', message });
     }
     this.#lastSeenText = text;
-    this.#state = stateOf(next);
     // The swap: one assignment, so every upstream changes at once.
     this.#active = next;
-    this.#options.metrics?.policyReload('activated', next.revision);
-    this.#logger.info({ revision: next.revision, commit, digest: next.digest, signers: next.signers }, 'policy bundle activated');
-    return this.#checked(at, { outcome: 'activated', revision: next.revision, commit });
+    this.#options.metrics?.policyReload('activated', bundle.revision);
+    this.#logger.info({ revision: bundle.revision, commit, digest: bundle.digest, signers: bundle.signers }, 'policy bundle activated');
+    return this.#checked(at, { outcome: 'activated', revision: bundle.revision, commit });
   }
 
   #checked(at: number, outcome: GitCheckOutcome): GitCheckOutcome {
@@ -350,100 +295,23 @@ export class GitPolicySource implements PolicySource {
     return outcome;
   }
 
-  /** What the verifier needs besides the text: the trust configuration, the rollback floor, the time. */
-  #request(): BundleCheckRequest {
-    const { trust } = this.#options.config;
-    const state = this.#state;
-    return { trust: trust.keys, threshold: trust.threshold, ...(state ? { minRevision: state.highestRevision } : {}), now: this.#clock(), file: this.#reader.location };
-  }
-
-  /**
-   * Parses and verifies `text` on the event loop (start-up: the persisted bundle, before any
-   * call is served), then checks what only the gateway knows.
-   */
-  #verify(text: string): Verified {
-    const { file, ...options } = this.#request();
-    const result = verifyBundleText(text, { ...options, ...(this.#options.limits ? { limits: this.#options.limits } : {}), clock: this.#clock }, file);
-    if (!result.ok) return { ok: false, refusal: refusalOf(result.refusal) };
-    return this.#admit(text, result);
-  }
-
-  /**
-   * Verifies a new bundle from the repository: in the verifier thread (parse, signatures,
-   * hashes, expiry, rollback, schema, tests), then compiles its policies here — compiled
-   * policies hold closures, which cannot cross threads — and checks what only the gateway knows.
-   * @throws GatewayError `policy.unavailable` when the verifier thread could not verify it.
-   */
-  async #verifyNew(text: string): Promise<Verified> {
-    if (!this.#checker) return this.#verify(text);
-    const verdict = await this.#checker.check(text, this.#request());
-    if (!verdict.ok) return { ok: false, refusal: refusalOf(verdict.refusal) };
-    const policies = new Map<string, CompiledPolicy>();
-    for (const p of verdict.policies) {
-      // Validated and hashed by the thread; the value arrived as this thread's own copy, so it is adopted (frozen, not copied).
-      const compiled = tryCompilePolicy(p.value, { server: p.server, revision: verdict.revision, validated: true, digest: p.digest, adopt: true, ...(this.#options.limits ? { limits: this.#options.limits } : {}), clock: this.#clock });
-      if (!compiled.policy) {
-        // The verifier thread compiled the same document; this would be a defect, and is refused like one.
-        const problems = compiled.diagnostics.filter((d) => d.severity === 'error').map((d) => `${p.path}: ${d.message}`);
-        return { ok: false, refusal: { code: 'policy.invalid', message: problems.join('\n') || `${p.path} does not compile`, revision: verdict.revision, digest: verdict.digest } };
-      }
-      policies.set(p.server, compiled.policy);
-    }
-    return this.#admit(text, { ...verdict, policies });
-  }
-
-  /** The gateway's own checks of a bundle the verifier accepted: a policy for every upstream, no equivocation. */
-  #admit(text: string, result: AcceptedBundle): Verified {
-    const state = this.#state;
-    const at = { revision: result.revision, digest: result.digest };
-    const missing = this.#options.servers.filter((s) => !result.policies.has(s));
-    if (missing.length > 0) {
-      return {
-        ok: false,
-        refusal: { code: 'bundle.incomplete', message: `bundle revision ${result.revision} has no policy for upstream(s) ${missing.map((s) => `"${s}"`).join(', ')}: every upstream needs policies/<server>/policy.json`, ...at },
-      };
-    }
-    if (state && result.revision === state.highestRevision && result.digest !== state.highestDigest) {
-      return {
-        ok: false,
-        refusal: {
-          code: 'bundle.equivocation',
-          message: `bundle revision ${result.revision} differs from the revision ${result.revision} already activated (digest ${state.highestDigest.slice(0, 12)}…): a changed bundle needs a higher revision`,
-          ...at,
-        },
-      };
-    }
-    return {
-      ok: true,
-      active: {
-        text,
-        revision: result.revision,
-        digest: result.digest,
-        gitCommit: result.gitCommit,
-        signers: result.signers,
-        createdAt: result.createdAt,
-        expiresAt: result.expiresAt,
-        compiled: result.policies,
-      },
-    };
-  }
-
-  #activeFrom(v: Extract<Verified, { ok: true }>['active'], commit: string | null, activatedAt: number, via: ActiveBundle['via']): ActiveBundle {
+  #activeFrom(v: AdmittedBundle, commit: string | null, activatedAt: number, via: ActivatedBundle['via']): ActiveBundle {
     const policies = new Map<string, ActivePolicy>();
-    const source = `${this.#reader.location} revision ${v.revision}`;
+    const source = `${this.#reader.location} revision ${v.facts.revision}`;
     for (const server of this.#options.servers) {
       const policy = v.compiled.get(server);
       if (policy) policies.set(server, Object.freeze({ policy, source, activatedAt }));
     }
-    return Object.freeze({ text: v.text, revision: v.revision, digest: v.digest, gitCommit: v.gitCommit, commit, signers: v.signers, createdAt: v.createdAt, expiresAt: v.expiresAt, activatedAt, policies, via });
+    const bundle: ActivatedBundle = Object.freeze({ ...v.facts, commit, activatedAt, via });
+    return Object.freeze({ bundle, text: v.text, policies });
   }
 
   async #recordActivation(active: ActiveBundle, reason: string): Promise<void> {
     const sink = this.#sink;
     if (!sink) return;
-    const detail = { bundle_digest: active.digest, git_commit: active.gitCommit, commit: active.commit, signers: [...active.signers], source: this.#reader.location };
+    const detail = activationDetail(active.bundle, this.#reader.location);
     for (const [server, a] of active.policies) {
-      await sink.append({ type: 'policy.activated', server, policyRevision: String(active.revision), policyDigest: a.policy.digest, reason, detail });
+      await sink.append({ type: 'policy.activated', server, policyRevision: String(active.bundle.revision), policyDigest: a.policy.digest, reason, detail });
     }
   }
 
@@ -472,13 +340,7 @@ export class GitPolicySource implements PolicySource {
   }
 }
 
-/** The verifier's refusal as the source keeps it: lint's codes, not the whole findings (the message has them). */
-function refusalOf(r: BundleRefusal): Omit<SourceRefusal, 'at' | 'commit'> {
-  const codes = [...new Set((r.diagnostics ?? []).map((d) => d.code))];
-  return { code: r.code, message: r.message, revision: r.revision, digest: r.digest, ...(codes.length > 0 ? { diagnosticCodes: codes } : {}) };
-}
-
 /** What the state directory keeps of an activated bundle. */
-function stateOf(active: ActiveBundle): PolicyState {
-  return { highestRevision: active.revision, highestDigest: active.digest, gitCommit: active.gitCommit, commit: active.commit, activatedAt: active.activatedAt };
+function stateOf(bundle: ActivatedBundle): PolicyState {
+  return { highestRevision: bundle.revision, highestDigest: bundle.digest, gitCommit: bundle.gitCommit, commit: bundle.commit, activatedAt: bundle.activatedAt };
 }

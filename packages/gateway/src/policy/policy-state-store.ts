@@ -2,26 +2,25 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { GatewayError, errorMessage } from '../gateway-error.js';
+import type { ActivatedBundle } from './bundle-facts.js';
 
-/** What the gateway remembers of the bundles it activated, across restarts. */
-export interface PolicyState {
+/**
+ * What the gateway remembers of the bundles it activated, across restarts: the rollback floor,
+ * and when and where the active bundle (whose bytes are kept beside) was activated.
+ */
+export interface PolicyState extends Pick<ActivatedBundle, 'gitCommit' | 'commit' | 'activatedAt'> {
   /** The highest bundle revision ever activated here: anything lower is a rollback. */
   readonly highestRevision: number;
   /** The manifest digest of that revision's bundle: the same revision with other content is refused. */
   readonly highestDigest: string;
-  /** The commit the active bundle was built from (its manifest's `git_commit`). */
-  readonly gitCommit: string | null;
-  /** The repository commit the active bundle was read at. */
-  readonly commit: string | null;
-  /** When the active bundle was activated (epoch ms). */
-  readonly activatedAt: number;
 }
 
 /** The state file's format tag. */
 const STATE_FORMAT = 'tollgate.policy-state/v1';
 
 /**
- * The Git policy source's memory in `state_dir`: `bundle.json` holds the exact bytes of the
+ * The Git policy source's memory in `state_dir`, and its last good state in memory
+ * ({@link state}: what was last loaded or saved): `bundle.json` holds the exact bytes of the
  * last good bundle, `state.json` the highest activated revision and its digest. Both are
  * written to a temporary file, fsynced and renamed, and the directory is fsynced, so a crash
  * leaves either the old or the new file, never a torn one. The bundle is written before the
@@ -30,13 +29,20 @@ const STATE_FORMAT = 'tollgate.policy-state/v1';
  * @example
  * const store = new PolicyStateStore('.tollgate/policy');
  * const saved = await store.load(); // { bundleText, state } or undefined on first start
+ * store.state?.highestRevision // the rollback floor
  */
 export class PolicyStateStore {
   /** The state directory (absolute). */
   readonly dir: string;
+  #state: PolicyState | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
+  }
+
+  /** The state last loaded or saved: the rollback floor and the active bundle's activation; undefined before anything was. */
+  get state(): PolicyState | undefined {
+    return this.#state;
   }
 
   /** The file holding the last good bundle. */
@@ -81,20 +87,19 @@ export class PolicyStateStore {
     ) {
       throw corrupt(this.stateFile, `expected { format: "${STATE_FORMAT}", highest_revision, highest_digest, git_commit, commit, activated_at }`);
     }
-    return {
-      bundleText,
-      state: {
-        highestRevision: s.highest_revision as number,
-        highestDigest: s.highest_digest,
-        gitCommit: s.git_commit as string | null,
-        commit: s.commit as string | null,
-        activatedAt: Date.parse(s.activated_at),
-      },
+    this.#state = {
+      highestRevision: s.highest_revision as number,
+      highestDigest: s.highest_digest,
+      gitCommit: s.git_commit as string | null,
+      commit: s.commit as string | null,
+      activatedAt: Date.parse(s.activated_at),
     };
+    return { bundleText, state: this.#state };
   }
 
   /**
-   * Persists a newly activated bundle and the new state, durably.
+   * Persists a newly activated bundle and the new state, durably; {@link state} is the new
+   * state once both are written.
    * @throws GatewayError `policy.state` when the directory cannot be written.
    */
   async save(bundleText: string, state: PolicyState): Promise<void> {
@@ -110,6 +115,7 @@ export class PolicyStateStore {
         activated_at: new Date(state.activatedAt).toISOString(),
       };
       await writeAtomically(this.stateFile, `${JSON.stringify(body, null, 2)}\n`);
+      this.#state = state;
     } catch (error) {
       throw new GatewayError('policy.state', `cannot persist the active bundle in ${this.dir}: ${errorMessage(error)}`, { cause: error });
     }
