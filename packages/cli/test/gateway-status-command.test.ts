@@ -1,11 +1,17 @@
 import { join } from 'node:path';
-import { parseGatewayConfig, startGateway, type RunningGateway } from '@tollgate/gateway';
+import { parseGatewayConfig, startGateway, type GitSourceStatus, type RunningGateway } from '@tollgate/gateway';
 import { buildBundle, generateSigningKey, sha256Hex, signBundle } from '@tollgate/policy';
 import { simpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayServices } from '../src/gateway/gateway-runner.js';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
 import { DEMO_EXCHANGE } from './mcp-servers.js';
+
+/** The gateway's Git policy source's status (these gateways serve signed bundles from Git). */
+const gitStatus = (gateway: RunningGateway): GitSourceStatus | undefined => {
+  const status = gateway.policies.status?.();
+  return status?.kind === 'git' ? status : undefined;
+};
 
 const ADMIN_TOKEN = 'status-admin-token';
 
@@ -74,7 +80,7 @@ describe('tollgate gateway status', () => {
   it('reports the last refusal, as JSON too, with the token from TOLLGATE_ADMIN_TOKEN', async () => {
     const refused = await commitBundle(8, stranger);
     const deadline = Date.now() + 10_000;
-    while ((gateway.policies.status?.().lastRefusal?.commit ?? null) !== refused) {
+    while ((gitStatus(gateway)?.lastRefusal?.commit ?? null) !== refused) {
       if (Date.now() > deadline) throw new Error('the refusal was not seen');
       await new Promise((r) => setTimeout(r, 50));
     }

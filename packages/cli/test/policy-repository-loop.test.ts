@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { parseGatewayConfig, startGateway, type RunningGateway } from '@tollgate/gateway';
+import { parseGatewayConfig, startGateway, type GitSourceStatus, type RunningGateway } from '@tollgate/gateway';
 import { sha256Hex } from '@tollgate/policy';
 import type { SimpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,12 @@ import { gatewayServices } from '../src/gateway/gateway-runner.js';
 import { runCli, tempTree, type TempTree } from './cli-process.js';
 import { DEMO_EXCHANGE } from './mcp-servers.js';
 import { commitAll, denyFetchOhlcv, scaffoldedRepository, type EditableTests, type WorkflowRunner } from './workflow-runner.js';
+
+/** The gateway's Git policy source's status (these gateways serve signed bundles from Git). */
+const gitStatus = (gateway: RunningGateway): GitSourceStatus | undefined => {
+  const status = gateway.policies.status?.();
+  return status?.kind === 'git' ? status : undefined;
+};
 
 // The whole GitOps loop on a repository made by `tollgate init`: the review workflow (the
 // Tollgate action) lints, tests and diffs a change and signs the bundle on main, a real gateway reads it from
@@ -108,7 +114,7 @@ describe('a policy repository made by tollgate init, from change to enforcement'
   }, 30_000);
 
   it('the gateway enforces the starter policy CI signed: reads allowed, money behind approval', async () => {
-    firstRevision = gateway.policies.status?.().bundle?.revision ?? Number.NaN;
+    firstRevision = gitStatus(gateway)?.bundle?.revision ?? Number.NaN;
     expect(firstRevision).toBeGreaterThan(0);
     expect(denial(await call('fetch_ohlcv'))).toBeUndefined();
     expect(denial(await call('fetch_account_balance'))).toBeUndefined();
@@ -136,7 +142,7 @@ describe('a policy repository made by tollgate init, from change to enforcement'
     const rule = await until('the new bundle to be enforced', async () => denial(await call('fetch_ohlcv')));
     expect(rule).toBe('tools.fetch_ohlcv.action');
     expect(denial(await call('fetch_account_balance'))).toBeUndefined();
-    const status = gateway.policies.status?.();
+    const status = gitStatus(gateway);
     expect(status?.bundle).toMatchObject({ gitCommit: (await git.revparse(['HEAD~1'])).trim(), signers: [keyId], via: 'repository' });
     expect(status!.bundle!.revision).toBeGreaterThan(firstRevision);
   });

@@ -57,7 +57,8 @@ Exit status: 0 after a clean shutdown (--check: everything it needs works), 1 (-
         const where = [gateway.config.listen.stdio ? 'stdio' : undefined, gateway.http?.url].filter(Boolean).join(' and ');
         const policy = gateway.config.policy;
         // The source's own location: a remote URL's credentials are left out of it.
-        const from = policy.kind === 'git' ? `the signed bundle at ${gateway.policies.status?.().location ?? policy.git.repo}` : policy.dir;
+        const status = gateway.policies.status?.();
+        const from = policy.kind === 'git' ? `the signed bundle at ${status?.kind === 'git' ? status.location : policy.git.repo}` : policy.dir;
         process.stderr.write(`tollgate gateway: serving ${where}; policies from ${from}\n`);
       },
     });
