@@ -8,6 +8,8 @@ export default defineConfig({
   resolve: {
     alias: {
       '@tollgate/policy': src('policy'),
+      // The atomic file writer alone, without the ledger's module graph (the CLI's file output uses it).
+      '@tollgate/ledger/atomic-file-writer': fileURLToPath(new URL('./packages/ledger/src/file/atomic-file-writer.ts', import.meta.url)),
       '@tollgate/ledger': src('ledger'),
       // The git environment alone, without the gateway's module graph (the CLI's Git features use it).
       '@tollgate/gateway/git': fileURLToPath(new URL('./packages/gateway/src/policy/git-environment.ts', import.meta.url)),

@@ -3,10 +3,10 @@
 // module at startup. It does what `oclif manifest` does, with the @oclif/core this package
 // already depends on (the `oclif` tool itself needs Node 22 from v5 on and pulls in the
 // AWS SDK). The build script runs it; a stale manifest is rebuilt by `pnpm build`.
-import { rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Plugin, settings } from '@oclif/core';
+import { writeFileAtomically } from '@tollgate/ledger/atomic-file-writer';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Read the compiled commands in dist/, never src/ through a TypeScript loader.
@@ -15,7 +15,5 @@ const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: tr
 await plugin.load();
 const manifest = { ...plugin.manifest };
 const target = join(root, 'oclif.manifest.json');
-const temp = `${target}.${process.pid}.tmp`;
-await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`);
-await rename(temp, target);
+await writeFileAtomically(target, `${JSON.stringify(manifest, null, 2)}\n`);
 console.log(`wrote ${Object.keys(manifest.commands).length} commands to oclif.manifest.json`);

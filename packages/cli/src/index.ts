@@ -52,8 +52,6 @@ export { readPolicyRepository, readRepositoryRevision } from './bundle/policy-re
 export type { PolicyRepositorySnapshot, RepositoryRevision } from './bundle/policy-repository-reader.js';
 export { readSigningKeyFile, readTrustedKeyFiles, writeSigningKeyFiles } from './bundle/signing-key-files.js';
 export type { GeneratedKeyFiles, TrustedKeyFile } from './bundle/signing-key-files.js';
-export { writeFileAtomically } from './atomic-file-writer.js';
-export type { AtomicWriteOptions } from './atomic-file-writer.js';
 export { catalogText, pullCatalog, readPreviousCatalog, refreshCatalogFile } from './scaffold/catalog-puller.js';
 export type { CatalogChanges, CatalogFileOptions, CatalogFileReport, CatalogPull, CatalogPullOptions, PulledTool } from './scaffold/catalog-puller.js';
 export { writeFileSet } from './scaffold/file-set-writer.js';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { writeFileAtomically } from './atomic-file-writer.js';
+import { writeFileAtomically } from '@tollgate/ledger/atomic-file-writer';
 import { CliError, ExitCode } from './cli-error.js';
 import type { RenderedReport } from './report-formats.js';
 

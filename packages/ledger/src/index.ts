@@ -32,6 +32,7 @@ export {
   type StatementResult,
 } from './database/ledger-connection.js';
 export { redactDatabaseUrl } from './database/postgres-connection.js';
+export { writeFileAtomically, type AtomicFileContent, type AtomicWriteOptions } from './file/atomic-file-writer.js';
 export type { StoreListenHandlers, StoreSessionOptions, StoreSessions, StoreStatements } from './database/store-sessions.js';
 export type {
   LedgerCheckpointsTable,

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { BundleError, parseBundle, serializeBundle, type PolicyBundle } from '@tollgate/policy';
 import { CliError, ExitCode } from '../cli-error.js';
 import { displayPath } from '../policy-files.js';
-import { writeFileAtomically } from '../atomic-file-writer.js';
+import { writeFileAtomically } from '@tollgate/ledger/atomic-file-writer';
 
 /** A bundle file's text, read from disk, and how it is shown to the user. */
 export interface BundleFileText {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { generateSigningKey, readPrivateKey, readPublicKey, type TrustedKey } from '@tollgate/policy';
 import { CliError, ExitCode } from '../cli-error.js';
 import { displayPath } from '../policy-files.js';
-import { writeFileAtomically } from '../atomic-file-writer.js';
+import { writeFileAtomically } from '@tollgate/ledger/atomic-file-writer';
 
 /** What `tollgate keys generate` wrote. */
 export interface GeneratedKeyFiles {

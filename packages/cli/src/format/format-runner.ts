@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { Diagnostic } from '@tollgate/policy';
 import { formatDocument, sortDiagnostics } from '@tollgate/policy';
-import { writeFileAtomically } from '../atomic-file-writer.js';
+import { writeFileAtomically } from '@tollgate/ledger/atomic-file-writer';
 import { CliError, ExitCode } from '../cli-error.js';
 import { discoverPolicyFiles, readPolicyFile, type DiscoverOptions, type FoundFile } from '../policy-files.js';
 

@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { ImportDifference, ImportedRule, ImportNote, RuleTarget } from '@tollgate/policy';
 import { formatDiagnostic, importInterceptPolicy } from '@tollgate/policy';
-import { writeFileAtomically } from '../atomic-file-writer.js';
+import { writeFileAtomically } from '@tollgate/ledger/atomic-file-writer';
 import { CliError, ExitCode } from '../cli-error.js';
 import { DEFAULT_POLICY_PATH, displayPath, POLICY_FILE_NAMES } from '../policy-files.js';
 import { checkServerName } from '../scaffold/server-target.js';

@@ -9,6 +9,16 @@ describe('splitCommandLine', () => {
     expect(splitCommandLine(`"say \\"hi\\"" 'it''s'`)).toEqual(['say "hi"', 'its']);
   });
 
+  it('never acts on shell syntax: operators, substitutions, globs and comments are plain characters of the words', () => {
+    // The words are passed to the server process as they are, never to a shell.
+    expect(splitCommandLine('node a.js|cat; rm -rf / > out && echo $(id) `id` *.js #not-a-comment')).toEqual(['node', 'a.js|cat;', 'rm', '-rf', '/', '>', 'out', '&&', 'echo', '$(id)', '`id`', '*.js', '#not-a-comment']);
+    expect(splitCommandLine(`node "$(curl evil)" '\${HOME}' "a\\$b"`)).toEqual(['node', '$(curl evil)', '${HOME}', 'a\\$b']);
+    expect(splitCommandLine('node\tmain.js\n--flag\r\nx\u00a0y')).toEqual(['node', 'main.js', '--flag', 'x', 'y']);
+    expect(splitCommandLine(`node "line one\nline two" 'a\\b'`)).toEqual(['node', 'line one\nline two', 'a\\b']);
+    expect(splitCommandLine('node trailing\\')).toEqual(['node', 'trailing\\']);
+    expect(splitCommandLine('node \\"quoted\\" \\\\')).toEqual(['node', '"quoted"', '\\']);
+  });
+
   it('refuses an unterminated quote', () => {
     expect(() => splitCommandLine('node "main.js')).toThrow(CliError);
     expect(() => splitCommandLine("node 'main.js")).toThrow(/unterminated single quote/);

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomically } from '@tollgate/ledger/atomic-file-writer';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { ActivatedBundle } from './bundle-facts.js';
 
@@ -104,8 +104,7 @@ export class PolicyStateStore {
    */
   async save(bundleText: string, state: PolicyState): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true });
-      await writeAtomically(this.bundleFile, bundleText);
+      await writeFileAtomically(this.bundleFile, bundleText, { mode: 0o600 });
       const body = {
         format: STATE_FORMAT,
         highest_revision: state.highestRevision,
@@ -114,7 +113,7 @@ export class PolicyStateStore {
         commit: state.commit,
         activated_at: new Date(state.activatedAt).toISOString(),
       };
-      await writeAtomically(this.stateFile, `${JSON.stringify(body, null, 2)}\n`);
+      await writeFileAtomically(this.stateFile, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
       this.#state = state;
     } catch (error) {
       throw new GatewayError('policy.state', `cannot persist the active bundle in ${this.dir}: ${errorMessage(error)}`, { cause: error });
@@ -133,28 +132,4 @@ async function readIfExists(file: string): Promise<string | undefined> {
 
 function corrupt(file: string, why: string): GatewayError {
   return new GatewayError('policy.state', `the policy state ${file} is corrupt (${why}); it holds the rollback floor, so the gateway will not start without it: restore it, or remove the state directory to start afresh`);
-}
-
-/** Writes `file` through a fsynced temporary file and a rename, then fsyncs the directory. */
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  const dir = await open(dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
 }

@@ -1,8 +1,9 @@
 import { createPrivateKey, createPublicKey, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { canonicalJson, sha256Hex } from '@tollgate/policy';
 import { LedgerError, describeError } from '../ledger-error.js';
+import { writeFileAtomically } from '../file/atomic-file-writer.js';
 
 /** The `format` of a signed checkpoint. */
 export const CHECKPOINT_FORMAT = 'tollgate.ledger.checkpoint/1';
@@ -211,14 +212,11 @@ export function readCheckpointFile(path: string): SignedCheckpoint {
   return parseCheckpoint(value, file);
 }
 
-/** Writes a checkpoint file atomically (temporary file, then rename), creating its directory. */
-export function writeCheckpointFile(path: string, checkpoint: SignedCheckpoint): string {
+/** Writes a checkpoint file atomically (see {@link writeFileAtomically}), creating its directory; resolves with its absolute path. */
+export async function writeCheckpointFile(path: string, checkpoint: SignedCheckpoint): Promise<string> {
   const file = resolve(path);
-  const temporary = `${file}.${process.pid}.tmp`;
   try {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(temporary, `${JSON.stringify(checkpoint, null, 2)}\n`, { mode: 0o644 });
-    renameSync(temporary, file);
+    await writeFileAtomically(file, `${JSON.stringify(checkpoint, null, 2)}\n`, { mode: 0o644 });
   } catch (error) {
     throw new LedgerError('ledger.invalid_checkpoint', `cannot write the checkpoint file ${file}: ${describeError(error)}`, { cause: error });
   }

@@ -75,7 +75,7 @@ export async function createCheckpoint(connection: LedgerConnection, options: Cr
   } catch (error) {
     throw ledgerErrorFromPg(error, connection.location, 'storing the checkpoint');
   }
-  const file = options.outFile === undefined ? null : writeCheckpointFile(options.outFile, checkpoint);
+  const file = options.outFile === undefined ? null : await writeCheckpointFile(options.outFile, checkpoint);
   return { checkpoint, file, events: heads.reduce((sum, h) => sum + h.seq, 0) };
 }
 

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { LedgerError, describeError } from '../ledger-error.js';
+import { writeFileAtomically } from '../file/atomic-file-writer.js';
 import { EmbeddedLedgerLock, startTimeOf, type LockHolder } from './embedded-ledger-lock.js';
 import { PgliteWireServer } from './pglite-wire-server.js';
 
@@ -218,10 +219,7 @@ export class EmbeddedLedgerHost {
       });
       await server.start();
       const advert: ServerAdvert = { format: 1, pid: process.pid, started_at: startTimeOf(process.pid) ?? null, socket_dir: this.socketDir, token };
-      const file = join(this.realDir, SERVER_FILE);
-      const temporary = `${file}.${process.pid}.tmp`;
-      writeFileSync(temporary, `${JSON.stringify(advert)}\n`, { mode: 0o600 });
-      renameSync(temporary, file);
+      await writeFileAtomically(join(this.realDir, SERVER_FILE), `${JSON.stringify(advert)}\n`, { mode: 0o600 });
       this.#serving = { pglite, server, release, token };
       this.#suspect = false;
     } catch (error) {

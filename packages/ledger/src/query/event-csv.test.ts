@@ -12,6 +12,9 @@ describe('csvCell', () => {
     expect(csvCell('a,b')).toBe('"a,b"');
     expect(csvCell('say "hi"')).toBe('"say ""hi"""');
     expect(csvCell('two\nlines')).toBe('"two\nlines"');
+    expect(csvCell('carriage\rreturn')).toBe('"carriage\rreturn"');
+    expect(csvCell('a,"b",\r\nc')).toBe('"a,""b"",\r\nc"');
+    expect(csvCell('"')).toBe('""""');
   });
 
   it('defuses text a spreadsheet would run as a formula', () => {
@@ -21,5 +24,9 @@ describe('csvCell', () => {
     expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
     expect(csvCell('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`);
     expect(csvCell(-2)).toBe('-2');
+    expect(csvCell('\tcmd')).toBe("'\tcmd");
+    expect(csvCell('\r=1')).toBe(`"'\r=1"`);
+    // The full-width forms, which some spreadsheets also read as a formula.
+    expect(['\uFF1D1+2', '\uFF0Bcmd', '\uFF0D2', '\uFF20SUM(A1)'].map(csvCell)).toEqual(["'\uFF1D1+2", "'\uFF0Bcmd", "'\uFF0D2", "'\uFF20SUM(A1)"]);
   });
 });

@@ -9,9 +9,10 @@ export function csvHeader(): string {
 /**
  * One event as an RFC 4180 CSV line (no line break): JSON columns as canonical JSON text
  * (RFC 8785, so the same event always exports the same bytes), nulls empty.
- * A text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab
- * or carriage return) is prefixed with `'`: arguments come from agents and must not execute
- * in an auditor's spreadsheet. NDJSON exports are exact.
+ * A text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, their
+ * full-width forms `＝＋－＠`, tab or carriage return — the set csv-stringify's `escape_formulas`
+ * defuses) is prefixed with `'`: arguments come from agents and must not execute in an
+ * auditor's spreadsheet. NDJSON exports are exact.
  */
 export function eventToCsvLine(row: LedgerEventRow): string {
   let line = '';
@@ -29,6 +30,6 @@ export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   let text = typeof value === 'string' ? value : JSON.stringify(value);
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  if (typeof value === 'string' && /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

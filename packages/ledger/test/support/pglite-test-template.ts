@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { connectLedger, defaultMigrationsDir, migrateLedger, readMigrationFiles } from '../../src/index.js';
+import { connectLedger, defaultMigrationsDir, migrateLedger, readMigrationFiles, writeFileAtomically } from '../../src/index.js';
 
 let memo: Promise<Blob> | undefined;
 
@@ -31,10 +31,7 @@ export function migratedPgliteTemplate(): Promise<Blob> {
     await connection.close();
     const dump = await pglite.dumpDataDir('none');
     await pglite.close();
-    mkdirSync(dir, { recursive: true });
-    const temporary = `${file}.${process.pid}.tmp`;
-    writeFileSync(temporary, Buffer.from(await dump.arrayBuffer()));
-    renameSync(temporary, file);
+    await writeFileAtomically(file, new Uint8Array(await dump.arrayBuffer()));
     return dump;
   })();
   return memo;

@@ -1,7 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { finished } from 'node:stream/promises';
+import { resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import type { ExportResult } from '@tollgate/ledger';
 import { CliError, ExitCode } from '../../cli-error.js';
@@ -50,7 +47,7 @@ Exit status: 0 exported, 2 a malformed filter, an unwritable file or an unreacha
         hint: 'Add --out <file>, or drop --json to stream the events to stdout.',
       });
     }
-    const { exportLedger } = await import('@tollgate/ledger');
+    const { exportLedger, writeFileAtomically } = await import('@tollgate/ledger');
     const filter = filterFromFlags(flags);
     if (flags.out === undefined) {
       try {
@@ -63,18 +60,15 @@ Exit status: 0 exported, 2 a malformed filter, an unwritable file or an unreacha
       }
     }
     const file = resolve(flags.out);
-    const temporary = `${file}.${process.pid}.tmp`;
+    const exported: { result?: ExportResult } = {};
     try {
-      await mkdir(dirname(file), { recursive: true });
-      const output = createWriteStream(temporary);
-      const result = await withLedger(flags, (connection) => exportLedger(connection, { ...filter, format: flags.format, output }));
-      output.end();
-      await finished(output);
-      await rename(temporary, file);
+      await writeFileAtomically(file, async (output) => {
+        exported.result = await withLedger(flags, (connection) => exportLedger(connection, { ...filter, format: flags.format, output }));
+      });
+      const result = exported.result!;
       this.log(`Exported ${result.events} event${result.events === 1 ? '' : 's'} as ${result.format} to ${file}.`);
       return { ...result, file };
     } catch (error) {
-      await rm(temporary, { force: true });
       if (error instanceof Error && 'code' in error && typeof error.code === 'string' && /^E[A-Z]+$/.test(error.code)) {
         throw new CliError('export.unwritable', `cannot write ${file}: ${error.message}`, { exit: ExitCode.input, cause: error });
       }
