@@ -22,9 +22,9 @@ export {
 } from './event/ledger-event.js';
 export { GENESIS_HASH, canonicalEvent, eventHash, type HashedEventFields } from './event/event-hash.js';
 export { ArgumentRedactor, REDACTED, parsePointer, type RedactionRule } from './event/argument-redactor.js';
+export { connectLedger } from './database/connect-ledger.js';
 export {
   DEFAULT_EMBEDDED_DIR,
-  connectLedger,
   type LedgerBackend,
   type LedgerConnection,
   type LedgerConnectionOptions,
@@ -48,11 +48,9 @@ export {
   readMigrationFiles,
   type MigrationFile,
 } from './migration/sql-file-migration-provider.js';
-export type { DecisionSink, LedgerHealth, LedgerSink } from './writer/ledger-sink.js';
+export type { AppendOptions, CountedEvent, DecisionSink, LedgerHealth, LedgerSink } from './writer/ledger-sink.js';
 export {
   LedgerWriter,
-  type AppendOptions,
-  type CountedEvent,
   type LedgerBatchInfo,
   type LedgerWriterObserver,
   type LedgerWriterOptions,
@@ -88,11 +86,9 @@ export {
   type MissingOutcome,
   type StrandSummary,
   type VerifyLedgerOptions,
-  type VerifyProblem,
-  type VerifyProblemCause,
-  type VerifyProblemKind,
   type VerifyReport,
 } from './verify/ledger-verifier.js';
+export type { VerifyProblem, VerifyProblemCause, VerifyProblemKind } from './verify/verify-problem.js';
 export { DEFAULT_APPROVAL_GRACE_MS, type ApprovalSummary } from './verify/approval-verifier.js';
 export { checkFilter, parseLedgerTime, type LedgerFilter } from './query/ledger-filter.js';
 export { queryLedger, type LedgerQueryOptions, type LedgerQueryResult } from './query/ledger-query.js';

@@ -4,7 +4,7 @@ import type { LedgerDatabase } from '../database/ledger-schema.js';
 import { ledgerErrorFromPg } from '../database/pool-ledger-connection.js';
 import type { JsonObject, LedgerEventType } from '../event/ledger-event.js';
 import { spellDuration, spellGrace } from './duration-text.js';
-import type { VerifyProblem, VerifyProblemCause, VerifyProblemKind } from './ledger-verifier.js';
+import type { VerifyProblem, VerifyProblemCause, VerifyProblemKind } from './verify-problem.js';
 
 /**
  * How far out of order, by default (60 s), the events of one approval may be dated and still
