@@ -2,6 +2,7 @@ export { LedgerError, isLedgerError, type LedgerErrorCode } from './ledger-error
 export {
   DECISION_EFFECTS,
   LEDGER_EVENT_COLUMNS,
+  LEDGER_EVENT_TABLE,
   LEDGER_EVENT_TYPES,
   OUTCOME_STATUSES,
   type AppendedEvent,
@@ -13,6 +14,8 @@ export {
   type JsonValue,
   type LedgerCallIdentity,
   type LedgerEventBase,
+  type LedgerEventColumn,
+  type LedgerEventColumnName,
   type LedgerEventInput,
   type LedgerEventRow,
   type LedgerEventType,
