@@ -82,17 +82,12 @@ export {
   type CheckpointResult,
   type CreateCheckpointOptions,
 } from './checkpoint/checkpoint-store.js';
-export {
-  DEFAULT_CHECKPOINT_GRACE_MS,
-  verifyLedger,
-  type CheckpointSummary,
-  type MissingOutcome,
-  type StrandSummary,
-  type VerifyLedgerOptions,
-  type VerifyReport,
-} from './verify/ledger-verifier.js';
+export { DEFAULT_CHECKPOINT_GRACE_MS, verifyLedger, type VerifyLedgerOptions, type VerifyReport } from './verify/ledger-verifier.js';
 export type { VerifyProblem, VerifyProblemCause, VerifyProblemKind } from './verify/verify-problem.js';
-export { DEFAULT_APPROVAL_GRACE_MS, type ApprovalSummary } from './verify/approval-verifier.js';
+export type { StrandSummary } from './verify/chain-pass.js';
+export type { CheckpointSummary } from './verify/checkpoint-pass.js';
+export type { CompletenessFindings, MissingOutcome } from './verify/completeness-pass.js';
+export { DEFAULT_APPROVAL_GRACE_MS, type ApprovalSummary } from './verify/approval-pass.js';
 export { checkFilter, parseLedgerTime, type LedgerFilter } from './query/ledger-filter.js';
 export { queryLedger, type LedgerQueryOptions, type LedgerQueryResult } from './query/ledger-query.js';
 export { exportLedger, type ExportFormat, type ExportLedgerOptions, type ExportResult } from './query/ledger-exporter.js';
