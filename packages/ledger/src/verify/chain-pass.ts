@@ -214,7 +214,7 @@ export class ChainPass {
     }
     if (target && target.seq < row.seq - 1 && !s.lastHadProblem) {
       const firstInserted = target.seq + 1;
-      const insertedId = firstInserted === previous.seq ? previous.event_id : await this.reader.eventIdAt(row.strand_id, firstInserted);
+      const insertedId = firstInserted === previous.seq ? previous.event_id : await this.reader.columnAt(row.strand_id, firstInserted, 'event_id');
       const span = firstInserted === row.seq - 1 ? `seq ${firstInserted}` : `seq ${firstInserted}..${row.seq - 1}`;
       return problem(
         'broken_link',
@@ -233,7 +233,7 @@ export class ChainPass {
     if (computed === row.hash) {
       // This event matches its hash. If the next event links to that hash, this event is as
       // it was written (its hash covers its prev_hash): the previous one was rewritten.
-      const next = await this.reader.prevHashAt(row.strand_id, row.seq + 1);
+      const next = await this.reader.columnAt(row.strand_id, row.seq + 1, 'prev_hash');
       if (next === row.hash) {
         return problem(
           'broken_link',

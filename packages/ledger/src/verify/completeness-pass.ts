@@ -1,16 +1,6 @@
-import type { VerifyReader } from './verify-reader.js';
+import type { MissingOutcome, VerifyReader } from './verify-reader.js';
 
-/** An allowed call with no recorded outcome. */
-export interface MissingOutcome {
-  call_id: string;
-  decided_at: string;
-  agent_id: string | null;
-  server: string | null;
-  tool: string | null;
-  strand_id: string;
-  seq: number;
-  event_id: string;
-}
+export type { MissingOutcome } from './verify-reader.js';
 
 /** What the completeness pass found: how many allowed calls have no outcome, and the first of them. */
 export interface CompletenessFindings {

@@ -1,8 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely } from 'kysely';
 import type { SignedCheckpoint } from '../checkpoint/checkpoint-signer.js';
 import { readStoredCheckpoints } from '../checkpoint/checkpoint-store.js';
 import type { LedgerConnection } from '../database/ledger-connection.js';
-import type { LedgerDatabase } from '../database/ledger-schema.js';
+import type { LedgerDatabase, LedgerVerificationsTable } from '../database/ledger-schema.js';
 import { ledgerErrorFromPg } from '../database/pool-ledger-connection.js';
 import type { JsonObject, LedgerEventRow, LedgerEventType } from '../event/ledger-event.js';
 import type { LedgerError } from '../ledger-error.js';
@@ -36,10 +36,10 @@ export interface ApprovalEvent {
   detail: JsonObject | null;
 }
 
-/** An allowed call with no recorded outcome, as the `audit_allowed_without_outcome` view has it. */
-export interface AllowedWithoutOutcomeRow {
+/** An allowed call with no recorded outcome. */
+export interface MissingOutcome {
   call_id: string;
-  decided_at: Date;
+  decided_at: string;
   agent_id: string | null;
   server: string | null;
   tool: string | null;
@@ -48,19 +48,11 @@ export interface AllowedWithoutOutcomeRow {
   event_id: string;
 }
 
-/** The result row `verify --record` writes to `ledger_verifications`. */
-export interface VerificationRecord {
-  verification_id: string;
-  verified_at: string;
-  ok: boolean;
-  strands: number;
-  events: number;
-  checkpoints: number;
-  problems: number;
-  missing_outcomes: number;
-  first_problem: string | null;
-  report: string;
-}
+/** A {@link MissingOutcome} as the `audit_allowed_without_outcome` view returns it. */
+export type AllowedWithoutOutcomeRow = Omit<MissingOutcome, 'decided_at'> & { decided_at: Date };
+
+/** The row `verify --record` writes to `ledger_verifications`. */
+export type VerificationRecord = Insertable<LedgerVerificationsTable>;
 
 /** The events that decide an approval request. */
 export const APPROVAL_VOTES: readonly LedgerEventType[] = ['approval.granted', 'approval.denied', 'approval.expired'];
@@ -131,31 +123,16 @@ export class VerifyReader {
     }
   }
 
-  /** The event id at `seq` of `strandId`, or null when there is none. */
-  async eventIdAt(strandId: string, seq: number): Promise<string | null> {
+  /** The `event_id` or `prev_hash` of the event at `seq` of `strandId`, or null when there is none. */
+  async columnAt(strandId: string, seq: number, column: 'event_id' | 'prev_hash'): Promise<string | null> {
     try {
       const row = await this.connection.db
         .selectFrom('ledger_events')
-        .select('event_id')
+        .select(column)
         .where('strand_id', '=', strandId)
         .where('seq', '=', seq as never)
         .executeTakeFirst();
-      return row?.event_id ?? null;
-    } catch (error) {
-      throw this.failed(error, 'diagnosing a broken link');
-    }
-  }
-
-  /** The `prev_hash` of the event at `seq` of `strandId`, or null when there is none. */
-  async prevHashAt(strandId: string, seq: number): Promise<string | null> {
-    try {
-      const row = await this.connection.db
-        .selectFrom('ledger_events')
-        .select('prev_hash')
-        .where('strand_id', '=', strandId)
-        .where('seq', '=', seq as never)
-        .executeTakeFirst();
-      return row?.prev_hash ?? null;
+      return (row as Record<typeof column, string> | undefined)?.[column] ?? null;
     } catch (error) {
       throw this.failed(error, 'diagnosing a broken link');
     }
