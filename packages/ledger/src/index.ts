@@ -2,6 +2,7 @@ export { LedgerError, isLedgerError, type LedgerErrorCode } from './ledger-error
 export {
   DECISION_EFFECTS,
   LEDGER_EVENT_COLUMNS,
+  LEDGER_EVENT_TABLE,
   LEDGER_EVENT_TYPES,
   OUTCOME_STATUSES,
   type AppendedEvent,
@@ -13,6 +14,8 @@ export {
   type JsonValue,
   type LedgerCallIdentity,
   type LedgerEventBase,
+  type LedgerEventColumn,
+  type LedgerEventColumnName,
   type LedgerEventInput,
   type LedgerEventRow,
   type LedgerEventType,
@@ -22,9 +25,9 @@ export {
 } from './event/ledger-event.js';
 export { GENESIS_HASH, canonicalEvent, eventHash, type HashedEventFields } from './event/event-hash.js';
 export { ArgumentRedactor, REDACTED, parsePointer, type RedactionRule } from './event/argument-redactor.js';
+export { connectLedger } from './database/connect-ledger.js';
 export {
   DEFAULT_EMBEDDED_DIR,
-  connectLedger,
   type LedgerBackend,
   type LedgerConnection,
   type LedgerConnectionOptions,
@@ -49,11 +52,9 @@ export {
   readMigrationFiles,
   type MigrationFile,
 } from './migration/sql-file-migration-provider.js';
-export type { DecisionSink, LedgerHealth, LedgerSink } from './writer/ledger-sink.js';
+export type { AppendOptions, CountedEvent, DecisionSink, LedgerHealth, LedgerSink } from './writer/ledger-sink.js';
 export {
   LedgerWriter,
-  type AppendOptions,
-  type CountedEvent,
   type LedgerBatchInfo,
   type LedgerWriterObserver,
   type LedgerWriterOptions,
@@ -82,19 +83,12 @@ export {
   type CheckpointResult,
   type CreateCheckpointOptions,
 } from './checkpoint/checkpoint-store.js';
-export {
-  DEFAULT_CHECKPOINT_GRACE_MS,
-  verifyLedger,
-  type CheckpointSummary,
-  type MissingOutcome,
-  type StrandSummary,
-  type VerifyLedgerOptions,
-  type VerifyProblem,
-  type VerifyProblemCause,
-  type VerifyProblemKind,
-  type VerifyReport,
-} from './verify/ledger-verifier.js';
-export { DEFAULT_APPROVAL_GRACE_MS, type ApprovalSummary } from './verify/approval-verifier.js';
+export { DEFAULT_CHECKPOINT_GRACE_MS, verifyLedger, type VerifyLedgerOptions, type VerifyReport } from './verify/ledger-verifier.js';
+export type { VerifyProblem, VerifyProblemCause, VerifyProblemKind } from './verify/verify-problem.js';
+export type { StrandSummary } from './verify/chain-pass.js';
+export type { CheckpointSummary } from './verify/checkpoint-pass.js';
+export type { CompletenessFindings, MissingOutcome } from './verify/completeness-pass.js';
+export { DEFAULT_APPROVAL_GRACE_MS, type ApprovalSummary } from './verify/approval-pass.js';
 export { checkFilter, parseLedgerTime, type LedgerFilter } from './query/ledger-filter.js';
 export { queryLedger, type LedgerQueryOptions, type LedgerQueryResult } from './query/ledger-query.js';
 export { exportLedger, type ExportFormat, type ExportLedgerOptions, type ExportResult } from './query/ledger-exporter.js';

@@ -1,7 +1,8 @@
 import { MemoryLimitStore, type LimitStore } from '@tollgate/policy';
 import { openApprovalDeliveryStore, type PostgresApprovalDeliveryStore } from './approval/postgres-approval-delivery-store.js';
 import { openApprovalStore, type PostgresApprovalStore } from './approval/postgres-approval-store.js';
-import { connectLedger, type LedgerConnection, type LedgerConnectionOptions } from './database/ledger-connection.js';
+import { connectLedger } from './database/connect-ledger.js';
+import type { LedgerConnection, LedgerConnectionOptions } from './database/ledger-connection.js';
 import type { AppendedEvent, LedgerEventInput } from './event/ledger-event.js';
 import { LedgerError } from './ledger-error.js';
 import { openLimitStore, type LimitStoreLogger, type PostgresLimitStore } from './limits/postgres-limit-store.js';

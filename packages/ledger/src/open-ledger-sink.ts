@@ -1,4 +1,5 @@
-import { connectLedger, type LedgerConnection, type LedgerConnectionOptions } from './database/ledger-connection.js';
+import { connectLedger } from './database/connect-ledger.js';
+import type { LedgerConnection, LedgerConnectionOptions } from './database/ledger-connection.js';
 import type { AppendedEvent, LedgerEventInput } from './event/ledger-event.js';
 import { migrateLedger } from './migration/ledger-migrator.js';
 import type { LedgerHealth, LedgerSink } from './writer/ledger-sink.js';

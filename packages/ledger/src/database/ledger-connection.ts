@@ -1,11 +1,11 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { Kysely } from 'kysely';
 import { LedgerError } from '../ledger-error.js';
+import type { LedgerBackend, StatementResult } from './ledger-backend.js';
 import type { LedgerDatabase } from './ledger-schema.js';
 import type { StoreSessionOptions, StoreSessions } from './store-sessions.js';
 
-/** Which database holds the ledger. */
-export type LedgerBackend = 'postgres' | 'pglite';
+export type { LedgerBackend, StatementResult } from './ledger-backend.js';
 
 /** Where the embedded ledger lives when no database URL is given (DESIGN §3). */
 export const DEFAULT_EMBEDDED_DIR = '.tollgate/ledger';
@@ -47,12 +47,6 @@ export interface LedgerConnectionOptions {
   maxConnections?: number;
   /** `application_name` of the connections (default `tollgate-ledger`). */
   applicationName?: string;
-}
-
-/** The outcome of one statement run with {@link LedgerConnection.execute}. */
-export interface StatementResult<R> {
-  rows: R[];
-  rowCount: number;
 }
 
 /**
@@ -213,35 +207,4 @@ export function resolveConnectionSettings(options: LedgerConnectionOptions): Res
     }
   }
   return settings;
-}
-
-/**
- * Opens the ledger's database: PostgreSQL when `databaseUrl` is given, else the embedded
- * PGlite ledger (created on first use unless `create` is false). PostgreSQL is probed once, so
- * an unreachable server fails here with a clear `ledger.unavailable` error rather than on the
- * first write.
- *
- * An embedded ledger directory is shared: the first process to open it serves it to the others
- * over the PostgreSQL protocol on a Unix domain socket, and hands over when it goes away (see
- * `EmbeddedLedgerHost`). `memory://` and an open `pglite` instance are this process's alone.
- *
- * @example
- * const connection = await connectLedger({ databaseUrl: process.env.TOLLGATE_DATABASE_URL })
- * try { await migrateLedger(connection) } finally { await connection.close() }
- * @throws LedgerError `ledger.unavailable`, `ledger.locked`, `ledger.not_found`, `ledger.untrusted`
- * or `ledger.invalid_options`.
- */
-export async function connectLedger(options: LedgerConnectionOptions = {}): Promise<LedgerConnection> {
-  const settings = resolveConnectionSettings(options);
-  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
-    const { connectPostgres } = await import('./postgres-connection.js');
-    return connectPostgres(options.databaseUrl, settings);
-  }
-  const source = options.pglite ?? options.dataDir ?? DEFAULT_EMBEDDED_DIR;
-  if (typeof source === 'string' && !source.startsWith('memory://') && process.platform !== 'win32') {
-    const { connectSharedPglite } = await import('./shared-pglite-connection.js');
-    return connectSharedPglite(source, settings, options.create ?? true);
-  }
-  const { connectPglite } = await import('./pglite-connection.js');
-  return connectPglite(source, settings, options.create ?? true);
 }

@@ -1,38 +1,15 @@
 import type { ColumnType } from 'kysely';
-import type { DecisionEffect, JsonObject, JsonValue, LedgerEventType, OutcomeStatus } from '../event/ledger-event.js';
+import type { LEDGER_EVENT_TABLE, LedgerEventColumn } from '../event/ledger-event.js';
 
-/** `ledger_events` as Kysely sees it (timestamps come back as `Date`, `bigint` as `number`). */
-export interface LedgerEventsTable {
-  event_id: string;
-  occurred_at: ColumnType<Date, string, never>;
-  strand_id: string;
-  seq: ColumnType<number, number, never>;
-  prev_hash: string;
-  hash: string;
-  event_type: LedgerEventType;
-  call_id: string | null;
-  agent_id: string | null;
-  session_id: string | null;
-  server: string | null;
-  tool: string | null;
-  args: ColumnType<JsonValue | null, string | null, never>;
-  args_sha256: string | null;
-  effect: DecisionEffect | null;
-  rule: string | null;
-  reason: string | null;
-  policy_revision: string | null;
-  policy_digest: string | null;
-  approval_id: string | null;
-  approver: string | null;
-  outcome_status: OutcomeStatus | null;
-  duration_ms: number | null;
-  result_sha256: string | null;
-  detail: ColumnType<JsonObject | null, string | null, never>;
-  /** Migration 0011: the would-be effect of what was in shadow mode. */
-  shadow_effect: DecisionEffect | null;
-  /** Migration 0011: the rule that would have decided in shadow mode. */
-  shadow_rule: string | null;
-}
+type EventColumns = typeof LEDGER_EVENT_TABLE;
+type TableColumn<C> =
+  C extends LedgerEventColumn<infer Row, infer Read, infer Write, infer Plain> ? (Plain extends true ? Row : ColumnType<Read, Write, never>) : never;
+
+/**
+ * `ledger_events` as Kysely sees it (timestamps come back as `Date`, `bigint` as `number`),
+ * derived from {@link LEDGER_EVENT_TABLE}.
+ */
+export type LedgerEventsTable = { -readonly [K in keyof EventColumns]: TableColumn<EventColumns[K]> };
 
 /** `ledger_strands`: one row per writer process. */
 export interface LedgerStrandsTable {

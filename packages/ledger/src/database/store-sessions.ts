@@ -1,5 +1,5 @@
 import { LedgerError } from '../ledger-error.js';
-import type { LedgerBackend, StatementResult } from './ledger-connection.js';
+import type { LedgerBackend, StatementResult } from './ledger-backend.js';
 
 /** Options of {@link LedgerConnection.openStoreSessions}. */
 export interface StoreSessionOptions {

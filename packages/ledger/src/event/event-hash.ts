@@ -1,5 +1,5 @@
 import { canonicalJson, sha256Hex } from '@tollgate/policy';
-import { LEDGER_EVENT_COLUMNS, type LedgerEventRow } from './ledger-event.js';
+import { LEDGER_EVENT_COLUMNS, LEDGER_EVENT_TABLE, type LedgerEventRow } from './ledger-event.js';
 
 /** The `prev_hash` of a strand's first event: 64 zeros. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -14,13 +14,10 @@ const HASHED_KEYS: ReadonlyArray<keyof HashedEventFields> = LEDGER_EVENT_COLUMNS
 
 const PREFIXES = HASHED_KEYS.map((key, i) => `${i === 0 ? '{' : ','}${JSON.stringify(key)}:`);
 
-/**
- * Columns added after events were first chained (migration 0011): left out of the canonical
- * form when null, so every event hashed before they existed still verifies, and an event
- * without a shadow decision hashes as it always did. None of them sorts first.
- */
-const OMITTED_WHEN_NULL: ReadonlySet<keyof HashedEventFields> = new Set(['shadow_effect', 'shadow_rule']);
-const OMIT = HASHED_KEYS.map((key) => OMITTED_WHEN_NULL.has(key));
+// Columns added after events were first chained (migration 0011) are left out of the canonical
+// form when null, so every event hashed before they existed still verifies, and an event
+// without a shadow decision hashes as it always did. None of them sorts first.
+const OMIT = HASHED_KEYS.map((key) => LEDGER_EVENT_TABLE[key].omittedWhenNull);
 
 /**
  * The canonical form of an event that its hash covers: the RFC 8785 JSON of an object with

@@ -196,75 +196,102 @@ export interface AppendedEvent {
 }
 
 /**
- * One row of `ledger_events`, with the column names of the table: what queries and exports
- * return, and (minus `prev_hash` and `hash`) what the hash chain covers.
+ * How one column of `ledger_events` is typed and read: `Row` in a {@link LedgerEventRow} (what
+ * queries, exports and the hash chain see); `Read` and `Write` what the database driver returns
+ * and takes, when they differ from `Row` (`Plain` false: Kysely sees `ColumnType<Read, Write,
+ * never>`, never updated); and the facts that turn a stored value into a row's.
  */
-export interface LedgerEventRow {
-  event_id: string;
+export interface LedgerEventColumn<Row, Read = Row, Write = Read, Plain extends boolean = boolean> {
+  /** The stored `Date` becomes ISO 8601 UTC with milliseconds in a row. */
+  readonly time: boolean;
+  /** Stored as `jsonb`; canonical JSON in a CSV export. */
+  readonly json: boolean;
+  /**
+   * Left out of a row, and of the canonical form the hash covers, when null: a column added
+   * after events were first chained (migration 0011), so every event hashed before it existed
+   * still verifies. Optional in {@link LedgerEventRow}.
+   */
+  readonly omittedWhenNull: boolean;
+  /** Type-level only, never set: the column's types. */
+  readonly types?: { row: Row; read: Read; write: Write; plain: Plain };
+}
+
+/** A column the driver reads and writes as its row type. */
+function column<Row>(): LedgerEventColumn<Row, Row, Row, true> {
+  return Object.freeze({ time: false, json: false, omittedWhenNull: false });
+}
+
+/** A column whose stored form differs from its row's: a time, a JSON document, a `bigint`. */
+function storedColumn<Row, Read, Write>(facts: { time?: true; json?: true } = {}): LedgerEventColumn<Row, Read, Write, false> {
+  return Object.freeze({ time: facts.time ?? false, json: facts.json ?? false, omittedWhenNull: false });
+}
+
+/** A column added after events were first chained: left out of rows and hashes when null. */
+function nullOmittedColumn<Row>(): LedgerEventColumn<Row | null, Row | null, Row | null, true> & { readonly omittedWhenNull: true } {
+  return Object.freeze({ time: false, json: false, omittedWhenNull: true as const });
+}
+
+/**
+ * The one declaration of a `ledger_events` row, in table order: {@link LedgerEventRow},
+ * Kysely's `LedgerEventsTable` and {@link LEDGER_EVENT_COLUMNS} are all derived from it, so a new
+ * column is one entry here (plus its migration, and the writer that fills it).
+ */
+export const LEDGER_EVENT_TABLE = Object.freeze({
+  event_id: column<string>(),
   /** ISO 8601 UTC with milliseconds. */
-  occurred_at: string;
-  strand_id: string;
-  seq: number;
-  prev_hash: string;
-  hash: string;
-  event_type: LedgerEventType;
-  call_id: string | null;
-  agent_id: string | null;
-  session_id: string | null;
-  server: string | null;
-  tool: string | null;
+  occurred_at: storedColumn<string, Date, string>({ time: true }),
+  strand_id: column<string>(),
+  seq: storedColumn<number, number, number>(),
+  prev_hash: column<string>(),
+  hash: column<string>(),
+  event_type: column<LedgerEventType>(),
+  call_id: column<string | null>(),
+  agent_id: column<string | null>(),
+  session_id: column<string | null>(),
+  server: column<string | null>(),
+  tool: column<string | null>(),
   /** Arguments with redacted pointers replaced by `"[REDACTED]"`. */
-  args: JsonValue | null;
-  args_sha256: string | null;
-  effect: DecisionEffect | null;
-  rule: string | null;
-  reason: string | null;
-  policy_revision: string | null;
-  policy_digest: string | null;
-  approval_id: string | null;
-  approver: string | null;
-  outcome_status: OutcomeStatus | null;
-  duration_ms: number | null;
-  result_sha256: string | null;
-  detail: JsonObject | null;
+  args: storedColumn<JsonValue | null, JsonValue | null, string | null>({ json: true }),
+  args_sha256: column<string | null>(),
+  effect: column<DecisionEffect | null>(),
+  rule: column<string | null>(),
+  reason: column<string | null>(),
+  policy_revision: column<string | null>(),
+  policy_digest: column<string | null>(),
+  approval_id: column<string | null>(),
+  approver: column<string | null>(),
+  outcome_status: column<OutcomeStatus | null>(),
+  duration_ms: column<number | null>(),
+  result_sha256: column<string | null>(),
+  detail: storedColumn<JsonObject | null, JsonObject | null, string | null>({ json: true }),
   /**
    * For a decision with something in shadow mode: the would-be effect. Null in the table
    * otherwise (and for every event written before migration 0011); rows read from the ledger
    * leave the key out when it is null, as the hash does, so that the chain recipe
    * `SHA-256(prev_hash || canonical(row minus prev_hash and hash))` holds for every row.
    */
-  shadow_effect?: DecisionEffect | null;
+  shadow_effect: nullOmittedColumn<DecisionEffect>(),
   /** The rule that would have decided in shadow mode; left out like `shadow_effect` when null (also for a would-be plain allow). */
-  shadow_rule?: string | null;
-}
+  shadow_rule: nullOmittedColumn<string>(),
+});
+
+type EventColumns = typeof LEDGER_EVENT_TABLE;
+type RowType<C> = C extends LedgerEventColumn<infer Row, unknown, unknown, boolean> ? Row : never;
+type OmittedKeys = { [K in keyof EventColumns]: EventColumns[K] extends { readonly omittedWhenNull: true } ? K : never }[keyof EventColumns];
+
+/** A column name of `ledger_events`. */
+export type LedgerEventColumnName = keyof EventColumns;
+
+/**
+ * One row of `ledger_events`, with the column names of the table: what queries and exports
+ * return, and (minus `prev_hash` and `hash`) what the hash chain covers. Derived from
+ * {@link LEDGER_EVENT_TABLE}.
+ */
+export type LedgerEventRow = {
+  -readonly [K in keyof EventColumns as K extends OmittedKeys ? never : K]: RowType<EventColumns[K]>;
+} & {
+  -readonly [K in keyof EventColumns as K extends OmittedKeys ? K : never]?: RowType<EventColumns[K]>;
+};
 
 /** The columns of `ledger_events`, in table order. */
-export const LEDGER_EVENT_COLUMNS = [
-  'event_id',
-  'occurred_at',
-  'strand_id',
-  'seq',
-  'prev_hash',
-  'hash',
-  'event_type',
-  'call_id',
-  'agent_id',
-  'session_id',
-  'server',
-  'tool',
-  'args',
-  'args_sha256',
-  'effect',
-  'rule',
-  'reason',
-  'policy_revision',
-  'policy_digest',
-  'approval_id',
-  'approver',
-  'outcome_status',
-  'duration_ms',
-  'result_sha256',
-  'detail',
-  'shadow_effect',
-  'shadow_rule',
-] as const satisfies ReadonlyArray<keyof LedgerEventRow>;
+export const LEDGER_EVENT_COLUMNS: readonly LedgerEventColumnName[] = Object.freeze(Object.keys(LEDGER_EVENT_TABLE) as LedgerEventColumnName[]);

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMigratedPglite } from '../../test/support/pglite-test-template.js';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres-test-database.js';
 import { startTcpProxy } from '../../test/support/tcp-proxy.js';
-import { connectLedger, type LedgerConnection } from '../database/ledger-connection.js';
+import { connectLedger } from '../database/connect-ledger.js';
+import type { LedgerConnection } from '../database/ledger-connection.js';
 import { migrateLedger } from '../migration/ledger-migrator.js';
 import { PostgresLimitStore, openLimitStore } from './postgres-limit-store.js';
 

@@ -1,5 +1,7 @@
 import { canonicalJson } from '@tollgate/policy';
-import { LEDGER_EVENT_COLUMNS, type LedgerEventRow } from '../event/ledger-event.js';
+import { LEDGER_EVENT_COLUMNS, LEDGER_EVENT_TABLE, type LedgerEventRow } from '../event/ledger-event.js';
+
+const JSON_COLUMN = LEDGER_EVENT_COLUMNS.map((name) => LEDGER_EVENT_TABLE[name].json);
 
 /** The header line of a CSV export: the `ledger_events` column names. */
 export function csvHeader(): string {
@@ -18,9 +20,8 @@ export function eventToCsvLine(row: LedgerEventRow): string {
   let line = '';
   for (let i = 0; i < LEDGER_EVENT_COLUMNS.length; i++) {
     if (i > 0) line += ',';
-    const column = LEDGER_EVENT_COLUMNS[i]!;
-    const value = row[column];
-    line += csvCell((column === 'args' || column === 'detail') && value !== null ? canonicalJson(value) : value);
+    const value = row[LEDGER_EVENT_COLUMNS[i]!];
+    line += csvCell(JSON_COLUMN[i] && value !== null ? canonicalJson(value) : value);
   }
   return line;
 }

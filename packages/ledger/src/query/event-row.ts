@@ -1,42 +1,42 @@
 import type { Selectable } from 'kysely';
 import type { LedgerEventsTable } from '../database/ledger-schema.js';
-import type { LedgerEventRow } from '../event/ledger-event.js';
+import { LEDGER_EVENT_COLUMNS, LEDGER_EVENT_TABLE, type LedgerEventRow } from '../event/ledger-event.js';
 
 /** A `ledger_events` row as the database returns it. */
 export type StoredEventRow = Selectable<LedgerEventsTable>;
 
+const FIXED_COLUMNS = LEDGER_EVENT_COLUMNS.filter((name) => !LEDGER_EVENT_TABLE[name].omittedWhenNull).map((name) => ({
+  name,
+  time: LEDGER_EVENT_TABLE[name].time,
+}));
+const OMITTED_WHEN_NULL = LEDGER_EVENT_COLUMNS.filter((name) => LEDGER_EVENT_TABLE[name].omittedWhenNull);
+
 /**
- * Turns a stored row into a {@link LedgerEventRow}: the time as ISO 8601, `shadow_effect` and
- * `shadow_rule` only when they are not null (as the hash chain covers them), everything else as is.
+ * The columns every row has, from {@link LEDGER_EVENT_TABLE}. A loop, not generated code: a
+ * literal built with `new Function` was about 4% faster end to end on verify, and would make the
+ * ledger refuse to load where code generation from strings is disabled
+ * (`--disallow-code-generation-from-strings`), as a hardened deployment may run Node.
+ */
+function toFixedColumns(row: StoredEventRow): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const source = row as unknown as Record<string, unknown>;
+  for (const column of FIXED_COLUMNS) {
+    const value = source[column.name];
+    out[column.name] = column.time ? (value as Date).toISOString() : value;
+  }
+  return out;
+}
+
+/**
+ * Turns a stored row into a {@link LedgerEventRow}, with the columns in table order
+ * ({@link LEDGER_EVENT_TABLE}): times as ISO 8601, the columns omitted when null (`shadow_effect`,
+ * `shadow_rule`) only when they are not null (as the hash chain covers them), everything else as is.
  */
 export function toEventRow(row: StoredEventRow): LedgerEventRow {
-  return {
-    event_id: row.event_id,
-    occurred_at: row.occurred_at.toISOString(),
-    strand_id: row.strand_id,
-    seq: row.seq,
-    prev_hash: row.prev_hash,
-    hash: row.hash,
-    event_type: row.event_type,
-    call_id: row.call_id,
-    agent_id: row.agent_id,
-    session_id: row.session_id,
-    server: row.server,
-    tool: row.tool,
-    args: row.args,
-    args_sha256: row.args_sha256,
-    effect: row.effect,
-    rule: row.rule,
-    reason: row.reason,
-    policy_revision: row.policy_revision,
-    policy_digest: row.policy_digest,
-    approval_id: row.approval_id,
-    approver: row.approver,
-    outcome_status: row.outcome_status,
-    duration_ms: row.duration_ms,
-    result_sha256: row.result_sha256,
-    detail: row.detail,
-    ...(row.shadow_effect !== null && row.shadow_effect !== undefined ? { shadow_effect: row.shadow_effect } : {}),
-    ...(row.shadow_rule !== null && row.shadow_rule !== undefined ? { shadow_rule: row.shadow_rule } : {}),
-  };
+  const out = toFixedColumns(row);
+  for (const name of OMITTED_WHEN_NULL) {
+    const value = row[name];
+    if (value !== null && value !== undefined) out[name] = value;
+  }
+  return out as LedgerEventRow;
 }

@@ -1,6 +1,31 @@
+import type { LimitRequest, LimitResult } from '@tollgate/policy';
 import type { AppendedEvent, LedgerEventInput } from '../event/ledger-event.js';
-import type { AppendOptions, CountedEvent } from './ledger-writer.js';
 import type { LedgerErrorCode } from '../ledger-error.js';
+
+/** Options of {@link LedgerSink.append} ({@link LedgerWriter.append}). */
+export interface AppendOptions {
+  /**
+   * The caller does not wait for this event before it answers anyone (an outcome): it is held
+   * up to `maxDeferMs` to be committed with the next event that someone does wait for. Events
+   * keep their `append()` order either way.
+   */
+  readonly defer?: boolean;
+}
+
+/**
+ * A decision that depends on limit counters kept in the ledger's database: the writer counts
+ * them and records the decision they lead to in one transaction (see {@link LedgerWriter.appendCounted}).
+ */
+export interface CountedEvent {
+  /** The counters, in groups; each group is checked and incremented all-or-nothing, as `LimitStore.acquire`. */
+  readonly limits: readonly (readonly LimitRequest[])[];
+  /**
+   * The event to record, given each group's result. Called once, synchronously, inside the
+   * transaction that counted them; if it throws (or returns a malformed event) the whole batch
+   * is rolled back and every append in it rejects.
+   */
+  event(results: readonly LimitResult[]): LedgerEventInput;
+}
 
 /**
  * Whether a sink can record events now: what readiness probes ask. It rests on the latest

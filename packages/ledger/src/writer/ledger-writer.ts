@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { LimitRequest, LimitResult } from '@tollgate/policy';
 import type { LedgerConnection, OpenPipelineTransaction, OpenTransaction, PipelinedStatement } from '../database/ledger-connection.js';
 import { ledgerErrorFromPg } from '../database/pool-ledger-connection.js';
 import { ArgumentRedactor, type RedactionRule } from '../event/argument-redactor.js';
@@ -22,7 +21,9 @@ import {
   type ChainedEvent,
   type StrandRegistration,
 } from './batch-statement.js';
-import type { LedgerHealth, LedgerSink } from './ledger-sink.js';
+import type { AppendOptions, CountedEvent, LedgerHealth, LedgerSink } from './ledger-sink.js';
+
+export type { AppendOptions, CountedEvent } from './ledger-sink.js';
 
 /** A batch as the writer's observer sees it. */
 export interface LedgerBatchInfo {
@@ -99,31 +100,6 @@ interface Pending {
   chained: ChainedEvent | undefined;
   resolve: (event: AppendedEvent) => void;
   reject: (error: LedgerError) => void;
-}
-
-/** Options of {@link LedgerWriter.append}. */
-export interface AppendOptions {
-  /**
-   * The caller does not wait for this event before it answers anyone (an outcome): it is held
-   * up to `maxDeferMs` to be committed with the next event that someone does wait for. Events
-   * keep their `append()` order either way.
-   */
-  readonly defer?: boolean;
-}
-
-/**
- * A decision that depends on limit counters kept in the ledger's database: the writer counts
- * them and records the decision they lead to in one transaction (see {@link LedgerWriter.appendCounted}).
- */
-export interface CountedEvent {
-  /** The counters, in groups; each group is checked and incremented all-or-nothing, as `LimitStore.acquire`. */
-  readonly limits: readonly (readonly LimitRequest[])[];
-  /**
-   * The event to record, given each group's result. Called once, synchronously, inside the
-   * transaction that counted them; if it throws (or returns a malformed event) the whole batch
-   * is rolled back and every append in it rejects.
-   */
-  event(results: readonly LimitResult[]): LedgerEventInput;
 }
 
 interface InFlightBatch {

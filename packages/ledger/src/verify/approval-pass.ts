@@ -1,10 +1,7 @@
-import { sql, type Kysely } from 'kysely';
-import type { LedgerConnection } from '../database/ledger-connection.js';
-import type { LedgerDatabase } from '../database/ledger-schema.js';
-import { ledgerErrorFromPg } from '../database/pool-ledger-connection.js';
-import type { JsonObject, LedgerEventType } from '../event/ledger-event.js';
+import type { LedgerEventType } from '../event/ledger-event.js';
 import { spellDuration, spellGrace } from './duration-text.js';
-import type { VerifyProblem, VerifyProblemCause, VerifyProblemKind } from './ledger-verifier.js';
+import { APPROVAL_VOTES, type ApprovalEvent } from './verify-reader.js';
+import type { VerifyProblem, VerifyProblemCause, VerifyProblemKind } from './verify-problem.js';
 
 /**
  * How far out of order, by default (60 s), the events of one approval may be dated and still
@@ -34,40 +31,13 @@ export interface ApprovalSummary {
   problems: number;
 }
 
-/** Options of {@link verifyApprovals}. */
-export interface VerifyApprovalsOptions {
-  /** See {@link DEFAULT_APPROVAL_GRACE_MS}. */
-  graceMs: number;
-  /** Events read per query. */
-  pageSize: number;
-}
-
-/** The columns of an approval's events that the checks read. */
-interface ApprovalEvent {
-  event_id: string;
-  occurred_at: string;
-  /** `occurred_at` in ms since the epoch. */
-  at: number;
-  strand_id: string;
-  seq: number;
-  event_type: LedgerEventType;
-  call_id: string | null;
-  agent_id: string | null;
-  server: string | null;
-  tool: string | null;
-  args_sha256: string | null;
-  approval_id: string;
-  approver: string | null;
-  /** Read for `approval.requested` only: its `expires_at` and `min_approvals`. */
-  detail: JsonObject | null;
-}
-
-const VOTES = new Set<LedgerEventType>(['approval.granted', 'approval.denied', 'approval.expired']);
+const VOTES = new Set<LedgerEventType>(APPROVAL_VOTES);
 const BINDING = ['server', 'tool', 'agent_id', 'args_sha256'] as const;
 const MAX_MIN_APPROVALS = 2_147_483_647;
 
 /**
- * Checks every approval of the ledger across all strands (a request opened through one gateway
+ * The approval pass: fed each approval's events in turn (`VerifyReader.approvalEvents`), it
+ * checks every approval of the ledger across all strands (a request opened through one gateway
  * replica is often decided through another, and the call may run on a third):
  *
  * - every `approval.granted`, `approval.denied` and `approval.expired` follows an
@@ -78,94 +48,25 @@ const MAX_MIN_APPROVALS = 2_147_483_647;
  *   `detail.min_approvals` distinct approvers granted it and with no denial;
  * - and no approval is used by more than one allowed call.
  *
- * Times are compared with `graceMs` of slack ({@link DEFAULT_APPROVAL_GRACE_MS}). Reads the
- * approvals' events ordered by approval id, page by page, holding one approval's events at a
- * time. Each problem goes to `report`, named by the event at fault and the approval id.
+ * Times are compared with `graceMs` of slack ({@link DEFAULT_APPROVAL_GRACE_MS}). Each problem
+ * goes to `report`, named by the event at fault and the approval id, and is counted in the summary.
  */
-export async function verifyApprovals(
-  connection: LedgerConnection,
-  options: VerifyApprovalsOptions,
-  report: (problem: VerifyProblem) => void,
-): Promise<ApprovalSummary> {
-  const summary: ApprovalSummary = { requests: 0, votes: 0, expiries: 0, uses: 0, problems: 0 };
-  const found = (problem: VerifyProblem): void => {
-    summary.problems += 1;
-    report(problem);
-  };
-  try {
-    // One snapshot for every page: a vote committed between two pages, but sorted before the
-    // cursor by its (skewed) time, would otherwise be missed, and a call that used it reported.
-    await connection.db
-      .transaction()
-      .setIsolationLevel('repeatable read')
-      .setAccessMode('read only')
-      .execute((trx) => readApprovals(trx, options, (events) => checkApproval(events, options.graceMs, summary, found)));
-  } catch (error) {
-    throw ledgerErrorFromPg(error, connection.location, 'reading the approval events');
-  }
-  return summary;
-}
+export class ApprovalPass {
+  /** What was read and found so far. */
+  readonly summary: ApprovalSummary = { requests: 0, votes: 0, expiries: 0, uses: 0, problems: 0 };
 
-/** Reads the approvals' events page by page, handing `check` each approval's events in turn. */
-async function readApprovals(db: Kysely<LedgerDatabase>, options: VerifyApprovalsOptions, check: (events: ApprovalEvent[]) => void): Promise<void> {
-  let group: ApprovalEvent[] = [];
-  let cursor: ApprovalEvent | undefined;
-  for (;;) {
-    let query = db
-      .selectFrom('ledger_events')
-      .select([
-        'event_id',
-        'occurred_at',
-        'strand_id',
-        'seq',
-        'event_type',
-        'call_id',
-        'agent_id',
-        'server',
-        'tool',
-        'args_sha256',
-        'approval_id',
-        'approver',
-        // A decision's detail (its limits) is not needed: only a request's.
-        sql<JsonObject | null>`CASE WHEN event_type = 'approval.requested' THEN detail END`.as('detail'),
-      ])
-      .where('approval_id', 'is not', null)
-      .where((eb) =>
-        eb.or([
-          eb('event_type', 'in', [...VOTES, 'approval.requested']),
-          eb.and([eb('event_type', '=', 'decision'), eb('effect', '=', 'allow')]),
-        ]),
-      )
-      .orderBy('approval_id')
-      .orderBy('occurred_at')
-      .orderBy('strand_id')
-      .orderBy('seq')
-      .limit(options.pageSize);
-    if (cursor) {
-      const { approval_id: id, occurred_at: at, strand_id: strand, seq } = cursor;
-      query = query
-        .where('approval_id', '>=', id)
-        .where((eb) =>
-          eb(eb.refTuple('approval_id', 'occurred_at', 'strand_id', 'seq'), '>', eb.tuple(id, at as never, strand, seq as never)),
-        );
-    }
-    const page: ApprovalEvent[] = (await query.execute()).map((row) => ({
-      ...row,
-      approval_id: row.approval_id!,
-      occurred_at: row.occurred_at.toISOString(),
-      at: row.occurred_at.getTime(),
-    }));
-    for (const event of page) {
-      if (group.length > 0 && group[0]!.approval_id !== event.approval_id) {
-        check(group);
-        group = [];
-      }
-      group.push(event);
-    }
-    if (page.length < options.pageSize) break;
-    cursor = page[page.length - 1]!;
+  constructor(
+    private readonly graceMs: number,
+    private readonly report: (problem: VerifyProblem) => void,
+  ) {}
+
+  /** Checks one approval: `events` are all of its events, in time order. */
+  check(events: ApprovalEvent[]): void {
+    checkApproval(events, this.graceMs, this.summary, (problem) => {
+      this.summary.problems += 1;
+      this.report(problem);
+    });
   }
-  if (group.length > 0) check(group);
 }
 
 /** The checks of one approval id; `events` are all of its events, in time order. */
