@@ -9,7 +9,8 @@ import { verifyBundle } from './bundle/bundle-verifier.js';
 import { generateSigningKey } from './bundle/signing-key.js';
 import { parseCatalog } from './catalog.js';
 import { formatDiagnostic } from './diagnostic.js';
-import { admitPolicy, POLICY_FILE_NAMES, policyFileConflict } from './policy-admission.js';
+import { admitPolicy, policyFileConflict } from './policy-admission.js';
+import { POLICY_FILE_NAMES } from './policy-repository-layout.js';
 import { lintPolicy } from './policy-linter.js';
 
 const REPO = new URL('../../../', import.meta.url);

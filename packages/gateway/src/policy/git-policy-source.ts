@@ -1,4 +1,4 @@
-import { tryCompilePolicy, verifyBundleText, type BundleRefusal, type BundleRefusalCode, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
+import { POLICIES_DIR, POLICY_FILE_NAMES, tryCompilePolicy, verifyBundleText, type BundleRefusal, type BundleRefusalCode, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { GitPolicyConfig } from '../config/gateway-config.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
@@ -400,7 +400,7 @@ export class GitPolicySource implements PolicySource {
     if (missing.length > 0) {
       return {
         ok: false,
-        refusal: { code: 'bundle.incomplete', message: `bundle revision ${result.revision} has no policy for upstream(s) ${missing.map((s) => `"${s}"`).join(', ')}: every upstream needs policies/<server>/policy.json`, ...at },
+        refusal: { code: 'bundle.incomplete', message: `bundle revision ${result.revision} has no policy for upstream(s) ${missing.map((s) => `"${s}"`).join(', ')}: every upstream needs ${POLICIES_DIR}/<server>/${POLICY_FILE_NAMES[0]}`, ...at },
       };
     }
     if (state && result.revision === state.highestRevision && result.digest !== state.highestDigest) {
