@@ -16,6 +16,8 @@ export type { PathExpression, PathGetter } from './path-expression.js';
 export { compilePolicy, isPendingDecision, parseDuration, tryCompilePolicy, windowSeconds } from './policy-compiler.js';
 export type { CompileOptions, CompiledPolicy, DecideContext, PendingDecision } from './policy-compiler.js';
 export { loadPolicy } from './policy-loader.js';
+export { revisionText } from './policy-revision.js';
+export type { PolicyRevision } from './policy-revision.js';
 export { admitPolicy, policyFileConflict } from './policy-admission.js';
 export type { AdmitPolicyOptions, PolicyAdmission, PolicyCandidate } from './policy-admission.js';
 export { CATALOG_FILE_NAME, classifyRepositoryPath, isPolicyFileName, isServerDirectoryName, POLICIES_DIR, POLICY_FILE_NAMES, TEST_FILE_PATTERN } from './policy-repository-layout.js';

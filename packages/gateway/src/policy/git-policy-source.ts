@@ -1,4 +1,4 @@
-import { POLICIES_DIR, POLICY_FILE_NAMES, tryCompilePolicy, verifyBundleText, type BundleRefusal, type BundleRefusalCode, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
+import { POLICIES_DIR, POLICY_FILE_NAMES, revisionText, tryCompilePolicy, verifyBundleText, type BundleRefusal, type BundleRefusalCode, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { GitPolicyConfig } from '../config/gateway-config.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
@@ -443,7 +443,7 @@ export class GitPolicySource implements PolicySource {
     if (!sink) return;
     const detail = { bundle_digest: active.digest, git_commit: active.gitCommit, commit: active.commit, signers: [...active.signers], source: this.#reader.location };
     for (const [server, a] of active.policies) {
-      await sink.append({ type: 'policy.activated', server, policyRevision: String(active.revision), policyDigest: a.policy.digest, reason, detail });
+      await sink.append({ type: 'policy.activated', server, policyRevision: revisionText(active.revision), policyDigest: a.policy.digest, reason, detail });
     }
   }
 
@@ -455,7 +455,7 @@ export class GitPolicySource implements PolicySource {
       await this.#sink?.append({
         type: 'policy.rejected',
         server: null,
-        policyRevision: refusal.revision === null ? null : String(refusal.revision),
+        policyRevision: revisionText(refusal.revision),
         policyDigest: refusal.digest,
         reason: `${refusal.code}: ${refusal.message}`,
         detail: {

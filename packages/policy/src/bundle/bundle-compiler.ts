@@ -11,11 +11,12 @@ import { validateDocument } from '../schema-validator.js';
 import type { SourceDocument } from '../source-document.js';
 import { runTestFile, type TestFileResult } from '../test-runner.js';
 import type { PolicyBundle } from './bundle-format.js';
+import type { PolicyRevision } from '../policy-revision.js';
 
 /** Options of {@link compileBundle}. */
 export interface CompileBundleOptions {
   /** The revision the compiled policies carry (default: the manifest's). */
-  readonly revision?: number | null;
+  readonly revision?: PolicyRevision;
   /** Where the compiled policies count limits (default: a new in-memory store each). */
   readonly limits?: LimitStore;
   /** The compiled policies' clock (default `Date.now`). */

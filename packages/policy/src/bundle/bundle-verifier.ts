@@ -9,6 +9,7 @@ import { checkBundleHashes } from './bundle-content-hash.js';
 import { BundleError } from './bundle-error.js';
 import { BUNDLE_SIGNATURE_ALGORITHM, bundleShapeProblem, parseBundle, type PolicyBundle } from './bundle-format.js';
 import { readPublicKey } from './signing-key.js';
+import type { PolicyRevision } from '../policy-revision.js';
 
 /** A public key a verifier trusts. `keyid`, when given, must be the key's own id. */
 export interface TrustedKey {
@@ -65,7 +66,7 @@ export interface BundleRefusal {
   readonly code: BundleRefusalCode;
   readonly message: string;
   /** The manifest's revision, when the bundle was well-formed enough to say. */
-  readonly revision: number | null;
+  readonly revision: PolicyRevision;
   /** Hex SHA-256 of the canonical manifest, when the bundle was well-formed enough to say. */
   readonly digest: string | null;
   /**
@@ -240,7 +241,7 @@ export function verifyBundle(bundle: PolicyBundle, options: VerifyBundleOptions)
   };
 }
 
-function refuse(code: BundleRefusalCode, message: string, revision: number | null, digest: string | null): BundleVerification {
+function refuse(code: BundleRefusalCode, message: string, revision: PolicyRevision, digest: string | null): BundleVerification {
   return { ok: false, refusal: { code, message, revision, digest } };
 }
 
