@@ -1,9 +1,9 @@
-import { parseCatalog } from '../catalog.js';
+import { parseCatalog } from '../catalog/catalog.js';
 import { canonicalJson, sha256Hex } from '../canonical-json.js';
 import { formatDiagnostic, sortDiagnostics, type Diagnostic } from '../diagnostic.js';
-import { admitPolicy } from '../policy-admission.js';
+import { admitPolicy } from '../lint/policy-admission.js';
 import { CATALOG_FILE_NAME, POLICIES_DIR, POLICY_FILE_NAMES } from '../policy-repository-layout.js';
-import { pointerOf, type SourceDocument } from '../source-document.js';
+import { pointerOf, type SourceDocument } from '../parse/source-document.js';
 import { parseTestFile } from '../test-runner.js';
 import { BundleError } from './bundle-error.js';
 import { bundleTestPolicyPath } from './bundle-compiler.js';

@@ -1,7 +1,7 @@
 import { canonicalJson, sha256Hex } from '../canonical-json.js';
 import { formatDiagnostic } from '../diagnostic.js';
 import { classifyRepositoryPath, type RepositoryFileKind } from '../policy-repository-layout.js';
-import { parseSourceDocument } from '../source-document.js';
+import { parseSourceDocument } from '../parse/source-document.js';
 import { BundleError } from './bundle-error.js';
 
 /** The `format` of a bundle and of its manifest. */

@@ -1,4 +1,4 @@
-import type { Decision, DecisionCode, Effect, ToolCall } from '../decision.js';
+import type { Decision, DecisionCode, Effect, ToolCall } from '../evaluate/decision.js';
 import type { Operator, Scope } from '../generated/policy-types.js';
 import type { PolicyRevision } from '../policy-revision.js';
 

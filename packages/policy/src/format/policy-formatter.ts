@@ -4,7 +4,7 @@ import type { Diagnostic } from '../diagnostic.js';
 import { PolicyError } from '../diagnostic.js';
 import { jsonEqual } from '../json-value.js';
 import { TEST_FILE_PATTERN } from '../policy-repository-layout.js';
-import { parseSourceDocument } from '../source-document.js';
+import { parseSourceDocument } from '../parse/source-document.js';
 import { childLayout, layoutOf, orderedKeys, type FormattedKind, type NodeLayout } from './document-layout.js';
 
 /** The line width the formatter fits one-line nodes into, unless told otherwise. */

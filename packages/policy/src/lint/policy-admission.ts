@@ -1,10 +1,10 @@
-import { parseCatalog, type Catalog } from './catalog.js';
-import { sortDiagnostics, type Diagnostic } from './diagnostic.js';
+import { parseCatalog, type Catalog } from '../catalog/catalog.js';
+import { sortDiagnostics, type Diagnostic } from '../diagnostic.js';
 import { lintLoadedPolicy } from './policy-linter.js';
-import { loadPolicy, type LoadedPolicy } from './policy-loader.js';
-import type { CompileOptions, CompiledPolicy } from './policy-compiler.js';
-import type { SourceDocument } from './source-document.js';
-import { POLICY_FILE_NAMES } from './policy-repository-layout.js';
+import { loadPolicy, type LoadedPolicy } from '../compile/policy-loader.js';
+import type { CompileOptions, CompiledPolicy } from '../compile/policy-compiler.js';
+import type { SourceDocument } from '../parse/source-document.js';
+import { POLICY_FILE_NAMES } from '../policy-repository-layout.js';
 
 /** The file name at the end of a `/`- or `\`-separated path. */
 function baseName(path: string): string {

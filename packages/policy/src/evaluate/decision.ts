@@ -1,4 +1,4 @@
-import type { PolicyRevision } from './policy-revision.js';
+import type { PolicyRevision } from '../policy-revision.js';
 
 /** What the policy decided for one call. */
 export type Effect = 'allow' | 'deny' | 'approval_required' | 'hidden';

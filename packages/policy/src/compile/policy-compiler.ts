@@ -1,16 +1,16 @@
-import { ArgumentValidator } from './argument-validator.js';
-import { canonicalDigest } from './canonical-json.js';
+import { ArgumentValidator } from '../evaluate/argument-validator.js';
+import { canonicalDigest } from '../canonical-json.js';
 import { compileCondition, Outcome, type CompiledCondition } from './condition-compiler.js';
-import { INPUT_SCHEMA_RULE, type ApprovalLookup, type ApprovalRequirement, type ApprovalState, type Decision, type LimitState, type ShadowDecision, type ToolCall } from './decision.js';
-import { PolicyError, type Diagnostic, type DiagnosticCode } from './diagnostic.js';
-import type { Condition, Limit, Policy, RateLimit, Scope, ToolRule, Window } from './generated/policy-types.js';
-import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from './limit-store.js';
+import { INPUT_SCHEMA_RULE, type ApprovalLookup, type ApprovalRequirement, type ApprovalState, type Decision, type LimitState, type ShadowDecision, type ToolCall } from '../evaluate/decision.js';
+import { PolicyError, type Diagnostic, type DiagnosticCode } from '../diagnostic.js';
+import type { Condition, Limit, Policy, RateLimit, Scope, ToolRule, Window } from '../generated/policy-types.js';
+import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from '../evaluate/limit-store.js';
 import { parsePath, type PathGetter } from './path-expression.js';
 import { listRules, toolRuleId, type RuleInfo } from './policy-rules.js';
 import { RegexSupportError } from './regex-compiler.js';
-import { validateDocument } from './schema-validator.js';
-import { pointerOf, type SourceDocument } from './source-document.js';
-import type { PolicyRevision } from './policy-revision.js';
+import { validateDocument } from '../parse/schema-validator.js';
+import { pointerOf, type SourceDocument } from '../parse/source-document.js';
+import type { PolicyRevision } from '../policy-revision.js';
 
 /** Options of {@link compilePolicy}. */
 export interface CompileOptions {
