@@ -1,20 +1,14 @@
 import type { Dirent, Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { formatDiagnostic, policyFileConflict, POLICY_FILE_NAMES } from '@tollgate/policy';
+import { CATALOG_FILE_NAME, formatDiagnostic, isServerDirectoryName, POLICIES_DIR, policyFileConflict, POLICY_FILE_NAMES, TEST_FILE_PATTERN } from '@tollgate/policy';
 import { CliError, ExitCode } from './cli-error.js';
 
-/** The names a policy file may have inside `policies/<server>/`, in the order they are looked for: the policy package's one list. */
-export { POLICY_FILE_NAMES };
+/** The names of a policy repository's files: the policy package's layout (`policy-repository-layout.ts`). */
+export { CATALOG_FILE_NAME, POLICY_FILE_NAMES, TEST_FILE_PATTERN };
 
-/** The name of a server's catalog snapshot, beside its policy. */
-export const CATALOG_FILE_NAME = 'catalog.json';
-
-/** Matches a policy test file name: `*.test.json`, `*.test.yaml` or `*.test.yml`. */
-export const TEST_FILE_PATTERN = /\.test\.(json|ya?ml)$/i;
-
-/** The path `lint` and `test` read when given none. */
-export const DEFAULT_POLICY_PATH = 'policies';
+/** The path `lint` and `test` read when given none: the repository's policies directory. */
+export const DEFAULT_POLICY_PATH = POLICIES_DIR;
 
 /** A file found by discovery: where it is, as the user sees it and on disk. */
 export interface FoundFile {
@@ -126,7 +120,7 @@ async function readEntries(absolutePath: string, shown: string, conflicts: 'refu
     catalog: files.has(CATALOG_FILE_NAME),
     tests: [...files].filter((n) => TEST_FILE_PATTERN.test(n)).sort(),
     subdirectories: entries
-      .filter((e) => e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules')
+      .filter((e) => e.isDirectory() && isServerDirectoryName(e.name))
       .map((e) => e.name)
       .sort(),
   };

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describe, expect, test } from 'vitest';
-import { buildCatalog, parseCatalog, type Catalog } from './catalog.js';
-import { exampleArguments, exampleValue } from './example-arguments.js';
-import { lintPolicy } from './policy-linter.js';
-import { compilePolicy } from './policy-compiler.js';
+import { buildCatalog, parseCatalog, type Catalog } from './catalog/catalog.js';
+import { exampleArguments, exampleValue } from './catalog/example-arguments.js';
+import { lintPolicy } from './lint/policy-linter.js';
+import { compilePolicy } from './compile/policy-compiler.js';
 import { starterPolicy, starterTreatment } from './starter-policy.js';
 import { parseTestFile, runTestFile } from './test-runner.js';
 

@@ -1,9 +1,9 @@
-import type { Catalog, CatalogTool } from './catalog.js';
-import type { Effect } from './decision.js';
-import { exampleArguments } from './example-arguments.js';
+import type { Catalog, CatalogTool } from './catalog/catalog.js';
+import type { Effect } from './evaluate/decision.js';
+import { exampleArguments } from './catalog/example-arguments.js';
 import type { Policy, ToolRule } from './generated/policy-types.js';
 import type { PolicyTestFile, TestCase } from './generated/test-file-types.js';
-import { toolRisk, type RiskCategory, type RiskLevel } from './risk-classifier.js';
+import { toolRisk, type RiskCategory, type RiskLevel } from './catalog/risk-classifier.js';
 
 /**
  * How the starter policy treats a tool, from least to most guarded:

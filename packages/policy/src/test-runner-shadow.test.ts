@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Policy } from './generated/policy-types.js';
-import { compilePolicy, type CompiledPolicy } from './policy-compiler.js';
+import { compilePolicy, type CompiledPolicy } from './compile/policy-compiler.js';
 import { computeCoverage, parseTestFile, runTestFile } from './test-runner.js';
 
 /** default deny; `order` is a new permission tried in shadow, with a cap and a rate limit. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { compilePolicy } from './policy-compiler.js';
+import { compilePolicy } from './compile/policy-compiler.js';
 import { computeCoverage, coverageItems, parseTestFile, runTestFile, TEST_AGENT } from './test-runner.js';
 
 const policy = compilePolicy({

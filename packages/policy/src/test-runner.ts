@@ -1,10 +1,10 @@
-import type { ApprovalState, Decision, DecisionCode, Effect, ShadowDecision, ToolCall } from './decision.js';
+import type { ApprovalState, Decision, DecisionCode, Effect, ShadowDecision, ToolCall } from './evaluate/decision.js';
 import type { Diagnostic } from './diagnostic.js';
 import type { Expectation, PolicyTestFile, ShadowExpectation, TestCall } from './generated/test-file-types.js';
-import { MemoryLimitStore } from './limit-store.js';
-import type { CompiledPolicy } from './policy-compiler.js';
-import { validateDocument } from './schema-validator.js';
-import { parseSourceDocument, pointerOf, type SourceDocument } from './source-document.js';
+import { MemoryLimitStore } from './evaluate/limit-store.js';
+import type { CompiledPolicy } from './compile/policy-compiler.js';
+import { validateDocument } from './parse/schema-validator.js';
+import { parseSourceDocument, pointerOf, type SourceDocument } from './parse/source-document.js';
 
 /** The clock of every case starts here unless an `at` sets it. */
 export const TEST_EPOCH = Date.parse('2026-01-01T00:00:00Z');

@@ -1,4 +1,4 @@
-import type { CompiledPolicy, Decision } from '@tollgate/policy';
+import type { CompiledPolicy, Decision, PolicyRevision } from '@tollgate/policy';
 import type { RefusalCode } from './call-result.js';
 
 /**
@@ -28,7 +28,7 @@ export interface GatewayRefusal {
   readonly reason: string;
   readonly code: RefusalCode;
   /** The revision and digest of the policy in force, when there is one. */
-  readonly revision: number | null;
+  readonly revision: PolicyRevision;
   readonly digest: string | null;
 }
 

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult, Result, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { ApprovalBinding, ApprovalRecord } from '@tollgate/ledger';
-import { canonicalDigest, finiteCopy, isPendingDecision, nonFinitePaths, type Agent, type ApprovalState, type CompiledPolicy, type Decision, type LimitStore, type PendingDecision, type ToolCall } from '@tollgate/policy';
+import { canonicalDigest, finiteCopy, isPendingDecision, nonFinitePaths, revisionText, type Agent, type ApprovalState, type CompiledPolicy, type Decision, type LimitStore, type PendingDecision, type ToolCall } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { ApprovalDesk, ApprovalWait } from '../approvals/approval-desk.js';
 import { DEFAULT_REQUEST_LIMITS } from '../config/gateway-config.js';
@@ -367,7 +367,7 @@ export class ToolCallPipeline {
         tool: identity.tool,
         argsSha256,
         agentId: identity.agentId,
-        policyRevision: decision.revision === null ? null : String(decision.revision),
+        policyRevision: revisionText(decision.revision),
         policyDigest: decision.digest,
         rule: decision.rule!,
       };
@@ -702,7 +702,7 @@ export class ToolCallPipeline {
       effect: decision.effect,
       rule: decision.rule,
       reason: decision.reason,
-      policyRevision: decision.revision === null ? null : String(decision.revision),
+      policyRevision: revisionText(decision.revision),
       policyDigest: decision.digest,
       ...(d.approval_id !== undefined ? { approvalId: d.approval_id } : {}),
       ...(shadow ? { shadowEffect: shadow.effect, shadowRule: shadow.rule } : {}),

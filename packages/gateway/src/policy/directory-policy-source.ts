@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { admitPolicy, formatDiagnostic, POLICY_FILE_NAMES, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
+import { admitPolicy, CATALOG_FILE_NAME, formatDiagnostic, POLICY_FILE_NAMES, revisionText, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import type { DecisionSink } from '../ledger/decision-sink.js';
@@ -24,14 +24,12 @@ export interface DirectoryPolicyOptions {
   readonly logger?: Logger;
 }
 
-/** The catalog snapshot beside a policy: the policy is checked against it, as `tollgate lint` does. */
-const CATALOG_FILE_NAME = 'catalog.json';
-
 /**
  * Policies read from a policy repository on disk (DESIGN §4, `policy.dir`). Every upstream
  * must have one: an upstream without a policy would be ungoverned, so loading fails instead.
  * A policy is enforced only when `tollgate lint` finds no error in it (`admitPolicy`, with the
  * `catalog.json` beside it), and a server directory holding two policy files (TG004) is refused.
+ * File names are the policy repository layout's (`POLICY_FILE_NAMES`, `CATALOG_FILE_NAME`).
  *
  * @example
  * const source = await DirectoryPolicySource.load({ dir: 'policies', servers: ['ccxt'], limits: new MemoryLimitStore() });
@@ -88,7 +86,7 @@ export class DirectoryPolicySource implements PolicySource {
       await sink.append({
         type: 'policy.activated',
         server,
-        policyRevision: active.policy.revision === null ? null : String(active.policy.revision),
+        policyRevision: revisionText(active.policy.revision),
         policyDigest: active.policy.digest,
         reason: `loaded from ${active.source}`,
       });

@@ -1,4 +1,4 @@
-import { tryCompilePolicy, verifyBundleText, type BundleRefusal, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
+import { POLICIES_DIR, POLICY_FILE_NAMES, tryCompilePolicy, verifyBundleText, type BundleRefusal, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
 import type { GitPolicyConfig } from '../config/gateway-config.js';
 import { factsOf, type BundleFacts } from './bundle-facts.js';
 import { BundleCheckThread, type BundleChecker, type BundleCheckRequest } from './git-bundle-check-thread.js';
@@ -118,7 +118,7 @@ export class BundleAdmitter {
     if (missing.length > 0) {
       return {
         ok: false,
-        refusal: { code: 'bundle.incomplete', message: `bundle revision ${result.revision} has no policy for upstream(s) ${missing.map((s) => `"${s}"`).join(', ')}: every upstream needs policies/<server>/policy.json`, ...at },
+        refusal: { code: 'bundle.incomplete', message: `bundle revision ${result.revision} has no policy for upstream(s) ${missing.map((s) => `"${s}"`).join(', ')}: every upstream needs ${POLICIES_DIR}/<server>/${POLICY_FILE_NAMES[0]}`, ...at },
       };
     }
     if (state && result.revision === state.highestRevision && result.digest !== state.highestDigest) {

@@ -1,4 +1,4 @@
-import type { BundleRefusalCode, CompiledPolicy, LimitStore } from '@tollgate/policy';
+import { revisionText, type BundleRefusalCode, type CompiledPolicy, type LimitStore } from '@tollgate/policy';
 import type { Logger } from 'pino';
 import type { GitPolicyConfig } from '../config/gateway-config.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
@@ -311,7 +311,7 @@ export class GitPolicySource implements PolicySource {
     if (!sink) return;
     const detail = activationDetail(active.bundle, this.#reader.location);
     for (const [server, a] of active.policies) {
-      await sink.append({ type: 'policy.activated', server, policyRevision: String(active.bundle.revision), policyDigest: a.policy.digest, reason, detail });
+      await sink.append({ type: 'policy.activated', server, policyRevision: revisionText(active.bundle.revision), policyDigest: a.policy.digest, reason, detail });
     }
   }
 
@@ -323,7 +323,7 @@ export class GitPolicySource implements PolicySource {
       await this.#sink?.append({
         type: 'policy.rejected',
         server: null,
-        policyRevision: refusal.revision === null ? null : String(refusal.revision),
+        policyRevision: revisionText(refusal.revision),
         policyDigest: refusal.digest,
         reason: `${refusal.code}: ${refusal.message}`,
         detail: {

@@ -1,4 +1,4 @@
-import type { CompiledPolicy } from '@tollgate/policy';
+import type { CompiledPolicy, PolicyRevision } from '@tollgate/policy';
 import type { DecisionSink } from '../ledger/decision-sink.js';
 import type { ActivatedBundle } from './bundle-facts.js';
 
@@ -76,7 +76,7 @@ export interface SourceRefusal {
   readonly message: string;
   /** Epoch ms. */
   readonly at: number;
-  readonly revision: number | null;
+  readonly revision: PolicyRevision;
   readonly digest: string | null;
   /** The commit it was read at, when known. */
   readonly commit: string | null;

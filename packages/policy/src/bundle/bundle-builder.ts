@@ -1,8 +1,9 @@
-import { parseCatalog } from '../catalog.js';
+import { parseCatalog } from '../catalog/catalog.js';
 import { canonicalJson, sha256Hex } from '../canonical-json.js';
 import { formatDiagnostic, sortDiagnostics, type Diagnostic } from '../diagnostic.js';
-import { admitPolicy, POLICY_FILE_NAMES } from '../policy-admission.js';
-import { pointerOf, type SourceDocument } from '../source-document.js';
+import { admitPolicy } from '../lint/policy-admission.js';
+import { CATALOG_FILE_NAME, POLICIES_DIR, POLICY_FILE_NAMES } from '../policy-repository-layout.js';
+import { pointerOf, type SourceDocument } from '../parse/source-document.js';
 import { parseTestFile } from '../test-runner.js';
 import { BundleError } from './bundle-error.js';
 import { bundleTestPolicyPath } from './bundle-compiler.js';
@@ -72,7 +73,7 @@ export function buildBundleWithSources(input: BuildBundleInput): BuiltBundle {
   // Every policy is admitted as lint would admit it: with its server's catalog, and knowing the other policy files of its directory.
   const places = input.files.map((file) => {
     const place = classifyBundlePath(file.path);
-    if (!place) fail(`${file.path}: not a policy repository file; a bundle holds policies/<server>/${POLICY_FILE_NAMES.join('|')}, catalog.json and *.test.json files`);
+    if (!place) fail(`${file.path}: not a policy repository file; a bundle holds ${POLICIES_DIR}/<server>/${POLICY_FILE_NAMES.join('|')}, ${CATALOG_FILE_NAME} and *.test.json files`);
     return place;
   });
   const catalogOf = new Map<string, BundleSourceFile>();

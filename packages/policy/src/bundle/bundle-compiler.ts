@@ -1,20 +1,22 @@
 import { posix } from 'node:path';
-import { parseCatalog } from '../catalog.js';
+import { parseCatalog } from '../catalog/catalog.js';
 import { canonicalJson } from '../canonical-json.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../diagnostic.js';
 import type { PolicyTestFile } from '../generated/test-file-types.js';
-import type { LimitStore } from '../limit-store.js';
-import { admitPolicy, POLICY_FILE_NAMES } from '../policy-admission.js';
-import type { CompiledPolicy } from '../policy-compiler.js';
-import { validateDocument } from '../schema-validator.js';
-import type { SourceDocument } from '../source-document.js';
+import type { LimitStore } from '../evaluate/limit-store.js';
+import { admitPolicy } from '../lint/policy-admission.js';
+import { POLICY_FILE_NAMES } from '../policy-repository-layout.js';
+import type { CompiledPolicy } from '../compile/policy-compiler.js';
+import { validateDocument } from '../parse/schema-validator.js';
+import type { SourceDocument } from '../parse/source-document.js';
 import { runTestFile, type TestFileResult } from '../test-runner.js';
 import type { PolicyBundle } from './bundle-format.js';
+import type { PolicyRevision } from '../policy-revision.js';
 
 /** Options of {@link compileBundle}. */
 export interface CompileBundleOptions {
   /** The revision the compiled policies carry (default: the manifest's). */
-  readonly revision?: number | null;
+  readonly revision?: PolicyRevision;
   /** Where the compiled policies count limits (default: a new in-memory store each). */
   readonly limits?: LimitStore;
   /** The compiled policies' clock (default `Date.now`). */

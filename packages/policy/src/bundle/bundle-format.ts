@@ -1,7 +1,7 @@
-import { isPolicyFileName } from '../policy-admission.js';
 import { canonicalJson, sha256Hex } from '../canonical-json.js';
 import { formatDiagnostic } from '../diagnostic.js';
-import { parseSourceDocument } from '../source-document.js';
+import { classifyRepositoryPath, type RepositoryFileKind } from '../policy-repository-layout.js';
+import { parseSourceDocument } from '../parse/source-document.js';
 import { BundleError } from './bundle-error.js';
 
 /** The `format` of a bundle and of its manifest. */
@@ -11,7 +11,7 @@ export const BUNDLE_FORMAT = 'tollgate.bundle/v1';
 export const BUNDLE_SIGNATURE_ALGORITHM = 'ed25519';
 
 /** What a file of a bundle is: a server's policy, its `tools/list` snapshot, or a test file. */
-export type BundleFileKind = 'policy' | 'catalog' | 'test';
+export type BundleFileKind = RepositoryFileKind;
 
 /** The manifest's record of one file: what it is, which server it belongs to, and its digest. */
 export interface BundleFileEntry {
@@ -66,30 +66,21 @@ export interface PolicyBundle {
   readonly signatures: readonly BundleSignature[];
 }
 
-const TEST_NAME = /^.+\.test\.(json|ya?ml)$/;
-const CATALOG_NAME = 'catalog.json';
 const HEX64 = /^[0-9a-f]{64}$/;
 const COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
 /**
- * What a path of a bundle holds, by the layout of a policy repository:
- * `policies/<server>/policy.{json,yaml,yml}`, `policies/<server>/catalog.json` and
- * `policies/<server>/*.test.{json,yaml,yml}`. Undefined for any other path.
+ * What a path of a bundle holds, by the layout of a policy repository
+ * ({@link classifyRepositoryPath}): `policies/<server>/policy.{json,yaml,yml}`,
+ * `policies/<server>/catalog.json` and `policies/<server>/*.test.{json,yaml,yml}`.
+ * Undefined for any other path.
  *
  * @example classifyBundlePath('policies/ccxt/orders.test.json') // { kind: 'test', server: 'ccxt' }
  */
 export function classifyBundlePath(path: string): { kind: BundleFileKind; server: string } | undefined {
-  const parts = path.split('/');
-  if (parts.length !== 3 || parts[0] !== 'policies') return undefined;
-  const server = parts[1]!;
-  const name = parts[2]!;
-  if (server === '' || server === '.' || server === '..' || server.includes('\\')) return undefined;
-  if (isPolicyFileName(name)) return { kind: 'policy', server };
-  if (name === CATALOG_NAME) return { kind: 'catalog', server };
-  if (TEST_NAME.test(name)) return { kind: 'test', server };
-  return undefined;
+  return classifyRepositoryPath(path);
 }
 
 /** Hex SHA-256 of the manifest's canonical JSON: the bundle's identity, what signers sign. */

@@ -1,14 +1,15 @@
 import { verify, type KeyObject } from 'node:crypto';
 import { canonicalJson, sha256Hex } from '../canonical-json.js';
 import type { Diagnostic } from '../diagnostic.js';
-import type { LimitStore } from '../limit-store.js';
-import type { CompiledPolicy } from '../policy-compiler.js';
+import type { LimitStore } from '../evaluate/limit-store.js';
+import type { CompiledPolicy } from '../compile/policy-compiler.js';
 import type { TestFileResult } from '../test-runner.js';
 import { compileBundle, type BundleTestSummary } from './bundle-compiler.js';
 import { checkBundleHashes } from './bundle-content-hash.js';
 import { BundleError } from './bundle-error.js';
 import { BUNDLE_SIGNATURE_ALGORITHM, bundleShapeProblem, parseBundle, type PolicyBundle } from './bundle-format.js';
 import { readPublicKey } from './signing-key.js';
+import type { PolicyRevision } from '../policy-revision.js';
 
 /** A public key a verifier trusts. `keyid`, when given, must be the key's own id. */
 export interface TrustedKey {
@@ -65,7 +66,7 @@ export interface BundleRefusal {
   readonly code: BundleRefusalCode;
   readonly message: string;
   /** The manifest's revision, when the bundle was well-formed enough to say. */
-  readonly revision: number | null;
+  readonly revision: PolicyRevision;
   /** Hex SHA-256 of the canonical manifest, when the bundle was well-formed enough to say. */
   readonly digest: string | null;
   /**
@@ -240,7 +241,7 @@ export function verifyBundle(bundle: PolicyBundle, options: VerifyBundleOptions)
   };
 }
 
-function refuse(code: BundleRefusalCode, message: string, revision: number | null, digest: string | null): BundleVerification {
+function refuse(code: BundleRefusalCode, message: string, revision: PolicyRevision, digest: string | null): BundleVerification {
   return { ok: false, refusal: { code, message, revision, digest } };
 }
 

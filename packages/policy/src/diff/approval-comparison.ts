@@ -1,4 +1,4 @@
-import type { ApprovalRequirement } from '../decision.js';
+import type { ApprovalRequirement } from '../evaluate/decision.js';
 
 /** The parts of an approval requirement a change can make easier or harder to meet. */
 export type ApprovalField = 'approvers' | 'timeout' | 'min_approvals';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Policy } from '../generated/policy-types.js';
-import { compilePolicy } from '../policy-compiler.js';
+import { compilePolicy } from '../compile/policy-compiler.js';
 import { flipKind, replayDecisions, type RecordedCall } from './decision-replay.js';
 import type { PolicySetEntry } from './policy-diff.js';
 

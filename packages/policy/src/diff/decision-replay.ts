@@ -1,6 +1,6 @@
-import type { Decision, Effect, ToolCall } from '../decision.js';
-import { MemoryLimitStore } from '../limit-store.js';
-import type { CompiledPolicy } from '../policy-compiler.js';
+import type { Decision, Effect, ToolCall } from '../evaluate/decision.js';
+import { MemoryLimitStore } from '../evaluate/limit-store.js';
+import type { CompiledPolicy } from '../compile/policy-compiler.js';
 import type { PolicySetEntry } from './policy-diff.js';
 
 /** A call decided in the past, as the ledger recorded it, ready to be decided again. */

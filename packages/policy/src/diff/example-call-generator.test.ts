@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildCatalog } from '../catalog.js';
+import { buildCatalog } from '../catalog/catalog.js';
 import type { Policy } from '../generated/policy-types.js';
 import { generateExampleCalls, withAmounts } from './example-call-generator.js';
 

@@ -1,11 +1,11 @@
 import { canonicalJson } from '../canonical-json.js';
-import type { CatalogTool } from '../catalog.js';
-import { compileCondition, Outcome } from '../condition-compiler.js';
-import { exampleArguments, exampleValue } from '../example-arguments.js';
-import type { ToolCall } from '../decision.js';
+import type { CatalogTool } from '../catalog/catalog.js';
+import { compileCondition, Outcome } from '../compile/condition-compiler.js';
+import { exampleArguments, exampleValue } from '../catalog/example-arguments.js';
+import type { ToolCall } from '../evaluate/decision.js';
 import type { Condition, Limit, Policy, ToolRule } from '../generated/policy-types.js';
-import { MISSING, parsePath } from '../path-expression.js';
-import { windowSeconds } from '../policy-compiler.js';
+import { MISSING, parsePath } from '../compile/path-expression.js';
+import { windowSeconds } from '../compile/policy-compiler.js';
 import { TEST_AGENT, TEST_SESSION } from '../test-runner.js';
 import { sampleRegex } from './regex-sampler.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildCatalog, type Catalog } from '../catalog.js';
+import { buildCatalog, type Catalog } from '../catalog/catalog.js';
 import type { Policy } from '../generated/policy-types.js';
-import { compilePolicy } from '../policy-compiler.js';
+import { compilePolicy } from '../compile/policy-compiler.js';
 import { diffPolicySets, effectRank, widenedTools, type PolicySetEntry, type ToolDiff } from './policy-diff.js';
 
 const catalog: Catalog = buildCatalog('pay', [

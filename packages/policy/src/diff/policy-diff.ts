@@ -1,9 +1,9 @@
-import type { Catalog, CatalogTool } from '../catalog.js';
-import { findCatalogTool } from '../catalog.js';
-import type { ApprovalRequirement, Decision, Effect, ToolCall } from '../decision.js';
-import { MemoryLimitStore } from '../limit-store.js';
-import type { CompiledPolicy } from '../policy-compiler.js';
-import { RISK_LEVELS, toolRisk, type RiskCategory, type RiskLevel } from '../risk-classifier.js';
+import type { Catalog, CatalogTool } from '../catalog/catalog.js';
+import { findCatalogTool } from '../catalog/catalog.js';
+import type { ApprovalRequirement, Decision, Effect, ToolCall } from '../evaluate/decision.js';
+import { MemoryLimitStore } from '../evaluate/limit-store.js';
+import type { CompiledPolicy } from '../compile/policy-compiler.js';
+import { RISK_LEVELS, toolRisk, type RiskCategory, type RiskLevel } from '../catalog/risk-classifier.js';
 import { TEST_EPOCH } from '../test-runner.js';
 import { generateExampleCalls, SECOND_AGENT, SECOND_SESSION, withAmounts, type SequenceShape } from './example-call-generator.js';
 import { compareApprovals, DEFAULT_APPROVAL_TIMEOUT_MS, type ApprovalField } from './approval-comparison.js';

@@ -1,8 +1,8 @@
-import type { ToolCall } from '../decision.js';
+import type { ToolCall } from '../evaluate/decision.js';
 import { PolicyError } from '../diagnostic.js';
 import type { Scope } from '../generated/policy-types.js';
-import type { MemoryLimitStore } from '../limit-store.js';
-import { compiledInternals, type CompiledLimit, type CompiledPolicy } from '../policy-compiler.js';
+import type { MemoryLimitStore } from '../evaluate/limit-store.js';
+import { compiledInternals, type CompiledLimit, type CompiledPolicy } from '../compile/policy-compiler.js';
 
 /** A counter a call may add to: which limit, whose count, which window. */
 export interface PlannedCounter {

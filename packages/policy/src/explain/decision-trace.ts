@@ -1,5 +1,6 @@
-import type { Decision, DecisionCode, Effect, ToolCall } from '../decision.js';
+import type { Decision, DecisionCode, Effect, ToolCall } from '../evaluate/decision.js';
 import type { Operator, Scope } from '../generated/policy-types.js';
+import type { PolicyRevision } from '../policy-revision.js';
 
 /**
  * The steps of the evaluation order (docs/policy-language.md, "Evaluation order"), in order:
@@ -155,7 +156,7 @@ export interface DecisionTrace {
   /** The decision time (epoch milliseconds): it sets the limit windows. */
   readonly at: number;
   readonly server: string;
-  readonly revision: number | null;
+  readonly revision: PolicyRevision;
   readonly digest: string;
   readonly shadow_mode: TraceShadowMode;
   /** The evaluation whose verdict is the enforced decision. */

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { ArgumentValidator } from '../argument-validator.js';
-import type { ApprovalState, Decision, ToolCall } from '../decision.js';
+import { ArgumentValidator } from '../evaluate/argument-validator.js';
+import type { ApprovalState, Decision, ToolCall } from '../evaluate/decision.js';
 import type { Condition, Limit, Policy, ToolRule } from '../generated/policy-types.js';
-import { MemoryLimitStore } from '../limit-store.js';
-import { tryCompilePolicy, type CompiledPolicy } from '../policy-compiler.js';
+import { MemoryLimitStore } from '../evaluate/limit-store.js';
+import { tryCompilePolicy, type CompiledPolicy } from '../compile/policy-compiler.js';
 import { TRACE_STEPS, type DecisionTrace, type TraceEvaluation } from './decision-trace.js';
 import { traceDecision } from './decision-tracer.js';
 

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { catalogInputSchemas, parseCatalog } from '../catalog.js';
-import type { ToolCall } from '../decision.js';
+import { catalogInputSchemas, parseCatalog } from '../catalog/catalog.js';
+import type { ToolCall } from '../evaluate/decision.js';
 import type { Policy } from '../generated/policy-types.js';
-import { MemoryLimitStore } from '../limit-store.js';
-import { compilePolicy, type CompiledPolicy } from '../policy-compiler.js';
+import { MemoryLimitStore } from '../evaluate/limit-store.js';
+import { compilePolicy, type CompiledPolicy } from '../compile/policy-compiler.js';
 import { plannedCounters, seedCounters } from './counter-plan.js';
 import type { DecisionTrace, TraceStep, TraceStepName } from './decision-trace.js';
 import { traceDecision } from './decision-tracer.js';

@@ -1,8 +1,8 @@
-import { Outcome, type CompiledCondition } from '../condition-compiler.js';
-import type { ApprovalLookup, ApprovalState, Decision, ShadowDecision, ToolCall } from '../decision.js';
+import { Outcome, type CompiledCondition } from '../compile/condition-compiler.js';
+import type { ApprovalLookup, ApprovalState, Decision, ShadowDecision, ToolCall } from '../evaluate/decision.js';
 import { PolicyError } from '../diagnostic.js';
-import type { LimitRequest, LimitResult, LimitStore } from '../limit-store.js';
-import { MISSING, parsePath, type PathGetter } from '../path-expression.js';
+import type { LimitRequest, LimitResult, LimitStore } from '../evaluate/limit-store.js';
+import { MISSING, parsePath, type PathGetter } from '../compile/path-expression.js';
 import {
   compiledInternals,
   type CompiledGate,
@@ -11,8 +11,8 @@ import {
   type CompiledPolicy,
   type CompiledTool,
   type DecideContext,
-} from '../policy-compiler.js';
-import { toolRuleId } from '../policy-rules.js';
+} from '../compile/policy-compiler.js';
+import { toolRuleId } from '../compile/policy-rules.js';
 import {
   TRACE_STEPS,
   type DecisionTrace,

@@ -5,8 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify as yamlStringify } from 'yaml';
 import { jsonEqual } from '../json-value.js';
-import { parseSourceDocument } from '../source-document.js';
-import { validateDocument } from '../schema-validator.js';
+import { parseSourceDocument } from '../parse/source-document.js';
+import { validateDocument } from '../parse/schema-validator.js';
 import { POLICY_LAYOUT } from './document-layout.js';
 import { formatDocument, formatJsonValue, formattedKindOf } from './policy-formatter.js';
 

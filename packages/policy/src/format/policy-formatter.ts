@@ -3,7 +3,8 @@ import { Document, isMap, isNode, isPair, isScalar, isSeq, parseDocument, type N
 import type { Diagnostic } from '../diagnostic.js';
 import { PolicyError } from '../diagnostic.js';
 import { jsonEqual } from '../json-value.js';
-import { parseSourceDocument } from '../source-document.js';
+import { TEST_FILE_PATTERN } from '../policy-repository-layout.js';
+import { parseSourceDocument } from '../parse/source-document.js';
 import { childLayout, layoutOf, orderedKeys, type FormattedKind, type NodeLayout } from './document-layout.js';
 
 /** The line width the formatter fits one-line nodes into, unless told otherwise. */
@@ -33,7 +34,7 @@ export interface FormattedDocument {
 
 /** The kind of document a file name says it is: `*.test.json|yaml|yml` are test files. */
 export function formattedKindOf(file: string): FormattedKind {
-  return /\.test\.(json|ya?ml)$/i.test(file) ? 'test-file' : 'policy';
+  return TEST_FILE_PATTERN.test(file) ? 'test-file' : 'policy';
 }
 
 /**

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { MemoryLimitStore } from '../../limit-store.js';
-import { compilePolicy } from '../../policy-compiler.js';
+import { MemoryLimitStore } from '../../evaluate/limit-store.js';
+import { compilePolicy } from '../../compile/policy-compiler.js';
 import type { ImportDifferenceCode } from './intercept-import-report.js';
 import { importInterceptPolicy } from './intercept-importer.js';
 

@@ -2,7 +2,7 @@ import type { Diagnostic } from '../../diagnostic.js';
 import { PolicyError } from '../../diagnostic.js';
 import type { Condition, Limit, Policy, ToolRule } from '../../generated/policy-types.js';
 import { formatJsonValue } from '../../format/policy-formatter.js';
-import { tryCompilePolicy } from '../../policy-compiler.js';
+import { tryCompilePolicy } from '../../compile/policy-compiler.js';
 import type { ImportDifference, ImportDifferenceCode, ImportedRule, ImportLocation, ImportNote, InterceptImport, RuleTarget } from './intercept-import-report.js';
 import { counterScope, type InterceptCondition, type InterceptPolicy, type InterceptRule, type InterceptSource, type InterceptTool } from './intercept-policy.js';
 import { readInterceptPolicy, splitInlineFlags, type IgnoredKey } from './intercept-policy-reader.js';

@@ -1,5 +1,5 @@
 import type { Diagnostic } from '../../diagnostic.js';
-import { parseSourceDocument, pointerOf, type SourceDocument } from '../../source-document.js';
+import { parseSourceDocument, pointerOf, type SourceDocument } from '../../parse/source-document.js';
 import {
   counterScope,
   INTERCEPT_OPERATORS,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import type { ToolCall } from './decision.js';
-import { MemoryLimitStore } from './limit-store.js';
+import type { ToolCall } from '../evaluate/decision.js';
+import { MemoryLimitStore } from '../evaluate/limit-store.js';
 import { compilePolicy } from './policy-compiler.js';
 
 // Step 2 of the evaluation order: after hidden, before any rule, the call's arguments must

@@ -1,4 +1,4 @@
-import type { ToolCall } from './decision.js';
+import type { ToolCall } from '../evaluate/decision.js';
 
 /** Returned by a {@link PathGetter} when the path does not exist in the call. */
 export const MISSING: unique symbol = Symbol('missing');

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { buildCatalog, catalogInputSchemas } from './catalog.js';
-import type { Diagnostic } from './diagnostic.js';
-import type { Policy } from './generated/policy-types.js';
-import { compilePolicy, type CompiledPolicy } from './policy-compiler.js';
+import { buildCatalog, catalogInputSchemas } from '../catalog/catalog.js';
+import type { Diagnostic } from '../diagnostic.js';
+import type { Policy } from '../generated/policy-types.js';
+import { compilePolicy, type CompiledPolicy } from '../compile/policy-compiler.js';
 import { lintTestFile } from './test-file-linter.js';
-import { parseTestFile, runTestFile } from './test-runner.js';
+import { parseTestFile, runTestFile } from '../test-runner.js';
 
 const catalog = buildCatalog('shop', [
   {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import type { Decision, ToolCall } from './decision.js';
-import type { Policy } from './generated/policy-types.js';
-import { MemoryLimitStore } from './limit-store.js';
+import type { Decision, ToolCall } from '../evaluate/decision.js';
+import type { Policy } from '../generated/policy-types.js';
+import { MemoryLimitStore } from '../evaluate/limit-store.js';
 import { compilePolicy, isPendingDecision, type PendingDecision } from './policy-compiler.js';
 
 const NOW = Date.parse('2026-01-01T00:00:10Z');

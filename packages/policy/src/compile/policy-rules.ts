@@ -1,5 +1,5 @@
-import type { Policy, ToolRule } from './generated/policy-types.js';
-import { pointerOf } from './source-document.js';
+import type { Policy, ToolRule } from '../generated/policy-types.js';
+import { pointerOf } from '../parse/source-document.js';
 
 /** The kinds of rule a decision can name. */
 export type RuleKind = 'default' | 'hide' | 'action' | 'require' | 'deny_if' | 'approve_if' | 'limit' | 'rate_limit';

@@ -18,7 +18,7 @@ describe('parseCatalog', () => {
   it('reads the CCXT and server-everything snapshots', () => {
     for (const server of ['ccxt', 'everything']) {
       const file = `policies/${server}/catalog.json`;
-      const { catalog, diagnostics } = parseCatalog(readFileSync(new URL(`../../../${file}`, import.meta.url), 'utf8'), file);
+      const { catalog, diagnostics } = parseCatalog(readFileSync(new URL(`../../../../${file}`, import.meta.url), 'utf8'), file);
       expect(diagnostics).toEqual([]);
       expect(catalog?.server).toBe(server);
       expect(catalog?.file).toBe(file);

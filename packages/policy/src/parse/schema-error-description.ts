@@ -1,6 +1,6 @@
 import type { ErrorObject } from 'ajv';
-import type { Diagnostic } from './diagnostic.js';
-import { closestName } from './name-suggester.js';
+import type { Diagnostic } from '../diagnostic.js';
+import { closestName } from '../lint/name-suggester.js';
 import type { SourceDocument } from './source-document.js';
 
 /** One schema error in words, and the node it is about. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalDigest } from './canonical-json.js';
+import { canonicalDigest } from '../canonical-json.js';
 import { compilePolicy } from './policy-compiler.js';
 
 const policy = () => ({ version: '1', default: 'deny', tools: { echo: { require: [{ path: 'args.n', op: 'lte', value: 3 }] } } });

@@ -1,16 +1,16 @@
 import { createRequire } from 'node:module';
 import type { Diagnostics as RecheckDiagnostics, Parameters as RecheckParameters } from 'recheck';
-import { canonicalJson } from './canonical-json.js';
-import { findCatalogTool, resolveArgumentPath, type ArgumentResolution, type Catalog, type CatalogTool, type SchemaType } from './catalog.js';
-import { DIAGNOSTIC_CODES, sortDiagnostics, type Diagnostic, type DiagnosticCode, type Severity } from './diagnostic.js';
-import type { Condition, Limit, Policy, ToolRule } from './generated/policy-types.js';
-import { jsonEqual, jsonType } from './json-value.js';
-import { parsePath } from './path-expression.js';
+import { canonicalJson } from '../canonical-json.js';
+import { findCatalogTool, resolveArgumentPath, type ArgumentResolution, type Catalog, type CatalogTool, type SchemaType } from '../catalog/catalog.js';
+import { DIAGNOSTIC_CODES, sortDiagnostics, type Diagnostic, type DiagnosticCode, type Severity } from '../diagnostic.js';
+import type { Condition, Limit, Policy, ToolRule } from '../generated/policy-types.js';
+import { jsonEqual, jsonType } from '../json-value.js';
+import { parsePath } from '../compile/path-expression.js';
 import { closestName } from './name-suggestion.js';
-import { loadPolicy, type LoadedPolicy } from './policy-loader.js';
-import { compileRegex } from './regex-compiler.js';
-import { classifyTool, toolRisk, type RiskClass } from './risk-classifier.js';
-import { pointerOf, type SourceDocument } from './source-document.js';
+import { loadPolicy, type LoadedPolicy } from '../compile/policy-loader.js';
+import { compileRegex } from '../compile/regex-compiler.js';
+import { classifyTool, toolRisk, type RiskClass } from '../catalog/risk-classifier.js';
+import { pointerOf, type SourceDocument } from '../parse/source-document.js';
 
 /** Options of {@link lintPolicy}. */
 export interface LintOptions {

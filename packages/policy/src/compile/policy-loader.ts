@@ -1,8 +1,8 @@
-import type { Diagnostic } from './diagnostic.js';
-import type { Policy } from './generated/policy-types.js';
+import type { Diagnostic } from '../diagnostic.js';
+import type { Policy } from '../generated/policy-types.js';
 import { tryCompilePolicy, type CompileOptions, type CompiledPolicy } from './policy-compiler.js';
-import { validateDocument } from './schema-validator.js';
-import { parseSourceDocument, type SourceDocument } from './source-document.js';
+import { validateDocument } from '../parse/schema-validator.js';
+import { parseSourceDocument, type SourceDocument } from '../parse/source-document.js';
 
 /** The result of {@link loadPolicy}: each stage's output, as far as the text got. */
 export interface LoadedPolicy {

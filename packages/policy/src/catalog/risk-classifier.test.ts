@@ -3,8 +3,8 @@ import { describe, expect, it, test } from 'vitest';
 import { parseCatalog } from './catalog.js';
 import { classifyTool, handsOutSecrets, splitToolName, toolRisk, type RiskClass } from './risk-classifier.js';
 
-const ccxtCatalogFile = new URL('../../../policies/ccxt/catalog.json', import.meta.url);
-const everythingCatalogFile = new URL('../../../policies/everything/catalog.json', import.meta.url);
+const ccxtCatalogFile = new URL('../../../../policies/ccxt/catalog.json', import.meta.url);
+const everythingCatalogFile = new URL('../../../../policies/everything/catalog.json', import.meta.url);
 
 describe('splitToolName', () => {
   it('splits on _, -, camelCase, acronyms and digits', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseCatalog, type Catalog } from './catalog.js';
-import type { Diagnostic } from './diagnostic.js';
+import { parseCatalog, type Catalog } from '../catalog/catalog.js';
+import type { Diagnostic } from '../diagnostic.js';
 import { lintPolicy } from './policy-linter.js';
 
 const catalog: Catalog = parseCatalog(

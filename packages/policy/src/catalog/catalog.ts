@@ -1,8 +1,8 @@
-import type { Diagnostic } from './diagnostic.js';
-import { jsonEqual } from './json-value.js';
-import { parsePath } from './path-expression.js';
+import type { Diagnostic } from '../diagnostic.js';
+import { jsonEqual } from '../json-value.js';
+import { parsePath } from '../compile/path-expression.js';
 import { classifyTool, RISK_CATEGORIES, RISK_LEVELS, type RiskClass, type ToolAnnotations } from './risk-classifier.js';
-import { pointerOf, parseSourceDocument, type SourceDocument } from './source-document.js';
+import { pointerOf, parseSourceDocument, type SourceDocument } from '../parse/source-document.js';
 
 /** One tool of a server's `tools/list`, plus Tollgate's reviewed risk class when the catalog stores one. */
 export interface CatalogTool {

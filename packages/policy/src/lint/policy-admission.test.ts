@@ -1,18 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BUILT_AT, jsonText, SHOP_CATALOG, SHOP_POLICY, SHOP_POLICY_YAML, shopFiles, withFile } from '../test/bundle-fixtures.js';
-import { buildBundle } from './bundle/bundle-builder.js';
-import { BundleError } from './bundle/bundle-error.js';
-import type { PolicyBundle } from './bundle/bundle-format.js';
-import { signBundle } from './bundle/bundle-signer.js';
-import { verifyBundle } from './bundle/bundle-verifier.js';
-import { generateSigningKey } from './bundle/signing-key.js';
-import { parseCatalog } from './catalog.js';
-import { formatDiagnostic } from './diagnostic.js';
-import { admitPolicy, POLICY_FILE_NAMES, policyFileConflict } from './policy-admission.js';
+import { BUILT_AT, jsonText, SHOP_CATALOG, SHOP_POLICY, SHOP_POLICY_YAML, shopFiles, withFile } from '../../test/bundle-fixtures.js';
+import { buildBundle } from '../bundle/bundle-builder.js';
+import { BundleError } from '../bundle/bundle-error.js';
+import type { PolicyBundle } from '../bundle/bundle-format.js';
+import { signBundle } from '../bundle/bundle-signer.js';
+import { verifyBundle } from '../bundle/bundle-verifier.js';
+import { generateSigningKey } from '../bundle/signing-key.js';
+import { parseCatalog } from '../catalog/catalog.js';
+import { formatDiagnostic } from '../diagnostic.js';
+import { admitPolicy, policyFileConflict } from './policy-admission.js';
+import { POLICY_FILE_NAMES } from '../policy-repository-layout.js';
 import { lintPolicy } from './policy-linter.js';
 
-const REPO = new URL('../../../', import.meta.url);
+const REPO = new URL('../../../../', import.meta.url);
 const read = (path: string): string => readFileSync(new URL(path, REPO), 'utf8');
 
 /** The shop policy with a ReDoS-prone regex on an order id. */

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import type { Decision, ToolCall } from './decision.js';
-import type { Policy, ToolRule } from './generated/policy-types.js';
-import { MemoryLimitStore } from './limit-store.js';
+import type { Decision, ToolCall } from '../evaluate/decision.js';
+import type { Policy, ToolRule } from '../generated/policy-types.js';
+import { MemoryLimitStore } from '../evaluate/limit-store.js';
 import { compilePolicy } from './policy-compiler.js';
 import { listRules } from './policy-rules.js';
 

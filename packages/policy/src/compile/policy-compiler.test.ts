@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import type { Decision, ToolCall } from './decision.js';
-import { PolicyError } from './diagnostic.js';
-import type { Policy } from './generated/policy-types.js';
-import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from './limit-store.js';
+import type { Decision, ToolCall } from '../evaluate/decision.js';
+import { PolicyError } from '../diagnostic.js';
+import type { Policy } from '../generated/policy-types.js';
+import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from '../evaluate/limit-store.js';
 import { compilePolicy, parseDuration, tryCompilePolicy } from './policy-compiler.js';
 import { loadPolicy } from './policy-loader.js';
 

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import type { ToolCall } from './decision.js';
-import type { Condition, Limit, Policy, ToolRule, Window } from './generated/policy-types.js';
-import { MemoryLimitStore } from './limit-store.js';
+import type { ToolCall } from '../evaluate/decision.js';
+import type { Condition, Limit, Policy, ToolRule, Window } from '../generated/policy-types.js';
+import { MemoryLimitStore } from '../evaluate/limit-store.js';
 import { compilePolicy, windowSeconds } from './policy-compiler.js';
 
 const TOOLS = ['read', 'order', 'cancel', 'wire', 'list'];

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseCatalog, type Catalog } from './catalog.js';
-import { DIAGNOSTIC_CODES, formatDiagnostic, type Diagnostic } from './diagnostic.js';
+import { parseCatalog, type Catalog } from '../catalog/catalog.js';
+import { DIAGNOSTIC_CODES, formatDiagnostic, type Diagnostic } from '../diagnostic.js';
 import { lintPolicy, type LintOptions } from './policy-linter.js';
 
 const bankCatalogText = JSON.stringify({
@@ -93,13 +93,13 @@ describe('clean policies', () => {
 
   it('the seed policy lints clean against the CCXT catalog', () => {
     const catalogFile = 'policies/ccxt/catalog.json';
-    const { catalog } = parseCatalog(readFileSync(new URL(`../../../${catalogFile}`, import.meta.url), 'utf8'), catalogFile);
+    const { catalog } = parseCatalog(readFileSync(new URL(`../../../../${catalogFile}`, import.meta.url), 'utf8'), catalogFile);
     expect(lintPolicy(SEED, 'policies/ccxt/policy.json', { catalog }).diagnostics).toEqual([]);
   });
 
   it('the example policies in policies/ lint clean against their catalogs, regex safety included', () => {
     for (const server of ['ccxt', 'everything']) {
-      const read = (f: string): string => readFileSync(new URL(`../../../policies/${server}/${f}`, import.meta.url), 'utf8');
+      const read = (f: string): string => readFileSync(new URL(`../../../../policies/${server}/${f}`, import.meta.url), 'utf8');
       const { catalog, diagnostics: catalogDiagnostics } = parseCatalog(read('catalog.json'), `policies/${server}/catalog.json`);
       expect(catalogDiagnostics).toEqual([]);
       const result = lintPolicy(read('policy.json'), `policies/${server}/policy.json`, { catalog });

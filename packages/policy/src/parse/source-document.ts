@@ -1,6 +1,6 @@
 import { parseTree, printParseErrorCode, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument as parseYamlDocument, type Node as YamlNode } from 'yaml';
-import type { Diagnostic } from './diagnostic.js';
+import type { Diagnostic } from '../diagnostic.js';
 import { countParsedKeys, countWrittenKeys, JsonOffsetIndex } from './json-offset-index.js';
 
 /** A 1-based line and column in a source file. */

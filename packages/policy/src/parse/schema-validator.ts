@@ -1,16 +1,16 @@
 import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import type { Diagnostic } from './diagnostic.js';
-import { OPERATOR_SYNONYMS } from './name-suggester.js';
+import type { Diagnostic } from '../diagnostic.js';
+import { OPERATOR_SYNONYMS } from '../lint/name-suggester.js';
 import { describeSchemaErrors, type SchemaErrorWording } from './schema-error-description.js';
 import type { SourceDocument } from './source-document.js';
 
 const require = createRequire(import.meta.url);
 
 /** The JSON Schema of the policy language, version "1" (the single source of the language). */
-export const policySchema: Record<string, unknown> = require('../schema/policy.schema.json');
+export const policySchema: Record<string, unknown> = require('../../schema/policy.schema.json');
 /** The JSON Schema of `*.test.json` files. */
-export const testFileSchema: Record<string, unknown> = require('../schema/test.schema.json');
+export const testFileSchema: Record<string, unknown> = require('../../schema/test.schema.json');
 
 type Ajv2020Ctor = new (options: Record<string, unknown>) => { compile(schema: unknown): ValidateFunction };
 let validators: { policy: ValidateFunction; testFile: ValidateFunction } | undefined;

@@ -1,23 +1,10 @@
-import { parseCatalog, type Catalog } from './catalog.js';
-import { sortDiagnostics, type Diagnostic } from './diagnostic.js';
+import { parseCatalog, type Catalog } from '../catalog/catalog.js';
+import { sortDiagnostics, type Diagnostic } from '../diagnostic.js';
 import { lintLoadedPolicy } from './policy-linter.js';
-import { loadPolicy, type LoadedPolicy } from './policy-loader.js';
-import type { CompileOptions, CompiledPolicy } from './policy-compiler.js';
-import type { SourceDocument } from './source-document.js';
-
-/**
- * The names a policy file may have inside `policies/<server>/`, in the order readers look for
- * them. Every reader of policy repositories uses this one list (DESIGN §1).
- */
-export const POLICY_FILE_NAMES = Object.freeze(['policy.json', 'policy.yaml', 'policy.yml'] as const);
-
-/** One of {@link POLICY_FILE_NAMES}. */
-export type PolicyFileName = (typeof POLICY_FILE_NAMES)[number];
-
-/** True when `name` (a file name, not a path) is one of {@link POLICY_FILE_NAMES}. */
-export function isPolicyFileName(name: string): name is PolicyFileName {
-  return (POLICY_FILE_NAMES as readonly string[]).includes(name);
-}
+import { loadPolicy, type LoadedPolicy } from '../compile/policy-loader.js';
+import type { CompileOptions, CompiledPolicy } from '../compile/policy-compiler.js';
+import type { SourceDocument } from '../parse/source-document.js';
+import { POLICY_FILE_NAMES } from '../policy-repository-layout.js';
 
 /** The file name at the end of a `/`- or `\`-separated path. */
 function baseName(path: string): string {

@@ -1,3 +1,5 @@
+import type { PolicyRevision } from '../policy-revision.js';
+
 /** What the policy decided for one call. */
 export type Effect = 'allow' | 'deny' | 'approval_required' | 'hidden';
 
@@ -82,7 +84,7 @@ export interface Decision {
   readonly reason: string;
   readonly code: DecisionCode | null;
   /** The policy's revision (from its bundle), or null for a policy read from a directory. */
-  readonly revision: number | null;
+  readonly revision: PolicyRevision;
   /** Hex SHA-256 of the policy's canonical JSON. */
   readonly digest: string;
   /** Seconds until a rate-limited call may succeed. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { closestName, OPERATOR_SYNONYMS } from './name-suggester.js';
 import { lintPolicy } from './policy-linter.js';
-import { validateDocument } from './schema-validator.js';
-import { parseSourceDocument } from './source-document.js';
+import { validateDocument } from '../parse/schema-validator.js';
+import { parseSourceDocument } from '../parse/source-document.js';
 
 const OPERATORS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'not_in', 'exists', 'regex', 'contains'];
 

@@ -1,6 +1,6 @@
-import type { ToolCall } from './decision.js';
-import type { Condition, Operator } from './generated/policy-types.js';
-import { jsonEqual, jsonType, type JsonType } from './json-value.js';
+import type { ToolCall } from '../evaluate/decision.js';
+import type { Condition, Operator } from '../generated/policy-types.js';
+import { jsonEqual, jsonType, type JsonType } from '../json-value.js';
 import { MISSING, parsePath } from './path-expression.js';
 import { compileRegex } from './regex-compiler.js';
 

@@ -1,22 +1,23 @@
-import { ArgumentValidator } from './argument-validator.js';
-import { canonicalDigest } from './canonical-json.js';
+import { ArgumentValidator } from '../evaluate/argument-validator.js';
+import { canonicalDigest } from '../canonical-json.js';
 import { compileCondition, Outcome, type CompiledCondition } from './condition-compiler.js';
-import { INPUT_SCHEMA_RULE, type ApprovalLookup, type ApprovalRequirement, type ApprovalState, type Decision, type LimitState, type ShadowDecision, type ToolCall } from './decision.js';
-import { PolicyError, type Diagnostic, type DiagnosticCode } from './diagnostic.js';
-import type { Condition, Limit, Policy, RateLimit, Scope, ToolRule, Window } from './generated/policy-types.js';
-import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from './limit-store.js';
+import { INPUT_SCHEMA_RULE, type ApprovalLookup, type ApprovalRequirement, type ApprovalState, type Decision, type LimitState, type ShadowDecision, type ToolCall } from '../evaluate/decision.js';
+import { PolicyError, type Diagnostic, type DiagnosticCode } from '../diagnostic.js';
+import type { Condition, Limit, Policy, RateLimit, Scope, ToolRule, Window } from '../generated/policy-types.js';
+import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from '../evaluate/limit-store.js';
 import { parsePath, type PathGetter } from './path-expression.js';
 import { listRules, toolRuleId, type RuleInfo } from './policy-rules.js';
 import { RegexSupportError } from './regex-compiler.js';
-import { validateDocument } from './schema-validator.js';
-import { pointerOf, type SourceDocument } from './source-document.js';
+import { validateDocument } from '../parse/schema-validator.js';
+import { pointerOf, type SourceDocument } from '../parse/source-document.js';
+import type { PolicyRevision } from '../policy-revision.js';
 
 /** Options of {@link compilePolicy}. */
 export interface CompileOptions {
   /** The upstream server this policy governs; it namespaces limit counters. */
   readonly server?: string;
   /** The bundle revision the policy came from; null (default) for a policy read from a directory. */
-  readonly revision?: number | null;
+  readonly revision?: PolicyRevision;
   /** Where limit counters live when a decide context names none (default: a new in-memory store). */
   readonly limits?: LimitStore;
   /** Current time in epoch milliseconds (default `Date.now`). */
@@ -70,7 +71,7 @@ export interface DecideContext {
  */
 export interface CompiledPolicy {
   readonly server: string;
-  readonly revision: number | null;
+  readonly revision: PolicyRevision;
   /** Hex SHA-256 of the policy's canonical JSON (RFC 8785). */
   readonly digest: string;
   /** The policy as written (deep-frozen). */
@@ -259,7 +260,7 @@ class Compiler {
   readonly #source: SourceDocument;
   readonly #options: CompileOptions;
   readonly #server: string;
-  readonly #revision: number | null;
+  readonly #revision: PolicyRevision;
   readonly #digest: string;
   readonly #maxPatternInput: number;
 
@@ -479,7 +480,7 @@ function shadowLimit(l: CompiledLimit): CompiledLimit {
 
 interface EvaluatorParts {
   server: string;
-  revision: number | null;
+  revision: PolicyRevision;
   digest: string;
   policy: Policy;
   rules: readonly RuleInfo[];
@@ -577,7 +578,7 @@ class PendingShadowDecision extends PendingStep implements PendingDecision {
 
 class Evaluator implements CompiledPolicy {
   readonly server: string;
-  readonly revision: number | null;
+  readonly revision: PolicyRevision;
   readonly digest: string;
   readonly policy: Policy;
   readonly rules: readonly RuleInfo[];
@@ -854,7 +855,7 @@ function shadowOf(d: Decision): ShadowDecision {
  */
 class ShadowPolicy implements CompiledPolicy {
   readonly server: string;
-  readonly revision: number | null;
+  readonly revision: PolicyRevision;
   readonly digest: string;
   readonly policy: Policy;
   readonly rules: readonly RuleInfo[];

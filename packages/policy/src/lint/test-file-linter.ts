@@ -1,12 +1,12 @@
-import { ArgumentValidator } from './argument-validator.js';
-import { findCatalogTool, type Catalog } from './catalog.js';
-import { INPUT_SCHEMA_RULE, type DecisionCode, type Effect } from './decision.js';
-import { DIAGNOSTIC_CODES, sortDiagnostics, type Diagnostic, type DiagnosticCode } from './diagnostic.js';
-import type { Expectation, PolicyTestFile, ShadowExpectation, TestCall } from './generated/test-file-types.js';
+import { ArgumentValidator } from '../evaluate/argument-validator.js';
+import { findCatalogTool, type Catalog } from '../catalog/catalog.js';
+import { INPUT_SCHEMA_RULE, type DecisionCode, type Effect } from '../evaluate/decision.js';
+import { DIAGNOSTIC_CODES, sortDiagnostics, type Diagnostic, type DiagnosticCode } from '../diagnostic.js';
+import type { Expectation, PolicyTestFile, ShadowExpectation, TestCall } from '../generated/test-file-types.js';
 import { closestName } from './name-suggestion.js';
-import type { CompiledPolicy } from './policy-compiler.js';
-import type { RuleInfo } from './policy-rules.js';
-import { pointerOf, type SourceDocument } from './source-document.js';
+import type { CompiledPolicy } from '../compile/policy-compiler.js';
+import type { RuleInfo } from '../compile/policy-rules.js';
+import { pointerOf, type SourceDocument } from '../parse/source-document.js';
 
 /** Options of {@link lintTestFile}. */
 export interface TestFileLintOptions {
