@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LedgerWriter, connectLedger, migrateLedger, type DecisionEventInput } from '@tollgate/ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +111,19 @@ describe('tollgate diff', () => {
     expect(report.base.commit).toMatch(/^[0-9a-f]{40}$/);
     expect(report.totals).toMatchObject({ wider: 0, narrower: 0, both: 0, changes: 0 });
     expect(report.servers[0]!.tools.every((t) => t.change === 'unchanged' && t.examples.length === 0)).toBe(true);
+  });
+
+  it('takes the servers lint and test take: a policies/node_modules directory is no server', async () => {
+    await repo.write('policies/node_modules/policy.json', '{ "not": "a policy"');
+    try {
+      const out = await runCli(['diff', 'HEAD', '--format', 'json'], repo.root);
+      expect(out.code, out.stderr).toBe(0);
+      const report = JSON.parse(out.stdout) as JsonReport;
+      expect(report.head).toMatchObject({ files: ['policies/pay/policy.json'] });
+      expect(report.servers.map((s) => s.server)).toEqual(['pay']);
+    } finally {
+      await rm(join(repo.root, 'policies/node_modules'), { recursive: true, force: true });
+    }
   });
 
   it('reports a raised cap in the working tree as wider, just above the old cap, and fails on critical widening', async () => {

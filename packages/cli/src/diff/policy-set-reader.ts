@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { catalogInputSchemas, formatDiagnostic, isPolicyFileName, loadPolicy, parseCatalog, policyFileConflict, type Catalog, type Diagnostic, type PolicySetEntry } from '@tollgate/policy';
+import { catalogInputSchemas, formatDiagnostic, isPolicyFileName, isServerDirectoryName, loadPolicy, parseCatalog, policyFileConflict, type Catalog, type Diagnostic, type PolicySetEntry } from '@tollgate/policy';
 import { gitClient, isNotARepositoryError } from '@tollgate/gateway/git';
 import type { SimpleGit } from 'simple-git';
 import { CliError, ExitCode } from '../cli-error.js';
@@ -100,7 +100,8 @@ function groupServerFiles(paths: readonly string[], policiesDir: string): Map<st
     const parts = path.slice(prefix.length).split('/');
     if (parts.length !== 2) continue;
     const [server, name] = parts as [string, string];
-    if (server.startsWith('.')) continue;
+    // The same servers as lint and test discover: not hidden directories, not node_modules.
+    if (!isServerDirectoryName(server)) continue;
     const files = servers.get(server) ?? { policy: undefined, catalog: undefined, extraPolicies: [] };
     if (isPolicyFileName(name)) {
       if (files.policy === undefined) files.policy = path;

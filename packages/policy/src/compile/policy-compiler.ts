@@ -596,11 +596,7 @@ class Evaluator implements CompiledPolicy {
   }
 
   isListed(tool: string): boolean {
-    const p = this.#p;
-    const t = p.tools.get(tool);
-    if (p.hideSet.has(tool)) return false;
-    if (!t || t.shadow) return !p.hideAll && p.policy.default === 'allow';
-    return !t.alwaysDenied;
+    return this.#listed(tool, true);
   }
 
   hides(tool: string): boolean {
@@ -612,10 +608,15 @@ class Evaluator implements CompiledPolicy {
   }
 
   wouldList(tool: string): boolean {
+    return this.#listed(tool, false);
+  }
+
+  /** Whether the tool is listed; `enforced`: as enforced now (a tool rule in shadow counts as unlisted), else by the policy's own rules. */
+  #listed(tool: string, enforced: boolean): boolean {
     const p = this.#p;
-    const t = p.tools.get(tool);
     if (p.hideSet.has(tool)) return false;
-    if (!t) return !p.hideAll && p.policy.default === 'allow';
+    const t = p.tools.get(tool);
+    if (!t || (enforced && t.shadow)) return !p.hideAll && p.policy.default === 'allow';
     return !t.alwaysDenied;
   }
 
