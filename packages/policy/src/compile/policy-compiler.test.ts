@@ -3,7 +3,8 @@ import type { Decision, ToolCall } from '../evaluate/decision.js';
 import { PolicyError } from '../diagnostic.js';
 import type { Policy } from '../generated/policy-types.js';
 import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from '../evaluate/limit-store.js';
-import { compilePolicy, parseDuration, tryCompilePolicy } from './policy-compiler.js';
+import { parseDuration } from '../parse/duration.js';
+import { compilePolicy, tryCompilePolicy } from './policy-compiler.js';
 import { loadPolicy } from './policy-loader.js';
 
 const SEED = `{

@@ -3,6 +3,7 @@ import { canonicalDigest } from '../canonical-json.js';
 import { compileCondition, Outcome, type CompiledCondition } from './condition-compiler.js';
 import { INPUT_SCHEMA_RULE, type ApprovalLookup, type ApprovalRequirement, type ApprovalState, type Decision, type LimitState, type ShadowDecision, type ToolCall } from '../evaluate/decision.js';
 import { PolicyError, type Diagnostic, type DiagnosticCode } from '../diagnostic.js';
+import { parseDuration } from '../parse/duration.js';
 import type { Condition, Limit, Policy, RateLimit, Scope, ToolRule, Window } from '../generated/policy-types.js';
 import { MemoryLimitStore, type LimitRequest, type LimitResult, type LimitStore } from '../evaluate/limit-store.js';
 import { parsePath, type PathGetter } from './path-expression.js';
@@ -231,14 +232,6 @@ function approvalRequirement(rule: { approvers?: readonly string[]; timeout?: st
     timeout_ms: rule.timeout ? parseDuration(rule.timeout) : null,
     min_approvals: rule.min_approvals ?? 1,
   });
-}
-
-/** Parses a duration such as "30s", "10m", "2h", "1d" or "500ms" into milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^([1-9][0-9]*)(ms|s|m|h|d)$/.exec(text);
-  if (!m) throw new PolicyError('duration.invalid', `"${text}" is not a duration like "30s", "10m", "2h" or "1d"`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
 }
 
 /** Window length in seconds of a named or numeric window. */

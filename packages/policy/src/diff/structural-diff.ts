@@ -1,7 +1,7 @@
 import { canonicalJson } from '../canonical-json.js';
 import type { ApprovalRequirement } from '../evaluate/decision.js';
 import type { Condition, Limit, Policy, RateLimit, ToolRule } from '../generated/policy-types.js';
-import { parseDuration } from '../compile/policy-compiler.js';
+import { parseDuration } from '../parse/duration.js';
 import { toolRuleId } from '../compile/policy-rules.js';
 import { compareApprovals, DEFAULT_APPROVAL_TIMEOUT_MS, type ApprovalField } from './approval-comparison.js';
 
