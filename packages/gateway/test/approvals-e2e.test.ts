@@ -1,4 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { randomUUID } from 'node:crypto';
+import { connectLedger, openApprovalStore } from '@tollgate/ledger';
 import { canonicalDigest } from '@tollgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, adminApi, approvalGatewayConfig, approvalPolicyDir, callTool, refusalOf, textOf } from './approvals-support.js';
@@ -51,6 +53,29 @@ for (const transport of DOWNSTREAM_TRANSPORTS) {
     };
     const events = (tool: string) =>
       db.query<Row>('SELECT event_type, effect, rule, approval_id, approver, outcome_status, call_id FROM ledger_events WHERE tool = $1 ORDER BY occurred_at, seq', [tool]);
+
+    it('lists a pending request only once it is on the record, and refuses a vote on it before', async () => {
+      const connection = await connectLedger({ databaseUrl: db.url });
+      const store = openApprovalStore(connection);
+      try {
+        const now = Date.now();
+        const { record } = await store.open({
+          server: 'ccxt', tool: 'cancel_order', argsSha256: 'c'.repeat(64), agentId: 'agent-other', policyRevision: null, policyDigest: 'd'.repeat(64),
+          rule: 'tools.cancel_order.action', sessionId: null, callId: randomUUID(), args: { id: 'x' }, reason: 'test', approvers: null, minApprovals: 1,
+          requestedAt: new Date(now), expiresAt: new Date(now + 600_000),
+        });
+        expect((await admin.pending()).map((a) => a.id)).not.toContain(record.id);
+        const early = await admin.vote(record.id, 'alice', 'approve');
+        expect(early.status).toBe(409);
+        expect(early.body.error).toContain('not on the record yet');
+        await store.markRecorded(record.id);
+        expect((await admin.pending()).map((a) => a.id)).toContain(record.id);
+        expect((await admin.vote(record.id, 'alice', 'deny', 'test over')).status).toBe(200);
+      } finally {
+        await store.close();
+        await connection.close();
+      }
+    });
 
     it('hold: the call waits, runs once a desk lead approves it, and the identical repeat waits again', async () => {
       const cancel = await restingOrder();

@@ -217,8 +217,14 @@ export class ApprovalDesk {
     return this.#notifier?.deliveries(id);
   }
 
-  list(status?: ApprovalStatus, limit?: number): Promise<ApprovalRecord[]> {
-    return this.#store.list({ ...(status ? { status } : {}), ...(limit ? { limit } : {}) });
+  /**
+   * The requests, newest first — but a pending one only once its `approval.requested` event is
+   * committed: nobody is shown a request before it is on the record (nor could decide it; a
+   * vote on it would be refused as not recorded yet). So a page may hold fewer than `limit`.
+   */
+  async list(status?: ApprovalStatus, limit?: number): Promise<ApprovalRecord[]> {
+    const records = await this.#store.list({ ...(status ? { status } : {}), ...(limit ? { limit } : {}) });
+    return records.filter((r) => r.recorded || r.status !== 'pending');
   }
 
   /**
