@@ -57,8 +57,10 @@ export type {
   TestFailure,
   TestFileResult,
 } from './test-runner.js';
-export { buildCatalog, catalogInputSchemas, findCatalogTool, parseCatalog, resolveArgumentPath } from './catalog/catalog.js';
-export type { ArgumentResolution, ArgumentStep, Catalog, CatalogParseResult, CatalogTool, ListedTool, SchemaType } from './catalog/catalog.js';
+export { buildCatalog, catalogInputSchemas, findCatalogTool, parseCatalog } from './catalog/catalog.js';
+export type { Catalog, CatalogParseResult, CatalogTool, ListedTool } from './catalog/catalog.js';
+export { resolveArgumentPath } from './catalog/argument-path-resolver.js';
+export type { ArgumentResolution, ArgumentStep, SchemaType } from './catalog/argument-path-resolver.js';
 export { classifyTool, RISK_CATEGORIES, RISK_LEVEL_OF, RISK_LEVELS, splitToolName, toolRisk } from './catalog/risk-classifier.js';
 export type { ClassifiableTool, RiskCategory, RiskClass, RiskLevel, ToolAnnotations } from './catalog/risk-classifier.js';
 export { lintPolicy } from './lint/policy-linter.js';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildCatalog, findCatalogTool, parseCatalog, resolveArgumentPath, type CatalogTool } from './catalog.js';
+import { resolveArgumentPath } from './argument-path-resolver.js';
+import { buildCatalog, findCatalogTool, parseCatalog, type CatalogTool } from './catalog.js';
 
 function position(text: string, needle: string, nth = 0): { line: number; column: number } {
   let offset = -1;

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseCatalog, resolveArgumentPath, type Catalog } from '../catalog/catalog.js';
+import { resolveArgumentPath } from '../catalog/argument-path-resolver.js';
+import { parseCatalog, type Catalog } from '../catalog/catalog.js';
 import { DIAGNOSTIC_CODES, type Diagnostic } from '../diagnostic.js';
 import { lintPolicy, type LintResult } from './policy-linter.js';
 

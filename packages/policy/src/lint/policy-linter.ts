@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import type { Diagnostics as RecheckDiagnostics, Parameters as RecheckParameters } from 'recheck';
 import { canonicalJson } from '../canonical-json.js';
-import { findCatalogTool, resolveArgumentPath, type ArgumentResolution, type Catalog, type CatalogTool, type SchemaType } from '../catalog/catalog.js';
+import { resolveArgumentPath, type ArgumentResolution, type SchemaType } from '../catalog/argument-path-resolver.js';
+import { findCatalogTool, type Catalog, type CatalogTool } from '../catalog/catalog.js';
 import { DIAGNOSTIC_CODES, sortDiagnostics, type Diagnostic, type DiagnosticCode, type Severity } from '../diagnostic.js';
 import type { Condition, Limit, Policy, ToolRule } from '../generated/policy-types.js';
 import { jsonEqual, jsonType } from '../json-value.js';
