@@ -99,3 +99,17 @@ export class PolicyError extends Error {
     this.diagnostics = options.diagnostics ?? [];
   }
 }
+
+/**
+ * Drops repeated diagnostics (same file, place, code and message): a parser can report the
+ * same problem twice at one offset, and a person should read it once.
+ */
+export function uniqueDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diagnostics.filter((d) => {
+    const key = `${d.file}\u0000${d.line}\u0000${d.column}\u0000${d.code}\u0000${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { Policy } from './generated/policy-types.js';
-import { compilePolicy, type CompiledPolicy } from './compile/policy-compiler.js';
+import { compilePolicy } from './compile/policy-compiler.js';
+import type { CompiledPolicy } from './evaluate/compiled-policy.js';
 import { computeCoverage, parseTestFile, runTestFile } from './test-runner.js';
 
 /** default deny; `order` is a new permission tried in shadow, with a cap and a rate limit. */

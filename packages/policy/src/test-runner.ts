@@ -2,7 +2,7 @@ import type { ApprovalState, Decision, DecisionCode, Effect, ShadowDecision, Too
 import type { Diagnostic } from './diagnostic.js';
 import type { Expectation, PolicyTestFile, ShadowExpectation, TestCall } from './generated/test-file-types.js';
 import { MemoryLimitStore } from './evaluate/limit-store.js';
-import type { CompiledPolicy } from './compile/policy-compiler.js';
+import type { CompiledPolicy } from './evaluate/compiled-policy.js';
 import { validateDocument } from './parse/schema-validator.js';
 import { parseSourceDocument, pointerOf, type SourceDocument } from './parse/source-document.js';
 

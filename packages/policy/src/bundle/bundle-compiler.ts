@@ -6,7 +6,7 @@ import type { PolicyTestFile } from '../generated/test-file-types.js';
 import type { LimitStore } from '../evaluate/limit-store.js';
 import { admitPolicy } from '../lint/policy-admission.js';
 import { POLICY_FILE_NAMES } from '../policy-repository-layout.js';
-import type { CompiledPolicy } from '../compile/policy-compiler.js';
+import type { CompiledPolicy } from '../evaluate/compiled-policy.js';
 import { validateDocument } from '../parse/schema-validator.js';
 import type { SourceDocument } from '../parse/source-document.js';
 import { runTestFile, type TestFileResult } from '../test-runner.js';

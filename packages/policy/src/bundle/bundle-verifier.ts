@@ -2,7 +2,7 @@ import { verify, type KeyObject } from 'node:crypto';
 import { canonicalJson, sha256Hex } from '../canonical-json.js';
 import type { Diagnostic } from '../diagnostic.js';
 import type { LimitStore } from '../evaluate/limit-store.js';
-import type { CompiledPolicy } from '../compile/policy-compiler.js';
+import type { CompiledPolicy } from '../evaluate/compiled-policy.js';
 import type { TestFileResult } from '../test-runner.js';
 import { compileBundle, type BundleTestSummary } from './bundle-compiler.js';
 import { checkBundleHashes } from './bundle-content-hash.js';

@@ -2,7 +2,8 @@ import { describe, expect, test } from 'vitest';
 import type { Decision, ToolCall } from '../evaluate/decision.js';
 import type { Policy } from '../generated/policy-types.js';
 import { MemoryLimitStore } from '../evaluate/limit-store.js';
-import { compilePolicy, isPendingDecision, type PendingDecision } from './policy-compiler.js';
+import { compilePolicy } from './policy-compiler.js';
+import { isPendingDecision, type PendingDecision } from '../evaluate/compiled-policy.js';
 
 const NOW = Date.parse('2026-01-01T00:00:10Z');
 const call = (tool: string, args: Record<string, unknown> = {}, agent = 'a1'): ToolCall => ({ tool, args, agent: { id: agent }, session: { id: 's1' } });

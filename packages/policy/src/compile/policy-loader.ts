@@ -1,6 +1,7 @@
 import type { Diagnostic } from '../diagnostic.js';
 import type { Policy } from '../generated/policy-types.js';
-import { tryCompilePolicy, type CompileOptions, type CompiledPolicy } from './policy-compiler.js';
+import { tryCompilePolicy, type CompileOptions } from './policy-compiler.js';
+import type { CompiledPolicy } from '../evaluate/compiled-policy.js';
 import { validateDocument } from '../parse/schema-validator.js';
 import { parseSourceDocument, type SourceDocument } from '../parse/source-document.js';
 

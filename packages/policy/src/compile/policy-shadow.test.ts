@@ -3,6 +3,7 @@ import type { Decision, ToolCall } from '../evaluate/decision.js';
 import type { Policy, ToolRule } from '../generated/policy-types.js';
 import { MemoryLimitStore } from '../evaluate/limit-store.js';
 import { compilePolicy } from './policy-compiler.js';
+import { isPendingDecision } from '../evaluate/compiled-policy.js';
 import { listRules } from './policy-rules.js';
 
 const NOW = Date.parse('2026-01-01T00:00:10Z');
@@ -163,6 +164,34 @@ describe('a tool rule in shadow mode', () => {
     // shadow evaluation's count of `calls` lives in its own counter.
     expect(p.decide(call('balance')).effect).toBe('allow');
     expect(pick(p.decide(call('balance')))).toEqual({ effect: 'deny', rule: 'all_tools.limits[0]', shadow: undefined });
+  });
+
+  test('the enforced and the shadow decision are made at one instant: both count in the same window', async () => {
+    // A clock that moves a minute on every read: two reads would put the two decisions' counters in different windows.
+    let reads = 0;
+    const clock = (): number => NOW + 60_000 * reads++;
+    const policy: Policy = {
+      version: '1',
+      default: 'allow',
+      all_tools: { limits: [{ counter: 'calls', max: 5, window: 'minute' }] },
+      tools: { order: { shadow: true, limits: [{ counter: 'orders', max: 5, window: 'minute' }] } },
+    };
+    const p = compilePolicy(policy, { server: 'ccxt', limits: new MemoryLimitStore(), clock });
+    for (const decide of [(c: ToolCall) => p.decide(c), (c: ToolCall) => p.decideAsync(c)]) {
+      reads = 0;
+      const d = await decide(call('order'));
+      expect(reads).toBe(1);
+      expect(d.shadow).toMatchObject({ effect: 'allow' });
+    }
+    reads = 0;
+    const step = p.prepare(call('order'));
+    expect(reads).toBe(1);
+    expect(isPendingDecision(step)).toBe(true);
+    if (!isPendingDecision(step)) return;
+    // The enforced all_tools counter, then the shadow one and the rule's own, all in the window of the one read.
+    const windows = step.limits.flat().map((r) => r.windowStart);
+    expect(windows).toHaveLength(3);
+    expect(new Set(windows).size).toBe(1);
   });
 
   test('an approval the rule would ask for is recorded as approval_required and never looked up', async () => {

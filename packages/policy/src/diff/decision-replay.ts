@@ -1,6 +1,6 @@
 import type { Decision, Effect, ToolCall } from '../evaluate/decision.js';
 import { MemoryLimitStore } from '../evaluate/limit-store.js';
-import type { CompiledPolicy } from '../compile/policy-compiler.js';
+import type { CompiledPolicy } from '../evaluate/compiled-policy.js';
 import type { PolicySetEntry } from './policy-diff.js';
 
 /** A call decided in the past, as the ledger recorded it, ready to be decided again. */

@@ -2,7 +2,7 @@ import type { Catalog, CatalogTool } from '../catalog/catalog.js';
 import { findCatalogTool } from '../catalog/catalog.js';
 import type { ApprovalRequirement, Decision, Effect, ToolCall } from '../evaluate/decision.js';
 import { MemoryLimitStore } from '../evaluate/limit-store.js';
-import type { CompiledPolicy } from '../compile/policy-compiler.js';
+import type { CompiledPolicy } from '../evaluate/compiled-policy.js';
 import { RISK_LEVELS, toolRisk, type RiskCategory, type RiskLevel } from '../catalog/risk-classifier.js';
 import { TEST_EPOCH } from '../test-runner.js';
 import { generateExampleCalls, SECOND_AGENT, SECOND_SESSION, withAmounts, type SequenceShape } from './example-call-generator.js';

@@ -1,25 +1,13 @@
 import type { ToolCall } from '../evaluate/decision.js';
 import { PolicyError } from '../diagnostic.js';
-import type { Scope } from '../generated/policy-types.js';
+import type { LimitCounter } from './decision-trace.js';
 import type { MemoryLimitStore } from '../evaluate/limit-store.js';
-import { compiledInternals, type CompiledLimit, type CompiledPolicy } from '../compile/policy-compiler.js';
+import { compiledInternals } from '../evaluate/compiled-internals.js';
+import type { CompiledLimit } from '../evaluate/compiled-parts.js';
+import type { CompiledPolicy } from '../evaluate/compiled-policy.js';
 
-/** A counter a call may add to: which limit, whose count, which window. */
-export interface PlannedCounter {
-  /** The limit's rule id. */
-  readonly rule: string;
-  readonly counter: string;
-  readonly scope: Scope;
-  /** The agent or session id the counter is kept for; empty for `global`. */
-  readonly scope_id: string;
-  /** Window length in seconds. */
-  readonly window: number;
-  /** The window the call falls in (epoch milliseconds). */
-  readonly window_start: number;
-  readonly window_end: number;
-  readonly max: number;
-  /** Counted in shadow counters (a limit in shadow mode), which the ledger does not record. */
-  readonly shadow_counter: boolean;
+/** A counter a call may add to, and its key in the limit store. */
+export interface PlannedCounter extends LimitCounter {
   /** The limit store's key of the counter (opaque; equal for limits that share a counter). */
   readonly key: string;
 }
@@ -38,9 +26,10 @@ export function plannedCounters(policy: CompiledPolicy, call: ToolCall, now: num
   const p = x.parts;
   const t = p.tools.get(call.tool);
   const shadowAll = x.shadowAllow !== null;
+  const ruleInShadow = t !== undefined && x.shadowRules.has(call.tool);
   const limits: Array<{ l: CompiledLimit; shadow: boolean }> = [];
-  if (t === undefined || t.shadow) limits.push(...p.defaultLimits.map((l) => ({ l, shadow: shadowAll })));
-  if (t !== undefined) limits.push(...t.limits.map((l) => ({ l, shadow: shadowAll || t.shadow })));
+  if (t === undefined || ruleInShadow) limits.push(...p.defaultLimits.map((l) => ({ l, shadow: shadowAll })));
+  if (t !== undefined) limits.push(...t.limits.map((l) => ({ l, shadow: shadowAll || ruleInShadow })));
   const seen = new Set<string>();
   const out: PlannedCounter[] = [];
   for (const { l, shadow } of limits) {

@@ -73,8 +73,8 @@ export interface TraceApproval {
   readonly id?: string;
 }
 
-/** One limit at step 7: the counter it counts in, and what this call did to it. */
-export interface TraceLimit {
+/** A counter a limit counts a call in: which limit, whose count, which window. */
+export interface LimitCounter {
   /** The limit's rule id (`all_tools.limits[0]`, `tools.<t>.rate_limit`, its own `id`). */
   readonly rule: string;
   readonly counter: string;
@@ -87,8 +87,12 @@ export interface TraceLimit {
   readonly window_start: number;
   readonly window_end: number;
   readonly max: number;
-  /** A limit in shadow mode counts in shadow counters, never shared with enforced ones. */
+  /** A limit in shadow mode counts in shadow counters, never shared with enforced ones (the ledger does not record them). */
   readonly shadow_counter: boolean;
+}
+
+/** One limit at step 7: the counter it counts in, and what this call did to it. */
+export interface TraceLimit extends LimitCounter {
   /** For a spend limit (`increment_from`): the path and what the call holds there. */
   readonly amount_from?: { readonly path: string; readonly found: boolean; readonly actual?: unknown };
   /** What the call adds: 1, or its `increment_from` value; null when it has no usable amount. */

@@ -4,7 +4,8 @@ import { ArgumentValidator } from '../evaluate/argument-validator.js';
 import type { ApprovalState, Decision, ToolCall } from '../evaluate/decision.js';
 import type { Condition, Limit, Policy, ToolRule } from '../generated/policy-types.js';
 import { MemoryLimitStore } from '../evaluate/limit-store.js';
-import { tryCompilePolicy, type CompiledPolicy } from '../compile/policy-compiler.js';
+import { tryCompilePolicy } from '../compile/policy-compiler.js';
+import type { CompiledPolicy } from '../evaluate/compiled-policy.js';
 import { TRACE_STEPS, type DecisionTrace, type TraceEvaluation } from './decision-trace.js';
 import { traceDecision } from './decision-tracer.js';
 

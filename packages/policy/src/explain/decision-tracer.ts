@@ -3,15 +3,10 @@ import type { ApprovalLookup, ApprovalState, Decision, ShadowDecision, ToolCall 
 import { PolicyError } from '../diagnostic.js';
 import type { LimitRequest, LimitResult, LimitStore } from '../evaluate/limit-store.js';
 import { MISSING, parsePath, type PathGetter } from '../compile/path-expression.js';
-import {
-  compiledInternals,
-  type CompiledGate,
-  type CompiledInternals,
-  type CompiledLimit,
-  type CompiledPolicy,
-  type CompiledTool,
-  type DecideContext,
-} from '../compile/policy-compiler.js';
+import { compiledInternals, type CompiledInternals } from '../evaluate/compiled-internals.js';
+import type { CompiledGate, CompiledLimit, CompiledTool } from '../evaluate/compiled-parts.js';
+import type { CompiledPolicy, DecideContext } from '../evaluate/compiled-policy.js';
+import { withoutApprovals } from '../evaluate/shadow-policy.js';
 import { toolRuleId } from '../compile/policy-rules.js';
 import {
   TRACE_STEPS,
@@ -234,13 +229,14 @@ class Walk {
     const call = this.#call;
     const tool = call.tool;
     const t = p.tools.get(tool);
-    const asUnlisted = t === undefined || t.shadow;
+    const inShadow = t !== undefined && x.shadowRules.has(tool);
+    const asUnlisted = t === undefined || inShadow;
     // A tool whose rule is in shadow is enforced as if it were not listed: its rules belong to the shadow evaluation.
     const s = new StepList(call, asUnlisted ? undefined : t);
-    const mode: TraceShadowMode = t?.shadow ? 'tool' : 'none';
+    const mode: TraceShadowMode = inShadow ? 'tool' : 'none';
     // 1. Hidden, before the arguments are looked at.
     if (p.hideSet.has(tool)) {
-      s.decide('hidden', verdictOf(p.hiddenByList, 'hidden'), `"${tool}" is named in "hide"${t?.shadow ? ' (its rule in shadow mode is not evaluated)' : ''}`);
+      s.decide('hidden', verdictOf(p.hiddenByList, 'hidden'), `"${tool}" is named in "hide"${inShadow ? ' (its rule in shadow mode is not evaluated)' : ''}`);
       return { enforced: s.finish(), shadow: null, mode };
     }
     const hidden = asUnlisted ? p.hideAll : t.hidden !== null;
@@ -252,16 +248,16 @@ class Walk {
         s.decide('hidden', verdictOf(t.hidden!, 'hidden'), `the rule of "${tool}" has action "hide"`);
       }
       const enforced = s.finish();
-      return { enforced, shadow: t?.shadow ? this.#shadowTool(t, 'not checked: the enforced decision hid the tool first') : null, mode };
+      return { enforced, shadow: inShadow ? this.#shadowTool(t, 'not checked: the enforced decision hid the tool first') : null, mode };
     }
-    s.add({ step: 'hidden', status: 'passed', detail: `not hidden: "${tool}" is not in "hide"${p.hideAll ? ' (which holds "*", but the tool is in tools)' : ''}${t && !t.shadow ? ' and its rule has no action "hide"' : ''}` });
+    s.add({ step: 'hidden', status: 'passed', detail: `not hidden: "${tool}" is not in "hide"${p.hideAll ? ' (which holds "*", but the tool is in tools)' : ''}${t && !inShadow ? ' and its rule has no action "hide"' : ''}` });
     // 2. The arguments.
     if (!this.#arguments(s)) return { enforced: s.finish(), shadow: null, mode };
     if (t === undefined) {
       this.#unlisted(s, `"${tool}" is not in tools`);
       return { enforced: s.finish(), shadow: null, mode };
     }
-    if (t.shadow) {
+    if (inShadow) {
       this.#unlisted(s, `the rule of "${tool}" is in shadow mode: the call is enforced as for a tool not in tools`);
       const enforced = s.finish();
       return { enforced, shadow: this.#shadowTool(t, 'checked once, for the enforced decision'), mode };
@@ -532,11 +528,6 @@ class Walk {
 /** The approve_if rules after index `i`, not reached. */
 function rest(t: CompiledTool, i: number, call: ToolCall): TraceRule[] {
   return t.approveIf.slice(i + 1).map((g, j) => gateTrace(g, toolRuleId(t.name, `approve_if[${i + 1 + j}]`), call, false).rule);
-}
-
-function withoutApprovals(context: DecideContext): DecideContext {
-  const { approvals: _, ...rest } = context;
-  return rest;
 }
 
 function round(n: number): number {

@@ -1,8 +1,9 @@
 import { parseCatalog, type Catalog } from '../catalog/catalog.js';
-import { sortDiagnostics, type Diagnostic } from '../diagnostic.js';
+import { sortDiagnostics, uniqueDiagnostics, type Diagnostic } from '../diagnostic.js';
 import { lintLoadedPolicy } from './policy-linter.js';
 import { loadPolicy, type LoadedPolicy } from '../compile/policy-loader.js';
-import type { CompileOptions, CompiledPolicy } from '../compile/policy-compiler.js';
+import type { CompileOptions } from '../compile/policy-compiler.js';
+import type { CompiledPolicy } from '../evaluate/compiled-policy.js';
 import type { SourceDocument } from '../parse/source-document.js';
 import { POLICY_FILE_NAMES } from '../policy-repository-layout.js';
 
@@ -127,7 +128,7 @@ export function admitPolicy(candidate: PolicyCandidate, options: AdmitPolicyOpti
       found.push(internalError(candidate.file, `more than ${MAX_FINDINGS} findings: the policy could not be fully checked`));
     }
   }
-  const diagnostics = unique(sortDiagnostics(found));
+  const diagnostics = uniqueDiagnostics(sortDiagnostics(found));
   const errors = diagnostics.filter((d) => d.severity === 'error');
   return {
     policy: errors.length === 0 ? loaded?.policy : undefined,
@@ -141,15 +142,4 @@ export function admitPolicy(candidate: PolicyCandidate, options: AdmitPolicyOpti
 
 function internalError(file: string, message: string): Diagnostic {
   return { code: 'TG209', severity: 'error', file, line: 1, column: 1, message, hint: 'split the policy, or fix the findings lint reports first' };
-}
-
-/** Drops repeated findings (same file, place, code and message): a reader should see each once. */
-function unique(diagnostics: readonly Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  return diagnostics.filter((d) => {
-    const key = `${d.file}\u0000${d.line}\u0000${d.column}\u0000${d.code}\u0000${d.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { buildCatalog, catalogInputSchemas } from '../catalog/catalog.js';
 import type { Diagnostic } from '../diagnostic.js';
 import type { Policy } from '../generated/policy-types.js';
-import { compilePolicy, type CompiledPolicy } from '../compile/policy-compiler.js';
+import { compilePolicy } from '../compile/policy-compiler.js';
+import type { CompiledPolicy } from '../evaluate/compiled-policy.js';
 import { lintTestFile } from './test-file-linter.js';
 import { parseTestFile, runTestFile } from '../test-runner.js';
 

@@ -4,7 +4,7 @@ import { INPUT_SCHEMA_RULE, type DecisionCode, type Effect } from '../evaluate/d
 import { DIAGNOSTIC_CODES, sortDiagnostics, type Diagnostic, type DiagnosticCode } from '../diagnostic.js';
 import type { Expectation, PolicyTestFile, ShadowExpectation, TestCall } from '../generated/test-file-types.js';
 import { closestName } from './name-suggestion.js';
-import type { CompiledPolicy } from '../compile/policy-compiler.js';
+import type { CompiledPolicy } from '../evaluate/compiled-policy.js';
 import type { RuleInfo } from '../compile/policy-rules.js';
 import { pointerOf, type SourceDocument } from '../parse/source-document.js';
 

@@ -53,6 +53,17 @@ export function pointerOf(...tokens: ReadonlyArray<string | number>): string {
   return out;
 }
 
+/** The value a JSON pointer (RFC 6901) names in `root`; undefined when there is none. */
+export function valueAtPointer(root: unknown, pointer: string): unknown {
+  let v = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
 /**
  * Parses JSON or YAML text into a {@link SourceDocument}. Syntax errors and duplicate keys
  * come back as diagnostics (codes TG001, TG002) with their position; nothing throws.
