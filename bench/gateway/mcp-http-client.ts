@@ -14,24 +14,22 @@ export interface McpSession {
   close(): Promise<void>;
 }
 
-/** One MCP session over Streamable HTTP, on `node:http`. */
-export class McpHttpSession implements McpSession {
-  readonly #url: URL;
-  readonly #agent: Agent;
-  readonly #headers: Record<string, string>;
-  #session: string | undefined;
+type Posted = { status: number; body: string; contentType: string };
+
+/** A session's JSON-RPC over Streamable HTTP; a subclass POSTs (and DELETEs) with its own HTTP client. */
+abstract class StreamableHttpSession implements McpSession {
+  protected readonly headers: Record<string, string>;
+  protected session: string | undefined;
   #nextId = 1;
 
-  constructor(url: string, headers: Record<string, string> = {}) {
-    this.#url = new URL(url);
-    this.#agent = new Agent({ keepAlive: true, maxSockets: 4 });
-    this.#headers = headers;
+  constructor(headers: Record<string, string>) {
+    this.headers = headers;
   }
 
   /** Initializes the session (and sends `notifications/initialized`). */
   async open(): Promise<void> {
     await this.#rpc({ jsonrpc: '2.0', id: this.#nextId++, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'tollgate-bench', version: '1' } } });
-    await this.#post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    await this.post({ jsonrpc: '2.0', method: 'notifications/initialized' });
   }
 
   /** Calls a tool; resolves with the result, rejects on a JSON-RPC error. */
@@ -40,10 +38,43 @@ export class McpHttpSession implements McpSession {
   }
 
   /** Ends the session. */
+  abstract close(): Promise<void>;
+
+  /** POSTs one message with the session's headers, and keeps the session id the server gives. */
+  protected abstract post(message: Record<string, unknown>): Promise<Posted>;
+
+  /** The headers of a POST: the caller's, the content types, and the session once there is one. */
+  protected postHeaders(): Record<string, string> {
+    const headers: Record<string, string> = { ...this.headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    if (this.session) {
+      headers['mcp-session-id'] = this.session;
+      headers['mcp-protocol-version'] = '2025-06-18';
+    }
+    return headers;
+  }
+
+  async #rpc(message: Record<string, unknown>): Promise<unknown> {
+    const { status, body, contentType } = await this.post(message);
+    if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 300)}`);
+    return replyOf(body, contentType);
+  }
+}
+
+/** One MCP session over Streamable HTTP, on `node:http`. */
+export class McpHttpSession extends StreamableHttpSession {
+  readonly #url: URL;
+  readonly #agent: Agent;
+
+  constructor(url: string, headers: Record<string, string> = {}) {
+    super(headers);
+    this.#url = new URL(url);
+    this.#agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  }
+
   async close(): Promise<void> {
-    if (this.#session) {
+    if (this.session) {
       await new Promise<void>((resolve) => {
-        const req = request(this.#url, { method: 'DELETE', agent: this.#agent, headers: { ...this.#headers, 'mcp-session-id': this.#session! } }, (res) => {
+        const req = request(this.#url, { method: 'DELETE', agent: this.#agent, headers: { ...this.headers, 'mcp-session-id': this.session! } }, (res) => {
           res.resume();
           res.on('end', resolve);
         });
@@ -54,28 +85,13 @@ export class McpHttpSession implements McpSession {
     this.#agent.destroy();
   }
 
-  async #rpc(message: Record<string, unknown>): Promise<unknown> {
-    const { status, body, contentType } = await this.#post(message);
-    if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 300)}`);
-    return replyOf(body, contentType);
-  }
-
-  #post(message: Record<string, unknown>): Promise<{ status: number; body: string; contentType: string }> {
+  protected post(message: Record<string, unknown>): Promise<Posted> {
     const payload = JSON.stringify(message);
     return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = {
-        ...this.#headers,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'content-length': String(Buffer.byteLength(payload)),
-      };
-      if (this.#session) {
-        headers['mcp-session-id'] = this.#session;
-        headers['mcp-protocol-version'] = '2025-06-18';
-      }
+      const headers = { ...this.postHeaders(), 'content-length': String(Buffer.byteLength(payload)) };
       const req = request(this.#url, { method: 'POST', agent: this.#agent, headers }, (res) => {
         const session = res.headers['mcp-session-id'];
-        if (typeof session === 'string') this.#session = session;
+        if (typeof session === 'string') this.session = session;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }));
@@ -84,6 +100,27 @@ export class McpHttpSession implements McpSession {
       req.on('error', reject);
       req.end(payload);
     });
+  }
+}
+
+/** One MCP session over Streamable HTTP, on `fetch`. */
+export class FetchMcpSession extends StreamableHttpSession {
+  readonly #url: string;
+
+  constructor(url: string, headers: Record<string, string> = {}) {
+    super(headers);
+    this.#url = url;
+  }
+
+  async close(): Promise<void> {
+    if (this.session) await fetch(this.#url, { method: 'DELETE', headers: { ...this.headers, 'mcp-session-id': this.session } }).then((r) => r.arrayBuffer(), () => undefined);
+  }
+
+  protected async post(message: Record<string, unknown>): Promise<Posted> {
+    const res = await fetch(this.#url, { method: 'POST', headers: this.postHeaders(), body: JSON.stringify(message) });
+    const session = res.headers.get('mcp-session-id');
+    if (session) this.session = session;
+    return { status: res.status, body: await res.text(), contentType: res.headers.get('content-type') ?? '' };
   }
 }
 
@@ -105,48 +142,4 @@ function lastSseData(body: string): string {
   for (const line of body.split('\n')) if (line.startsWith('data:')) data = line.slice(5).trim();
   if (data === '') throw new Error(`no SSE data event in: ${body.slice(0, 200)}`);
   return data;
-}
-
-/** One MCP session over Streamable HTTP, on `fetch`. */
-export class FetchMcpSession implements McpSession {
-  readonly #url: string;
-  readonly #headers: Record<string, string>;
-  #session: string | undefined;
-  #nextId = 1;
-
-  constructor(url: string, headers: Record<string, string> = {}) {
-    this.#url = url;
-    this.#headers = headers;
-  }
-
-  async open(): Promise<void> {
-    await this.#rpc({ jsonrpc: '2.0', id: this.#nextId++, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'tollgate-bench', version: '1' } } });
-    await this.#post({ jsonrpc: '2.0', method: 'notifications/initialized' });
-  }
-
-  async callTool(name: string, args: Record<string, unknown>): Promise<{ isError?: boolean; content?: unknown[] }> {
-    return (await this.#rpc({ jsonrpc: '2.0', id: this.#nextId++, method: 'tools/call', params: { name, arguments: args } })) as { isError?: boolean };
-  }
-
-  async close(): Promise<void> {
-    if (this.#session) await fetch(this.#url, { method: 'DELETE', headers: { ...this.#headers, 'mcp-session-id': this.#session } }).then((r) => r.arrayBuffer(), () => undefined);
-  }
-
-  async #rpc(message: Record<string, unknown>): Promise<unknown> {
-    const { status, body, contentType } = await this.#post(message);
-    if (status !== 200) throw new Error(`HTTP ${status}: ${body.slice(0, 300)}`);
-    return replyOf(body, contentType);
-  }
-
-  async #post(message: Record<string, unknown>): Promise<{ status: number; body: string; contentType: string }> {
-    const headers: Record<string, string> = { ...this.#headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    if (this.#session) {
-      headers['mcp-session-id'] = this.#session;
-      headers['mcp-protocol-version'] = '2025-06-18';
-    }
-    const res = await fetch(this.#url, { method: 'POST', headers, body: JSON.stringify(message) });
-    const session = res.headers.get('mcp-session-id');
-    if (session) this.#session = session;
-    return { status: res.status, body: await res.text(), contentType: res.headers.get('content-type') ?? '' };
-  }
 }

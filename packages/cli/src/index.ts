@@ -13,7 +13,7 @@ export {
   resolveTestPolicy,
 } from './policy-files.js';
 export type { DiscoverOptions, FoundFile, PolicyFiles, PolicyFileSet } from './policy-files.js';
-export { lintExitCode, lintPolicies, lintSummary, uniqueDiagnostics } from './lint-runner.js';
+export { lintExitCode, lintPolicies, lintSummary } from './lint-runner.js';
 export type { LintedPolicy, LintedTestFile, LintResult, LintStage } from './lint-runner.js';
 export { runTestSuite, runTestSuiteWithSources, testExitCode } from './test-suite.js';
 export type { PolicyCoverage, TestFileReport, TestSuiteOptions, TestSuiteResult, TestSuiteRun, ThresholdVerdict } from './test-suite.js';

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Catalog, CompiledPolicy, Diagnostic } from '@tollgate/policy';
-import { admitPolicy, ArgumentValidator, lintTestFile, loadPolicy, parseCatalog, parseTestFile, sortDiagnostics } from '@tollgate/policy';
+import { admitPolicy, ArgumentValidator, lintTestFile, loadPolicy, parseCatalog, parseTestFile, sortDiagnostics, uniqueDiagnostics } from '@tollgate/policy';
 import { ExitCode } from './cli-error.js';
 import {
   CATALOG_FILE_NAME,
@@ -63,20 +63,6 @@ export interface LintResult {
   readonly errors: number;
   readonly warnings: number;
   readonly infos: number;
-}
-
-/**
- * Drops repeated diagnostics (same file, place, code and message): a parser can report the
- * same problem twice at one offset, and a person should read it once.
- */
-export function uniqueDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  return diagnostics.filter((d) => {
-    const key = `${d.file}\u0000${d.line}\u0000${d.column}\u0000${d.code}\u0000${d.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 function counts(diagnostics: readonly Diagnostic[]): { errors: number; warnings: number; infos: number } {

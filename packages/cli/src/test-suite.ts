@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { CompiledPolicy, CoverageCount, CoverageReport, Diagnostic, TestCaseResult } from '@tollgate/policy';
-import { catalogInputSchemas, computeCoverage, loadPolicy, parseCatalog, parseTestFile, runTestFile, sortDiagnostics } from '@tollgate/policy';
+import { catalogInputSchemas, computeCoverage, loadPolicy, parseCatalog, parseTestFile, runTestFile, sortDiagnostics, uniqueDiagnostics } from '@tollgate/policy';
 import { ExitCode } from './cli-error.js';
-import { uniqueDiagnostics } from './lint-runner.js';
 import { CATALOG_FILE_NAME, discoverPolicyFiles, foundFile, readPolicyFile, resolveTestPolicy, type DiscoverOptions, type FoundFile } from './policy-files.js';
 
 /** What one test file did: its cases, and which rules its calls were decided by. */

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ApprovalDesk } from '../approvals/approval-desk.js';
 import type { AdminIdentity, ApproverDirectory } from '../approvals/approver-directory.js';
 import { DEFAULT_ADMIN_CONNECTION_LIMITS, type AdminConnectionLimits } from '../config/gateway-config.js';
-import { ConnectionLimiter } from '../downstream/connection-limiter.js';
+import { boundedServerOptions, ConnectionLimiter, trackRequest } from '../downstream/connection-limiter.js';
 import { GatewayError, errorMessage } from '../gateway-error.js';
 import { closeAfterAnswer, hasUnreadBody } from '../http/unread-body-closer.js';
 import type { SinkHealth } from '../ledger/decision-sink.js';
@@ -242,17 +242,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const bounds = options.connections ?? DEFAULT_ADMIN_CONNECTION_LIMITS;
   const connections = new ConnectionLimiter({ maxConnections: bounds.maxConnections, maxConnectionsPerAgent: bounds.maxConnections });
   const http: HttpServer = createServer(
-    {
-      headersTimeout: bounds.headersTimeoutMs,
-      requestTimeout: bounds.requestTimeoutMs,
-      keepAliveTimeout: bounds.idleTimeoutMs,
-      // How often Node looks for connections past headersTimeout or requestTimeout (default 30 s).
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(bounds.headersTimeoutMs / 4))),
-    },
+    boundedServerOptions(bounds),
     (req, res) => {
-      const socket = req.socket;
-      connections.requestStarted(socket);
-      res.once('close', () => connections.requestEnded(socket));
+      trackRequest(connections, req, res);
       closeAfterAnswer(req, res);
       handle(req, res).catch((error: unknown) => {
         logger.error({ err: errorMessage(error), url: req.url }, 'admin request failed');

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { describeSchemaErrors, parseDuration, resolveTrust, parseSourceDocument, type SchemaErrorWording, type SourceDocument } from '@tollgate/policy';
+import { describeSchemaErrors, parseDuration, resolveTrust, parseSourceDocument, valueAtPointer, type SchemaErrorWording, type SourceDocument } from '@tollgate/policy';
 import { GatewayError, errorMessage, type ConfigProblem } from '../gateway-error.js';
 import { resolveApprovalNotify, type RawApprovalNotify } from './approval-notify-config.js';
 import { PROCESS_SUBSTITUTION_SOURCES, substituteSecrets, type SubstitutionSources } from './secret-substitution.js';
@@ -367,23 +367,13 @@ function schemaProblems(errors: readonly ErrorObject[], document: SourceDocument
     if (e.keyword === 'if' || e.propertyName !== undefined) return false;
     const branch = /\/oneOf\/(\d)\//.exec(e.schemaPath);
     if (!branch) return true;
-    const entry = valueAt(value, e.instancePath.split('/').slice(0, 3).join('/'));
+    const entry = valueAtPointer(value, e.instancePath.split('/').slice(0, 3).join('/'));
     const meant = entry !== null && typeof entry === 'object' && 'url' in entry && !('command' in entry) ? '1' : '0';
     return branch[1] === meant;
   });
   // The combinator's own error speaks only when the meant branch said nothing more precise.
   const said = kept.filter((e) => !(e.keyword === 'oneOf' && kept.some((o) => o !== e && o.instancePath.startsWith(e.instancePath))));
   return describeSchemaErrors(said, document, CONFIG_WORDING).map(({ file, line, column, pointer, message }) => ({ file, line, column, pointer, message }));
-}
-
-function valueAt(root: unknown, pointer: string): unknown {
-  let v = root;
-  for (const raw of pointer.split('/').slice(1)) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
 }
 
 /** How schema errors in a gateway configuration are worded. */

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** How many connections {@link ConnectionLimiter} lets in. */
@@ -138,4 +139,29 @@ export class ConnectionLimiter {
       if (mine?.size === 0) this.#byAgent.delete(state.agent);
     }
   }
+}
+
+/** The socket timeouts of a listener (see `HttpConnectionLimits`). */
+export interface SocketTimeouts {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+/** `createServer` options that hold a listener's sockets to its timeouts. */
+export function boundedServerOptions(bounds: SocketTimeouts): ServerOptions {
+  return {
+    headersTimeout: bounds.headersTimeoutMs,
+    requestTimeout: bounds.requestTimeoutMs,
+    keepAliveTimeout: bounds.idleTimeoutMs,
+    // How often Node looks for connections past headersTimeout or requestTimeout (default 30 s).
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(bounds.headersTimeoutMs / 4))),
+  };
+}
+
+/** Marks the request's connection busy until its response closes (see {@link ConnectionLimiter}). */
+export function trackRequest(connections: ConnectionLimiter, req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket;
+  connections.requestStarted(socket);
+  res.once('close', () => connections.requestEnded(socket));
 }

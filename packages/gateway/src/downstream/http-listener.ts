@@ -8,7 +8,7 @@ import { GatewayError, errorMessage } from '../gateway-error.js';
 import { closeAfterAnswer, hasUnreadBody } from '../http/unread-body-closer.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { methodLabel } from './agent-notifications.js';
-import { ConnectionLimiter } from './connection-limiter.js';
+import { boundedServerOptions, ConnectionLimiter, trackRequest } from './connection-limiter.js';
 import { parseAgentMessage, type MessageLimits } from './message-limits.js';
 import { NOT_AN_AUTHORIZATION_SERVER, ProtectedResource } from './protected-resource.js';
 import type { GatewaySession } from './gateway-session.js';
@@ -220,17 +220,9 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   };
 
   const http: HttpServer = createServer(
-    {
-      headersTimeout: bounds.headersTimeoutMs,
-      requestTimeout: bounds.requestTimeoutMs,
-      keepAliveTimeout: bounds.idleTimeoutMs,
-      // How often Node looks for connections past headersTimeout or requestTimeout (default 30 s).
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(bounds.headersTimeoutMs / 4))),
-    },
+    boundedServerOptions(bounds),
     (req, res) => {
-      const socket = req.socket;
-      connections.requestStarted(socket);
-      res.once('close', () => connections.requestEnded(socket));
+      trackRequest(connections, req, res);
       handle(req, res).catch((error: unknown) => {
         logger.error({ err: errorMessage(error), url: req.url }, 'HTTP request failed');
         if (!res.headersSent) refuseRpc(req, res, 500, -32603, 'Internal error');

@@ -70,13 +70,7 @@ export type ApprovalDeliveryNext =
   | { readonly kind: 'failed' };
 
 /** A delivery as the store holds it, with its finished attempts. */
-export interface ApprovalDeliveryRecord {
-  readonly id: string;
-  readonly approvalId: string;
-  readonly event: ApprovalDeliveryEvent;
-  readonly approver: string | null;
-  readonly receiver: string;
-  readonly format: ApprovalDeliveryFormat;
+export interface ApprovalDeliveryRecord extends Pick<ApprovalDeliveryInput, 'id' | 'approvalId' | 'event' | 'approver' | 'receiver' | 'format'> {
   readonly status: ApprovalDeliveryStatus;
   /** True while a replica holds the lease of an attempt (pending only). */
   readonly inProgress: boolean;

@@ -250,13 +250,14 @@ function inputValues(input: ApprovalDeliveryInput): unknown[] {
   return [input.id, input.approvalId, input.event, input.approver ?? '', input.receiver, input.format, input.payload, input.maxAttempts];
 }
 
+/** Which delivery a row is: of which approval event, by whom, to which receiver. */
+function deliveryOf(row: ClaimRow | DeliveryRow): Pick<ApprovalDeliveryRecord, 'id' | 'approvalId' | 'event' | 'approver' | 'receiver'> {
+  return { id: row.id, approvalId: row.approval_id, event: row.event, approver: row.approver === '' ? null : row.approver, receiver: row.receiver };
+}
+
 function toClaim(row: ClaimRow): ClaimedDelivery {
   return {
-    id: row.id,
-    approvalId: row.approval_id,
-    event: row.event,
-    approver: row.approver === '' ? null : row.approver,
-    receiver: row.receiver,
+    ...deliveryOf(row),
     payload: row.payload,
     attempt: row.attempts,
     maxAttempts: row.max_attempts,
@@ -265,11 +266,7 @@ function toClaim(row: ClaimRow): ClaimedDelivery {
 
 function toRecord(row: DeliveryRow): ApprovalDeliveryRecord {
   return {
-    id: row.id,
-    approvalId: row.approval_id,
-    event: row.event,
-    approver: row.approver === '' ? null : row.approver,
-    receiver: row.receiver,
+    ...deliveryOf(row),
     format: row.format,
     status: row.status,
     inProgress: row.in_progress,

@@ -1,7 +1,7 @@
 import { GENESIS_HASH, eventHash } from '../event/event-hash.js';
 import type { LedgerEventRow } from '../event/ledger-event.js';
 import type { RegisteredStrand, VerifyReader } from './verify-reader.js';
-import { problem, type VerifyProblem } from './verify-problem.js';
+import { eventProblem, problem, type VerifyProblem } from './verify-problem.js';
 
 /** One strand as verified. */
 export interface StrandSummary {
@@ -167,15 +167,7 @@ export class ChainPass {
     }
     if (row.seq === 1 || previous === undefined) {
       const only = eventHash(GENESIS_HASH, row) === row.hash ? ': its own hash was computed over 64 zeros, so its prev_hash was changed after it was written' : '';
-      return problem(
-        'broken_link',
-        'altered',
-        row.strand_id,
-        row.seq,
-        row.event_id,
-        null,
-        `${where}: its prev_hash is ${row.prev_hash}, but the first event of a strand must have a prev_hash of 64 zeros${only}`,
-      );
+      return eventProblem('broken_link', 'altered', row, `${where}: its prev_hash is ${row.prev_hash}, but the first event of a strand must have a prev_hash of 64 zeros${only}`);
     }
     const before = `seq ${previous.seq} (event ${previous.event_id})`;
     const mismatch = `${where}: its prev_hash ${row.prev_hash} does not match the hash of ${before}, ${previous.hash}`;
@@ -188,29 +180,13 @@ export class ChainPass {
       return undefined;
     }
     if (eventHash(previous.hash, row) === row.hash) {
-      return problem(
-        'broken_link',
-        'altered',
-        row.strand_id,
-        row.seq,
-        row.event_id,
-        null,
-        `${mismatch}; its own hash was computed over the hash of ${before}, so its prev_hash was changed after it was written`,
-      );
+      return eventProblem('broken_link', 'altered', row, `${mismatch}; its own hash was computed over the hash of ${before}, so its prev_hash was changed after it was written`);
     }
-    if (this.diagnoses >= MAX_DIAGNOSES) return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, mismatch);
+    if (this.diagnoses >= MAX_DIAGNOSES) return eventProblem('broken_link', 'unknown', row, mismatch);
     this.diagnoses += 1;
     const target = await this.reader.eventWithHash(row.strand_id, row.prev_hash);
     if (target && target.seq > row.seq) {
-      return problem(
-        'broken_link',
-        'reordered',
-        row.strand_id,
-        row.seq,
-        row.event_id,
-        null,
-        `${where}: it links to the event now at seq ${target.seq} (event ${target.event_id}): sequence numbers were swapped or reordered`,
-      );
+      return eventProblem('broken_link', 'reordered', row, `${where}: it links to the event now at seq ${target.seq} (event ${target.event_id}): sequence numbers were swapped or reordered`);
     }
     if (target && target.seq < row.seq - 1 && !s.lastHadProblem) {
       const firstInserted = target.seq + 1;
@@ -228,44 +204,30 @@ export class ChainPass {
       );
     }
     if (target) {
-      return problem('broken_link', 'unknown', row.strand_id, row.seq, row.event_id, null, `${mismatch}; it links to seq ${target.seq} (event ${target.event_id})`);
+      return eventProblem('broken_link', 'unknown', row, `${mismatch}; it links to seq ${target.seq} (event ${target.event_id})`);
     }
     if (computed === row.hash) {
       // This event matches its hash. If the next event links to that hash, this event is as
       // it was written (its hash covers its prev_hash): the previous one was rewritten.
       const next = await this.reader.columnAt(row.strand_id, row.seq + 1, 'prev_hash');
       if (next === row.hash) {
-        return problem(
+        return eventProblem(
           'broken_link',
           'altered',
-          previous.strand_id,
-          previous.seq,
-          previous.event_id,
-          null,
+          previous,
           `strand ${previous.strand_id} ${before}: changed and re-hashed after it was written — seq ${row.seq} (event ${row.event_id}) still links to ` +
             `its original hash ${row.prev_hash}, which no event has any more, and seq ${row.seq + 1} links to seq ${row.seq}, so seq ${row.seq} is as written`,
         );
       }
-      return problem(
+      return eventProblem(
         'broken_link',
         'altered',
-        row.strand_id,
-        row.seq,
-        row.event_id,
-        null,
+        row,
         `${mismatch}, and no event has the hash it links to: ${before} was changed and re-hashed after this event was written, ` +
           `or this event's prev_hash was changed and it was re-hashed${next === null ? ' (it is the head of its strand, so nothing after it tells which)' : `; seq ${row.seq + 1} does not link to it either`}`,
       );
     }
-    return problem(
-      'broken_link',
-      'altered',
-      row.strand_id,
-      row.seq,
-      row.event_id,
-      null,
-      `${mismatch}, no event has the hash it links to, and its own hash does not match its content: it was changed after it was written`,
-    );
+    return eventProblem('broken_link', 'altered', row, `${mismatch}, no event has the hash it links to, and its own hash does not match its content: it was changed after it was written`);
   }
 
   /** The fault at `row`, in the order checked: its seq, its link, its hash. */
@@ -273,36 +235,20 @@ export class ChainPass {
     const where = `strand ${row.strand_id} seq ${row.seq} (event ${row.event_id})`;
     if (row.seq > s.expectedSeq) {
       const missing = row.seq - s.expectedSeq === 1 ? `event ${s.expectedSeq} is` : `events ${s.expectedSeq}..${row.seq - 1} are`;
-      return problem('sequence_gap', 'deleted', row.strand_id, row.seq, row.event_id, null, `${where}: ${missing} missing before it (removed from the ledger)`);
+      return eventProblem('sequence_gap', 'deleted', row, `${where}: ${missing} missing before it (removed from the ledger)`);
     }
     if (row.seq < s.expectedSeq) {
-      return problem('sequence_duplicate', 'inserted', row.strand_id, row.seq, row.event_id, null, `${where}: seq ${row.seq} appears more than once`);
+      return eventProblem('sequence_duplicate', 'inserted', row, `${where}: seq ${row.seq} appears more than once`);
     }
     const link = await this.checkLink(s, row, computed);
     if (link) return link;
     if (computed !== row.hash) {
       for (const seq of [row.seq - 1, row.seq + 1]) {
         if (seq >= 1 && eventHash(row.prev_hash, { ...row, seq }) === row.hash) {
-          return problem(
-            'hash_mismatch',
-            'renumbered',
-            row.strand_id,
-            row.seq,
-            row.event_id,
-            null,
-            `${where}: it was written as seq ${seq}: sequence numbers were changed`,
-          );
+          return eventProblem('hash_mismatch', 'renumbered', row, `${where}: it was written as seq ${seq}: sequence numbers were changed`);
         }
       }
-      return problem(
-        'hash_mismatch',
-        'altered',
-        row.strand_id,
-        row.seq,
-        row.event_id,
-        null,
-        `${where}: its hash does not match its content: its content or its hash was changed after it was written, or it was forged`,
-      );
+      return eventProblem('hash_mismatch', 'altered', row, `${where}: its hash does not match its content: its content or its hash was changed after it was written, or it was forged`);
     }
     return undefined;
   }

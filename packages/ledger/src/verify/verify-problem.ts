@@ -98,3 +98,13 @@ export function problem(
 ): VerifyProblem {
   return { kind, cause, strand_id: strandId, seq, event_id: eventId, checkpoint_id: checkpointId, approval_id: null, message };
 }
+
+/** A problem found at one event. */
+export function eventProblem(
+  kind: VerifyProblemKind,
+  cause: VerifyProblemCause,
+  row: { readonly strand_id: string; readonly seq: number; readonly event_id: string },
+  message: string,
+): VerifyProblem {
+  return problem(kind, cause, row.strand_id, row.seq, row.event_id, null, message);
+}

@@ -485,16 +485,7 @@ export class LedgerWriter implements LedgerSink {
             const statements = insertStatements(this.strandId, chained, registration);
             if (!committing) {
               // Nothing ahead of it: one round trip, one commit.
-              committing = this.#connection.pipeline(statements).then(
-                () => {
-                  this.#succeed(batch);
-                  return true;
-                },
-                (cause: unknown) => {
-                  this.#fail(batch, cause);
-                  return false;
-                },
-              );
+              committing = this.#settled(batch, this.#connection.pipeline(statements));
               continue;
             }
             open = await this.#connection.pipelineInTransaction(statements);
@@ -520,16 +511,7 @@ export class LedgerWriter implements LedgerSink {
         }
       }
       const commit = insert ? (open as OpenPipelineTransaction).commit(insert) : open.commit();
-      committing = commit.then(
-        () => {
-          this.#succeed(batch);
-          return true;
-        },
-        (cause: unknown) => {
-          this.#fail(batch, cause);
-          return false;
-        },
-      );
+      committing = this.#settled(batch, commit);
     }
     if (committing) await committing;
   }
@@ -540,6 +522,20 @@ export class LedgerWriter implements LedgerSink {
     const info: LedgerBatchInfo = { strandId: this.strandId, firstSeq: first.seq, lastSeq: last.seq, size: entries.length };
     this.#notify(() => this.#observer.batchStarted?.(info));
     return { entries, info, started: performance.now() };
+  }
+
+  /** Settles the batch when its commit does: true when it committed. */
+  #settled(batch: InFlightBatch, commit: Promise<unknown>): Promise<boolean> {
+    return commit.then(
+      () => {
+        this.#succeed(batch);
+        return true;
+      },
+      (cause: unknown) => {
+        this.#fail(batch, cause);
+        return false;
+      },
+    );
   }
 
   #succeed(batch: InFlightBatch): void {

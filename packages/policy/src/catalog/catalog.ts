@@ -165,15 +165,8 @@ export function catalogInputSchemas(catalog: Catalog): ReadonlyMap<string, objec
   return schemas;
 }
 
-/** One tool as a server's `tools/list` returns it (extra keys are ignored). */
-export interface ListedTool {
-  readonly name: string;
-  readonly title?: string;
-  readonly description?: string;
-  readonly inputSchema: Readonly<Record<string, unknown>>;
-  readonly annotations?: ToolAnnotations;
-  readonly risk?: RiskClass;
-}
+/** One tool as a server's `tools/list` returns it: the fields a catalog keeps (extra keys are ignored). */
+export type ListedTool = CatalogTool;
 
 /**
  * Builds a catalog from a server's `tools/list` result, keeping each tool's name, title,

@@ -1,7 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { Diagnostic } from '../diagnostic.js';
 import { closestName } from '../lint/name-suggester.js';
-import type { SourceDocument } from './source-document.js';
+import { valueAtPointer, type SourceDocument } from './source-document.js';
 
 /** One schema error in words, and the node it is about. */
 export interface SchemaErrorDescription {
@@ -34,16 +34,6 @@ function didYouMean(input: unknown, candidates: readonly unknown[], synonyms?: R
   return suggestion === undefined ? '' : `; did you mean "${suggestion}"?`;
 }
 
-function valueAt(root: unknown, pointer: string): unknown {
-  let v = root;
-  for (const raw of pointer.split('/').slice(1)) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
-}
-
 function escapeToken(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
@@ -52,7 +42,7 @@ function escapeToken(key: string): string {
 export function describeSchemaError(e: ErrorObject, root: unknown, wording: SchemaErrorWording): SchemaErrorDescription {
   const p = e.instancePath;
   const params = e.params as Record<string, unknown>;
-  const actual = valueAt(root, p);
+  const actual = valueAtPointer(root, p);
   const shown = actual === undefined ? '' : ` (got ${JSON.stringify(actual)?.slice(0, 60)})`;
   const where = wording.where(p);
   const special = wording.special?.(e, { where, shown });
