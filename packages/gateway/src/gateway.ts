@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { ArgumentRedactor, type ApprovalDeliveryStore, type ApprovalStore, type OpenLedgerServicesOptions } from '@tollgate/ledger';
-import { revisionText, type Agent, type LimitStore } from '@tollgate/policy';
+import type { Agent, LimitStore } from '@tollgate/policy';
 import { pino, type Logger } from 'pino';
 import { startAdminServer, type AdminServer } from './admin/admin-server.js';
 import { ApprovalDesk } from './approvals/approval-desk.js';

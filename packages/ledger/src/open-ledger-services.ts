@@ -4,7 +4,6 @@ import { openApprovalStore, type PostgresApprovalStore } from './approval/postgr
 import { connectLedger } from './database/connect-ledger.js';
 import type { LedgerConnection, LedgerConnectionOptions } from './database/ledger-connection.js';
 import type { AppendedEvent, LedgerEventInput } from './event/ledger-event.js';
-import { LedgerError } from './ledger-error.js';
 import { openLimitStore, type LimitStoreLogger, type PostgresLimitStore } from './limits/postgres-limit-store.js';
 import { migrateLedger } from './migration/ledger-migrator.js';
 import type { LedgerHealth, LedgerSink } from './writer/ledger-sink.js';

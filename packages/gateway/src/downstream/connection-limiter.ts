@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { HttpConnectionLimits } from '../config/gateway-config.js';
 
 /** How many connections {@link ConnectionLimiter} lets in. */
 export interface ConnectionCaps {
@@ -141,15 +142,8 @@ export class ConnectionLimiter {
   }
 }
 
-/** The socket timeouts of a listener (see `HttpConnectionLimits`). */
-export interface SocketTimeouts {
-  readonly headersTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-}
-
 /** `createServer` options that hold a listener's sockets to its timeouts. */
-export function boundedServerOptions(bounds: SocketTimeouts): ServerOptions {
+export function boundedServerOptions(bounds: Pick<HttpConnectionLimits, 'headersTimeoutMs' | 'requestTimeoutMs' | 'idleTimeoutMs'>): ServerOptions {
   return {
     headersTimeout: bounds.headersTimeoutMs,
     requestTimeout: bounds.requestTimeoutMs,

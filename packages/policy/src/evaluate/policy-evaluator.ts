@@ -59,11 +59,6 @@ export class PolicyEvaluator implements CompiledPolicy {
     Object.freeze(this);
   }
 
-  /** The compiled parts this evaluator runs. */
-  get parts(): EvaluatorParts {
-    return this.#p;
-  }
-
   isListed(tool: string): boolean {
     const p = this.#p;
     if (p.hideSet.has(tool)) return false;

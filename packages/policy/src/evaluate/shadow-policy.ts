@@ -100,6 +100,8 @@ export class ShadowPolicy implements CompiledPolicy {
 /** The enforced and the recorded decision of a call, either of them waiting for its counters. */
 class PendingPair extends PendingStep implements PendingDecision {
   readonly limits: readonly (readonly LimitRequest[])[];
+  /** How many of the groups are the enforced policy's. */
+  readonly #split: number;
 
   constructor(
     readonly enforced: Decision | PendingDecision,
@@ -107,11 +109,13 @@ class PendingPair extends PendingStep implements PendingDecision {
     readonly now: number,
   ) {
     super();
-    this.limits = [...groupsOf(enforced), ...groupsOf(recorded)];
+    const own = groupsOf(enforced);
+    this.#split = own.length;
+    this.limits = [...own, ...groupsOf(recorded)];
   }
 
   finish(results: readonly LimitResult[]): Decision {
-    const split = groupsOf(this.enforced).length;
+    const split = this.#split;
     const e = isPendingDecision(this.enforced) ? this.enforced.finish(results.slice(0, split)) : this.enforced;
     const r = isPendingDecision(this.recorded) ? this.recorded.finish(results.slice(split)) : this.recorded;
     return withShadow(e, r);
